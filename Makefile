@@ -1,0 +1,92 @@
+# SitePulse: one Makefile, GNU make. See README.md for the targets.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR   = $(PREFIX)/lib/sitepulse/fcgi
+SHAREDIR = $(PREFIX)/share/sitepulse
+
+CC      ?= cc
+PKGS     = libpq json-c gdlib libsodium yaml-0.1 libpcre2-8
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+ifdef CI
+WARN    += -Werror
+endif
+ifdef SANITIZE
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD   ?= build-san
+endif
+BUILD   ?= build
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -Ifcgi $(shell pkg-config --cflags $(PKGS))
+LIBS    = $(shell pkg-config --libs $(PKGS)) -lfcgi -lm -pthread
+
+LIB_SRC = $(filter-out fcgi/sp-%.c,$(wildcard fcgi/*.c))
+LIB_OBJ = $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+PROGS   = $(patsubst fcgi/%.c,$(BUILD)/%,$(wildcard fcgi/sp-*.c))
+UNIT    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%.t,$(wildcard tests/unit/*.c))
+BENCHC  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+
+.PHONY: all snippet run start stop psql test test-unit bench load install clean fuzz deps screenshot
+all: $(PROGS) $(UNIT) $(BENCHC) snippet
+
+$(BUILD)/obj/%.o: fcgi/%.c $(wildcard fcgi/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libsitepulse.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sp-%: fcgi/sp-%.c $(BUILD)/libsitepulse.a $(wildcard fcgi/*.h)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsitepulse.a $(LDFLAGS) $(LIBS)
+
+# Unit tests may #include a module's .c to reach its statics (as lighttpd's
+# tests do); they link the library for everything else.
+$(BUILD)/tests/%.t: tests/unit/%.c $(BUILD)/libsitepulse.a $(wildcard fcgi/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libsitepulse.a $(LDFLAGS) $(LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libsitepulse.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsitepulse.a $(LDFLAGS) $(LIBS)
+
+# The snippet, minified with terser from npm (installed by tools/install-deps.sh).
+snippet: $(BUILD)/sp.js
+$(BUILD)/sp.js: snippet/sp.js
+	@mkdir -p $(BUILD)
+	@if [ -x node_modules/.bin/terser ]; then \
+		node_modules/.bin/terser $< --compress passes=2 --mangle --ecma 2017 -o $@; \
+	else echo "terser missing: run tools/install-deps.sh" >&2; exit 1; fi
+
+deps:
+	tools/install-deps.sh
+
+run: deps all
+	BUILD=$(BUILD) tools/stack run
+start: deps all
+	BUILD=$(BUILD) tools/stack start
+stop:
+	tools/stack stop
+psql:
+	@tools/stack psql $(if $(Q),"$(Q)")
+
+test: deps all
+	BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run
+test-unit: $(UNIT)
+	prove $(UNIT)
+
+bench: deps all
+	BUILD=$(BUILD) bench/run
+load:
+	BUILD=$(BUILD) bench/load $(ARGS)
+screenshot:
+	tools/stack screenshot "$(URL)" "$(SITE)"
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	cp -R sql static lighttpd-conf apache-conf monitoring $(DESTDIR)$(SHAREDIR)/
+	install -m 644 $(BUILD)/sp.js $(DESTDIR)$(SHAREDIR)/static/sp.js
+	install -m 755 tools/migrate $(DESTDIR)$(SHAREDIR)/
+
+clean:
+	rm -rf build build-san

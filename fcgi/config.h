@@ -1,0 +1,22 @@
+/*
+ * config: settings read once from the environment the web server gives
+ * the program (libpq reads its own PG* variables). Every field has a
+ * default that works for `make run`.
+ */
+#ifndef SP_CONFIG_H
+#define SP_CONFIG_H
+
+struct sp_config {
+	int		 durable;		/* SITEPULSE_DURABILITY=durable|fast */
+	int		 trust_proxy;		/* SITEPULSE_TRUST_PROXY=1: client IP from X-Forwarded-For */
+	int		 live_wait_ms;		/* SITEPULSE_LIVE_WAIT, seconds (default 25) */
+	int		 live_max_waiters;	/* SITEPULSE_LIVE_MAX_WAITERS (default 1000) */
+	int		 retry_after;		/* SITEPULSE_RETRY_AFTER, seconds for 503s (default 5) */
+	const char	*uap_regexes;		/* SITEPULSE_UAP_REGEXES (uap-core's regexes.yaml) */
+	const char	*db_conninfo;		/* SITEPULSE_DB: libpq conninfo or URL; "" = PG* variables */
+};
+
+int	 config_load(struct sp_config *);
+int	 config_int(const char *, int, int, int);
+
+#endif

@@ -1,0 +1,120 @@
+#include <stdio.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "db.h"
+
+/*
+ * Prepares db for the statements sql[0..nsql-1] (at most 64) of the
+ * program app. Opens nothing: the first db_exec connects.
+ */
+void
+db_init(struct db *db, const char *app, const char *const *sql, int nsql,
+    const struct sp_config *cfg)
+{
+	memset(db, 0, sizeof(*db));
+	db->app = app;
+	db->sql = sql;
+	db->nsql = nsql;
+	db->durable = cfg->durable;
+	db->conninfo = cfg->db_conninfo;
+}
+
+/* Runs one setup command; returns 1 if it succeeded. */
+static int
+setup(PGconn *conn, const char *cmd)
+{
+	PGresult	*res = PQexec(conn, cmd);
+	int		 ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		fprintf(stderr, "%s: %s: %s", "sitepulse", cmd, PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * Makes sure db has a working connection, opening one when needed (libpq
+ * takes host, port, user and database from SITEPULSE_DB or the PG*
+ * variables). Sets the search path and, when the operator chose
+ * SITEPULSE_DURABILITY=fast, asynchronous commit. Returns 1 when ready.
+ */
+int
+db_ready(struct db *db)
+{
+	const char	*keys[] = { "dbname", "application_name", "connect_timeout", NULL };
+	const char	*vals[] = { db->conninfo, db->app, "5", NULL };
+
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return 1;
+	db_close(db);
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		fprintf(stderr, "%s: database connection failed: %s", db->app, PQerrorMessage(db->conn));
+		db_close(db);
+		return 0;
+	}
+	if (!setup(db->conn, "SET search_path = sitepulse, pg_catalog") ||
+	    !setup(db->conn, "SET statement_timeout = '30s'") ||
+	    (!db->durable && !setup(db->conn, "SET synchronous_commit = off"))) {
+		db_close(db);
+		return 0;
+	}
+	db->connects++;
+	return 1;
+}
+
+/*
+ * Runs statement i of the program's table with n text parameters (NULL
+ * for SQL NULL), preparing it on this connection first if needed. Returns
+ * the result (the caller PQclears it) or NULL with db->err set: DB_DOWN
+ * when the connection is gone (it is closed, and the next call reconnects)
+ * or DB_FAIL when the statement failed. Errors go to stderr only.
+ */
+PGresult *
+db_exec(struct db *db, int i, int n, const char *const *params)
+{
+	PGresult	*res;
+	char		 name[16];
+	ExecStatusType	 st;
+
+	db->err = DB_DOWN;
+	if (!db_ready(db))
+		return NULL;
+	snprintf(name, sizeof(name), "s%d", i);
+	if (!(db->prepared & (1ULL << i))) {
+		res = PQprepare(db->conn, name, db->sql[i], 0, NULL);
+		st = PQresultStatus(res);
+		PQclear(res);
+		if (st != PGRES_COMMAND_OK)
+			goto fail;
+		db->prepared |= 1ULL << i;
+	}
+	res = PQexecPrepared(db->conn, name, n, params, NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		db->err = DB_OK;
+		return res;
+	}
+	PQclear(res);
+fail:
+	db->failures++;
+	fprintf(stderr, "%s: statement %d failed: %s", db->app, i, PQerrorMessage(db->conn));
+	if (PQstatus(db->conn) != CONNECTION_OK)
+		db_close(db);
+	else
+		db->err = DB_FAIL;
+	return NULL;
+}
+
+/* Closes the connection, if any; the next db_exec opens a new one. */
+void
+db_close(struct db *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->prepared = 0;
+}

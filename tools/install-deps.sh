@@ -1,0 +1,41 @@
+#!/bin/sh
+# Installs the Debian 12 packages SitePulse builds, runs and tests with.
+# Run as root on a fresh machine (make run and .ci/run call it); as a normal
+# user it only reports what is missing. Safe to run again: it installs only
+# what is absent, and npm packages only when node_modules lacks them.
+set -eu
+cd "$(dirname "$0")/.."
+
+# Build: compiler, pkg-config and the libraries' headers.
+BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev libsodium-dev libyaml-dev libpcre2-dev"
+# Run: PostgreSQL server, web servers, user-agent data.
+RUN="postgresql-15 lighttpd apache2 libapache2-mod-fcgid apache2-utils spawn-fcgi uap-core"
+# Test: pgTAP, prove, the browser, load and fuzz tools, monitoring.
+TEST="postgresql-15-pgtap perl chromium curl wrk clang libclang-rt-14-dev python3 procps iproute2 lsof"
+
+missing=""
+for p in $BUILD $RUN $TEST; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+# Node.js: this image may ship its own node and npm (not Debian's); take
+# Debian's only where there is none, since the two conflict.
+command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: missing Debian packages:$missing (run as root: sudo $0)" >&2
+		exit 1
+	fi
+	echo "install-deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	# Debian starts the packaged daemons on install; SitePulse runs its own.
+	for s in lighttpd apache2 postgresql; do
+		service "$s" stop >/dev/null 2>&1 || true
+	done
+fi
+
+# npm: the minifier for the snippet and playwright-core for the browser tests.
+if [ ! -d node_modules/terser ] || [ ! -d node_modules/playwright-core ]; then
+	npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error
+fi
