@@ -1,0 +1,87 @@
+/* Table-driven tests of the query-string parser (fcgi/http.c) and the visitor hash (fcgi/hash.c). */
+#include <string.h>
+
+#include "hash.h"
+#include "http.h"
+#include "tap.h"
+
+static void
+test_query(void)
+{
+	static const struct {
+		const char	*qs;
+		int		 want;
+		const char	*key, *val;	/* one parameter to check when parsed */
+	} t[] = {
+		{ "site=demo", 1, "site", "demo" },
+		{ "site=demo&since=abc", 1, "since", "abc" },
+		{ "path=%2Fa%20b", 1, "path", "/a b" },
+		{ "path=a+b", 1, "path", "a b" },
+		{ "flag", 1, "flag", "" },
+		{ "a=1&&b=2", 1, "b", "2" },
+		{ "", 1, NULL, NULL },
+		{ NULL, 1, NULL, NULL },
+		{ "path=%2", 0, NULL, NULL },
+		{ "path=%zz", 0, NULL, NULL },
+		{ "path=%00x", 0, NULL, NULL },
+		{ "path=%ff", 0, NULL, NULL },
+		{ "path=%C3%A9", 1, "path", "\xc3\xa9" },
+		{ "a=1&a=2", 0, NULL, NULL },
+		{ "=x", 0, NULL, NULL },
+		{ "url=https%3A%2F%2Fex.com%2F%3Fq%3D1", 1, "url", "https://ex.com/?q=1" },
+	};
+	struct http_query	 q;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int got = http_query_parse(t[i].qs, &q);
+		ok(got == t[i].want && (!got || t[i].key == NULL ||
+		    (http_query_get(&q, t[i].key) && strcmp(http_query_get(&q, t[i].key), t[i].val) == 0)),
+		    "query '%s' -> %d", t[i].qs ? t[i].qs : "(null)", t[i].want);
+	}
+
+	char	 many[400] = "";
+	for (int i = 0; i < HTTP_QUERY_MAX + 1; i++)
+		sprintf(many + strlen(many), "k%d=1&", i);
+	ok(!http_query_parse(many, &q), "more than %d parameters refused", HTTP_QUERY_MAX);
+
+	char	 big[HTTP_QUERY_LEN + 10];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[1] = '=';
+	ok(!http_query_parse(big, &q), "query over %d bytes refused", HTTP_QUERY_LEN);
+
+	static const char *const names[] = { "site", "since", NULL };
+	ok(http_query_parse("site=a&since=b", &q) && http_query_only(&q, names), "only known names");
+	ok(http_query_parse("site=a&x=b", &q) && !http_query_only(&q, names), "unknown name found");
+}
+
+static void
+test_hash(void)
+{
+	unsigned char	 salt[HASH_SALT_LEN] = { 1, 2, 3 }, other[HASH_SALT_LEN] = { 9 };
+	int64_t		 a = hash_visitor(salt, "demo", "10.0.0.1", "UA");
+
+	ok(hash_init(), "libsodium initialises");
+	ok(a == hash_visitor(salt, "demo", "10.0.0.1", "UA"), "same inputs, same visitor");
+	ok(a != hash_visitor(other, "demo", "10.0.0.1", "UA"), "another day's salt, another visitor");
+	ok(a != hash_visitor(salt, "demo2", "10.0.0.1", "UA"), "another site, another visitor");
+	ok(a != hash_visitor(salt, "demo", "10.0.0.2", "UA"), "another IP, another visitor");
+	ok(a != hash_visitor(salt, "demo", "10.0.0.1", "UA2"), "another UA, another visitor");
+	ok(hash_visitor(salt, "ab", "c", "") != hash_visitor(salt, "a", "bc", ""),
+	    "fields are separated: ab|c differs from a|bc");
+	ok(hash_visitor(salt, "demo", NULL, NULL) == hash_visitor(salt, "demo", "", ""), "NULL is empty");
+
+	char	 ua[5000];
+	memset(ua, 'x', sizeof(ua) - 1);
+	ua[sizeof(ua) - 1] = '\0';
+	(void)hash_visitor(salt, "demo", "10.0.0.1", ua);
+	ok(1, "a 5 KB User-Agent hashes without overflow");
+}
+
+int
+main(void)
+{
+	test_hash();
+	test_query();
+	return done_testing();
+}
