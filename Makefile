@@ -81,6 +81,16 @@ load:
 screenshot:
 	tools/stack screenshot "$(URL)" "$(SITE)"
 
+# libFuzzer harnesses (clang): FUZZ_SECONDS each, seeded from tests/fuzz/corpus/.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -pthread -Ifcgi $(shell pkg-config --cflags $(PKGS))
+FUZZERS = $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
+build-fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) $(wildcard fcgi/*.h)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LIBS)
+fuzz: $(FUZZERS)
+	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
@@ -89,4 +99,4 @@ install: all
 	install -m 755 tools/migrate $(DESTDIR)$(SHAREDIR)/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
