@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "valid.h"
@@ -55,6 +56,11 @@ config_load(struct sp_config *c)
 	c->live_wait_ms = config_int("SITEPULSE_LIVE_WAIT", 25, 1, 300) * 1000;
 	c->live_max_waiters = config_int("SITEPULSE_LIVE_MAX_WAITERS", 1000, 1, 100000);
 	c->retry_after = config_int("SITEPULSE_RETRY_AFTER", 5, 1, 3600);
+	c->rate_visitor = config_int("SITEPULSE_RATE_VISITOR", 1200, 0, 100000000);
+	c->rate_site = config_int("SITEPULSE_RATE_SITE", 0, 0, 2000000000);
+	snprintf(c->rate_file, sizeof(c->rate_file), "%s", config_str("SITEPULSE_RATE_FILE", ""));
+	if (c->rate_file[0] == '\0')
+		snprintf(c->rate_file, sizeof(c->rate_file), "/dev/shm/sitepulse-rate-%u", (unsigned)getuid());
 	c->uap_regexes = config_str("SITEPULSE_UAP_REGEXES", "/usr/share/uap-core/regexes.yaml");
 	c->db_conninfo = config_str("SITEPULSE_DB", "");
 	return 1;

@@ -12,6 +12,9 @@ struct sp_config {
 	int		 live_wait_ms;		/* SITEPULSE_LIVE_WAIT, seconds (default 25) */
 	int		 live_max_waiters;	/* SITEPULSE_LIVE_MAX_WAITERS (default 1000) */
 	int		 retry_after;		/* SITEPULSE_RETRY_AFTER, seconds for 503s (default 5) */
+	int		 rate_visitor;	/* SITEPULSE_RATE_VISITOR, events a minute (0 = off) */
+	int		 rate_site;		/* SITEPULSE_RATE_SITE, events a minute per site (0 = off) */
+	char		 rate_file[256];	/* SITEPULSE_RATE_FILE, the shared counting table */
 	const char	*uap_regexes;		/* SITEPULSE_UAP_REGEXES (uap-core's regexes.yaml) */
 	const char	*db_conninfo;		/* SITEPULSE_DB: libpq conninfo or URL; "" = PG* variables */
 };

@@ -24,6 +24,7 @@
 #include "event.h"
 #include "hash.h"
 #include "http.h"
+#include "ratelimit.h"
 #include "ua.h"
 #include "valid.h"
 
@@ -43,6 +44,7 @@ struct collect {
 	struct sp_config	 cfg;
 	struct db		 db;
 	struct ua_db		*ua;
+	struct ratelimit	*rl;
 	unsigned char		 salt[HASH_SALT_LEN];
 	long			 salt_day;	/* days since the epoch (UTC) of salt; -1 none */
 	char			 body[EVENT_BODY_MAX + 1];
@@ -120,11 +122,28 @@ cors(FCGX_Request *r, char *buf, size_t bufsz)
 }
 
 /*
+ * Counts the batch against the visitor's and the site's per-minute limits.
+ * Returns 1 when both allow it. (A batch the visitor limit allows but the
+ * site limit refuses stays counted for the visitor: a conservative miss.)
+ */
+static int
+within_limits(struct collect *c, const struct event_batch *b, const char *visitor)
+{
+	long	 minute = (long)(time(NULL) / 60);
+
+	return ratelimit_take(c->rl, ratelimit_key("v", visitor), (uint32_t)b->nevents,
+	    (uint32_t)c->cfg.rate_visitor, minute) &&
+	    ratelimit_take(c->rl, ratelimit_key("s", b->site), (uint32_t)b->nevents,
+	    (uint32_t)c->cfg.rate_site, minute);
+}
+
+/*
  * Stores a validated batch: bots are acknowledged and dropped, everyone
  * else is hashed into a visitor id and passed to sitepulse.ingest().
  * Returns the HTTP status to answer: 204 (stored, a duplicate, or a bot),
- * 403 (unknown site, or origin not registered) or 503 (database
- * unavailable), with *why set for the errors.
+ * 403 (unknown site, or origin not registered), 429 (over the visitor's or
+ * the site's rate limit) or 503 (database unavailable), with *why set for
+ * the errors.
  */
 static int
 store(struct collect *c, FCGX_Request *r, struct event_batch *b, const char *origin,
@@ -145,6 +164,10 @@ store(struct collect *c, FCGX_Request *r, struct event_batch *b, const char *ori
 		return 503;
 	snprintf(visitor, sizeof(visitor), "%lld", (long long)hash_visitor(c->salt, b->site,
 	    client_ip(c, r, ipbuf, sizeof(ipbuf)), ua));
+	if (!within_limits(c, b, visitor)) {
+		*why = "rate limited";
+		return 429;
+	}
 	params[0] = b->site;
 	params[1] = origin;
 	params[2] = b->batch[0] ? b->batch : NULL;
@@ -168,7 +191,7 @@ answer_error(struct collect *c, FCGX_Request *r, int status, const char *why, co
 {
 	char	 buf[600];
 
-	if (status == 503) {
+	if (status == 503 || status == 429) {
 		snprintf(buf, sizeof(buf), "Retry-After: %d\r\n%s", c->cfg.retry_after, headers);
 		headers = buf;
 	}
@@ -375,6 +398,8 @@ main(void)
 	c.ua = ua_db_load(c.cfg.uap_regexes);
 	if (c.ua == NULL)
 		fprintf(stderr, "sp-collect: no user-agent data: bots are not filtered\n");
+	if (c.cfg.rate_visitor > 0 || c.cfg.rate_site > 0)
+		c.rl = ratelimit_open(c.cfg.rate_file);
 	db_init(&c.db, "sp-collect", sql, Q__MAX, &c.cfg);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
 		return 1;
@@ -384,5 +409,6 @@ main(void)
 	}
 	db_close(&c.db);
 	ua_db_free(c.ua);
+	ratelimit_close(c.rl);
 	return 0;
 }
