@@ -1,0 +1,31 @@
+#!/bin/sh
+# SitePulse on shared hosting: starts one FastCGI program for mod_fcgid.
+#
+# Upload one copy per program into the sitepulse/ directory of the web
+# root, named after the program: sp-collect.fcgi, sp-live.fcgi,
+# sp-heatmap.fcgi, sp-stats.fcgi, sp-admin.fcgi (mode 0755; see
+# apache-conf/htaccess-fcgid). mod_fcgid
+# runs the copy with the listening socket as standard input; this script
+# loads the settings and replaces itself with the program of the same name,
+# which inherits that socket.
+#
+# Settings live outside the web root, in $HOME/sitepulse/sitepulse.env
+# (shell syntax, mode 0600), for example:
+#
+#   SITEPULSE_DB='postgresql://sitepulse:PASSWORD@db.example.net/sitepulse'
+#   SITEPULSE_BIN=$HOME/sitepulse/bin
+#
+# or libpq's own PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD instead of
+# SITEPULSE_DB, and any other SITEPULSE_* setting.
+
+# mod_fcgid passes little of the environment on: HOME may be unset.
+[ -n "${HOME:-}" ] || HOME=$(getent passwd "$(id -u)" | cut -d: -f6)
+SITEPULSE_HOME=${SITEPULSE_HOME:-$HOME/sitepulse}
+SITEPULSE_BIN=$SITEPULSE_HOME/bin
+if [ -r "$SITEPULSE_HOME/sitepulse.env" ]; then
+	set -a
+	. "$SITEPULSE_HOME/sitepulse.env"
+	set +a
+fi
+prog=$(basename "$0" .fcgi)
+exec "$SITEPULSE_BIN/$prog"
