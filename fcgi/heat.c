@@ -356,18 +356,23 @@ heat_scroll_reach(const double share[101], double frac)
 }
 
 /*
- * Paints a scroll map into the W x H palette rows: row y lies at depth
- * y / H of the document and is shaded by the share of views that reached
- * it, from the coldest colour (nobody) to the hottest (everybody).
+ * Paints a scroll map into the W x H palette rows of a document doc_h px
+ * tall in the output's scale (H is less when the image was cut short):
+ * row y lies at depth y / doc_h and is shaded by the share of views that
+ * reached it, from the coldest colour (nobody) to the hottest (everybody).
  */
 void
-heat_scroll_paint(const double share[101], unsigned char **rows, int W, int H)
+heat_scroll_paint(const double share[101], unsigned char **rows, int W, int H, double doc_h)
 {
 	for (int y = 0; y < H; y++) {
-		double	 d = (y + 0.5) * 100.0 / H;
-		int	 d0 = (int)d, d1 = d0 < 100 ? d0 + 1 : 100;
-		double	 s = share[d0] + (d - d0) * (share[d1] - share[d0]);
+		double	 d = (y + 0.5) * 100.0 / doc_h;
+		int	 d0, d1;
+		double	 s;
 
+		d = d > 100 ? 100 : d;
+		d0 = (int)d;
+		d1 = d0 < 100 ? d0 + 1 : 100;
+		s = share[d0] + (d - d0) * (share[d1] - share[d0]);
 		memset(rows[y], 1 + (int)lround(s * (HEAT_RAMP - 1)), W);
 	}
 }

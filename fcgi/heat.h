@@ -58,7 +58,7 @@ void			 heat_paint(const struct heat_grid *, unsigned char **, int, int, double)
 
 void			 heat_scroll_share(const long long[101], double[101]);
 int			 heat_scroll_reach(const double[101], double);
-void			 heat_scroll_paint(const double[101], unsigned char **, int, int);
+void			 heat_scroll_paint(const double[101], unsigned char **, int, int, double);
 
 gdImagePtr		 heat_image(int, int);
 void			 heat_legend(gdImagePtr, const char *, const char *);

@@ -148,6 +148,7 @@ image_check(const unsigned char *b, size_t len, struct image_info *info)
 	return IMAGE_OK;
 }
 
+#ifndef UNDER_ASAN
 /* The process's current address space in bytes (from /proc), or 0 if unknown. */
 static size_t
 address_space(void)
@@ -162,6 +163,7 @@ address_space(void)
 	fclose(f);
 	return pages * (size_t)sysconf(_SC_PAGESIZE);
 }
+#endif
 
 /* Writes all n bytes to fd; returns 1, or 0 on error. */
 static int

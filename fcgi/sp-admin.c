@@ -1,0 +1,235 @@
+/*
+ * sp-admin: the administrator's endpoints, behind the web server's
+ * authentication like the dashboard.
+ *
+ *   POST /sitepulse/admin/screenshot?site=KEY&path=/x[&device=desktop|tablet|mobile]
+ *        body: a PNG or JPEG image of at most 8 MiB (any Content-Type)
+ *
+ * An uploaded screenshot is trusted for nothing: it is accepted by its
+ * magic bytes only, its declared dimensions are capped (4000 x 20000 px,
+ * 40 Mpx) before anything decodes it, it is decoded in a child process
+ * under address-space and CPU limits, and what is stored is the PNG we
+ * re-encoded from the decoded pixels (image.c). Uploads carry no element
+ * boxes, so click maps over them are drawn by document position.
+ * Single-threaded; one process is enough for an administrator.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "image.h"
+#include "util.h"
+#include "valid.h"
+
+#define UPLOAD_MAX	 (8 << 20)
+
+enum stmt { Q_ADD, Q__MAX };
+
+static const char *const sql[Q__MAX] = {
+	[Q_ADD] = "SELECT sitepulse.add_screenshot($1, $2, $3, $4::int, $5::int, $6::bytea, "
+	    "NULL, 'upload')",
+};
+
+/* Everything a request needs, kept for the life of the process. */
+struct admin {
+	struct sp_config	 cfg;
+	struct db		 db;
+	unsigned char		*body;		/* UPLOAD_MAX bytes */
+};
+
+/* A validated upload request. */
+struct upload {
+	const char	*site, *path, *device;
+};
+
+/*
+ * Validates the query of an upload into u. Returns NULL or the reason for
+ * a 400.
+ */
+static const char *
+parse_upload(const struct http_query *q, struct upload *u)
+{
+	static const char *const names[] = { "site", "path", "device", NULL };
+
+	if (!http_query_only(q, names))
+		return "unknown parameter";
+	u->site = http_query_get(q, "site");
+	u->path = http_query_get(q, "path");
+	u->device = http_query_get(q, "device");
+	if (!valid_site_key(u->site))
+		return "site: missing or not a site key";
+	if (u->path == NULL || u->path[0] != '/' || !valid_text(u->path, strlen(u->path),
+	    VALID_PATH_MAX))
+		return "path: missing or not a page path";
+	if (u->device == NULL)
+		u->device = "desktop";
+	if (strcmp(u->device, "desktop") != 0 && strcmp(u->device, "tablet") != 0 &&
+	    strcmp(u->device, "mobile") != 0)
+		return "device: desktop, tablet or mobile";
+	return NULL;
+}
+
+/* The HTTP status for an image_check() or image_reencode() refusal. */
+static int
+image_status(enum image_err e)
+{
+	switch (e) {
+	case IMAGE_BAD_TYPE:	return 415;
+	case IMAGE_TOO_LARGE:	return 413;
+	case IMAGE_FAILED:	return 500;
+	default:		return 400;
+	}
+}
+
+/* png as PostgreSQL's hex bytea text ("\x..."); the caller frees it. */
+static char *
+bytea_hex(const unsigned char *png, size_t n)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	char			*s = xmalloc(2 * n + 3), *p = s;
+
+	*p++ = '\\';
+	*p++ = 'x';
+	for (size_t i = 0; i < n; i++) {
+		*p++ = hex[png[i] >> 4];
+		*p++ = hex[png[i] & 15];
+	}
+	*p = '\0';
+	return s;
+}
+
+/*
+ * Stores the re-encoded png of info's size for u. Returns 201 with the new
+ * id in id, 404 for an unknown site, or 503/500 for the database.
+ */
+static int
+store(struct admin *a, const struct upload *u, const struct image_info *info,
+    const unsigned char *png, size_t n, char *id, size_t idsz)
+{
+	char		 w[16], h[16], *hex = bytea_hex(png, n);
+	const char	*params[6] = { u->site, u->path, u->device, w, h, hex };
+	PGresult	*res;
+	int		 status;
+
+	snprintf(w, sizeof(w), "%d", info->width);
+	snprintf(h, sizeof(h), "%d", info->height);
+	res = db_exec(&a->db, Q_ADD, 6, params);
+	free(hex);
+	if (res == NULL)
+		return a->db.err == DB_DOWN ? 503 : 500;
+	status = PQgetisnull(res, 0, 0) ? 404 : 201;
+	snprintf(id, idsz, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return status;
+}
+
+/* Answers 201 with the stored screenshot's id and size as JSON. */
+static void
+created(FCGX_Request *r, const char *id, const struct image_info *info, size_t n)
+{
+	http_status(r, 201, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
+	FCGX_FPrintF(r->out, "{\"id\":%s,\"width\":%d,\"height\":%d,\"bytes\":%lu}\n",
+	    id, info->width, info->height, (unsigned long)n);
+}
+
+/*
+ * POST /admin/screenshot. Answers 201, 400 (bad parameter, malformed or
+ * undecodable image), 404 (unknown site), 413 (body over 8 MiB or
+ * dimensions over the caps), 415 (neither PNG nor JPEG), 500 or 503.
+ */
+static void
+do_upload(struct admin *a, FCGX_Request *r)
+{
+	struct http_query	 q;
+	struct upload		 u;
+	struct image_info	 info;
+	enum image_err		 e;
+	unsigned char		*png = NULL;
+	const char		*why;
+	char			 id[24], hdr[64];
+	size_t			 len, n = 0;
+	int			 rc;
+
+	if (!http_query_parse(http_param(r, "QUERY_STRING"), &q)) {
+		http_error(r, 400, "query: malformed", NULL);
+		return;
+	}
+	if ((why = parse_upload(&q, &u)) != NULL) {
+		http_error(r, 400, why, NULL);
+		return;
+	}
+	if ((rc = http_read_body(r, (char *)a->body, UPLOAD_MAX, &len)) <= 0) {
+		http_error(r, rc == 0 ? 413 : 400, rc == 0 ? "image larger than 8 MiB" :
+		    "body: unreadable or shorter than Content-Length", NULL);
+		return;
+	}
+	if ((e = image_check(a->body, len, &info)) != IMAGE_OK ||
+	    (e = image_reencode(a->body, len, &info, &png, &n)) != IMAGE_OK) {
+		fprintf(stderr, "sp-admin: screenshot upload for %s %s refused: %s\n", u.site, u.path,
+		    image_strerror(e));
+		http_error(r, image_status(e), image_strerror(e), NULL);
+		return;
+	}
+	rc = store(a, &u, &info, png, n, id, sizeof(id));
+	free(png);
+	if (rc == 201)
+		created(r, id, &info, n);
+	else if (rc == 404)
+		http_error(r, 404, "unknown site", NULL);
+	else if (rc == 503) {
+		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", a->cfg.retry_after);
+		http_error(r, 503, "database unavailable", hdr);
+	} else
+		http_error(r, 500, "internal error", NULL);
+}
+
+/* True when path ends in suffix. */
+static int
+ends_with(const char *path, const char *suffix)
+{
+	size_t	 n = strlen(path), m = strlen(suffix);
+
+	return n >= m && strcmp(path + n - m, suffix) == 0;
+}
+
+/* Routes one request: 404 for an unknown path, 405 (with Allow) for a wrong method. */
+static void
+handle(struct admin *a, FCGX_Request *r)
+{
+	char	 path[1024];
+
+	http_path(r, path, sizeof(path));
+	if (!ends_with(path, "/admin/screenshot"))
+		http_error(r, 404, "not found", NULL);
+	else if (!http_method_is(r, "POST"))
+		http_error(r, 405, "method not allowed", "Allow: POST\r\n");
+	else
+		do_upload(a, r);
+}
+
+int
+main(void)
+{
+	static struct admin	 a;
+	FCGX_Request		 r;
+
+	if (!config_load(&a.cfg))
+		return 1;
+	a.body = xmalloc(UPLOAD_MAX);
+	db_init(&a.db, "sp-admin", sql, Q__MAX, &a.cfg);
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
+		return 1;
+	while (FCGX_Accept_r(&r) >= 0) {
+		handle(&a, &r);
+		FCGX_Finish_r(&r);
+	}
+	db_close(&a.db);
+	free(a.body);
+	return 0;
+}
