@@ -207,13 +207,13 @@ CREATE TABLE sitepulse.scroll_depths (
     PRIMARY KEY (site_id, day, path, device, depth)
 ) WITH (fillfactor = 70);
 COMMENT ON TABLE sitepulse.scroll_depths IS
-    'How many scroll/leave reports ended at each exact depth; the share reaching at least d is summed by readers.';
+    'How many page views ended at each exact maximum scroll depth (one leave event per view, carrying its maximum); the share reaching at least d is summed by readers. Scroll events, sent as marks are passed, are not counted: a view would count several times.';
 COMMENT ON COLUMN sitepulse.scroll_depths.site_id IS 'Site (sites.id).';
 COMMENT ON COLUMN sitepulse.scroll_depths.day IS 'UTC day.';
 COMMENT ON COLUMN sitepulse.scroll_depths.path IS 'Page path.';
 COMMENT ON COLUMN sitepulse.scroll_depths.device IS 'Device class: desktop, tablet or mobile.';
 COMMENT ON COLUMN sitepulse.scroll_depths.depth IS 'Maximum scroll depth reached, percent 0-100.';
-COMMENT ON COLUMN sitepulse.scroll_depths.views IS 'Number of scroll or leave events reporting that depth.';
+COMMENT ON COLUMN sitepulse.scroll_depths.views IS 'Number of page views (leave events) whose maximum depth was this.';
 
 -- Referrers ----------------------------------------------------------------
 
@@ -341,7 +341,7 @@ BEGIN
     INSERT INTO sitepulse.scroll_depths AS d (site_id, day, path, device, depth, views)
     SELECT n.site_id, sitepulse.utc_day(n.received_at), n.path, n.device, n.depth, count(*)
       FROM new_rows n
-     WHERE n.type IN ('scroll', 'leave') AND n.depth IS NOT NULL
+     WHERE n.type = 'leave' AND n.depth IS NOT NULL
      GROUP BY 1, 2, 3, 4, 5
      ORDER BY 1, 2, 3, 4, 5
     ON CONFLICT (site_id, day, path, device, depth) DO UPDATE

@@ -95,8 +95,8 @@ SELECT results_eq(
 SELECT results_eq(
     $$SELECT path, device, depth, views FROM sitepulse.scroll_depths d JOIN me ON d.site_id = me.id
        AND d.day = me.day ORDER BY depth$$,
-    $$VALUES ('/home'::text, 'desktop'::text, 50::smallint, 1::bigint), ('/home', 'desktop', 75::smallint, 1)$$,
-    'scroll_depths from scroll and leave events');
+    $$VALUES ('/home'::text, 'desktop'::text, 75::smallint, 1::bigint)$$,
+    'scroll_depths: one row per page view from its leave event; scroll marks are not counted');
 SELECT results_eq(
     $$SELECT ref_host, pageviews FROM sitepulse.referrer_days r JOIN me ON r.site_id = me.id AND r.day = me.day$$,
     $$VALUES ('news.example'::text, 1::bigint)$$, 'referrer_days counts referred page views');
