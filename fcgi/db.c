@@ -47,7 +47,14 @@ db_ready(struct db *db)
 	const char	*keys[] = { "dbname", "application_name", "connect_timeout", NULL };
 	const char	*vals[] = { db->conninfo, db->app, "5", NULL };
 
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+	/*
+	 * An idle connection may have been closed by the server (a restart
+	 * sends FATAL and hangs up). PQconsumeInput reads that without
+	 * blocking, so the statement goes to a fresh connection instead of
+	 * failing: no request is answered 503 for a database that is back.
+	 */
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
+	    PQconsumeInput(db->conn) && PQstatus(db->conn) == CONNECTION_OK)
 		return 1;
 	db_close(db);
 	db->conn = PQconnectdbParams(keys, vals, 1);

@@ -1,0 +1,681 @@
+/*
+ * sp-live: the live view.
+ *
+ *   GET /sitepulse/live?site=KEY[&since=VERSION]
+ *
+ * Answers the site's live state as JSON (see live.c and DESIGN.md) at
+ * once when the client has none or holds another version; otherwise the
+ * request waits until the state changes or SITEPULSE_LIVE_WAIT seconds
+ * pass, then gets the current state.
+ *
+ * One process holds many waiting requests without a thread each:
+ *
+ *  - accept threads (LIVE_ACCEPTORS, taking turns on FCGX_Accept_r under a
+ *    mutex, as libfcgi's threaded example does) check each request and
+ *    either answer it (400, 404 path, 405, 503 over the cap) or park it
+ *    in the waitq and go back to accept;
+ *  - one hub thread owns both database connections: a LISTEN sitepulse
+ *    connection, waited on with poll() beside a wake-up pipe and the
+ *    parked requests' sockets (as testlibpq2.c waits on PQsocket), and a
+ *    query connection. A NOTIFY (payload: the site key) makes that site
+ *    due after a short debounce; the hub reads the site's state once,
+ *    answers every waiter whose version differs, and reads again a little
+ *    later for the change a throttled NOTIFY did not announce. Sites with
+ *    waiters are also re-read every WAITQ_TICK, since visitors age out of
+ *    the 5-minute window without any event. When a connection breaks the
+ *    hub reconnects with backoff, LISTENs again and re-reads every site
+ *    with waiters, so a database restart loses no change.
+ *
+ * The state is read from rollups (live_visitors, site_minutes) plus the
+ * newest clicks of the last 5 minutes from events (a LIMITed scan of the
+ * partial index events_site_time_clicks). `active` counts every visitor
+ * seen in the last 5 minutes; `pages` ranks the current page of those who
+ * have not left (a visitor whose newest event is a leave closed or hid the
+ * page: still active, since hiding a tab is often followed by a return,
+ * but no longer on a page).
+ *
+ * Under a web server that sends one request per process (mod_fcgid) this
+ * still works: each process then holds one waiting request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "live.h"
+#include "util.h"
+#include "valid.h"
+#include "waitq.h"
+
+#define LIVE_ACCEPTORS	 4	/* accept threads */
+#define BACKOFF_MIN	 100	/* ms before the first reconnect attempt */
+#define BACKOFF_MAX	 2000	/* ms between reconnect attempts at most */
+
+enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q__MAX };
+
+static const char *const sql[Q__MAX] = {
+	/* The site, its active visitors and the current minute (since the epoch). */
+	[Q_HEAD] = "SELECT s.id, (SELECT count(*) FROM sitepulse.live_visitors l"
+	    " WHERE l.site_id = s.id AND l.last_seen > now() - interval '5 minutes'),"
+	    " floor(extract(epoch FROM now()) / 60)::bigint"
+	    " FROM sitepulse.sites s WHERE s.key = $1",
+	[Q_PAGES] = "SELECT path, count(*) FROM sitepulse.live_visitors"
+	    " WHERE site_id = $1 AND last_seen > now() - interval '5 minutes' AND NOT \"left\""
+	    " GROUP BY path ORDER BY 2 DESC, 1 LIMIT $2",
+	/* The minutes with traffic among the 30 ending at minute $2. */
+	[Q_MINUTES] = "SELECT (extract(epoch FROM minute) / 60)::bigint, pageviews, visitors"
+	    " FROM sitepulse.site_minutes WHERE site_id = $1"
+	    " AND minute > to_timestamp($2::bigint * 60) - interval '30 minutes'"
+	    " AND minute <= to_timestamp($2::bigint * 60)",
+	[Q_CLICKS] = "SELECT path, x, y, (extract(epoch FROM received_at) * 1000)::bigint, sel,"
+	    " coalesce(rage, false), coalesce(dead, false) FROM sitepulse.events"
+	    " WHERE site_id = $1 AND type = 'click' AND x IS NOT NULL AND y IS NOT NULL"
+	    " AND received_at > now() - interval '5 minutes'"
+	    " ORDER BY received_at DESC LIMIT $2",
+};
+
+/* What reading a site's state found. */
+enum read_rc { READ_OK, READ_NO_SITE, READ_DOWN };
+
+/* The process: shared parts under lock, the rest the hub thread's own. */
+struct live {
+	struct sp_config	 cfg;
+	pthread_mutex_t		 accept_lock;	/* one thread in FCGX_Accept_r at a time */
+	pthread_mutex_t		 lock;		/* guards q */
+	struct waitq		 q;
+	int			 wake[2];	/* a byte on wake[1] wakes the hub */
+	char			 retry_after[48];	/* the 503s' header */
+
+	/* The hub thread's alone. */
+	struct db		 db;		/* queries */
+	struct db		 ldb;		/* LISTEN sitepulse */
+	int			 listening;
+	long long		 db_retry_at, db_backoff;
+	long long		 listen_retry_at, listen_backoff;
+};
+
+/* Ends a request: flushes the answer, closes the connection, frees r. */
+static void
+finish(FCGX_Request *r)
+{
+	FCGX_Finish_r(r);
+	FCGX_Free(r, 1);	/* closes a connection the web server asked to keep */
+	free(r);
+}
+
+/* Sends an error status with its JSON reason and ends the request. */
+static void
+answer_error(struct live *lv, FCGX_Request *r, int status, const char *why)
+{
+	http_error(r, status, why, status == 503 ? lv->retry_after :
+	    status == 405 ? "Allow: GET\r\n" : NULL);
+	finish(r);
+}
+
+/* Next backoff after a failure: BACKOFF_MIN, doubling up to BACKOFF_MAX. */
+static long long
+backoff_next(long long cur)
+{
+	return cur == 0 ? BACKOFF_MIN : cur * 2 > BACKOFF_MAX ? BACKOFF_MAX : cur * 2;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+/*
+ * Runs statement i; a connection found broken is reopened and the
+ * statement tried once more, so the first read after a database restart
+ * succeeds. Returns the result (the caller PQclears it) or NULL.
+ */
+static PGresult *
+exec_retry(struct db *db, int i, int n, const char *const *params)
+{
+	PGresult	*res = db_exec(db, i, n, params);
+
+	if (res == NULL && db->err == DB_DOWN)
+		res = db_exec(db, i, n, params);
+	return res;
+}
+
+static long long
+num(const PGresult *res, int row, int col)
+{
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+/* Fills the pages, minutes and clicks of st from their results (borrowed strings). */
+static void
+fill_state(struct live_state *st, PGresult *pages, PGresult *minutes, PGresult *clicks)
+{
+	struct live_click	*c;
+
+	st->npages = PQntuples(pages) < LIVE_PAGES_MAX ? PQntuples(pages) : LIVE_PAGES_MAX;
+	for (int i = 0; i < st->npages; i++) {
+		st->pages[i].path = PQgetvalue(pages, i, 0);
+		st->pages[i].active = num(pages, i, 1);
+	}
+	st->nminutes = PQntuples(minutes) < LIVE_MINUTES ? PQntuples(minutes) : LIVE_MINUTES;
+	for (int i = 0; i < st->nminutes; i++) {
+		st->minutes[i].minute = num(minutes, i, 0);
+		st->minutes[i].pageviews = num(minutes, i, 1);
+		st->minutes[i].visitors = num(minutes, i, 2);
+	}
+	st->nclicks = PQntuples(clicks) < LIVE_CLICKS_MAX ? PQntuples(clicks) : LIVE_CLICKS_MAX;
+	for (int i = 0; i < st->nclicks; i++) {
+		c = &st->clicks[i];
+		c->path = PQgetvalue(clicks, i, 0);
+		c->x = num(clicks, i, 1);
+		c->y = num(clicks, i, 2);
+		c->ms = num(clicks, i, 3);
+		c->sel = PQgetisnull(clicks, i, 4) ? NULL : PQgetvalue(clicks, i, 4);
+		c->rage = PQgetvalue(clicks, i, 5)[0] == 't';
+		c->dead = PQgetvalue(clicks, i, 6)[0] == 't';
+	}
+}
+
+/*
+ * Reads the live state of site key with four statements on the query
+ * connection. Returns READ_OK with *answer (the JSON answer, the caller
+ * frees it) and version filled in, READ_NO_SITE, or READ_DOWN when the
+ * database cannot answer.
+ */
+static enum read_rc
+read_state(struct db *db, const char *key, char **answer, char *version)
+{
+	PGresult		*res[Q__MAX] = { NULL };
+	struct live_state	 st;
+	char			 id[24], minute[24], npages[8], nclicks[8], *body;
+	const char		*p[2];
+	enum read_rc		 rc = READ_DOWN;
+
+	memset(&st, 0, sizeof(st));
+	p[0] = key;
+	if ((res[Q_HEAD] = exec_retry(db, Q_HEAD, 1, p)) == NULL)
+		goto out_clear;
+	if (PQntuples(res[Q_HEAD]) != 1) {
+		rc = READ_NO_SITE;
+		goto out_clear;
+	}
+	snprintf(id, sizeof(id), "%s", PQgetvalue(res[Q_HEAD], 0, 0));
+	st.active = num(res[Q_HEAD], 0, 1);
+	st.now_minute = num(res[Q_HEAD], 0, 2);
+	snprintf(minute, sizeof(minute), "%lld", st.now_minute);
+	snprintf(npages, sizeof(npages), "%d", LIVE_PAGES_MAX);
+	snprintf(nclicks, sizeof(nclicks), "%d", LIVE_CLICKS_MAX);
+	p[0] = id;
+	p[1] = npages;
+	if ((res[Q_PAGES] = db_exec(db, Q_PAGES, 2, p)) == NULL)
+		goto out_clear;
+	p[1] = minute;
+	if ((res[Q_MINUTES] = db_exec(db, Q_MINUTES, 2, p)) == NULL)
+		goto out_clear;
+	p[1] = nclicks;
+	if ((res[Q_CLICKS] = db_exec(db, Q_CLICKS, 2, p)) == NULL)
+		goto out_clear;
+	fill_state(&st, res[Q_PAGES], res[Q_MINUTES], res[Q_CLICKS]);
+	body = live_body(&st);
+	live_version(body, version);
+	*answer = live_answer(version, body);
+	free(body);
+	rc = READ_OK;
+out_clear:
+	for (int i = 0; i < Q__MAX; i++)
+		PQclear(res[i]);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- the hub */
+
+/*
+ * Answers each waiter of list with status (and json for 200), freeing the
+ * list. Two passes: first every answer is written out to the end (closing
+ * its streams sends FCGI_END_REQUEST), then every connection is closed.
+ * Closing waits for the web server to close its side, so doing it as each
+ * answer is written would make 1,000 waiters wait for each other.
+ */
+static void
+answer_all(struct live *lv, struct waitq_waiter *list, int status, const char *json)
+{
+	struct waitq_waiter	*w, *next;
+	FCGX_Request		*r;
+
+	for (w = list; w != NULL; w = w->next) {
+		r = w->req;
+		if (status == 200) {
+			http_status(r, 200, "Content-Type: application/json\r\n"
+			    "Cache-Control: no-store\r\n");
+			FCGX_PutStr(json, (int)strlen(json), r->out);
+			FCGX_PutChar('\n', r->out);
+		} else
+			http_error(r, status, status == 404 ? "unknown site" : "database unavailable",
+			    status == 503 ? lv->retry_after : NULL);
+		FCGX_FClose(r->err);
+		FCGX_FClose(r->out);
+	}
+	for (w = list; w != NULL; w = next) {
+		next = w->next;
+		finish(w->req);
+		free(w);
+	}
+}
+
+/*
+ * Reads one site (marked with waitq_read_begin) and answers the waiters
+ * that the result settles: on a new state those holding another version,
+ * 404 to all of them for an unknown site, 503 to those that cannot wait
+ * when the database is down (the others keep waiting for it to return).
+ */
+static void
+hub_read(struct live *lv, struct waitq_site *s)
+{
+	struct waitq_waiter	*taken;
+	enum read_rc		 rc = READ_DOWN;
+	char			 version[LIVE_VERSION_LEN + 1], *answer = NULL, *copy = NULL;
+	long long		 now = util_now_ms();
+	int			 status;
+
+	if (now >= lv->db_retry_at)
+		rc = read_state(&lv->db, s->key, &answer, version);
+	now = util_now_ms();
+	if (rc == READ_DOWN && now >= lv->db_retry_at) {
+		lv->db_backoff = backoff_next(lv->db_backoff);
+		lv->db_retry_at = now + lv->db_backoff;
+	} else if (rc != READ_DOWN)
+		lv->db_backoff = lv->db_retry_at = 0;
+	pthread_mutex_lock(&lv->lock);
+	if (rc == READ_OK) {
+		waitq_read_done(s, version, answer, now);
+		taken = waitq_take(&lv->q, s, now, 0);
+		copy = taken ? xstrdup(s->answer) : NULL;
+		status = 200;
+	} else if (rc == READ_NO_SITE) {
+		s->version[0] = '\0';
+		s->read_at = 0;
+		taken = waitq_take(&lv->q, s, now, 1);
+		status = 404;
+	} else {
+		waitq_read_failed(s, lv->db_retry_at);
+		taken = waitq_take(&lv->q, s, now, 0);
+		status = 503;
+	}
+	pthread_mutex_unlock(&lv->lock);
+	answer_all(lv, taken, status, copy);
+	free(copy);
+}
+
+/* True when a waiter of s has reached its deadline. */
+static int
+expired(const struct waitq_site *s, long long now)
+{
+	for (const struct waitq_waiter *w = s->waiters; w != NULL; w = w->next)
+		if (w->deadline <= now)
+			return 1;
+	return 0;
+}
+
+/*
+ * Does what is due: reads every site due for a read (or with a waiter
+ * past its deadline and no recent state), and answers waiters past their
+ * deadline from a recent state without reading.
+ */
+static void
+hub_work(struct live *lv)
+{
+	struct waitq_site	*s, **due = NULL;
+	struct waitq_waiter	*taken;
+	long long		 now = util_now_ms();
+	char			*copy;
+	int			 n = 0, cap = 0;
+
+	pthread_mutex_lock(&lv->lock);
+	for (s = lv->q.sites; s != NULL; s = s->next) {
+		if (s->nwaiters == 0)
+			continue;
+		if (s->due <= now || (expired(s, now) && !waitq_fresh(s, now))) {
+			if (n == cap)
+				due = xrealloc(due, (cap = cap ? cap * 2 : 8) * sizeof(*due));
+			waitq_read_begin(s);
+			due[n++] = s;
+		} else if (expired(s, now)) {
+			taken = waitq_take(&lv->q, s, now, 0);
+			copy = xstrdup(s->answer);
+			pthread_mutex_unlock(&lv->lock);
+			answer_all(lv, taken, 200, copy);
+			free(copy);
+			pthread_mutex_lock(&lv->lock);
+		}
+	}
+	waitq_gc(&lv->q, now);
+	pthread_mutex_unlock(&lv->lock);
+	/* Sites are freed only by waitq_gc, on this thread: the pointers hold. */
+	for (int i = 0; i < n; i++)
+		hub_read(lv, due[i]);
+	free(due);
+}
+
+/*
+ * The LISTEN connection was lost: the server may have restarted, so the
+ * query connection is dropped too (its next use reconnects instead of
+ * failing once), and the listener reconnects with backoff.
+ */
+static void
+listen_lost(struct live *lv, long long now)
+{
+	fprintf(stderr, "sp-live: LISTEN connection lost; reconnecting\n");
+	db_close(&lv->ldb);
+	db_close(&lv->db);
+	lv->listening = 0;
+	lv->listen_retry_at = now + BACKOFF_MIN;
+}
+
+/*
+ * Opens the LISTEN connection when there is none and its backoff has
+ * passed. Once listening again, every site with waiters is read at once
+ * and every other site's state is forgotten: NOTIFYs sent while nobody
+ * listened are lost, so nothing is assumed current.
+ */
+static void
+listen_ensure(struct live *lv, long long now)
+{
+	PGresult		*res;
+	struct waitq_site	*s;
+	int			 ok;
+
+	if (lv->listening || now < lv->listen_retry_at)
+		return;
+	ok = db_ready(&lv->ldb);
+	if (ok) {
+		res = PQexec(lv->ldb.conn, "LISTEN sitepulse");
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+	}
+	if (!ok) {
+		db_close(&lv->ldb);
+		lv->listen_backoff = backoff_next(lv->listen_backoff);
+		lv->listen_retry_at = now + lv->listen_backoff;
+		return;
+	}
+	lv->listening = 1;
+	lv->listen_backoff = 0;
+	pthread_mutex_lock(&lv->lock);
+	for (s = lv->q.sites; s != NULL; s = s->next) {
+		s->read_at = 0;
+		if (s->nwaiters > 0)
+			s->due = now;
+	}
+	pthread_mutex_unlock(&lv->lock);
+}
+
+/* Reads what the LISTEN connection received and records each NOTIFY. */
+static void
+listen_drain(struct live *lv)
+{
+	PGnotify	*n;
+	long long	 now = util_now_ms();
+
+	if (!PQconsumeInput(lv->ldb.conn)) {
+		listen_lost(lv, now);
+		return;
+	}
+	pthread_mutex_lock(&lv->lock);
+	while ((n = PQnotifies(lv->ldb.conn)) != NULL) {
+		if (valid_site_key(n->extra))
+			waitq_notify(&lv->q, n->extra, now);
+		PQfreemem(n);
+	}
+	pthread_mutex_unlock(&lv->lock);
+	if (PQstatus(lv->ldb.conn) != CONNECTION_OK)
+		listen_lost(lv, now);
+}
+
+/*
+ * The descriptors the hub waits on: the wake-up pipe, the LISTEN socket
+ * (or -1) and every parked request's connection, where POLLRDHUP tells
+ * that the web server gave up on it. ws[i] is the waiter of fds[i + 2].
+ * Returns the number of descriptors; *fds and *ws grow as needed.
+ */
+static int
+poll_set(struct live *lv, struct pollfd **fds, struct waitq_waiter ***ws, int *cap)
+{
+	struct waitq_site	*s;
+	struct waitq_waiter	*w;
+	int			 n = 2;
+
+	pthread_mutex_lock(&lv->lock);
+	if (*cap < lv->q.nwaiters + 2) {
+		*cap = lv->q.nwaiters + 64;
+		*fds = xrealloc(*fds, *cap * sizeof(**fds));
+		*ws = xrealloc(*ws, *cap * sizeof(**ws));
+	}
+	(*fds)[0] = (struct pollfd){ .fd = lv->wake[0], .events = POLLIN };
+	(*fds)[1] = (struct pollfd){ .fd = lv->listening ? PQsocket(lv->ldb.conn) : -1,
+	    .events = POLLIN };
+	for (s = lv->q.sites; s != NULL; s = s->next)
+		for (w = s->waiters; w != NULL; w = w->next) {
+			(*ws)[n - 2] = w;
+			(*fds)[n++] = (struct pollfd){
+				.fd = ((FCGX_Request *)w->req)->ipcFd, .events = POLLRDHUP };
+		}
+	pthread_mutex_unlock(&lv->lock);
+	return n;
+}
+
+/* Ends the parked requests whose web server connection has closed. */
+static void
+drop_hung_up(struct live *lv, struct pollfd *fds, struct waitq_waiter **ws, int n)
+{
+	for (int i = 2; i < n; i++) {
+		if (!(fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+			continue;
+		pthread_mutex_lock(&lv->lock);
+		waitq_remove(&lv->q, ws[i - 2]);
+		pthread_mutex_unlock(&lv->lock);
+		finish(ws[i - 2]->req);
+		free(ws[i - 2]);
+	}
+}
+
+/* How long the hub may sleep: until the next due time, at most a second. */
+static int
+poll_timeout(struct live *lv, long long now)
+{
+	long long	 next;
+
+	pthread_mutex_lock(&lv->lock);
+	next = waitq_next(&lv->q);
+	pthread_mutex_unlock(&lv->lock);
+	if (!lv->listening && lv->listen_retry_at < next)
+		next = lv->listen_retry_at;
+	if (next <= now)
+		return 0;
+	return next - now > 1000 ? 1000 : (int)(next - now);
+}
+
+/* The hub thread: LISTEN, read, answer, forever. */
+static void *
+hub_loop(void *arg)
+{
+	struct live		*lv = arg;
+	struct pollfd		*fds = NULL;
+	struct waitq_waiter	**ws = NULL;
+	char			 buf[256];
+	int			 n, cap = 0;
+
+	for (;;) {
+		listen_ensure(lv, util_now_ms());
+		hub_work(lv);
+		n = poll_set(lv, &fds, &ws, &cap);
+		if (poll(fds, n, poll_timeout(lv, util_now_ms())) < 0) {
+			if (errno != EINTR)
+				fprintf(stderr, "sp-live: poll: %s\n", strerror(errno));
+			continue;
+		}
+		if (fds[0].revents & POLLIN)
+			while (read(lv->wake[0], buf, sizeof(buf)) > 0)
+				;
+		if (lv->listening && fds[1].revents != 0)
+			listen_drain(lv);
+		drop_hung_up(lv, fds, ws, n);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------ the accept side */
+
+/* True when path ends in "/live" (the route the web server maps here). */
+static int
+is_live_path(const char *path)
+{
+	size_t	 n = strlen(path);
+
+	return n >= 5 && strcmp(path + n - 5, "/live") == 0;
+}
+
+/*
+ * Checks one request and parks it for the hub, or answers it here: 404
+ * (another path), 405 (not GET), 400 (bad query) or 503 (as many waiters
+ * as SITEPULSE_LIVE_MAX_WAITERS). Either way r is no longer the caller's.
+ * Unknown sites (404) and the database being down (503) are found by the
+ * hub, which answers 200 when the state is read.
+ */
+static void
+handle(struct live *lv, FCGX_Request *r)
+{
+	struct live_req		 req;
+	struct waitq_waiter	*w;
+	const char		*why;
+	char			 path[1024];
+	long long		 now = util_now_ms();
+
+	if (!is_live_path(http_path(r, path, sizeof(path)))) {
+		answer_error(lv, r, 404, "not found");
+		return;
+	}
+	if (!http_method_is(r, "GET")) {
+		answer_error(lv, r, 405, "method not allowed");
+		return;
+	}
+	if (!live_parse(http_param(r, "QUERY_STRING"), &req, &why)) {
+		answer_error(lv, r, 400, why);
+		return;
+	}
+	pthread_mutex_lock(&lv->lock);
+	w = waitq_add(&lv->q, req.site, req.since, r, now + lv->cfg.live_wait_ms, now);
+	pthread_mutex_unlock(&lv->lock);
+	if (w == NULL) {
+		answer_error(lv, r, 503, "too many waiting requests");
+		return;
+	}
+	if (write(lv->wake[1], "", 1) < 0 && errno != EAGAIN)
+		fprintf(stderr, "sp-live: wake: %s\n", strerror(errno));
+}
+
+/* An accept thread: takes requests and hands them over, until accept fails. */
+static void *
+accept_loop(void *arg)
+{
+	struct live	*lv = arg;
+	FCGX_Request	*r;
+	int		 rc;
+
+	for (;;) {
+		r = xmalloc(sizeof(*r));
+		FCGX_InitRequest(r, 0, 0);
+		pthread_mutex_lock(&lv->accept_lock);
+		rc = FCGX_Accept_r(r);
+		pthread_mutex_unlock(&lv->accept_lock);
+		if (rc < 0) {
+			free(r);
+			if (rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS || rc == -ENOMEM) {
+				/* Out of descriptors for now: answers will free some. */
+				usleep(50000);
+				continue;
+			}
+			fprintf(stderr, "sp-live: accept failed (%d); exiting\n", rc);
+			break;
+		}
+		handle(lv, r);
+	}
+	return NULL;
+}
+
+/*
+ * Raises the soft limit on open files to the hard one: each waiter holds a
+ * connection, and the usual soft limit of 1024 is below the default cap.
+ */
+static void
+raise_nofile(const struct sp_config *cfg)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)cfg->live_max_waiters + 64)
+		fprintf(stderr, "sp-live: open files limited to %llu, below"
+		    " SITEPULSE_LIVE_MAX_WAITERS=%d plus a margin\n",
+		    (unsigned long long)rl.rlim_cur, cfg->live_max_waiters);
+}
+
+/* Sets up the process context; returns 1, or 0 when it cannot run. */
+static int
+live_init(struct live *lv)
+{
+	if (!config_load(&lv->cfg))
+		return 0;
+	raise_nofile(&lv->cfg);
+	if (FCGX_Init() != 0) {
+		fprintf(stderr, "sp-live: FCGX_Init failed\n");
+		return 0;
+	}
+	/*
+	 * libfcgi turns SIGTERM into a flag checked between requests; with
+	 * requests parked for seconds, the web server's TERM must end the
+	 * process now. A client gone away must not kill it with SIGPIPE.
+	 */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(lv->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+		fprintf(stderr, "sp-live: pipe: %s\n", strerror(errno));
+		return 0;
+	}
+	pthread_mutex_init(&lv->accept_lock, NULL);
+	pthread_mutex_init(&lv->lock, NULL);
+	waitq_init(&lv->q, lv->cfg.live_max_waiters);
+	snprintf(lv->retry_after, sizeof(lv->retry_after), "Retry-After: %d\r\n",
+	    lv->cfg.retry_after);
+	db_init(&lv->db, "sp-live", sql, Q__MAX, &lv->cfg);
+	db_init(&lv->ldb, "sp-live-listen", NULL, 0, &lv->cfg);
+	return 1;
+}
+
+int
+main(void)
+{
+	static struct live	 lv;
+	pthread_t		 hub, acceptors[LIVE_ACCEPTORS];
+
+	if (!live_init(&lv))
+		return 1;
+	if (pthread_create(&hub, NULL, hub_loop, &lv) != 0)
+		return 1;
+	for (int i = 0; i < LIVE_ACCEPTORS; i++)
+		if (pthread_create(&acceptors[i], NULL, accept_loop, &lv) != 0)
+			return 1;
+	for (int i = 0; i < LIVE_ACCEPTORS; i++)
+		pthread_join(acceptors[i], NULL);
+	/* The listening socket is gone: the web server is done with us. */
+	return 0;
+}

@@ -1,0 +1,95 @@
+/*
+ * SitePulse dashboard shell: the site picker and the view tabs.
+ *
+ * The chosen site lives in the page URL (?site=KEY, default "demo"), so a
+ * view can be bookmarked and shared. Views learn of it through
+ * window.SitePulse: SitePulse.site() is the current key and
+ * SitePulse.onSite(fn) calls fn(key) now and on every change.
+ * There is no list of sites to pick from yet: sites are managed from psql.
+ */
+(function () {
+	'use strict';
+
+	var KEY_RE = /^[A-Za-z0-9_-]{1,64}$/;
+	var listeners = [];
+	var current = null;
+
+	/* The site key from the page URL, or "demo". */
+	function siteFromUrl() {
+		var k = new URLSearchParams(window.location.search).get('site');
+		return k && KEY_RE.test(k) ? k : 'demo';
+	}
+
+	function setSite(key) {
+		if (!KEY_RE.test(key) || key === current)
+			return;
+		current = key;
+		var url = new URL(window.location.href);
+		url.searchParams.set('site', key);
+		window.history.replaceState(null, '', url);
+		document.getElementById('site-input').value = key;
+		document.title = 'SitePulse: ' + key;
+		listeners.forEach(function (fn) { fn(key); });
+	}
+
+	window.SitePulse = {
+		site: function () { return current; },
+		onSite: function (fn) {
+			listeners.push(fn);
+			if (current !== null)
+				fn(current);
+		}
+	};
+
+	/*
+	 * Tabs as the WAI-ARIA tabs pattern: buttons with aria-selected, the
+	 * arrow keys, Home and End move between them, only the selected one is
+	 * in the tab order.
+	 */
+	function selectTab(tab, focus) {
+		var tabs = document.querySelectorAll('[role="tab"]');
+		tabs.forEach(function (t) {
+			var on = t === tab;
+			t.setAttribute('aria-selected', on ? 'true' : 'false');
+			t.tabIndex = on ? 0 : -1;
+			document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
+		});
+		if (focus)
+			tab.focus();
+		document.dispatchEvent(new CustomEvent('sitepulse:view',
+		    { detail: tab.getAttribute('aria-controls') }));
+	}
+
+	function initTabs() {
+		var tabs = Array.prototype.slice.call(document.querySelectorAll('[role="tab"]'));
+		tabs.forEach(function (t, i) {
+			t.addEventListener('click', function () { selectTab(t, false); });
+			t.addEventListener('keydown', function (e) {
+				var j = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+				if (j === undefined)
+					return;
+				e.preventDefault();
+				selectTab(tabs[(j + tabs.length) % tabs.length], true);
+			});
+		});
+	}
+
+	function initPicker() {
+		var form = document.getElementById('site-form');
+		var input = document.getElementById('site-input');
+		form.addEventListener('submit', function (e) {
+			e.preventDefault();
+			var k = input.value.trim();
+			if (KEY_RE.test(k))
+				setSite(k);
+			else
+				input.reportValidity();
+		});
+	}
+
+	document.addEventListener('DOMContentLoaded', function () {
+		initTabs();
+		initPicker();
+		setSite(siteFromUrl());
+	});
+})();

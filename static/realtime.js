@@ -1,0 +1,222 @@
+/*
+ * SitePulse live view: long-polls GET live?site=KEY&since=VERSION and draws
+ * the answer. The server answers at once when the state differs from the
+ * version we hold, else when it changes (or after 25 s with the same state),
+ * so the loop simply asks again after each answer. On errors it backs off
+ * exponentially (1 s doubling to 30 s, with jitter, at least Retry-After).
+ *
+ * Every string from the data is inserted with textContent or as an SVG
+ * <title>'s text, never as HTML. (The file is not called live.js: the web
+ * server routes every path beginning /sitepulse/live to sp-live.)
+ */
+(function () {
+	'use strict';
+
+	var SVG = 'http://www.w3.org/2000/svg';
+	var BACKOFF_MIN = 1000, BACKOFF_MAX = 30000;
+	var gen = 0;		/* bumped on every site change: stale loops stop */
+	var controller = null;
+
+	function $(id) { return document.getElementById(id); }
+
+	function el(tag, cls, text) {
+		var e = document.createElement(tag);
+		if (cls)
+			e.className = cls;
+		if (text !== undefined)
+			e.textContent = String(text);
+		return e;
+	}
+
+	function svg(tag, attrs) {
+		var e = document.createElementNS(SVG, tag);
+		Object.keys(attrs).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+		return e;
+	}
+
+	function clearChildren(node, keep) {
+		Array.prototype.slice.call(node.childNodes).forEach(function (c) {
+			if (c !== keep)
+				node.removeChild(c);
+		});
+	}
+
+	function hhmm(iso, seconds) {
+		var d = new Date(iso);
+		return isNaN(d) ? '' : d.toLocaleTimeString([], seconds ?
+		    { hour: '2-digit', minute: '2-digit', second: '2-digit' } :
+		    { hour: '2-digit', minute: '2-digit' });
+	}
+
+	/* ------------------------------------------------------------ status */
+
+	function setStatus(state, text) {
+		var p = $('status');
+		p.dataset.state = state;
+		$('status-text').textContent = text;
+	}
+
+	/* ------------------------------------------------------------ render */
+
+	function renderPages(pages) {
+		var ol = $('pages');
+		var max = pages.reduce(function (m, p) { return Math.max(m, p.active); }, 1);
+		clearChildren(ol);
+		pages.forEach(function (p) {
+			var li = el('li');
+			var bar = el('span', 'bar');
+			bar.style.width = Math.round(100 * p.active / max) + '%';
+			li.appendChild(bar);
+			li.appendChild(el('span', 'path', p.path));
+			li.appendChild(el('span', 'count', p.active));
+			ol.appendChild(li);
+		});
+		$('pages-empty').hidden = pages.length > 0;
+	}
+
+	/* The per-minute chart: page view bars, a visitors line, time labels. */
+	function renderChart(minutes) {
+		var chart = $('chart'), W = 600, H = 180, top = 10, bottom = 22;
+		var n = minutes.length, bw = W / Math.max(n, 1), ph = H - top - bottom;
+		var max = minutes.reduce(function (m, x) { return Math.max(m, x.pageviews, x.visitors); }, 1);
+		var pts = [], pv = 0, vis = 0;
+
+		clearChildren(chart, $('chart-title'));
+		for (var k = 1; k <= 3; k++) {
+			var gy = top + ph - ph * k / 3;
+			chart.appendChild(svg('line', { x1: 0, x2: W, y1: gy, y2: gy, class: 'grid-line' }));
+		}
+		minutes.forEach(function (m, i) {
+			var h = ph * m.pageviews / max;
+			var r = svg('rect', { x: i * bw + 1, y: top + ph - h, width: Math.max(bw - 2, 1),
+			    height: h, class: 'bar-pv' });
+			var t = svg('title', {});
+			t.textContent = hhmm(m.t) + ': ' + m.pageviews + ' page views, ' + m.visitors + ' visitors';
+			r.appendChild(t);
+			chart.appendChild(r);
+			pts.push((i * bw + bw / 2).toFixed(1) + ',' + (top + ph - ph * m.visitors / max).toFixed(1));
+			pv += m.pageviews;
+			vis = Math.max(vis, m.visitors);
+		});
+		chart.appendChild(svg('polyline', { points: pts.join(' '), class: 'line-vis' }));
+		[0, Math.floor(n / 2), n - 1].forEach(function (i, j) {
+			if (!minutes[i])
+				return;
+			var label = svg('text', { x: j === 0 ? 2 : j === 1 ? W / 2 : W - 2, y: H - 6,
+			    'text-anchor': ['start', 'middle', 'end'][j], class: 'axis' });
+			label.textContent = hhmm(minutes[i].t);
+			chart.appendChild(label);
+		});
+		$('chart-summary').textContent = pv + ' page views in 30 minutes; at most ' + vis +
+		    ' visitors in a minute.';
+	}
+
+	function renderClicks(clicks) {
+		var ul = $('clicks');
+		clearChildren(ul);
+		clicks.forEach(function (c) {
+			var li = el('li');
+			li.appendChild(el('time', 'when', hhmm(c.t, true)));
+			li.lastChild.dateTime = c.t;
+			li.appendChild(el('span', 'path', c.path));
+			li.appendChild(el('span', 'pos', c.x + ', ' + c.y));
+			if (c.sel)
+				li.appendChild(el('code', 'sel', c.sel));
+			if (c.rage)
+				li.appendChild(el('span', 'badge rage', 'rage'));
+			if (c.dead)
+				li.appendChild(el('span', 'badge dead', 'dead'));
+			ul.appendChild(li);
+		});
+		$('clicks-empty').hidden = clicks.length > 0;
+	}
+
+	function render(s) {
+		$('active-count').textContent = String(s.active);
+		renderPages(s.pages || []);
+		renderChart(s.minutes || []);
+		renderClicks(s.clicks || []);
+		document.body.dataset.version = s.version;
+	}
+
+	function clearView() {
+		$('active-count').textContent = '–';
+		renderPages([]);
+		renderChart([]);
+		renderClicks([]);
+	}
+
+	/* ------------------------------------------------------------ polling */
+
+	function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
+
+	/* One request; resolves to { status, body, retryAfter }. */
+	function ask(site, version) {
+		var url = 'live?site=' + encodeURIComponent(site) +
+		    (version ? '&since=' + encodeURIComponent(version) : '');
+		controller = new AbortController();
+		return fetch(url, { signal: controller.signal, cache: 'no-store', credentials: 'same-origin' })
+		    .then(function (res) {
+			var ra = parseInt(res.headers.get('Retry-After') || '0', 10) * 1000;
+			return res.json().catch(function () { return null; }).then(function (body) {
+				return { status: res.status, body: body, retryAfter: ra || 0 };
+			});
+		    });
+	}
+
+	async function loop(site, g) {
+		var version = '', backoff = 0, failures = 0, r;
+
+		setStatus('connecting', 'Connecting…');
+		while (g === gen) {
+			try {
+				r = await ask(site, version);
+			} catch (e) {
+				if (g !== gen)
+					return;
+				r = { status: 0, retryAfter: 0 };
+			}
+			if (g !== gen)
+				return;
+			if (r.status === 200 && r.body) {
+				backoff = failures = 0;
+				setStatus('live', 'Live');
+				if (r.body.version !== version) {
+					version = r.body.version;
+					render(r.body);
+				}
+				continue;
+			}
+			if (r.status === 404 || r.status === 400) {
+				clearView();
+				setStatus('error', r.status === 404 ? 'Unknown site: ' + site :
+				    'Invalid site key: ' + site);
+				return;
+			}
+			failures++;
+			backoff = Math.min(backoff ? backoff * 2 : BACKOFF_MIN, BACKOFF_MAX);
+			var wait = Math.max(backoff * (0.8 + 0.4 * Math.random()), r.retryAfter);
+			if (navigator.onLine === false || failures >= 6)
+				setStatus('offline', 'Offline: retrying in ' + Math.round(wait / 1000) + ' s');
+			else
+				setStatus('reconnecting', 'Reconnecting in ' + Math.round(wait / 1000) + ' s…');
+			await sleep(wait);
+		}
+	}
+
+	function start(site) {
+		gen++;
+		if (controller)
+			controller.abort();
+		clearView();
+		loop(site, gen);
+	}
+
+	/* Coming back online: retry now instead of at the end of a long backoff. */
+	window.addEventListener('online', function () {
+		if (window.SitePulse.site())
+			start(window.SitePulse.site());
+	});
+
+	window.SitePulse.onSite(start);
+})();

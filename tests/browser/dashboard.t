@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * The dashboard in real Chromium against the running test stack, as its
+ * owner uses it: it opens at /sitepulse/ with the admin password, goes
+ * live, and when a visitor (a second Chromium with its own User-Agent, so
+ * a new visitor id) opens the demo site, the visitor count and the top
+ * pages change without a reload within a second or two. A page path that
+ * holds markup is shown as literal text: no element is created from it
+ * and no dialog opens. Tabs work from the keyboard.
+ */
+const crypto = require('crypto');
+const t = require('./lib/tap');
+const { launch } = require('./lib/chromium');
+
+const BASE = process.env.SP_BASE;
+const PASSWORD = process.env.SP_ADMIN_PASSWORD;
+const RUN = crypto.randomBytes(4).toString('hex');
+const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+    'Chrome/120.0.0.0 Safari/537.36';
+const XSS = '/<img src=x onerror=alert(1)>';
+
+if (!BASE || !PASSWORD)
+	t.bail('SP_BASE and SP_ADMIN_PASSWORD must be set (tools/stack env)');
+
+/* Posts one page view for site demo as a browser on BASE would; resolves to the status. */
+async function pageview(path, ua) {
+	const res = await fetch(BASE + '/sitepulse/collect', {
+		method: 'POST',
+		headers: { 'Content-Type': 'text/plain', Origin: BASE, 'User-Agent': ua },
+		body: JSON.stringify({ site: 'demo', events: [{ type: 'pageview', url: BASE + path, vw: 1280 }] }),
+	});
+	return res.status;
+}
+
+const paths = (page) => page.$$eval('#pages .path', (es) => es.map((e) => e.textContent));
+
+/*
+ * In the page: the visitor count and the count shown for page p. Either
+ * rising shows the new visitor, even if an older visitor ages out of the
+ * 5-minute window at the same moment.
+ */
+function counts(p) {
+	const li = Array.from(document.querySelectorAll('#pages li'))
+	    .find((e) => e.querySelector('.path').textContent === p);
+	return {
+		active: Number(document.getElementById('active-count').textContent),
+		page: li ? Number(li.querySelector('.count').textContent) : 0,
+	};
+}
+
+async function main() {
+	const owner = await launch({ httpCredentials: { username: 'admin', password: PASSWORD } });
+	let visitor = null;
+	const dialogs = [], errors = [];
+
+	try {
+		const dash = await owner.context.newPage();
+		dash.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss().catch(() => {}); });
+		dash.on('pageerror', (e) => errors.push(String(e)));
+
+		const res = await dash.goto(BASE + '/sitepulse/?site=demo');
+		t.is(res.status(), 200, 'the dashboard opens with the password');
+		await dash.waitForFunction(() => document.getElementById('status').dataset.state === 'live',
+		    null, { timeout: 10000 });
+		t.ok(true, 'status shows live');
+		t.is(await dash.$$eval('#chart rect', (es) => es.length), 30, 'the chart has 30 minutes');
+		t.is(await dash.inputValue('#site-input'), 'demo', 'the site picker shows the site');
+
+		/* The tabs, by keyboard. */
+		await dash.focus('#tab-live');
+		await dash.keyboard.press('ArrowRight');
+		t.is(await dash.getAttribute('#tab-heatmap', 'aria-selected'), 'true', 'ArrowRight selects Heatmaps');
+		t.ok(await dash.isHidden('#live-view') && await dash.isVisible('#heatmap-view'),
+		    'and shows its section');
+		t.is(await dash.evaluate(() => document.activeElement.id), 'tab-heatmap', 'focus follows');
+		await dash.keyboard.press('End');
+		t.is(await dash.getAttribute('#tab-history', 'aria-selected'), 'true', 'End selects History');
+		await dash.keyboard.press('Home');
+		t.ok(await dash.isVisible('#live-view'), 'Home goes back to Live');
+
+		/* A visitor arrives on the demo site. */
+		const before = await dash.evaluate(counts, '/demo/');
+		visitor = await launch({ userAgent: `${UA} dashboard-t/${RUN}` });
+		const vpage = await visitor.context.newPage();
+		const t0 = Date.now();
+		await vpage.goto(BASE + '/demo/');
+		let seen = true;
+		await dash.waitForFunction(`(${counts})('/demo/').active > ${before.active} ||
+		    (${counts})('/demo/').page > ${before.page}`, null, { timeout: 5000 })
+		    .catch(() => { seen = false; });
+		const dt = Date.now() - t0;
+		t.note(`visitor shown ${dt} ms after the demo page began loading (the snippet batches for 1 s)`);
+		t.ok(seen && dt < 3000, 'the visitor count goes up without a reload',
+		    { before, after: await dash.evaluate(counts, '/demo/'), dt });
+		t.ok((await paths(dash)).includes('/demo/'), 'the demo page is among the top pages',
+		    await paths(dash));
+
+		/* Markup in a path is text. */
+		t.is(await pageview(XSS, `${UA} dashboard-t/${RUN}/xss`), 204, 'a path holding markup is stored');
+		let shown = true;
+		await dash.waitForFunction((p) => Array.from(document.querySelectorAll('#pages .path'))
+		    .some((e) => e.textContent === p), XSS, { timeout: 5000 }).catch(() => { shown = false; });
+		t.ok(shown, 'it appears in the top pages as literal text', await paths(dash));
+		t.is(await dash.$$eval('#pages img, #clicks img', (es) => es.length), 0, 'no element made from it');
+		await dash.waitForTimeout(300);
+		t.is(dialogs.length, 0, 'no dialog fired', dialogs);
+		t.is(errors.length, 0, 'no page error', errors);
+	} finally {
+		if (visitor)
+			await visitor.close();
+		await owner.close();
+	}
+}
+
+main().then(() => t.done(), (e) => {
+	t.ok(false, 'the test ran to the end', e.stack || String(e));
+	t.done();
+});
