@@ -1,11 +1,13 @@
 -- wrk script: POSTs realistic collect batches with a unique batch id each.
--- BATCH (events per request, default 10), ORIGIN and RUN (a prefix that keeps
--- batch ids unique across runs) come from the environment.
+-- BATCH (events per request, default 10), SITE, ORIGIN and RUN (a prefix that
+-- keeps batch ids unique across runs) come from the environment; the path is
+-- the URL's given to wrk.
 -- Every acknowledged (204) request is counted per thread; done() prints the
 -- totals so the bench can compare them with the database.
 local n = tonumber(os.getenv("BATCH") or "10")
 local origin = os.getenv("ORIGIN") or "http://127.0.0.1:8080"
 local run = os.getenv("RUN") or "r"
+local site = os.getenv("SITE") or "demo"
 local threads = {}
 local counter = 0
 
@@ -43,9 +45,9 @@ end
 
 function request()
 	seq = seq + 1
-	local body = '{"site":"demo","batch":"' .. run .. "-" .. tid .. "-" .. seq .. '-wrkbatch","events":[' ..
+	local body = '{"site":"' .. site .. '","batch":"' .. run .. "-" .. tid .. "-" .. seq .. '-wrkbatch","events":[' ..
 	    events .. ']}'
-	return wrk.format("POST", "/sitepulse/collect", {
+	return wrk.format("POST", nil, {
 		["Content-Type"] = "text/plain",
 		["Origin"] = origin,
 		["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0." .. tid .. ".0 Safari/537.36",

@@ -1,0 +1,297 @@
+/*
+ * sp-stats: history reports.
+ *
+ *   GET /sitepulse/stats?site=KEY&report=NAME&from=DATE&to=DATE
+ *       [&interval=hour|day][&format=json|csv][&limit=N][&name=EVENT]
+ *   GET /sitepulse/stats?report=sites                      the site list
+ *   GET /sitepulse/share/stats?share=TOKEN&report=...       read-only share link
+ *
+ * Each report is one function of the report schema (sql/report/), the
+ * same that psql users call, so there is one definition of every report.
+ * The answer is JSON ({"site":..., "report":..., "rows":[{...}, ...]}) or
+ * CSV with a header row. Statuses: 200; 400 bad parameters; 404 unknown
+ * site or share token; 405 not GET; 500 a report failed; 503 database
+ * unavailable (with Retry-After). Single-threaded.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "stats.h"
+
+#define ISO_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS " col
+
+enum stmt { Q_SITE, Q_SHARE, Q_REPORT, Q__MAX = Q_REPORT + STATS__MAX };
+
+static const char *const sql[Q__MAX] = {
+	[Q_SITE] = "SELECT key FROM sitepulse.sites WHERE key = $1",
+	[Q_SHARE] = "SELECT key FROM sitepulse.sites WHERE share_token = $1",
+	[Q_REPORT + STATS_TIMESERIES] = "SELECT " ISO_UTC("t") ", visitors, pageviews, visits, "
+	    "bounce_rate, avg_duration_s FROM report.timeseries($1, $2::date, $3::date, $4)",
+	[Q_REPORT + STATS_SUMMARY] = "SELECT * FROM report.summary($1, $2::date, $3::date)",
+	[Q_REPORT + STATS_PAGES] = "SELECT * FROM report.top_pages($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_ENTRY_PAGES] = "SELECT * FROM report.entry_pages($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_EXIT_PAGES] = "SELECT * FROM report.exit_pages($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_REFERRERS] = "SELECT * FROM report.referrers($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_UTM_SOURCES] = "SELECT * FROM report.utm_sources($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_UTM_MEDIUMS] = "SELECT * FROM report.utm_mediums($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_UTM_CAMPAIGNS] = "SELECT * FROM report.utm_campaigns($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_DEVICES] = "SELECT * FROM report.devices($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_BROWSERS] = "SELECT * FROM report.browsers($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_OS] = "SELECT * FROM report.os($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_EVENTS] = "SELECT * FROM report.events($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_EVENT_PROPS] =
+	    "SELECT * FROM report.event_props($1, $2::date, $3::date, $4, $5::int)",
+	[Q_REPORT + STATS_ELEMENTS] = "SELECT * FROM report.elements($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_SCROLL] = "SELECT * FROM report.scroll($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_GOALS] = "SELECT * FROM report.goals($1, $2::date, $3::date)",
+	[Q_REPORT + STATS_FUNNELS] = "SELECT * FROM report.funnels($1, $2::date, $3::date)",
+	[Q_REPORT + STATS_SITES] = "SELECT key, name, share_token, " ISO_UTC("created_at")
+	    " FROM report.sites()",
+};
+
+/* PostgreSQL type oids of the columns reports return (pg_type.h). */
+enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_FLOAT4 = 700,
+       OID_FLOAT8 = 701, OID_NUMERIC = 1700 };
+
+struct stats {
+	struct sp_config	 cfg;
+	struct db		 db;
+};
+
+static int
+is_number(Oid t)
+{
+	return t == OID_INT8 || t == OID_INT2 || t == OID_INT4 || t == OID_FLOAT4 ||
+	    t == OID_FLOAT8 || t == OID_NUMERIC;
+}
+
+/* One cell as JSON: numbers keep PostgreSQL's exact text, NULL is null. */
+static struct json_object *
+json_cell(const PGresult *res, int row, int col)
+{
+	const char	*v = PQgetvalue(res, row, col);
+	Oid		 t = PQftype(res, col);
+
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	if (t == OID_INT8 || t == OID_INT2 || t == OID_INT4)
+		return json_object_new_int64(strtoll(v, NULL, 10));
+	if (is_number(t))
+		return json_object_new_double_s(strtod(v, NULL), v);
+	if (t == OID_BOOL)
+		return json_object_new_boolean(v[0] == 't');
+	return json_object_new_string(v);
+}
+
+/* Writes res as JSON: the request's coordinates and one object per row. */
+static void
+write_json(FCGX_Request *r, const struct stats_req *req, const char *site, const PGresult *res)
+{
+	struct json_object	*root = json_object_new_object(), *rows = json_object_new_array();
+	int			 nrows = PQntuples(res), ncols = PQnfields(res);
+
+	if (site != NULL)
+		json_object_object_add(root, "site", json_object_new_string(site));
+	json_object_object_add(root, "report", json_object_new_string(stats_report_name(req->report)));
+	if (req->flags & STATS_RANGE) {
+		json_object_object_add(root, "from", json_object_new_string(req->from));
+		json_object_object_add(root, "to", json_object_new_string(req->to));
+	}
+	if (req->flags & STATS_INTERVAL)
+		json_object_object_add(root, "interval", json_object_new_string(req->interval));
+	for (int i = 0; i < nrows; i++) {
+		struct json_object *o = json_object_new_object();
+		for (int j = 0; j < ncols; j++)
+			json_object_object_add(o, PQfname(res, j), json_cell(res, i, j));
+		json_object_array_add(rows, o);
+	}
+	json_object_object_add(root, "rows", rows);
+	http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
+	FCGX_PutS(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), r->out);
+	FCGX_PutS("\n", r->out);
+	json_object_put(root);
+}
+
+/* Writes res as CSV (RFC 4180, CRLF lines) with a header row, as a download. */
+static void
+write_csv(FCGX_Request *r, const struct stats_req *req, const char *site, const PGresult *res)
+{
+	struct stats_buf	 b = { 0 };
+	char			 headers[300];
+	int			 nrows = PQntuples(res), ncols = PQnfields(res);
+
+	for (int j = 0; j < ncols; j++) {
+		if (j > 0)
+			stats_buf_add(&b, ",", 1);
+		stats_csv_cell(&b, PQfname(res, j), 1);
+	}
+	stats_buf_add(&b, "\r\n", 2);
+	for (int i = 0; i < nrows; i++) {
+		for (int j = 0; j < ncols; j++) {
+			if (j > 0)
+				stats_buf_add(&b, ",", 1);
+			stats_csv_cell(&b, PQgetvalue(res, i, j), !is_number(PQftype(res, j)));
+		}
+		stats_buf_add(&b, "\r\n", 2);
+	}
+	/* site and the dates are validated: [A-Za-z0-9_-] and digits only. */
+	snprintf(headers, sizeof(headers), "Content-Type: text/csv; charset=utf-8\r\n"
+	    "Content-Disposition: attachment; filename=\"sitepulse-%s%s%s%s%s.csv\"\r\n"
+	    "Cache-Control: no-store\r\n", site ? site : "", site ? "-" : "",
+	    stats_report_name(req->report), req->from ? "-" : "", req->from ? req->from : "");
+	http_status(r, 200, headers);
+	FCGX_PutStr(b.p ? b.p : "", (int)b.len, r->out);
+	stats_buf_free(&b);
+}
+
+/* Answers 503 with Retry-After, or 500, for a failed statement. */
+static void
+db_error(struct stats *s, FCGX_Request *r)
+{
+	char	 hdr[64];
+
+	if (s->db.err == DB_DOWN) {
+		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", s->cfg.retry_after);
+		http_error(r, 503, "database unavailable", hdr);
+	} else
+		http_error(r, 500, "report failed", NULL);
+}
+
+/*
+ * Finds the site key the request is for (by key or by share token) into
+ * key. Returns 200, 404 when there is no such site, or 0 after answering
+ * a database error.
+ */
+static int
+resolve_site(struct stats *s, FCGX_Request *r, const struct stats_req *req, char *key, size_t keysz)
+{
+	const char	*p[1] = { req->share ? req->share : req->site };
+	PGresult	*res;
+	int		 found;
+
+	if ((res = db_exec(&s->db, req->share ? Q_SHARE : Q_SITE, 1, p)) == NULL) {
+		db_error(s, r);
+		return 0;
+	}
+	if ((found = PQntuples(res) == 1))
+		snprintf(key, keysz, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return found ? 200 : 404;
+}
+
+/* The report's parameters in the order its SQL takes them; returns how many. */
+static int
+report_params(const struct stats_req *req, const char *site, const char **p)
+{
+	int	 n = 0;
+
+	if (req->flags & STATS_NOSITE)
+		return 0;
+	p[n++] = site;
+	p[n++] = req->from;
+	p[n++] = req->to;
+	if (req->flags & STATS_INTERVAL)
+		p[n++] = req->interval;
+	if (req->flags & STATS_NAME)
+		p[n++] = req->name;
+	if (req->flags & STATS_LIMIT)
+		p[n++] = req->limit_s;
+	return n;
+}
+
+/* GET /stats: validates, resolves the site, runs the report, answers it. */
+static void
+do_stats(struct stats *s, FCGX_Request *r, int shared)
+{
+	struct http_query	 q;
+	struct stats_req	 req;
+	const char		*why, *p[6], *site = NULL;
+	char			 key[72];
+	PGresult		*res;
+	int			 n, st;
+
+	if (!http_query_parse(http_param(r, "QUERY_STRING"), &q)) {
+		http_error(r, 400, "query: malformed", NULL);
+		return;
+	}
+	if (!stats_parse(&q, shared, &req, &why)) {
+		http_error(r, 400, why, NULL);
+		return;
+	}
+	if (!(req.flags & STATS_NOSITE)) {
+		if ((st = resolve_site(s, r, &req, key, sizeof(key))) != 200) {
+			if (st == 404)
+				http_error(r, 404, req.share ? "unknown share link" : "unknown site", NULL);
+			return;
+		}
+		site = key;
+	}
+	n = report_params(&req, site, p);
+	if ((res = db_exec(&s->db, Q_REPORT + req.report, n, p)) == NULL) {
+		db_error(s, r);
+		return;
+	}
+	if (req.format == STATS_CSV)
+		write_csv(r, &req, site, res);
+	else
+		write_json(r, &req, site, res);
+	PQclear(res);
+}
+
+/* True when path ends in suffix. */
+static int
+ends_with(const char *path, const char *suffix)
+{
+	size_t	 n = strlen(path), m = strlen(suffix);
+
+	return n >= m && strcmp(path + n - m, suffix) == 0;
+}
+
+/*
+ * Routes one request: .../stats (GET or HEAD) and .../share/stats, the
+ * latter public in the shipped web server configs and therefore limited
+ * to share tokens. Anything else is 404, another method 405.
+ */
+static void
+handle(struct stats *s, FCGX_Request *r)
+{
+	char	 path[1024];
+
+	http_path(r, path, sizeof(path));
+	if (!ends_with(path, "/stats")) {
+		http_error(r, 404, "not found", NULL);
+		return;
+	}
+	if (!http_method_is(r, "GET") && !http_method_is(r, "HEAD")) {
+		http_error(r, 405, "method not allowed", "Allow: GET, HEAD\r\n");
+		return;
+	}
+	do_stats(s, r, ends_with(path, "/share/stats"));
+}
+
+int
+main(void)
+{
+	static struct stats	 s;
+	FCGX_Request		 r;
+
+	if (!config_load(&s.cfg))
+		return 1;
+	db_init(&s.db, "sp-stats", sql, Q__MAX, &s.cfg);
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
+		return 1;
+	while (FCGX_Accept_r(&r) >= 0) {
+		handle(&s, &r);
+		FCGX_Finish_r(&r);
+	}
+	db_close(&s.db);
+	return 0;
+}

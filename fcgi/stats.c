@@ -1,0 +1,250 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "stats.h"
+#include "util.h"
+#include "valid.h"
+
+/* Every report, its name in the API and the parameters it takes. */
+static const struct {
+	const char	*name;
+	unsigned	 flags;
+} reports[STATS__MAX] = {
+	[STATS_TIMESERIES] =	{ "timeseries",		STATS_RANGE | STATS_INTERVAL },
+	[STATS_SUMMARY] =	{ "summary",		STATS_RANGE },
+	[STATS_PAGES] =		{ "pages",		STATS_RANGE | STATS_LIMIT },
+	[STATS_ENTRY_PAGES] =	{ "entry_pages",	STATS_RANGE | STATS_LIMIT },
+	[STATS_EXIT_PAGES] =	{ "exit_pages",		STATS_RANGE | STATS_LIMIT },
+	[STATS_REFERRERS] =	{ "referrers",		STATS_RANGE | STATS_LIMIT },
+	[STATS_UTM_SOURCES] =	{ "utm_sources",	STATS_RANGE | STATS_LIMIT },
+	[STATS_UTM_MEDIUMS] =	{ "utm_mediums",	STATS_RANGE | STATS_LIMIT },
+	[STATS_UTM_CAMPAIGNS] =	{ "utm_campaigns",	STATS_RANGE | STATS_LIMIT },
+	[STATS_DEVICES] =	{ "devices",		STATS_RANGE | STATS_LIMIT },
+	[STATS_BROWSERS] =	{ "browsers",		STATS_RANGE | STATS_LIMIT },
+	[STATS_OS] =		{ "os",			STATS_RANGE | STATS_LIMIT },
+	[STATS_EVENTS] =	{ "events",		STATS_RANGE | STATS_LIMIT },
+	[STATS_EVENT_PROPS] =	{ "event_props",	STATS_RANGE | STATS_LIMIT | STATS_NAME },
+	[STATS_ELEMENTS] =	{ "elements",		STATS_RANGE | STATS_LIMIT },
+	[STATS_SCROLL] =	{ "scroll",		STATS_RANGE | STATS_LIMIT },
+	[STATS_GOALS] =		{ "goals",		STATS_RANGE },
+	[STATS_FUNNELS] =	{ "funnels",		STATS_RANGE },
+	[STATS_SITES] =		{ "sites",		STATS_NOSITE },
+};
+
+/* The query parameters /stats knows; any other one is a 400. */
+static const char *const params[] = {
+	"site", "share", "report", "from", "to", "interval", "format", "limit", "name", "_", NULL
+};
+
+const char *
+stats_report_name(enum stats_report r)
+{
+	return reports[r].name;
+}
+
+unsigned
+stats_report_flags(enum stats_report r)
+{
+	return reports[r].flags;
+}
+
+/* Looks a report up by its API name; returns 1 with *r set, or 0. */
+int
+stats_report_find(const char *name, enum stats_report *r)
+{
+	for (int i = 0; name != NULL && i < STATS__MAX; i++)
+		if (strcmp(reports[i].name, name) == 0) {
+			*r = (enum stats_report)i;
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * Days since 1970-01-01 of a proleptic Gregorian date (the well-known
+ * era-based civil-to-days arithmetic), so that ranges can be measured
+ * without time zones getting involved.
+ */
+long
+stats_day_number(int y, int m, int d)
+{
+	long	 era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* A share token: url-safe base64 characters, a plausible length. */
+static int
+valid_share(const char *s)
+{
+	size_t	 n = s ? strlen(s) : 0;
+
+	return n >= STATS_SHARE_MIN && n <= STATS_SHARE_MAX &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+/* Checks from/to: both valid dates, from <= to, at most STATS_MAX_DAYS days. */
+static int
+parse_range(struct stats_req *req, const char **why)
+{
+	int	 y1, m1, d1, y2, m2, d2;
+	long	 span;
+
+	if (req->from == NULL || req->to == NULL)
+		return *why = "from and to are required (YYYY-MM-DD)", 0;
+	if (!valid_date(req->from, &y1, &m1, &d1) || !valid_date(req->to, &y2, &m2, &d2))
+		return *why = "from and to must be dates YYYY-MM-DD", 0;
+	span = stats_day_number(y2, m2, d2) - stats_day_number(y1, m1, d1);
+	if (span < 0)
+		return *why = "from must not be after to", 0;
+	if (span >= STATS_MAX_DAYS)
+		return *why = "range longer than two years", 0;
+	return 1;
+}
+
+/* Checks who the request is for: exactly one of site and share, share only on a share path. */
+static int
+parse_who(const struct http_query *q, int shared, struct stats_req *req, const char **why)
+{
+	req->site = http_query_get(q, "site");
+	req->share = http_query_get(q, "share");
+	if (req->flags & STATS_NOSITE) {
+		if (shared || req->share != NULL)
+			return *why = "report not available through a share link", 0;
+		if (req->site != NULL)
+			return *why = "this report takes no site", 0;
+		return 1;
+	}
+	if (req->site != NULL && req->share != NULL)
+		return *why = "give site or share, not both", 0;
+	if (shared && req->share == NULL)
+		return *why = "share links need share=TOKEN", 0;
+	if (req->share != NULL)
+		return valid_share(req->share) ? 1 : (*why = "share: malformed token", 0);
+	if (req->site == NULL)
+		return *why = "site is required", 0;
+	return valid_site_key(req->site) ? 1 : (*why = "site: malformed key", 0);
+}
+
+/* Checks format, interval, limit and name, filling in their defaults. */
+static int
+parse_options(const struct http_query *q, struct stats_req *req, const char **why)
+{
+	const char	*format = http_query_get(q, "format"), *limit = http_query_get(q, "limit");
+	const char	*interval = http_query_get(q, "interval");
+	long long	 n = STATS_LIMIT_DEFAULT;
+
+	if (format == NULL || strcmp(format, "json") == 0)
+		req->format = STATS_JSON;
+	else if (strcmp(format, "csv") == 0)
+		req->format = STATS_CSV;
+	else
+		return *why = "format must be json or csv", 0;
+	if (interval != NULL && !(req->flags & STATS_INTERVAL))
+		return *why = "interval applies to timeseries only", 0;
+	req->interval = interval ? interval : "day";
+	if (strcmp(req->interval, "day") != 0 && strcmp(req->interval, "hour") != 0)
+		return *why = "interval must be day or hour", 0;
+	if (limit != NULL && !(req->flags & STATS_LIMIT))
+		return *why = "this report takes no limit", 0;
+	if (limit != NULL && !valid_int(limit, 1, STATS_LIMIT_MAX, &n))
+		return *why = "limit must be an integer from 1 to 1000", 0;
+	req->limit = (int)n;
+	snprintf(req->limit_s, sizeof(req->limit_s), "%d", req->limit);
+	req->name = http_query_get(q, "name");
+	if ((req->flags & STATS_NAME) && req->name == NULL)
+		return *why = "name is required (the custom event name)", 0;
+	if (req->name != NULL && !(req->flags & STATS_NAME))
+		return *why = "this report takes no name", 0;
+	if (req->name != NULL && !valid_text(req->name, strlen(req->name), STATS_NAME_MAX))
+		return *why = "name: empty, too long or not text", 0;
+	return 1;
+}
+
+/*
+ * Validates the query of a /stats request into req. shared is true when
+ * the request came through the public share path, which must carry a
+ * share token and never reaches the site list. Returns 1, or 0 with *why
+ * set to a reason fit for a 400 answer. req points into q.
+ */
+int
+stats_parse(const struct http_query *q, int shared, struct stats_req *req, const char **why)
+{
+	memset(req, 0, sizeof(*req));
+	if (!http_query_only(q, params))
+		return *why = "unknown parameter", 0;
+	if (!stats_report_find(http_query_get(q, "report"), &req->report))
+		return *why = "report: missing or unknown", 0;
+	req->flags = reports[req->report].flags;
+	if (!parse_who(q, shared, req, why) || !parse_options(q, req, why))
+		return 0;
+	req->from = http_query_get(q, "from");
+	req->to = http_query_get(q, "to");
+	if (req->flags & STATS_RANGE)
+		return parse_range(req, why);
+	if (req->from != NULL || req->to != NULL)
+		return *why = "this report takes no range", 0;
+	return 1;
+}
+
+/* Appends n bytes of s to b, growing it (out of memory ends the process). */
+void
+stats_buf_add(struct stats_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void
+stats_buf_free(struct stats_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/*
+ * True when a spreadsheet could read cell s as a formula (it starts with
+ * = + - @, a tab or a carriage return, as OWASP's CSV injection advice
+ * lists).
+ */
+int
+stats_csv_risky(const char *s)
+{
+	return s[0] != '\0' && strchr("=+-@\t\r", s[0]) != NULL;
+}
+
+/*
+ * Appends one CSV cell (no separator) to b per RFC 4180: quoted when it
+ * holds a comma, quote, CR or LF, with quotes doubled. A text cell that
+ * could be read as a formula gets a leading apostrophe; numbers (text 0)
+ * are written as they are, so a negative number stays a number.
+ */
+void
+stats_csv_cell(struct stats_buf *b, const char *s, int text)
+{
+	int	 quote = strpbrk(s, ",\"\r\n") != NULL;
+
+	if (quote)
+		stats_buf_add(b, "\"", 1);
+	if (text && stats_csv_risky(s))
+		stats_buf_add(b, "'", 1);
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p == '"')
+			stats_buf_add(b, "\"", 1);
+		stats_buf_add(b, p, 1);
+	}
+	if (quote)
+		stats_buf_add(b, "\"", 1);
+}

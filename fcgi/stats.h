@@ -1,0 +1,85 @@
+/*
+ * stats: the pure half of GET /sitepulse/stats. The table of reports and
+ * the parameters each takes, validation of a request's query into a
+ * stats_req, and CSV output with formula neutralisation. No I/O: sp-stats
+ * does the database and FastCGI side.
+ */
+#ifndef SP_STATS_H
+#define SP_STATS_H
+
+#include <stddef.h>
+
+struct http_query;
+
+/* The reports, in the order of sp-stats' SQL table. */
+enum stats_report {
+	STATS_TIMESERIES,
+	STATS_SUMMARY,
+	STATS_PAGES,
+	STATS_ENTRY_PAGES,
+	STATS_EXIT_PAGES,
+	STATS_REFERRERS,
+	STATS_UTM_SOURCES,
+	STATS_UTM_MEDIUMS,
+	STATS_UTM_CAMPAIGNS,
+	STATS_DEVICES,
+	STATS_BROWSERS,
+	STATS_OS,
+	STATS_EVENTS,
+	STATS_EVENT_PROPS,
+	STATS_ELEMENTS,
+	STATS_SCROLL,
+	STATS_GOALS,
+	STATS_FUNNELS,
+	STATS_SITES,
+	STATS__MAX
+};
+
+/* What a report takes besides the site. */
+#define STATS_RANGE	0x01	/* from, to */
+#define STATS_LIMIT	0x02	/* limit */
+#define STATS_INTERVAL	0x04	/* interval */
+#define STATS_NAME	0x08	/* name (required) */
+#define STATS_NOSITE	0x10	/* no site: lists every site; never through a share link */
+
+#define STATS_MAX_DAYS		 731	/* a range may span at most two years */
+#define STATS_LIMIT_DEFAULT	 10
+#define STATS_LIMIT_MAX		 1000
+#define STATS_NAME_MAX		 200
+#define STATS_SHARE_MIN		 32	/* share tokens are 43 characters */
+#define STATS_SHARE_MAX		 128
+
+enum stats_format { STATS_JSON, STATS_CSV };
+
+/* A validated request. Strings point into the http_query it came from. */
+struct stats_req {
+	enum stats_report	 report;
+	unsigned		 flags;		/* of the report */
+	const char		*site;		/* site key, or NULL with share */
+	const char		*share;		/* share token, or NULL */
+	const char		*from, *to;	/* YYYY-MM-DD, or NULL without STATS_RANGE */
+	const char		*interval;	/* "day" or "hour" */
+	const char		*name;		/* event name for event_props */
+	enum stats_format	 format;
+	int			 limit;
+	char			 limit_s[8];	/* limit as text, a query parameter */
+};
+
+/* A growing byte buffer; stats_buf_free releases it. */
+struct stats_buf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+const char	*stats_report_name(enum stats_report);
+unsigned	 stats_report_flags(enum stats_report);
+int		 stats_report_find(const char *, enum stats_report *);
+long		 stats_day_number(int, int, int);
+int		 stats_parse(const struct http_query *, int, struct stats_req *, const char **);
+
+void		 stats_buf_add(struct stats_buf *, const char *, size_t);
+void		 stats_buf_free(struct stats_buf *);
+int		 stats_csv_risky(const char *);
+void		 stats_csv_cell(struct stats_buf *, const char *, int);
+
+#endif

@@ -1,0 +1,139 @@
+/* Table-driven tests of fcgi/stats.c: parameter validation, date spans, CSV cells. */
+#include <string.h>
+
+#include "http.h"
+#include "stats.h"
+#include "tap.h"
+
+static void
+test_csv(void)
+{
+	static const struct { const char *in; int text; const char *out; } t[] = {
+		{ "plain", 1, "plain" },
+		{ "", 1, "" },
+		{ "=1+2", 1, "'=1+2" },
+		{ "+33 1 23", 1, "'+33 1 23" },
+		{ "-5", 1, "'-5" },
+		{ "-5", 0, "-5" },			/* a number column stays a number */
+		{ "@SUM(A1)", 1, "'@SUM(A1)" },
+		{ "\tx", 1, "'\tx" },
+		{ "\rx", 1, "\"'\rx\"" },		/* neutralised and quoted (CR) */
+		{ "a,b", 1, "\"a,b\"" },
+		{ "say \"hi\"", 1, "\"say \"\"hi\"\"\"" },
+		{ "two\nlines", 1, "\"two\nlines\"" },
+		{ "=HYPERLINK(\"x\",\"y\")", 1, "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"" },
+		{ "a=b", 1, "a=b" },			/* only a leading sign matters */
+		{ "/path?q=1", 1, "/path?q=1" },
+		{ "12.5", 0, "12.5" },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct stats_buf b = { 0 };
+		stats_csv_cell(&b, t[i].in, t[i].text);
+		/* Cells hold CR and LF: name the case by index, not by content. */
+		if (!ok(b.p != NULL ? strcmp(b.p, t[i].out) == 0 : t[i].out[0] == '\0',
+		    "csv cell case %zu (text %d)", i, t[i].text))
+			diag("got [%s]", b.p ? b.p : "");
+		stats_buf_free(&b);
+	}
+	ok(stats_csv_risky("=x") && stats_csv_risky("@x") && !stats_csv_risky("x=") &&
+	    !stats_csv_risky(""), "csv risky prefixes");
+}
+
+static void
+test_days(void)
+{
+	ok(stats_day_number(1970, 1, 1) == 0, "epoch is day 0");
+	ok(stats_day_number(2000, 3, 1) - stats_day_number(2000, 2, 28) == 2, "2000 is a leap year");
+	ok(stats_day_number(2100, 3, 1) - stats_day_number(2100, 2, 28) == 1, "2100 is not");
+	ok(stats_day_number(2025, 1, 1) == 20089, "2025-01-01 is day 20089");
+}
+
+/* Parses query string qs as /stats would (shared: through a share link). */
+static int
+parse(const char *qs, int shared, struct stats_req *req, const char **why)
+{
+	struct http_query	 q;
+
+	*why = "query";
+	return http_query_parse(qs, &q) && stats_parse(&q, shared, req, why);
+}
+
+#define TOKEN "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ"
+
+static void
+test_params(void)
+{
+	static const struct { const char *qs; int shared; int want; const char *why; } t[] = {
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-31", 0, 1, NULL },
+		{ "site=demo&report=timeseries&from=2025-01-01&to=2025-01-01&interval=hour", 0, 1, NULL },
+		{ "site=demo&report=timeseries&from=2025-01-01&to=2025-01-01&interval=week", 0, 0, "interval" },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01&interval=hour", 0, 0, "interval" },
+		{ "site=demo&report=nope&from=2025-01-01&to=2025-01-01", 0, 0, "report" },
+		{ "site=demo&from=2025-01-01&to=2025-01-01", 0, 0, "report" },
+		{ "report=pages&from=2025-01-01&to=2025-01-01", 0, 0, "site" },
+		{ "site=bad key&report=pages&from=2025-01-01&to=2025-01-01", 0, 0, "site" },
+		{ "site=demo&report=pages&from=2025-02-30&to=2025-03-01", 0, 0, "date" },
+		{ "site=demo&report=pages&from=2025-03-01&to=2025-02-01", 0, 0, "after" },
+		{ "site=demo&report=pages&from=2023-01-01&to=2024-12-31", 0, 1, NULL },	/* 731 days */
+		{ "site=demo&report=pages&from=2023-01-01&to=2025-01-01", 0, 0, "two years" },
+		{ "site=demo&report=pages&to=2025-01-01", 0, 0, "required" },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01&limit=0", 0, 0, "limit" },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01&limit=1001", 0, 0, "limit" },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01&limit=25", 0, 1, NULL },
+		{ "site=demo&report=summary&from=2025-01-01&to=2025-01-01&limit=5", 0, 0, "limit" },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01&format=xml", 0, 0, "format" },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01&format=csv", 0, 1, NULL },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01&evil=1", 0, 0, "unknown" },
+		{ "site=demo&report=event_props&from=2025-01-01&to=2025-01-01", 0, 0, "name" },
+		{ "site=demo&report=event_props&from=2025-01-01&to=2025-01-01&name=signup", 0, 1, NULL },
+		{ "site=demo&report=events&from=2025-01-01&to=2025-01-01&name=signup", 0, 0, "name" },
+		{ "report=sites", 0, 1, NULL },
+		{ "report=sites&site=demo", 0, 0, "site" },
+		{ "report=sites&from=2025-01-01&to=2025-01-01", 0, 0, "range" },
+		{ "report=sites", 1, 0, "share" },
+		{ "report=sites&share=" TOKEN, 0, 0, "share" },
+		{ "share=" TOKEN "&report=pages&from=2025-01-01&to=2025-01-01", 1, 1, NULL },
+		{ "share=" TOKEN "&report=pages&from=2025-01-01&to=2025-01-01", 0, 1, NULL },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01", 1, 0, "share" },
+		{ "site=demo&share=" TOKEN "&report=pages&from=2025-01-01&to=2025-01-01", 0, 0, "not both" },
+		{ "share=short&report=pages&from=2025-01-01&to=2025-01-01", 1, 0, "token" },
+		{ "share=" TOKEN "%27&report=pages&from=2025-01-01&to=2025-01-01", 1, 0, "token" },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01&site=other", 0, 0, "query" },
+	};
+	struct stats_req	 req;
+	const char		*why;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int got = parse(t[i].qs, t[i].shared, &req, &why);
+		ok(got == t[i].want && (got || strstr(why, t[i].why) != NULL),
+		    "%s%s -> %d%s%s", t[i].shared ? "share: " : "", t[i].qs, t[i].want,
+		    got ? "" : ": ", got ? "" : why);
+	}
+	ok(parse("site=demo&report=pages&from=2025-01-01&to=2025-01-02", 0, &req, &why) &&
+	    req.limit == STATS_LIMIT_DEFAULT && strcmp(req.limit_s, "10") == 0 &&
+	    req.format == STATS_JSON && req.report == STATS_PAGES, "defaults: limit 10, json");
+	ok(parse("site=demo&report=timeseries&from=2025-01-01&to=2025-01-02", 0, &req, &why) &&
+	    strcmp(req.interval, "day") == 0, "default interval is day");
+}
+
+static void
+test_table(void)
+{
+	enum stats_report	 r;
+	int			 all = 1;
+
+	for (int i = 0; i < STATS__MAX; i++)
+		all &= stats_report_find(stats_report_name((enum stats_report)i), &r) && (int)r == i;
+	ok(all, "every report is found by its own name");
+	ok(!stats_report_find(NULL, &r) && !stats_report_find("", &r), "no report for NULL or empty");
+}
+
+int
+main(void)
+{
+	test_csv();
+	test_days();
+	test_params();
+	test_table();
+	return done_testing();
+}
