@@ -135,22 +135,26 @@ owner_alive(uint64_t tok)
 
 /*
  * Where the metrics file lives: SITEPULSE_METRICS_FILE, else
- * sitepulse.metrics in SITEPULSE_RUN_DIR, else a per-user file in $TMPDIR
- * (or /tmp). Written into buf; returns buf.
+ * sitepulse.metrics in SITEPULSE_RUN_DIR, else a per-user file in /dev/shm
+ * (memory: the counters cause no disk writes), else in $TMPDIR or /tmp.
+ * Written into buf; returns buf.
  */
 const char *
 counters_default_path(char *buf, size_t bufsz)
 {
 	const char	*s;
+	struct stat	 st;
 
 	if ((s = getenv("SITEPULSE_METRICS_FILE")) != NULL && *s != '\0')
 		snprintf(buf, bufsz, "%s", s);
 	else if ((s = getenv("SITEPULSE_RUN_DIR")) != NULL && *s != '\0')
 		snprintf(buf, bufsz, "%s/sitepulse.metrics", s);
 	else {
-		s = getenv("TMPDIR");
-		snprintf(buf, bufsz, "%s/sitepulse-%u.metrics", s && *s ? s : "/tmp",
-		    (unsigned)geteuid());
+		if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode))
+			s = "/dev/shm";
+		else if ((s = getenv("TMPDIR")) == NULL || *s == '\0')
+			s = "/tmp";
+		snprintf(buf, bufsz, "%s/sitepulse-metrics-%u", s, (unsigned)geteuid());
 	}
 	return buf;
 }
@@ -225,7 +229,12 @@ map_file(struct counters *ctr, const char *path)
 	}
 	if (why != NULL)
 		fprintf(stderr, "sitepulse: %s: %s: metrics are off\n", path, why);
-	close(fd);	/* releases the lock; the mapping stays */
+	/*
+	 * Unlock explicitly: the mapping keeps the open file alive, and with
+	 * it the lock, long after close.
+	 */
+	flock(fd, LOCK_UN);
+	close(fd);
 	return ok;
 }
 
@@ -300,11 +309,11 @@ counters_close(struct counters *ctr)
 	free(ctr);
 }
 
-/* Adds n to counter id. Thread-safe, lock-free. */
+/* Adds n to counter id (not a gauge: see counters_gauge_add). Thread-safe, lock-free. */
 void
 counters_add(struct counters *ctr, enum counter_id id, uint64_t n)
 {
-	if (ctr == NULL || ctr->self == NULL || (unsigned)id >= C__MAX)
+	if (ctr == NULL || ctr->self == NULL || (unsigned)id >= C__MAX || is_gauge(id))
 		return;
 	atomic_fetch_add_explicit(&ctr->self->c[id], n, memory_order_relaxed);
 }

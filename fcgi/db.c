@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "counters.h"
 #include "db.h"
 
 /*
@@ -60,6 +61,7 @@ db_ready(struct db *db)
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		fprintf(stderr, "%s: database connection failed: %s", db->app, PQerrorMessage(db->conn));
+		counters_add(db->counters, C_DB_ERRORS, 1);
 		db_close(db);
 		return 0;
 	}
@@ -69,7 +71,8 @@ db_ready(struct db *db)
 		db_close(db);
 		return 0;
 	}
-	db->connects++;
+	if (db->connects++ > 0)
+		counters_add(db->counters, C_DB_RECONNECTS, 1);
 	return 1;
 }
 
@@ -108,6 +111,7 @@ db_exec(struct db *db, int i, int n, const char *const *params)
 	PQclear(res);
 fail:
 	db->failures++;
+	counters_add(db->counters, C_DB_ERRORS, 1);
 	fprintf(stderr, "%s: statement %d failed: %s", db->app, i, PQerrorMessage(db->conn));
 	if (PQstatus(db->conn) != CONNECTION_OK)
 		db_close(db);

@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+struct counters;
 struct sp_config;
 
 enum db_err {
@@ -28,6 +29,7 @@ struct db {
 	const char		*conninfo;
 	enum db_err		 err;		/* of the last call */
 	unsigned long		 connects, failures;
+	struct counters		*counters;	/* set by the program: db errors and reconnects */
 };
 
 void		 db_init(struct db *, const char *, const char *const *, int, const struct sp_config *);

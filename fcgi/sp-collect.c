@@ -20,12 +20,14 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "counters.h"
 #include "db.h"
 #include "event.h"
 #include "hash.h"
 #include "http.h"
 #include "ratelimit.h"
 #include "ua.h"
+#include "util.h"
 #include "valid.h"
 
 enum stmt { Q_INGEST, Q_SALT, Q_ORIGIN, Q__MAX };
@@ -41,6 +43,8 @@ enum ingest { INGEST_STORED, INGEST_DUPLICATE, INGEST_NO_SITE, INGEST_BAD_ORIGIN
 
 /* Everything a request needs, kept for the life of the process. */
 struct collect {
+	struct counters		*ctr;		/* shared metrics (may be NULL) */
+	int			 status;	/* of the current answer, for the metrics */
 	struct sp_config	 cfg;
 	struct db		 db;
 	struct ua_db		*ua;
@@ -49,6 +53,21 @@ struct collect {
 	long			 salt_day;	/* days since the epoch (UTC) of salt; -1 none */
 	char			 body[EVENT_BODY_MAX + 1];
 };
+
+/* http_error and http_status, remembering the status for the metrics. */
+static void
+reply_error(struct collect *c, FCGX_Request *r, int status, const char *why, const char *headers)
+{
+	c->status = status;
+	http_error(r, status, why, headers);
+}
+
+static void
+reply_status(struct collect *c, FCGX_Request *r, int status, const char *headers)
+{
+	c->status = status;
+	http_status(r, status, headers);
+}
 
 /* A 1x1 transparent GIF, the answer to collect.gif. */
 static const unsigned char gif[] = {
@@ -155,10 +174,11 @@ store(struct collect *c, FCGX_Request *r, struct event_batch *b, const char *ori
 	PGresult	*res;
 	int		 rc;
 
-	if (ua == NULL || *ua == '\0')
-		return 204;	/* every browser sends one: a script, dropped like a bot */
-	if (c->ua != NULL && ua_parse(c->ua, ua, &info) && info.is_bot)
+	/* Every browser sends a User-Agent: without one it is a script, dropped like a bot. */
+	if (ua == NULL || *ua == '\0' || (c->ua != NULL && ua_parse(c->ua, ua, &info) && info.is_bot)) {
+		counters_add(c->ctr, C_REJECT_BOT, b->nevents);
 		return 204;
+	}
 	*why = "database unavailable";
 	if (!salt_load(c))
 		return 503;
@@ -166,6 +186,7 @@ store(struct collect *c, FCGX_Request *r, struct event_batch *b, const char *ori
 	    client_ip(c, r, ipbuf, sizeof(ipbuf)), ua));
 	if (!within_limits(c, b, visitor)) {
 		*why = "rate limited";
+		counters_add(c->ctr, C_REJECT_RATE_LIMITED, b->nevents);
 		return 429;
 	}
 	params[0] = b->site;
@@ -179,9 +200,13 @@ store(struct collect *c, FCGX_Request *r, struct event_batch *b, const char *ori
 		return 503;
 	rc = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (rc == INGEST_STORED || rc == INGEST_DUPLICATE)
+	if (rc == INGEST_STORED || rc == INGEST_DUPLICATE) {
+		counters_add(c->ctr, C_EVENTS_ACCEPTED, b->nevents);
+		counters_observe(c->ctr, H_BATCH_EVENTS, b->nevents);
 		return 204;
+	}
 	*why = rc == INGEST_NO_SITE ? "unknown site" : "origin not registered for this site";
+	counters_add(c->ctr, rc == INGEST_NO_SITE ? C_REJECT_UNKNOWN_SITE : C_REJECT_ORIGIN, b->nevents);
 	return 403;
 }
 
@@ -195,7 +220,7 @@ answer_error(struct collect *c, FCGX_Request *r, int status, const char *why, co
 		snprintf(buf, sizeof(buf), "Retry-After: %d\r\n%s", c->cfg.retry_after, headers);
 		headers = buf;
 	}
-	http_error(r, status, why, headers);
+	reply_error(c, r, status, why, headers);
 }
 
 /* Content types a batch may come as (sendBeacon sends text/plain). */
@@ -228,28 +253,31 @@ do_post(struct collect *c, FCGX_Request *r)
 
 	cors(r, headers, sizeof(headers));
 	if (!content_type_ok(http_param(r, "CONTENT_TYPE"))) {
-		http_error(r, 415, "send text/plain or application/json", headers);
+		reply_error(c, r, 415, "send text/plain or application/json", headers);
 		return;
 	}
 	if ((rc = http_read_body(r, c->body, EVENT_BODY_MAX, &len)) <= 0) {
 		if (rc == 0)
-			http_error(r, 413, "body larger than 65536 bytes", headers);
+			reply_error(c, r, 413, "body larger than 65536 bytes", headers);
 		else
-			http_error(r, 400, "body: unreadable or shorter than Content-Length", headers);
+			reply_error(c, r, 400, "body: unreadable or shorter than Content-Length", headers);
+		counters_add(c->ctr, rc == 0 ? C_REJECT_TOO_LARGE : C_REJECT_INVALID, 1);
 		return;
 	}
 	if (origin != NULL && !valid_origin(origin)) {
-		http_error(r, 403, "origin not registered for this site", headers);
+		reply_error(c, r, 403, "origin not registered for this site", headers);
+		counters_add(c->ctr, C_REJECT_ORIGIN, 1);
 		return;
 	}
 	if (!event_parse(c->body, len, &b, why, sizeof(why))) {
-		http_error(r, 400, why, headers);
+		reply_error(c, r, 400, why, headers);
+		counters_add(c->ctr, C_REJECT_INVALID, 1);
 		return;
 	}
 	rc = store(c, r, &b, origin, &reason);
 	event_batch_free(&b);
 	if (rc == 204)
-		http_status(r, 204, headers);
+		reply_status(c, r, 204, headers);
 	else
 		answer_error(c, r, rc, reason, headers);
 }
@@ -287,12 +315,12 @@ do_gif(struct collect *c, FCGX_Request *r)
 	int			 rc;
 
 	if (!http_query_parse(http_param(r, "QUERY_STRING"), &q) || !http_query_only(&q, names)) {
-		http_error(r, 400, "query: malformed or unknown parameter", NULL);
+		reply_error(c, r, 400, "query: malformed or unknown parameter", NULL);
 		return;
 	}
 	if (!event_pageview(&b, http_query_get(&q, "site"), http_query_get(&q, "url"),
 	    http_query_get(&q, "ref"), why, sizeof(why))) {
-		http_error(r, 400, why, NULL);
+		reply_error(c, r, 400, why, NULL);
 		return;
 	}
 	origin = referer_origin(http_param(r, "HTTP_REFERER"), obuf, sizeof(obuf));
@@ -302,7 +330,7 @@ do_gif(struct collect *c, FCGX_Request *r)
 		answer_error(c, r, rc, reason, "");
 		return;
 	}
-	http_status(r, 200, "Content-Type: image/gif\r\nCache-Control: no-store\r\n");
+	reply_status(c, r, 200, "Content-Type: image/gif\r\nCache-Control: no-store\r\n");
 	FCGX_PutStr((const char *)gif, sizeof(gif), r->out);
 }
 
@@ -321,7 +349,7 @@ do_options(struct collect *c, FCGX_Request *r)
 	int		 ok;
 
 	if (!valid_origin(origin)) {
-		http_error(r, 403, "origin missing or malformed", NULL);
+		reply_error(c, r, 403, "origin missing or malformed", NULL);
 		return;
 	}
 	if ((res = db_exec(&c->db, Q_ORIGIN, 1, params)) == NULL) {
@@ -331,14 +359,14 @@ do_options(struct collect *c, FCGX_Request *r)
 	ok = PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	if (!ok) {
-		http_error(r, 403, "origin not registered", NULL);
+		reply_error(c, r, 403, "origin not registered", NULL);
 		return;
 	}
 	snprintf(headers, sizeof(headers), "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
 	    "Access-Control-Allow-Methods: POST, OPTIONS\r\n"
 	    "Access-Control-Allow-Headers: Content-Type\r\n"
 	    "Access-Control-Max-Age: 86400\r\n", origin);
-	http_status(r, 204, headers);
+	reply_status(c, r, 204, headers);
 }
 
 /* The routes: path suffix under the prefix, method, handler. */
@@ -380,10 +408,10 @@ handle(struct collect *c, FCGX_Request *r)
 		}
 	}
 	if (known)
-		http_error(r, 405, "method not allowed", ends_with(path, ".gif") ?
+		reply_error(c, r, 405, "method not allowed", ends_with(path, ".gif") ?
 		    "Allow: GET, HEAD\r\n" : "Allow: POST, OPTIONS\r\n");
 	else
-		http_error(r, 404, "not found", NULL);
+		reply_error(c, r, 404, "not found", NULL);
 }
 
 int
@@ -401,14 +429,23 @@ main(void)
 	if (c.cfg.rate_visitor > 0 || c.cfg.rate_site > 0)
 		c.rl = ratelimit_open(c.cfg.rate_file);
 	db_init(&c.db, "sp-collect", sql, Q__MAX, &c.cfg);
+	c.ctr = counters_open(NULL, "sp-collect");
+	c.db.counters = c.ctr;
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
 		return 1;
 	while (FCGX_Accept_r(&r) >= 0) {
+		long long	 t0 = util_now_ms();
+
+		c.status = 0;
 		handle(&c, &r);
+		/* Counted before the answer completes, so a client sees its own request counted. */
+		counters_add(c.ctr, counters_collect_status(c.status), 1);
+		counters_observe(c.ctr, H_COLLECT_MS, (double)(util_now_ms() - t0));
 		FCGX_Finish_r(&r);
 	}
 	db_close(&c.db);
 	ua_db_free(c.ua);
 	ratelimit_close(c.rl);
+	counters_close(c.ctr);
 	return 0;
 }

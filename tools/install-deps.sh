@@ -11,7 +11,7 @@ BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev 
 # Run: PostgreSQL server, web servers, user-agent data.
 RUN="postgresql-15 lighttpd apache2 libapache2-mod-fcgid apache2-utils spawn-fcgi uap-core"
 # Test: pgTAP, prove, the browser, load and fuzz tools, monitoring.
-TEST="postgresql-15-pgtap perl chromium curl wrk clang libclang-rt-14-dev python3 procps iproute2 lsof"
+TEST="postgresql-15-pgtap perl chromium curl wrk clang libclang-rt-14-dev python3 procps iproute2 lsof slowhttptest prometheus prometheus-alertmanager"
 
 missing=""
 for p in $BUILD $RUN $TEST; do
