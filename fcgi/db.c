@@ -1,3 +1,4 @@
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,26 @@ setup(PGconn *conn, const char *cmd)
 }
 
 /*
+ * Whether an idle connection is still open. Reads whatever the server sent
+ * while it waits (after a restart: a FATAL message, then end of file)
+ * without blocking, a few polls at most, so a hang-up is seen before a
+ * statement is sent on it.
+ */
+static int
+alive(PGconn *conn)
+{
+	struct pollfd	 pfd = { .fd = PQsocket(conn), .events = POLLIN };
+
+	for (int i = 0; i < 4 && PQstatus(conn) == CONNECTION_OK; i++) {
+		if (poll(&pfd, 1, 0) <= 0)
+			return 1;		/* nothing waiting: open */
+		if (!PQconsumeInput(conn))
+			return 0;
+	}
+	return PQstatus(conn) == CONNECTION_OK;
+}
+
+/*
  * Makes sure db has a working connection, opening one when needed (libpq
  * takes host, port, user and database from SITEPULSE_DB or the PG*
  * variables). Sets the search path and, when the operator chose
@@ -54,8 +75,7 @@ db_ready(struct db *db)
 	 * blocking, so the statement goes to a fresh connection instead of
 	 * failing: no request is answered 503 for a database that is back.
 	 */
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
-	    PQconsumeInput(db->conn) && PQstatus(db->conn) == CONNECTION_OK)
+	if (db->conn != NULL && alive(db->conn))
 		return 1;
 	db_close(db);
 	db->conn = PQconnectdbParams(keys, vals, 1);
