@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "counters.h"
 #include "db.h"
 #include "http.h"
 #include "image.h"
@@ -40,6 +41,7 @@ static const char *const sql[Q__MAX] = {
 struct admin {
 	struct sp_config	 cfg;
 	struct db		 db;
+	struct counters		*ctr;		/* shared metrics: database errors (may be NULL) */
 	unsigned char		*body;		/* UPLOAD_MAX bytes */
 };
 
@@ -223,6 +225,12 @@ main(void)
 		return 1;
 	a.body = xmalloc(UPLOAD_MAX);
 	db_init(&a.db, "sp-admin", sql, Q__MAX, &a.cfg);
+	/*
+	 * The region is this process's; the decoding child image_reencode()
+	 * forks counts nothing (it never touches the database) and exits.
+	 */
+	a.ctr = counters_open(NULL, "sp-admin");
+	a.db.counters = a.ctr;
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
 		return 1;
 	while (FCGX_Accept_r(&r) >= 0) {
@@ -230,6 +238,7 @@ main(void)
 		FCGX_Finish_r(&r);
 	}
 	db_close(&a.db);
+	counters_close(a.ctr);
 	free(a.body);
 	return 0;
 }

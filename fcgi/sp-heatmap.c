@@ -50,6 +50,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "counters.h"
 #include "db.h"
 #include "hash.h"
 #include "heat.h"
@@ -100,6 +101,7 @@ static const char *const sql[Q__MAX] = {
 struct heatmap {
 	struct sp_config	 cfg;
 	struct db		 db;
+	struct counters		*ctr;		/* shared metrics (may be NULL) */
 };
 
 /* A request's parameters, validated. Strings point into the query. */
@@ -626,7 +628,10 @@ send_png(FCGX_Request *r, struct render *rd, const void *png, int size)
 		FCGX_PutStr(png, size, r->out);
 }
 
-/* Renders and sends the map described by rd, whose rollups have been read. */
+/*
+ * Renders and sends the map described by rd, whose rollups have been read.
+ * A map sent counts as a render, timed from the request's start.
+ */
 static void
 render_png(struct heatmap *h, FCGX_Request *r, struct render *rd)
 {
@@ -645,8 +650,11 @@ render_png(struct heatmap *h, FCGX_Request *r, struct render *rd)
 	rd->t_encode = now_ms();
 	if (png == NULL)
 		http_error(r, 500, "internal error", NULL);
-	else
+	else {
+		counters_add(h->ctr, C_HEATMAP_RENDERS, 1);
+		counters_observe(h->ctr, H_HEATMAP_MS, rd->t_encode - rd->t0);
 		send_png(r, rd, png, size);
+	}
 	gdFree(png);
 	if (out != NULL)
 		gdImageDestroy(out);
@@ -931,6 +939,8 @@ main(void)
 	if (!config_load(&h.cfg) || !hash_init())
 		return 1;
 	db_init(&h.db, "sp-heatmap", sql, Q__MAX, &h.cfg);
+	h.ctr = counters_open(NULL, "sp-heatmap");
+	h.db.counters = h.ctr;
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
 		return 1;
 	while (FCGX_Accept_r(&r) >= 0) {
@@ -938,5 +948,6 @@ main(void)
 		FCGX_Finish_r(&r);
 	}
 	db_close(&h.db);
+	counters_close(h.ctr);
 	return 0;
 }

@@ -42,6 +42,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "counters.h"
 #include "db.h"
 #include "http.h"
 #include "live.h"
@@ -97,6 +99,8 @@ struct live {
 	struct waitq		 q;
 	int			 wake[2];	/* a byte on wake[1] wakes the hub */
 	char			 retry_after[48];	/* the 503s' header */
+	struct counters		*ctr;		/* shared metrics (may be NULL); closed after the hub stops */
+	atomic_int		 stopping;	/* set by main: the hub thread returns */
 
 	/* The hub thread's alone. */
 	struct db		 db;		/* queries */
@@ -119,6 +123,7 @@ finish(FCGX_Request *r)
 static void
 answer_error(struct live *lv, FCGX_Request *r, int status, const char *why)
 {
+	counters_add(lv->ctr, C_LIVE_ANSWERS, 1);
 	http_error(r, status, why, status == 503 ? lv->retry_after :
 	    status == 405 ? "Allow: GET\r\n" : NULL);
 	finish(r);
@@ -238,6 +243,21 @@ out_clear:
 /* ---------------------------------------------------------------- the hub */
 
 /*
+ * Counts one waiter leaving the waiter set, the pair of the +1 that
+ * handle() counts as waitq_add() parks it. Every waiter leaves through
+ * waitq_take() into answer_all() (answered, counted before the answer is
+ * written so that its client cannot see it first) or through
+ * waitq_remove() in drop_hung_up() (its client went away).
+ */
+static void
+count_unparked(struct live *lv, int answered)
+{
+	counters_gauge_add(lv->ctr, C_LIVE_WAITERS, -1);
+	if (answered)
+		counters_add(lv->ctr, C_LIVE_ANSWERS, 1);
+}
+
+/*
  * Answers each waiter of list with status (and json for 200), freeing the
  * list. Two passes: first every answer is written out to the end (closing
  * its streams sends FCGI_END_REQUEST), then every connection is closed.
@@ -252,6 +272,7 @@ answer_all(struct live *lv, struct waitq_waiter *list, int status, const char *j
 
 	for (w = list; w != NULL; w = w->next) {
 		r = w->req;
+		count_unparked(lv, 1);
 		if (status == 200) {
 			http_status(r, 200, "Content-Type: application/json\r\n"
 			    "Cache-Control: no-store\r\n");
@@ -481,6 +502,7 @@ drop_hung_up(struct live *lv, struct pollfd *fds, struct waitq_waiter **ws, int 
 		pthread_mutex_lock(&lv->lock);
 		waitq_remove(&lv->q, ws[i - 2]);
 		pthread_mutex_unlock(&lv->lock);
+		count_unparked(lv, 0);
 		finish(ws[i - 2]->req);
 		free(ws[i - 2]);
 	}
@@ -502,7 +524,7 @@ poll_timeout(struct live *lv, long long now)
 	return next - now > 1000 ? 1000 : (int)(next - now);
 }
 
-/* The hub thread: LISTEN, read, answer, forever. */
+/* The hub thread: LISTEN, read, answer, until main sets stopping. */
 static void *
 hub_loop(void *arg)
 {
@@ -512,7 +534,7 @@ hub_loop(void *arg)
 	char			 buf[256];
 	int			 n, cap = 0;
 
-	for (;;) {
+	while (!atomic_load(&lv->stopping)) {
 		listen_ensure(lv, util_now_ms());
 		hub_work(lv);
 		n = poll_set(lv, &fds, &ws, &cap);
@@ -528,6 +550,8 @@ hub_loop(void *arg)
 			listen_drain(lv);
 		drop_hung_up(lv, fds, ws, n);
 	}
+	free(fds);
+	free(ws);
 	return NULL;
 }
 
@@ -570,8 +594,11 @@ handle(struct live *lv, FCGX_Request *r)
 		answer_error(lv, r, 400, why);
 		return;
 	}
+	/* Counted under the lock: the hub cannot answer w, and count it gone, first. */
 	pthread_mutex_lock(&lv->lock);
 	w = waitq_add(&lv->q, req.site, req.since, r, now + lv->cfg.live_wait_ms, now);
+	if (w != NULL)
+		counters_gauge_add(lv->ctr, C_LIVE_WAITERS, 1);
 	pthread_mutex_unlock(&lv->lock);
 	if (w == NULL) {
 		answer_error(lv, r, 503, "too many waiting requests");
@@ -658,6 +685,9 @@ live_init(struct live *lv)
 	    lv->cfg.retry_after);
 	db_init(&lv->db, "sp-live", sql, Q__MAX, &lv->cfg);
 	db_init(&lv->ldb, "sp-live-listen", NULL, 0, &lv->cfg);
+	lv->ctr = counters_open(NULL, "sp-live");
+	lv->db.counters = lv->ctr;
+	lv->ldb.counters = lv->ctr;
 	return 1;
 }
 
@@ -676,6 +706,16 @@ main(void)
 			return 1;
 	for (int i = 0; i < LIVE_ACCEPTORS; i++)
 		pthread_join(acceptors[i], NULL);
-	/* The listening socket is gone: the web server is done with us. */
+	/*
+	 * The listening socket is gone: the web server is done with us. The
+	 * hub still counts (answers, database errors), so it is stopped
+	 * before the counters are unmapped; waiters left parked are closed
+	 * by the exit.
+	 */
+	atomic_store(&lv.stopping, 1);
+	if (write(lv.wake[1], "", 1) < 0 && errno != EAGAIN)
+		fprintf(stderr, "sp-live: wake: %s\n", strerror(errno));
+	pthread_join(hub, NULL);
+	counters_close(lv.ctr);
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
+#include "counters.h"
 #include "db.h"
 #include "http.h"
 #include "stats.h"
@@ -64,6 +65,7 @@ enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_FLOAT4 = 
 struct stats {
 	struct sp_config	 cfg;
 	struct db		 db;
+	struct counters		*ctr;		/* shared metrics (may be NULL) */
 };
 
 static int
@@ -286,12 +288,17 @@ main(void)
 	if (!config_load(&s.cfg))
 		return 1;
 	db_init(&s.db, "sp-stats", sql, Q__MAX, &s.cfg);
+	s.ctr = counters_open(NULL, "sp-stats");
+	s.db.counters = s.ctr;
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
 		return 1;
 	while (FCGX_Accept_r(&r) >= 0) {
 		handle(&s, &r);
+		/* Every answer counts, whatever its status, before it completes. */
+		counters_add(s.ctr, C_STATS_REQUESTS, 1);
 		FCGX_Finish_r(&r);
 	}
 	db_close(&s.db);
+	counters_close(s.ctr);
 	return 0;
 }
