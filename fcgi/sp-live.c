@@ -292,15 +292,39 @@ answer_all(struct live *lv, struct waitq_waiter *list, int status, const char *j
 }
 
 /*
+ * Moves the waiters of *list that already hold s's last answer (their
+ * since is its version) to a list of their own, which it returns; NULL
+ * when s has no answer or none of them holds it.
+ */
+static struct waitq_waiter *
+split_current(struct waitq_waiter **list, const struct waitq_site *s)
+{
+	struct waitq_waiter	*w, **pp = list, *current = NULL;
+
+	if (s->answer == NULL || s->version[0] == '\0')
+		return NULL;
+	while ((w = *pp) != NULL) {
+		if (strcmp(w->since, s->version) == 0) {
+			*pp = w->next;
+			w->next = current;
+			current = w;
+		} else
+			pp = &w->next;
+	}
+	return current;
+}
+
+/*
  * Reads one site (marked with waitq_read_begin) and answers the waiters
  * that the result settles: on a new state those holding another version,
- * 404 to all of them for an unknown site, 503 to those that cannot wait
- * when the database is down (the others keep waiting for it to return).
+ * 404 to all of them for an unknown site; when the database is down,
+ * those that cannot wait get the last state read (503 if there is none),
+ * and the others keep waiting for it to return.
  */
 static void
 hub_read(struct live *lv, struct waitq_site *s)
 {
-	struct waitq_waiter	*taken;
+	struct waitq_waiter	*taken, *stale = NULL;
 	enum read_rc		 rc = READ_DOWN;
 	char			 version[LIVE_VERSION_LEN + 1], *answer = NULL, *copy = NULL;
 	long long		 now = util_now_ms();
@@ -326,12 +350,23 @@ hub_read(struct live *lv, struct waitq_site *s)
 		taken = waitq_take(&lv->q, s, now, 1);
 		status = 404;
 	} else {
+		/*
+		 * The database is down. Waiters that hold the last state read
+		 * and cannot wait longer get it again: still true as far as
+		 * anyone can tell, and their next poll waits for the database
+		 * instead of showing an outage for a restart. New requests,
+		 * which need the current state, get 503.
+		 */
 		waitq_read_failed(s, lv->db_retry_at);
 		taken = waitq_take(&lv->q, s, now, 0);
+		stale = split_current(&taken, s);
+		copy = stale ? xstrdup(s->answer) : NULL;
 		status = 503;
 	}
 	pthread_mutex_unlock(&lv->lock);
-	answer_all(lv, taken, status, copy);
+	if (stale != NULL)
+		answer_all(lv, stale, 200, copy);
+	answer_all(lv, taken, status, status == 200 ? copy : NULL);
 	free(copy);
 }
 

@@ -159,7 +159,8 @@ async function main() {
 		/* The pages, with the script tag pointed at this run's site. */
 		for (const [url] of PAGES)
 			await context.route(url, async (route) => {
-				const res = await route.fetch();
+				/* One retry: a kept-alive connection the server just closed resets. */
+				const res = await route.fetch().catch(() => route.fetch());
 				const body = (await res.text()).replace(/data-site="[^"]*"/, `data-site="${SITE}"`);
 				await route.fulfill({ response: res, body });
 			});

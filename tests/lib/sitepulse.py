@@ -1,0 +1,309 @@
+"""Helpers for SitePulse's integration tests: TAP output, HTTP, psql, polling.
+
+Standard library only. A test is an executable python3 script named *.t
+that tests/run hands to prove after `tools/stack start`; it reads the
+stack's coordinates from the environment that `tools/stack env` prints:
+
+    SP_BASE            http://127.0.0.1:PORT (lighttpd)
+    SP_ADMIN_PASSWORD  the dashboard password of user `admin`
+    SP_VAR, SP_ROOT    the stack's state directory and the repository
+    BUILD              the build directory (relative to SP_ROOT or absolute)
+    PGHOST PGPORT PGDATABASE PGUSER   the stack's PostgreSQL (psql uses them)
+
+To run one test by hand against a running stack:
+
+    tools/stack start && eval "$(tools/stack env)"
+    tests/integration/00-stack.t          # or: prove -v tests/integration/00-stack.t
+
+A test starts like this:
+
+    #!/usr/bin/env python3
+    import os, sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+    from sitepulse import *
+
+    r = get("/demo/")
+    is_(r.status, 200, "the demo site answers")
+    ok("sp.js" in r.text, "it embeds the snippet")
+    done_testing()
+
+TAP: plan(n) (optional), ok(cond, name), is_(got, expected, name),
+isnt(got, unexpected, name), like(text, regex, name), cmp_ok(a, op, b, name),
+diag(msg) (to stderr, shown by prove), note(msg) (to stdout, shown with -v),
+bail_out(msg), done_testing() (prints the plan if none was given and exits
+non-zero when any test failed; call it last). Every check returns whether it
+passed. An uncaught exception ends the script non-zero, which prove reports.
+
+HTTP: request(method, path, body=None, headers=None, auth=None, timeout=30)
+returns a Response, a (status, headers, body) tuple with .text and .json()
+too. path is relative to SP_BASE ("/sitepulse/live?site=demo") or a full
+http:// URL. body may be bytes, str, or a dict/list (sent as JSON). auth=True
+sends admin's Basic credentials; auth=(user, password) sends others. headers
+is a dict; headers on the Response are case-insensitive (r.headers["content-type"]).
+get(path, **kw) and post(path, body, **kw) are shortcuts.
+post_collect(body, headers=None, origin=ORIGIN) POSTs to /sitepulse/collect as
+the snippet does (text/plain, Origin of the demo site unless origin=None).
+
+SQL: psql(sql, **vars) runs SQL (one or more statements; psql variables
+as :'name' / :name from vars) and returns the rows of the last result as lists of
+strings, None for NULL; it raises PsqlError on any error. psql_value(sql,
+**vars) returns the first column of the first row, or None.
+
+Polling: wait_for(fn, timeout=10, interval=0.1) calls fn until it returns
+something truthy and returns that, or returns the last (falsy) value after
+timeout seconds.
+"""
+
+import base64
+import http.client
+import json
+import operator
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections import namedtuple
+
+__all__ = [
+    "BASE", "ORIGIN", "ADMIN_PASSWORD", "SP_VAR", "SP_ROOT", "BUILD_DIR",
+    "plan", "ok", "is_", "isnt", "like", "cmp_ok", "diag", "note", "bail_out", "done_testing",
+    "Response", "request", "get", "post", "post_collect",
+    "PsqlError", "psql", "psql_value", "wait_for",
+]
+
+BASE = os.environ.get("SP_BASE", "http://127.0.0.1:8080").rstrip("/")
+# The demo site is registered for this origin (tools/stack init).
+ORIGIN = BASE
+ADMIN_PASSWORD = os.environ.get("SP_ADMIN_PASSWORD", "")
+SP_VAR = os.environ.get("SP_VAR", "")
+SP_ROOT = os.environ.get("SP_ROOT", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BUILD_DIR = os.path.join(SP_ROOT, os.environ.get("BUILD", "build"))
+
+# ---- TAP ---------------------------------------------------------------
+
+_state = {"run": 0, "failed": 0, "planned": None}
+
+
+def _emit(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _clean(name):
+    # A '#' would start a TAP directive; newlines would break the stream.
+    return str(name).replace("#", "\\#").replace("\n", " ")
+
+
+def plan(n):
+    """Declares the number of tests up front (optional: see done_testing)."""
+    _state["planned"] = n
+    _emit("1..%d" % n)
+
+
+def ok(cond, name=""):
+    """Reports one test: passes when cond is truthy. Returns bool(cond)."""
+    _state["run"] += 1
+    passed = bool(cond)
+    if not passed:
+        _state["failed"] += 1
+    _emit("%s %d - %s" % ("ok" if passed else "not ok", _state["run"], _clean(name)))
+    if not passed:
+        frame = sys._getframe(1)
+        while frame and frame.f_code.co_filename == __file__:
+            frame = frame.f_back
+        where = "%s line %d" % (frame.f_code.co_filename, frame.f_lineno) if frame else "?"
+        diag("  Failed test '%s'\n  at %s." % (name, where))
+    return passed
+
+
+def is_(got, expected, name=""):
+    """Passes when got == expected; shows both when it fails."""
+    passed = ok(got == expected, name)
+    if not passed:
+        diag("         got: %r\n    expected: %r" % (got, expected))
+    return passed
+
+
+def isnt(got, unexpected, name=""):
+    """Passes when got != unexpected."""
+    passed = ok(got != unexpected, name)
+    if not passed:
+        diag("         got: %r\n    expected: anything else" % (got,))
+    return passed
+
+
+def like(text, regex, name=""):
+    """Passes when regex (re.search) matches text."""
+    passed = ok(text is not None and re.search(regex, text) is not None, name)
+    if not passed:
+        diag("                  %r\n    doesn't match %r" % (_short(text), regex))
+    return passed
+
+
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+        "==": operator.eq, "!=": operator.ne}
+
+
+def cmp_ok(a, op, b, name=""):
+    """Passes when `a op b` holds, op one of < <= > >= == !=."""
+    passed = ok(_OPS[op](a, b), name)
+    if not passed:
+        diag("    %r\n        %s\n    %r" % (a, op, b))
+    return passed
+
+
+def diag(msg):
+    """A diagnostic on stderr: prove always shows it."""
+    sys.stdout.flush()
+    for line in str(msg).splitlines() or [""]:
+        sys.stderr.write("# %s\n" % line)
+    sys.stderr.flush()
+
+
+def note(msg):
+    """A comment on stdout: prove shows it with -v."""
+    for line in str(msg).splitlines() or [""]:
+        _emit("# %s" % line)
+
+
+def bail_out(msg):
+    """Stops the whole prove run: the stack is unusable."""
+    _emit("Bail out! %s" % _clean(msg))
+    sys.exit(255)
+
+
+def done_testing():
+    """Ends the test: prints the plan unless plan() was called, and exits 0
+    only if every test passed and the plan was met."""
+    if _state["planned"] is None:
+        _emit("1..%d" % _state["run"])
+    elif _state["planned"] != _state["run"]:
+        diag("planned %d tests but ran %d" % (_state["planned"], _state["run"]))
+        sys.exit(255)
+    if _state["failed"]:
+        diag("failed %d test(s) of %d" % (_state["failed"], _state["run"]))
+    sys.exit(min(_state["failed"], 254))
+
+
+def _short(v, n=300):
+    s = v if isinstance(v, str) else repr(v)
+    return s if len(s) <= n else s[:n] + "..."
+
+# ---- HTTP --------------------------------------------------------------
+
+
+class Response(namedtuple("Response", "status headers body")):
+    """An HTTP answer: status (int), headers (case-insensitive
+    http.client.HTTPMessage), body (bytes)."""
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+
+def _basic(user, password):
+    token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    return "Basic " + token
+
+
+def request(method, path, body=None, headers=None, auth=None, timeout=30):
+    """Sends one request on a fresh connection and returns a Response.
+    Nothing is retried and no status raises: the test asserts on it."""
+    url = urllib.parse.urlsplit(path if re.match(r"https?://", path) else BASE + path)
+    hdrs = dict(headers or {})
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body, separators=(",", ":"))
+        hdrs.setdefault("Content-Type", "application/json")
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if auth is True:
+        auth = ("admin", ADMIN_PASSWORD)
+    if auth:
+        hdrs["Authorization"] = _basic(*auth)
+    target = url.path or "/"
+    if url.query:
+        target += "?" + url.query
+    conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=timeout)
+    try:
+        conn.request(method, target, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        data = resp.read()
+        return Response(resp.status, resp.headers, data)
+    finally:
+        conn.close()
+
+
+def get(path, **kw):
+    return request("GET", path, **kw)
+
+
+def post(path, body=None, **kw):
+    return request("POST", path, body=body, **kw)
+
+
+def post_collect(body, headers=None, origin=ORIGIN):
+    """POSTs an event batch as the snippet does: text/plain (no CORS
+    preflight) from the demo site's origin. body: dict/list (JSON-encoded),
+    str or bytes (sent as they are)."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body, separators=(",", ":"))
+    hdrs = {"Content-Type": "text/plain;charset=UTF-8"}
+    if origin is not None:
+        hdrs["Origin"] = origin
+    hdrs.update(headers or {})
+    return request("POST", "/sitepulse/collect", body=body, headers=hdrs)
+
+# ---- SQL ---------------------------------------------------------------
+
+
+class PsqlError(Exception):
+    pass
+
+
+# Separators psql prints between fields and rows, and its text for NULL:
+# control characters that no test value contains.
+_FS, _RS, _NULL = "\x1f", "\x1e", "\x1d"
+
+
+def psql(sql, **variables):
+    """Runs SQL with psql on the stack's database (PG* from the environment)
+    and returns the last result's rows as lists of str (None for NULL).
+    Variables are passed with -v and used in SQL as :'name' (a quoted
+    literal) or :name. Raises PsqlError with psql's message on failure."""
+    cmd = ["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1",
+           "-F", _FS, "-R", _RS, "-P", "null=" + _NULL]
+    for name, value in variables.items():
+        cmd += ["-v", "%s=%s" % (name, value)]
+    proc = subprocess.run(cmd, input=sql, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise PsqlError(proc.stderr.strip() or "psql exited %d" % proc.returncode)
+    out = proc.stdout
+    if out.endswith("\n"):
+        out = out[:-1]
+    if out == "":
+        return []
+    return [[None if f == _NULL else f for f in row.split(_FS)] for row in out.split(_RS)]
+
+
+def psql_value(sql, **variables):
+    """The first column of the first row of psql(sql), or None."""
+    rows = psql(sql, **variables)
+    return rows[0][0] if rows and rows[0] else None
+
+# ---- Polling -----------------------------------------------------------
+
+
+def wait_for(fn, timeout=10, interval=0.1):
+    """Calls fn() until it returns something truthy and returns that; after
+    timeout seconds returns fn's last (falsy) answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
