@@ -26,7 +26,7 @@ PROGS   = $(patsubst fcgi/%.c,$(BUILD)/%,$(wildcard fcgi/sp-*.c))
 UNIT    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%.t,$(wildcard tests/unit/*.c))
 BENCHC  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all snippet run start stop psql test test-unit bench load install clean fuzz deps screenshot
+.PHONY: all snippet run start stop psql test test-unit test-sanitize bench load install clean fuzz deps screenshot
 all: $(PROGS) $(UNIT) $(BENCHC) snippet
 
 $(BUILD)/obj/%.o: fcgi/%.c $(wildcard fcgi/*.h)
@@ -73,6 +73,10 @@ test: deps all
 	BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run
 test-unit: $(UNIT)
 	prove $(UNIT)
+# The unit and integration suites built with ASan and UBSan (CI runs it).
+test-sanitize: deps
+	$(MAKE) SANITIZE=1 all
+	BUILD=build-san tests/run build-san/tests/*.t tests/sql/*.t tests/integration/*.t
 
 bench: deps all
 	BUILD=$(BUILD) bench/run
