@@ -103,7 +103,8 @@
 
 	/*
 	 * POSTs one batch and retries the same body (so the same batch id, which
-	 * the collector stores once) after a network error, 429 or 503, waiting
+	 * the collector stores once) after a network error, 429 or any 5xx (a
+	 * worker that died mid-request answers 500 or 502), waiting
 	 * Retry-After when the answer has one, else 1, 2, 4 ... 30 s, six times.
 	 * Any other answer, stored or refused, ends it.
 	 */
@@ -112,7 +113,7 @@
 		    after * 1000 || Math.min(1000 << tries, 30000), body, tries + 1);
 
 		fetch(api, { method: 'POST', body: body, keepalive: true, credentials: 'omit' }).then((r) => {
-			if ([429, 503].includes(r.status))
+			if (r.status > 499 || r.status == 429)
 				retry(r.headers.get('Retry-After'));
 		}, retry);
 	};
