@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 #include <libpq-fe.h>
@@ -30,16 +31,17 @@
 #include "util.h"
 #include "valid.h"
 
-enum stmt { Q_INGEST, Q_SALT, Q_ORIGIN, Q__MAX };
+enum stmt { Q_INGEST, Q_SALT, Q_ORIGIN, Q_DRAIN, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
 	[Q_INGEST] = "SELECT sitepulse.ingest($1, $2, $3, $4::bigint, $5, $6, $7::jsonb)",
 	[Q_SALT] = "SELECT sitepulse.current_salt()",
 	[Q_ORIGIN] = "SELECT EXISTS (SELECT 1 FROM sitepulse.sites WHERE $1 = ANY (origins))",
+	[Q_DRAIN] = "SELECT sitepulse.drain()",
 };
 
 /* sitepulse.ingest()'s answers. */
-enum ingest { INGEST_STORED, INGEST_DUPLICATE, INGEST_NO_SITE, INGEST_BAD_ORIGIN };
+enum ingest { INGEST_STORED, INGEST_DUPLICATE, INGEST_NO_SITE, INGEST_BAD_ORIGIN, INGEST_STAGED };
 
 /* Everything a request needs, kept for the life of the process. */
 struct collect {
@@ -51,6 +53,7 @@ struct collect {
 	struct ratelimit	*rl;
 	unsigned char		 salt[HASH_SALT_LEN];
 	long			 salt_day;	/* days since the epoch (UTC) of salt; -1 none */
+	int			 pending;	/* staged events stored and not yet drained */
 	char			 body[EVENT_BODY_MAX + 1];
 };
 
@@ -200,7 +203,8 @@ store(struct collect *c, FCGX_Request *r, struct event_batch *b, const char *ori
 		return 503;
 	rc = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (rc == INGEST_STORED || rc == INGEST_DUPLICATE) {
+	if (rc == INGEST_STORED || rc == INGEST_DUPLICATE || rc == INGEST_STAGED) {
+		c->pending |= rc == INGEST_STAGED;
 		counters_add(c->ctr, C_EVENTS_ACCEPTED, b->nevents);
 		counters_observe(c->ctr, H_BATCH_EVENTS, b->nevents);
 		return 204;
@@ -221,6 +225,30 @@ answer_error(struct collect *c, FCGX_Request *r, int status, const char *why, co
 		headers = buf;
 	}
 	reply_error(c, r, status, why, headers);
+}
+
+/*
+ * Staged ingest mode: moves pending events into events (and so into the
+ * rollups) after the client has its answer. Only one process drains at a
+ * time; when another one is draining, its current round may have started
+ * before our batch committed, so this tries a few more times, briefly,
+ * rather than leave the batch pending until the next request.
+ */
+static void
+drain(struct collect *c)
+{
+	PGresult	*res;
+	long long	 moved = -1;
+
+	for (int i = 0; i < 5 && moved < 0; i++) {
+		if (i > 0)
+			usleep(20000);
+		if ((res = db_exec(&c->db, Q_DRAIN, 0, NULL)) == NULL)
+			return;		/* the database is gone: the next request retries */
+		moved = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	c->pending = moved < 0;
 }
 
 /* Content types a batch may come as (sendBeacon sends text/plain). */
@@ -442,6 +470,8 @@ main(void)
 		counters_add(c.ctr, counters_collect_status(c.status), 1);
 		counters_observe(c.ctr, H_COLLECT_MS, (double)(util_now_ms() - t0));
 		FCGX_Finish_r(&r);
+		if (c.pending)
+			drain(&c);
 	}
 	db_close(&c.db);
 	ua_db_free(c.ua);
