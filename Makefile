@@ -18,7 +18,8 @@ BUILD   ?= build-san
 endif
 BUILD   ?= build
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -Ifcgi $(shell pkg-config --cflags $(PKGS))
-LIBS    = $(shell pkg-config --libs $(PKGS)) -lfcgi -lm -pthread
+# --as-needed: each program loads only the libraries it uses (sp-collect no libgd).
+LIBS    = -Wl,--as-needed $(shell pkg-config --libs $(PKGS)) -lfcgi -lm -pthread
 
 LIB_SRC = $(filter-out fcgi/sp-%.c,$(wildcard fcgi/*.c))
 LIB_OBJ = $(patsubst fcgi/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))

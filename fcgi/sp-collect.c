@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <fcgiapp.h>
 #include <libpq-fe.h>
@@ -230,25 +229,20 @@ answer_error(struct collect *c, FCGX_Request *r, int status, const char *why, co
 /*
  * Staged ingest mode: moves pending events into events (and so into the
  * rollups) after the client has its answer. Only one process drains at a
- * time; when another one is draining, its current round may have started
- * before our batch committed, so this tries a few more times, briefly,
- * rather than leave the batch pending until the next request.
+ * time and it keeps going until a round finds nothing, which takes in the
+ * batches that commit meanwhile; a process that finds another draining
+ * leaves it at that and tries again after its next request (sp-live's
+ * tick catches a last batch when traffic stops).
  */
 static void
 drain(struct collect *c)
 {
 	PGresult	*res;
-	long long	 moved = -1;
 
-	for (int i = 0; i < 5 && moved < 0; i++) {
-		if (i > 0)
-			usleep(20000);
-		if ((res = db_exec(&c->db, Q_DRAIN, 0, NULL)) == NULL)
-			return;		/* the database is gone: the next request retries */
-		moved = atoll(PQgetvalue(res, 0, 0));
-		PQclear(res);
-	}
-	c->pending = moved < 0;
+	if ((res = db_exec(&c->db, Q_DRAIN, 0, NULL)) == NULL)
+		return;		/* the database is gone: the next request retries */
+	c->pending = atoll(PQgetvalue(res, 0, 0)) < 0;
+	PQclear(res);
 }
 
 /* Content types a batch may come as (sendBeacon sends text/plain). */

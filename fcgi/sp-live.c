@@ -65,7 +65,7 @@
 #define BACKOFF_MIN	 100	/* ms before the first reconnect attempt */
 #define BACKOFF_MAX	 2000	/* ms between reconnect attempts at most */
 
-enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q__MAX };
+enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q_DRAIN, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
 	/* The site, its active visitors and the current minute (since the epoch). */
@@ -86,6 +86,7 @@ static const char *const sql[Q__MAX] = {
 	    " WHERE site_id = $1 AND type = 'click' AND x IS NOT NULL AND y IS NOT NULL"
 	    " AND received_at > now() - interval '5 minutes'"
 	    " ORDER BY received_at DESC LIMIT $2",
+	[Q_DRAIN] = "SELECT sitepulse.drain()",
 };
 
 /* What reading a site's state found. */
@@ -98,6 +99,7 @@ struct live {
 	pthread_mutex_t		 lock;		/* guards q */
 	struct waitq		 q;
 	int			 wake[2];	/* a byte on wake[1] wakes the hub */
+	long long		 drained_at;	/* last drain() by the hub (util_now_ms) */
 	char			 retry_after[48];	/* the 503s' header */
 	struct counters		*ctr;		/* shared metrics (may be NULL); closed after the hub stops */
 	atomic_int		 stopping;	/* set by main: the hub thread returns */
@@ -414,6 +416,16 @@ hub_work(struct live *lv)
 	}
 	waitq_gc(&lv->q, now);
 	pthread_mutex_unlock(&lv->lock);
+	/*
+	 * Staged ingest: sp-collect drains after its requests, but the last
+	 * batch before traffic stops can be left pending when another process
+	 * was draining. While anyone watches, this drains it within a tick.
+	 */
+	if (n > 0 && now - lv->drained_at >= 1000) {
+		PGresult *res = db_exec(&lv->db, Q_DRAIN, 0, NULL);
+		PQclear(res);
+		lv->drained_at = now;
+	}
 	/* Sites are freed only by waitq_gc, on this thread: the pointers hold. */
 	for (int i = 0; i < n; i++)
 		hub_read(lv, due[i]);
