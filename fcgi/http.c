@@ -222,6 +222,6 @@ http_error(FCGX_Request *r, int status, const char *reason, const char *headers)
 	json_object_object_add(o, "error", json_object_new_string(reason));
 	FCGX_FPrintF(r->out, "Status: %d %s\r\nContent-Type: application/json\r\n"
 	    "Cache-Control: no-store\r\n%s\r\n%s\n", status, http_reason(status),
-	    headers ? headers : "", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	    headers ? headers : "", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }

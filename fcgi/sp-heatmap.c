@@ -836,7 +836,7 @@ do_json(struct heatmap *h, FCGX_Request *r)
 		db_error(h, r);
 	else {
 		http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
-		FCGX_FPrintF(r->out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		FCGX_FPrintF(r->out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	}
 	json_object_put(o);
 }

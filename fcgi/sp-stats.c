@@ -117,7 +117,7 @@ write_json(FCGX_Request *r, const struct stats_req *req, const char *site, const
 	}
 	json_object_object_add(root, "rows", rows);
 	http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
-	FCGX_PutS(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), r->out);
+	FCGX_PutS(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), r->out);
 	FCGX_PutS("\n", r->out);
 	json_object_put(root);
 }
