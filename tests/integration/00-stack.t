@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-# The test stack as tools/stack starts it: lighttpd with the shipped
-# lighttpd-conf/sitepulse.conf serves the demo site, the public snippet and
-# intake, and keeps everything else behind the dashboard password;
-# PostgreSQL holds the migrated schema and the demo site; and nothing but
-# lighttpd and PostgreSQL listens on TCP, each on loopback on its own port.
+# The test stack as tools/stack starts it: the web server SP_SERVER names
+# (lighttpd, Apache with mod_fcgid or with mod_proxy_fcgi), with its shipped
+# configuration, serves the demo site, the public snippet and intake, and
+# keeps everything else behind the dashboard password; PostgreSQL holds the
+# migrated schema and the demo site; and nothing but the web server and
+# PostgreSQL listens on TCP, each on loopback on its own port, while the
+# programs listen on unix sockets in a private directory.
 import glob
 import os
 import re
@@ -124,29 +126,43 @@ def listeners(kind):
     return found
 
 
+def stack_pids(*args):
+    """The pids `tools/stack ARGS` prints (web-pids, worker-pids)."""
+    out = subprocess.run([os.path.join(SP_ROOT, "tools", "stack")] + list(args),
+                         capture_output=True, text=True, check=True).stdout
+    return {int(p) for p in out.split()}
+
+
 def sockets():
-    lighttpd = int(open(os.path.join(SP_VAR, "run", "lighttpd.pid")).read())
+    server = os.environ.get("SP_SERVER", "lighttpd")
+    # Every program answers once with the password, so that a web server
+    # that starts its programs on demand (mod_fcgid) runs them all.
+    for path in ("/sitepulse/live?site=demo", "/sitepulse/heatmap.png?site=demo&path=/demo/"):
+        get(path, auth=True)
+    server_pids = stack_pids("web-pids")
+    programs = stack_pids("worker-pids")
     postmaster = int(open(os.path.join(SP_VAR, "pg", "postmaster.pid")).readline())
-    web = descendants([lighttpd])
-    programs = {p for p in web if p != lighttpd}
+    web = descendants(server_pids) | programs
     db = descendants([postmaster])
+    ok(server_pids, "%s's processes are found (%s)" % (server, sorted(server_pids)))
     names = sorted({os.path.basename(exe(p)) for p in programs})
     for prog in ("sp-collect", "sp-heatmap", "sp-live"):
-        ok(prog in names, "lighttpd runs %s (running: %s)" % (prog, names))
+        ok(prog in names, "%s runs %s (running: %s)" % (server, prog, names))
 
     tcp = listeners("-t")
     is_(sorted({addr for addr, pid in tcp if pid in web}), ["127.0.0.1:%d" % PORT],
-        "lighttpd listens on TCP only on 127.0.0.1:%d" % PORT)
+        "%s listens on TCP only on 127.0.0.1:%d" % (server, PORT))
     is_(sorted({addr for addr, pid in tcp if pid in db}), ["127.0.0.1:%d" % PGPORT],
         "PostgreSQL listens on TCP only on 127.0.0.1:%d" % PGPORT)
     is_(sorted({"%s %s" % (exe(pid), addr) for addr, pid in tcp if pid in programs}), [],
         "no SitePulse program listens on a TCP port")
 
-    run_dir = os.path.join(SP_VAR, "run") + "/"
     unix = [(addr, pid) for addr, pid in listeners("-x") if pid in programs]
-    ok(unix and all(addr.startswith(run_dir) for addr, _ in unix),
-       "the programs listen on unix sockets in %s" % run_dir)
-    is_(oct(stat.S_IMODE(os.stat(run_dir).st_mode)), "0o700", "the socket directory is private")
+    dirs = sorted({os.path.dirname(addr) for addr, _ in unix})
+    ok(unix and all(d.startswith(SP_VAR.rstrip("/") + "/") for d in dirs),
+       "the programs listen on unix sockets under %s (%s)" % (SP_VAR, dirs))
+    is_({d: oct(stat.S_IMODE(os.stat(d).st_mode)) for d in dirs}, {d: "0o700" for d in dirs},
+        "the socket directories are private")
     is_(oct(stat.S_IMODE(os.stat(os.path.join(SP_VAR, "admin-password")).st_mode)), "0o600",
         "the admin password file is mode 600")
 

@@ -12,7 +12,6 @@ import http.server
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,6 @@ from sitepulse import *  # noqa: E402,F403
 
 RULES = os.path.join(SP_ROOT, "monitoring", "rules", "sitepulse.rules.yml")
 DASHBOARD = os.path.join(SP_ROOT, "monitoring", "grafana", "sitepulse.json")
-STACK = os.path.join(SP_ROOT, "tools", "stack")
 WEB_PORT = int(BASE.rsplit(":", 1)[1])
 ALERT = "SitePulseTrackingDown"
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
@@ -153,19 +151,21 @@ def am_alerts(am_port):
 
 
 def web_stop():
-    """Stops lighttpd (and with it the FastCGI programs) only."""
-    if subprocess.run([STACK, "web-stop"], capture_output=True).returncode == 0:
-        return True
-    pid = int(open(os.path.join(SP_VAR, "run", "lighttpd.pid")).read())
-    os.kill(pid, signal.SIGTERM)
+    """Stops the web server (and with it the FastCGI programs) only."""
+    r = stack("web-stop")
+    if r.returncode != 0:
+        diag(r.stderr)
+        return False
     return wait_for(lambda: not port_open(WEB_PORT), timeout=15)
 
 
 def web_start():
-    for cmd in ([STACK, "web-start"], [STACK, "start"]):
-        if subprocess.run(cmd, capture_output=True).returncode == 0:
-            return wait_for(lambda: port_open(WEB_PORT), timeout=30)
-    return False
+    """Starts the web server SP_SERVER names again."""
+    r = stack("web-start")
+    if r.returncode != 0:
+        diag(r.stderr)
+        return False
+    return wait_for(lambda: port_open(WEB_PORT), timeout=30)
 
 
 def port_open(port):

@@ -11,8 +11,9 @@ every acknowledged batch (--acked FILE: "batch_id event_count"). Meanwhile:
    probes do not mix with the load); the load generator retries with the
    same batch id. An sp-live long-poll started before one of the stops must
    get a valid answer after the start.
-2. sp-collect processes are killed with SIGKILL at random; lighttpd must
-   start new ones. A request killed in flight was not acknowledged, so the
+2. sp-collect processes are killed with SIGKILL at random; whatever runs
+   them must start new ones (lighttpd or mod_fcgid itself, multiwatch under
+   mod_proxy_fcgi). A request killed in flight was not acknowledged, so the
    client retries it, and the batch id makes a retry of a batch that had
    committed a harmless duplicate.
 
@@ -81,16 +82,7 @@ def probe():
 
 def collect_pids():
     """The pids of this stack's sp-collect processes."""
-    exe = os.path.realpath(os.path.join(sp.BUILD_DIR, "sp-collect"))
-    pids = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            # " (deleted)": the program was rebuilt while the stack ran.
-            if os.readlink("/proc/%s/exe" % pid) in (exe, exe + " (deleted)"):
-                pids.add(int(pid))
-        except OSError:
-            pass
-    return pids
+    return sp.worker_pids("sp-collect")
 
 
 def wait_progress(path, more, timeout=90):
@@ -174,8 +166,9 @@ def kill_workers(acked):
             pass
         time.sleep(rng.uniform(0.3, 1.5))
     back = sp.wait_for(lambda: len(collect_pids()) >= len(before) or None, timeout=60, interval=0.3)
-    # lighttpd starts a replacement when it next routes a request to the dead one.
-    check(back, "lighttpd restarts killed workers (%d processes again)" % len(before),
+    # lighttpd starts a replacement when it next routes a request to the dead
+    # one, mod_fcgid when all live ones are busy, multiwatch at once.
+    check(back, "killed workers are replaced (%d processes again)" % len(before),
           sorted(collect_pids()))
     check(sp.wait_for(lambda: probe().status == 204, timeout=30), "collect stores after the kills")
     check(wait_progress(acked, 3), "the load is acknowledged after the kills")

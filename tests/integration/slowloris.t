@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Slow clients against the shipped lighttpd config: others keep being served.
+"""Slow clients against the shipped web server config: others keep being served.
 
 Runs Debian's slowhttptest against /sitepulse/collect on the test stack,
 twice: slow headers (Slowloris: connections that dribble header lines) and
@@ -10,6 +10,13 @@ acknowledged with 204, nearly all within a second. The number of
 connections the attacker really holds open is sampled with ss, so that an
 attack that never took place cannot pass for one that was survived.
 Loopback only, bounded in connections and time.
+
+Under Apache with mod_proxy_fcgi the slow body attack is different by
+design (docs/deploy-apache.md, apache-conf/sitepulse-proxy.conf): that
+module passes a body on to sp-collect as it arrives, so each slow body holds
+one of its processes until mod_reqtimeout ends it (10 to 20 s). There the
+visitor's batches must all still be acknowledged and stored, none waiting
+past that limit; they are not expected within a second.
 """
 import os
 import secrets
@@ -27,6 +34,8 @@ RUN = secrets.token_hex(4)
 SITE = "slow_" + RUN
 UA = "Mozilla/5.0 (X11; Linux x86_64) SlowProbe/" + RUN
 CONNS, SECONDS = 200, 15
+# mod_reqtimeout's longest body wait in the shipped Apache configs (body=10-20).
+BODY_TIMEOUT = 20
 
 
 def check(cond, name, why=None):
@@ -59,8 +68,10 @@ def probe(stop, results):
         stop.wait(0.3)
 
 
-def attack(name, args):
-    """Runs slowhttptest with args while probing; checks what the probes saw."""
+def attack(name, args, held=False):
+    """Runs slowhttptest with args while probing; checks what the probes saw.
+    held: the server hands slow bodies to sp-collect as they arrive, so a
+    probe may wait until mod_reqtimeout frees a process."""
     cmd = ["slowhttptest", "-c", str(CONNS), "-r", "100", "-i", "2", "-l", str(SECONDS),
            "-p", "3", "-u", sp.BASE + "/sitepulse/collect"] + args
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -82,8 +93,14 @@ def attack(name, args):
             % (name, peak, len(results), fast, worst))
     check(peak >= CONNS // 2, "%s: the attack holds at least %d connections" % (name, CONNS // 2),
           "peak %d" % peak)
-    check(len(results) >= 20, "%s: the visitor kept probing (%d requests)" % (name, len(results)))
     bad = [r for r in results if r[0] != 204]
+    if held:
+        check(len(results) >= 2, "%s: the visitor kept probing (%d requests)" % (name, len(results)))
+        check(not bad, "%s: every visitor batch was acknowledged with 204" % name, bad[:5])
+        check(worst < BODY_TIMEOUT + 5, "%s: none waited past the %d s body timeout"
+              % (name, BODY_TIMEOUT), "slowest %.2f s" % worst)
+        return sum(1 for s, _ in results if s == 204)
+    check(len(results) >= 20, "%s: the visitor kept probing (%d requests)" % (name, len(results)))
     check(not bad, "%s: every visitor batch was acknowledged with 204" % name, bad[:5])
     check(fast >= 0.9 * len(results), "%s: at least 90%% of them within a second" % name,
           "%d of %d" % (fast, len(results)))
@@ -97,7 +114,8 @@ def main():
     sp.psql("SELECT sitepulse.add_site(:'site', 'slow client test', ARRAY[:'origin'])",
             site=SITE, origin=sp.ORIGIN)
     acked = attack("slow headers", ["-H", "-t", "POST", "-x", "24"])
-    acked += attack("slow body", ["-B", "-s", "8192", "-f", "text/plain", "-x", "10"])
+    acked += attack("slow body", ["-B", "-s", "8192", "-f", "text/plain", "-x", "10"],
+                    held=sp.SERVER == "apache-proxy")
     r = sp.post_collect({"site": SITE, "events": [{"type": "pageview", "url": sp.ORIGIN + "/slow/after"}]},
                         headers={"User-Agent": UA})
     sp.is_(r.status, 204, "collect answers normally after the attacks")

@@ -4,7 +4,9 @@ Standard library only. A test is an executable python3 script named *.t
 that tests/run hands to prove after `tools/stack start`; it reads the
 stack's coordinates from the environment that `tools/stack env` prints:
 
-    SP_BASE            http://127.0.0.1:PORT (lighttpd)
+    SP_BASE            http://127.0.0.1:PORT (the web server)
+    SP_SERVER          which web server that is: lighttpd, apache-fcgid or
+                       apache-proxy (tools/stack's SP_SERVER)
     SP_ADMIN_PASSWORD  the dashboard password of user `admin`
     SP_VAR, SP_ROOT    the stack's state directory and the repository
     BUILD              the build directory (relative to SP_ROOT or absolute)
@@ -52,6 +54,14 @@ strings, None for NULL; it raises PsqlError on any error. psql_value(sql,
 Polling: wait_for(fn, timeout=10, interval=0.1) calls fn until it returns
 something truthy and returns that, or returns the last (falsy) value after
 timeout seconds.
+
+The stack: SERVER is SP_SERVER. stack(*args) runs tools/stack with args on
+this stack and returns the CompletedProcess (text, output captured).
+web_pids() is the set of pids of the web server's processes that listen on
+its port; worker_pids(name=None) the set of pids of this stack's FastCGI
+programs (only program name's, e.g. "sp-collect"), under whichever server:
+tests that stop the web server or kill its programs use these, never a
+server's pid file.
 """
 
 import base64
@@ -71,6 +81,7 @@ __all__ = [
     "plan", "ok", "is_", "isnt", "like", "cmp_ok", "diag", "note", "bail_out", "done_testing",
     "Response", "request", "get", "post", "post_collect",
     "PsqlError", "psql", "psql_value", "wait_for",
+    "SERVER", "stack", "web_pids", "worker_pids",
 ]
 
 BASE = os.environ.get("SP_BASE", "http://127.0.0.1:8080").rstrip("/")
@@ -80,6 +91,7 @@ ADMIN_PASSWORD = os.environ.get("SP_ADMIN_PASSWORD", "")
 SP_VAR = os.environ.get("SP_VAR", "")
 SP_ROOT = os.environ.get("SP_ROOT", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD_DIR = os.path.join(SP_ROOT, os.environ.get("BUILD", "build"))
+SERVER = os.environ.get("SP_SERVER", "lighttpd")
 
 # ---- TAP ---------------------------------------------------------------
 
@@ -307,3 +319,27 @@ def wait_for(fn, timeout=10, interval=0.1):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+# ---- The stack ---------------------------------------------------------
+
+
+def stack(*args, timeout=180):
+    """Runs tools/stack ARGS on this stack (its coordinates come from the
+    environment) and returns the CompletedProcess, output captured as text."""
+    return subprocess.run([os.path.join(SP_ROOT, "tools", "stack")] + list(args),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _pids(*args):
+    proc = stack(*args, timeout=30)
+    return {int(p) for p in proc.stdout.split() if p.isdigit()}
+
+
+def web_pids():
+    """The pids of the web server's processes that listen on its port."""
+    return _pids("web-pids")
+
+
+def worker_pids(name=None):
+    """The pids of this stack's FastCGI programs, or of program name only."""
+    return _pids("worker-pids", *([name] if name else []))
