@@ -108,6 +108,25 @@ $$;
 COMMENT ON FUNCTION sitepulse.ensure_day_partition(date) IS
     'Creates the events partition events_YYYYMMDD for UTC day p_day if missing (moving rows from events_default); true if created.';
 
+-- The rows of one batch, in the column order of events (and of events_pending, sql/009).
+CREATE FUNCTION sitepulse.batch_rows(p_site int, p_visitor bigint, p_browser text, p_os text,
+                                     p_events jsonb)
+RETURNS SETOF sitepulse.events
+LANGUAGE sql STABLE
+AS $$
+    SELECT p_site, now(), p_visitor, e.type, e.url, e.path, e.ref, e.ref_host,
+           to_timestamp(e.ts / 1000.0),
+           e.vw, e.vh, e.sw, e.x, e.y, e.dw, e.dh, e.sel, e.ex, e.ey, e.rage, e.dead,
+           e.depth, e.engaged, e.name, e.props, e.device, p_browser, p_os
+      FROM jsonb_to_recordset(p_events) AS e(
+           type text, url text, path text, ref text, ref_host text, ts float8,
+           vw int, vh int, sw int, x int, y int, dw int, dh int, sel text,
+           ex real, ey real, rage boolean, dead boolean, depth smallint,
+           engaged int, name text, props jsonb, device text)
+$$;
+COMMENT ON FUNCTION sitepulse.batch_rows(int, bigint, text, text, jsonb) IS
+    'The events rows of one normalised collect batch (the JSON array sp-collect sends), stamped with now() as received_at.';
+
 -- The only write path. Checks the site key and Origin, records the batch id
 -- and inserts all events with one INSERT ... SELECT, so the rollup triggers
 -- run once per batch. p_events is a JSON array of objects that sp-collect
@@ -143,18 +162,7 @@ BEGIN
         END IF;
     END IF;
     INSERT INTO sitepulse.events
-        (site_id, received_at, visitor, type, url, path, ref, ref_host, client_ts,
-         vw, vh, sw, x, y, dw, dh, sel, ex, ey, rage, dead, depth, engaged,
-         name, props, device, browser, os)
-    SELECT v_site, now(), p_visitor, e.type, e.url, e.path, e.ref, e.ref_host,
-           to_timestamp(e.ts / 1000.0),
-           e.vw, e.vh, e.sw, e.x, e.y, e.dw, e.dh, e.sel, e.ex, e.ey, e.rage, e.dead,
-           e.depth, e.engaged, e.name, e.props, e.device, p_browser, p_os
-      FROM jsonb_to_recordset(p_events) AS e(
-           type text, url text, path text, ref text, ref_host text, ts float8,
-           vw int, vh int, sw int, x int, y int, dw int, dh int, sel text,
-           ex real, ey real, rage boolean, dead boolean, depth smallint,
-           engaged int, name text, props jsonb, device text);
+    SELECT * FROM sitepulse.batch_rows(v_site, p_visitor, p_browser, p_os, p_events);
     RETURN 0;
 END
 $$;

@@ -61,25 +61,6 @@ $$;
 COMMENT ON FUNCTION sitepulse.ingest_mode() IS
     'The ingest mode from settings: direct (rollups updated by each batch) or staged (batches appended to events_pending, rolled up by drain()).';
 
--- The rows of one batch, in the column order of events (and events_pending).
-CREATE FUNCTION sitepulse.batch_rows(p_site int, p_visitor bigint, p_browser text, p_os text,
-                                     p_events jsonb)
-RETURNS SETOF sitepulse.events
-LANGUAGE sql STABLE
-AS $$
-    SELECT p_site, now(), p_visitor, e.type, e.url, e.path, e.ref, e.ref_host,
-           to_timestamp(e.ts / 1000.0),
-           e.vw, e.vh, e.sw, e.x, e.y, e.dw, e.dh, e.sel, e.ex, e.ey, e.rage, e.dead,
-           e.depth, e.engaged, e.name, e.props, e.device, p_browser, p_os
-      FROM jsonb_to_recordset(p_events) AS e(
-           type text, url text, path text, ref text, ref_host text, ts float8,
-           vw int, vh int, sw int, x int, y int, dw int, dh int, sel text,
-           ex real, ey real, rage boolean, dead boolean, depth smallint,
-           engaged int, name text, props jsonb, device text)
-$$;
-COMMENT ON FUNCTION sitepulse.batch_rows(int, bigint, text, text, jsonb) IS
-    'The events rows of one normalised collect batch (the JSON array sp-collect sends), stamped with now() as received_at.';
-
 CREATE OR REPLACE FUNCTION sitepulse.ingest(p_key text, p_origin text, p_batch text,
                                             p_visitor bigint, p_browser text, p_os text,
                                             p_events jsonb)
