@@ -1,0 +1,237 @@
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "group.h"
+#include "util.h"
+
+/*
+ * Prepares g to group batches for store(arg, ...). The caller frees it
+ * with group_free once no thread uses it.
+ */
+void
+group_init(struct group *g, group_store_fn store, void *arg)
+{
+	memset(g, 0, sizeof(*g));
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->flushed, NULL);
+	g->tail = &g->head;
+	g->store = store;
+	g->arg = arg;
+}
+
+/* Frees what g holds (not g itself); accepts NULL. */
+void
+group_free(struct group *g)
+{
+	if (g == NULL)
+		return;
+	group_buf_free(&g->json);
+	pthread_cond_destroy(&g->flushed);
+	pthread_mutex_destroy(&g->lock);
+}
+
+/* Frees the buffer's text and empties it; accepts NULL. */
+void
+group_buf_free(struct group_buf *b)
+{
+	if (b == NULL)
+		return;
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Appends n bytes of s, keeping the text NUL-terminated. */
+static void
+add(struct group_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = b->cap ? b->cap : 4096;
+		while (b->len + n + 1 > b->cap)
+			b->cap *= 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/*
+ * Appends s as a JSON string, or null for NULL. Escapes the quote, the
+ * backslash and the control characters; other bytes (UTF-8) go as they are.
+ */
+static void
+add_str(struct group_buf *b, const char *s)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const char		*run;
+	char			 esc[7];
+	unsigned char		 ch;
+
+	if (s == NULL) {
+		add(b, "null", 4);
+		return;
+	}
+	add(b, "\"", 1);
+	for (run = s; *s != '\0'; s++) {
+		ch = (unsigned char)*s;
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		add(b, run, (size_t)(s - run));
+		run = s + 1;
+		if (ch == '"' || ch == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)ch;
+			add(b, esc, 2);
+		} else {
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[ch >> 4];
+			esc[5] = hex[ch & 15];
+			add(b, esc, 6);
+		}
+	}
+	add(b, run, (size_t)(s - run));
+	add(b, "\"", 1);
+}
+
+/*
+ * Writes the n jobs into b (emptied first) as sitepulse.ingest_many()
+ * reads them: a JSON array with one object per job, in order,
+ *   {"site":...,"origin":... or null,"batch":... or null,"visitor":int64,
+ *    "browser":...,"os":...,"events":[...]}
+ * with each job's events copied verbatim. The text stays b's.
+ */
+void
+group_json(struct group_buf *b, struct group_job *const *jobs, int n)
+{
+	char	 num[32];
+	int	 len;
+
+	b->len = 0;
+	add(b, "[", 1);
+	for (int i = 0; i < n; i++) {
+		add(b, i ? ",{\"site\":" : "{\"site\":", i ? 9 : 8);
+		add_str(b, jobs[i]->site);
+		add(b, ",\"origin\":", 10);
+		add_str(b, jobs[i]->origin);
+		add(b, ",\"batch\":", 9);
+		add_str(b, jobs[i]->batch);
+		len = snprintf(num, sizeof(num), ",\"visitor\":%" PRId64, jobs[i]->visitor);
+		add(b, num, (size_t)len);
+		add(b, ",\"browser\":", 11);
+		add_str(b, jobs[i]->browser);
+		add(b, ",\"os\":", 6);
+		add_str(b, jobs[i]->os);
+		add(b, ",\"events\":", 10);
+		add(b, jobs[i]->events, strlen(jobs[i]->events));
+		add(b, "}", 1);
+	}
+	add(b, "]", 1);
+}
+
+/*
+ * Parses a PostgreSQL int[] in text form holding exactly n small
+ * non-negative integers, "{0,1,4}", into codes. Returns 1, or 0 for
+ * anything else (another count, NULL elements, signs, spaces, a value
+ * over 999), which the caller takes as a failed group.
+ */
+int
+group_codes(const char *s, int *codes, int n)
+{
+	int	 i, v, digits;
+
+	if (s == NULL || *s++ != '{')
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (i > 0 && *s++ != ',')
+			return 0;
+		for (v = 0, digits = 0; *s >= '0' && *s <= '9' && digits < 4; s++, digits++)
+			v = v * 10 + (*s - '0');
+		if (digits == 0 || digits > 3)
+			return 0;
+		codes[i] = v;
+	}
+	return s[0] == '}' && s[1] == '\0';
+}
+
+/*
+ * Takes the oldest waiting jobs into g->take, at most GROUP_MAX_JOBS and
+ * about GROUP_MAX_BYTES of events (at least one job); the rest waits for
+ * the next flush. Called with g->lock held. Returns how many it took.
+ */
+static int
+take(struct group *g)
+{
+	size_t	 bytes = 0;
+	int	 n = 0;
+
+	while (g->head != NULL && n < GROUP_MAX_JOBS &&
+	    (n == 0 || bytes + g->head->len <= GROUP_MAX_BYTES)) {
+		bytes += g->head->len;
+		g->take[n++] = g->head;
+		g->head = g->head->next;
+	}
+	if (g->head == NULL)
+		g->tail = &g->head;
+	return n;
+}
+
+/*
+ * The leader's part: takes a group, stores it with the lock released,
+ * hands out the answers and wakes everyone waiting. Called and returns
+ * with g->lock held.
+ */
+static void
+flush(struct group *g)
+{
+	int	 n = take(g), ok;
+
+	g->flushing = 1;
+	pthread_mutex_unlock(&g->lock);
+	group_json(&g->json, g->take, n);
+	ok = g->store(g->arg, g->json.p, n, g->codes);
+	pthread_mutex_lock(&g->lock);
+	/* Under the lock: once done is set, a submitter may return and its job be gone. */
+	for (int i = 0; i < n; i++) {
+		g->take[i]->code = ok ? g->codes[i] : GROUP_FAILED;
+		g->take[i]->done = 1;
+	}
+	g->groups++;
+	g->jobs += (unsigned long long)n;
+	g->flushing = 0;
+	pthread_cond_broadcast(&g->flushed);
+}
+
+/*
+ * Stores job with whatever other jobs are waiting, as one group, and
+ * returns its answer: the code store() gave it, or GROUP_FAILED when its
+ * group could not be stored (then nothing of that group was). Blocks
+ * until the answer is there. A thread that finds no flush in progress
+ * becomes the leader and flushes (its own job among the first taken, so
+ * at most a few flushes before it is done); the others wait for the
+ * leader's broadcast.
+ */
+int
+group_submit(struct group *g, struct group_job *job)
+{
+	int	 code;
+
+	job->len = strlen(job->events);
+	job->code = GROUP_FAILED;
+	job->done = 0;
+	job->next = NULL;
+	pthread_mutex_lock(&g->lock);
+	*g->tail = job;
+	g->tail = &job->next;
+	while (!job->done) {
+		if (g->flushing)
+			pthread_cond_wait(&g->flushed, &g->lock);
+		else
+			flush(g);
+	}
+	code = job->code;
+	pthread_mutex_unlock(&g->lock);
+	return code;
+}
