@@ -58,7 +58,7 @@ config_load(struct sp_config *c)
 	c->retry_after = config_int("SITEPULSE_RETRY_AFTER", 5, 1, 3600);
 	c->rate_visitor = config_int("SITEPULSE_RATE_VISITOR", 1200, 0, 100000000);
 	c->rate_site = config_int("SITEPULSE_RATE_SITE", 0, 0, 2000000000);
-	c->collect_threads = config_int("SITEPULSE_COLLECT_THREADS", 8, 1, 64);
+	c->collect_threads = config_int("SITEPULSE_COLLECT_THREADS", 16, 1, 64);
 	snprintf(c->rate_file, sizeof(c->rate_file), "%s", config_str("SITEPULSE_RATE_FILE", ""));
 	if (c->rate_file[0] == '\0')
 		snprintf(c->rate_file, sizeof(c->rate_file), "/dev/shm/sitepulse-rate-%u", (unsigned)getuid());

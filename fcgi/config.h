@@ -14,7 +14,7 @@ struct sp_config {
 	int		 retry_after;		/* SITEPULSE_RETRY_AFTER, seconds for 503s (default 5) */
 	int		 rate_visitor;	/* SITEPULSE_RATE_VISITOR, events a minute (0 = off) */
 	int		 rate_site;		/* SITEPULSE_RATE_SITE, events a minute per site (0 = off) */
-	int		 collect_threads;	/* SITEPULSE_COLLECT_THREADS, sp-collect's request threads (default 8) */
+	int		 collect_threads;	/* SITEPULSE_COLLECT_THREADS, sp-collect's request threads (default 16) */
 	char		 rate_file[256];	/* SITEPULSE_RATE_FILE, the shared counting table */
 	const char	*uap_regexes;		/* SITEPULSE_UAP_REGEXES (uap-core's regexes.yaml) */
 	const char	*db_conninfo;		/* SITEPULSE_DB: libpq conninfo or URL; "" = PG* variables */

@@ -8,7 +8,8 @@
  * nearly all traffic.  Load it once per process and keep it.
  *
  * Not thread-safe: ua_parse writes the db's cache and its PCRE2 match data.
- * sp-collect is single-threaded; a threaded caller needs one ua_db per thread.
+ * sp-collect's request threads share one ua_db and take turns on it under
+ * a mutex (a cached answer takes well under a microsecond).
  */
 #ifndef SP_UA_H
 #define SP_UA_H
