@@ -4,7 +4,7 @@
 -- Every report takes a site key and an inclusive range of UTC days and
 -- reads rollups only (site_days, site_hours, day_visitors, page_days,
 -- visit_dims, event_days, event_props, element_clicks, scroll_depths,
--- goal_days, visit_goals): its cost depends on the number of days and
+-- goal_days, funnel_days): its cost depends on the number of days and
 -- distinct values, not on the number of raw events. An unknown site key
 -- gives no rows. Rates are percentages with one decimal; durations are
 -- seconds. tools/migrate re-applies this file on every run.
@@ -255,31 +255,23 @@ COMMENT ON FUNCTION report.goals(text, date, date) IS
 -- A visit reaches step k when it reached steps 1..k in order. Each step is
 -- placed at the earliest hit of its goal not before the previous step,
 -- known from the first and last hit per visit and goal (visit_goals): the
--- first hit if it is late enough, else the last one.
+-- first hit if it is late enough, else the last one. Ingest walks each
+-- visit once as its hits arrive (sitepulse.rollup_funnels(), 011) and
+-- keeps funnel_days, the visits per day that reached each step, so the
+-- report only sums days.
 CREATE OR REPLACE FUNCTION report.funnels(p_site text, p_from date, p_to date)
 RETURNS TABLE (funnel text, step int, goal text, visits bigint, from_start numeric, from_previous numeric)
 LANGUAGE sql STABLE
 AS $$
-    WITH RECURSIVE f AS (
-        SELECT f.id, f.name, f.steps, f.site_id
+    WITH f AS (
+        SELECT f.id, f.name, f.steps
           FROM sitepulse.funnels f WHERE f.site_id = report.site_id(p_site)
-    ), walk AS (
-        SELECT f.id AS funnel_id, g.visit_id, 1 AS step, g.first_at AS at
-          FROM f JOIN sitepulse.visit_goals g
-            ON g.site_id = f.site_id AND g.goal_id = f.steps[1] AND g.day BETWEEN p_from AND p_to
-        UNION ALL
-        SELECT w.funnel_id, w.visit_id, w.step + 1,
-               CASE WHEN g.first_at >= w.at THEN g.first_at ELSE g.last_at END
-          FROM walk w
-          JOIN f ON f.id = w.funnel_id
-          JOIN sitepulse.visit_goals g
-            ON g.site_id = f.site_id AND g.goal_id = f.steps[w.step + 1] AND g.day BETWEEN p_from AND p_to
-           AND g.visit_id = w.visit_id AND g.last_at >= w.at
-         WHERE w.step < cardinality(f.steps)
     ), counts AS (
-        SELECT funnel_id, step, count(*) AS visits FROM walk GROUP BY 1, 2
+        SELECT d.funnel_id, d.step, sum(d.visits) AS visits
+          FROM f JOIN sitepulse.funnel_days d ON d.funnel_id = f.id AND d.day BETWEEN p_from AND p_to
+         GROUP BY 1, 2
     ), steps AS (
-        SELECT f.name AS funnel, s.step, g.name AS goal, coalesce(c.visits, 0) AS visits
+        SELECT f.name AS funnel, s.step, g.name AS goal, coalesce(c.visits, 0)::bigint AS visits
           FROM f
          CROSS JOIN LATERAL generate_subscripts(f.steps, 1) AS s(step)
           JOIN sitepulse.goals g ON g.id = f.steps[s.step]
@@ -293,7 +285,7 @@ AS $$
      ORDER BY funnel, step
 $$;
 COMMENT ON FUNCTION report.funnels(text, date, date) IS
-    'Each funnel of site p_site, step by step: visits (started in p_from..p_to) that reached the step in order, and the rate (%) from the first and from the previous step.';
+    'Each funnel of site p_site, step by step: visits (started in p_from..p_to) that reached the step in order, and the rate (%) from the first and from the previous step; sums sitepulse.funnel_days.';
 
 -- Sites --------------------------------------------------------------------
 
