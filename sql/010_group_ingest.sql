@@ -113,7 +113,8 @@ COMMENT ON FUNCTION sitepulse.ingest(text, text, text, bigint, text, text, jsonb
 -- Cached plans for the history trigger's helpers. The bodies are those of
 -- 006 and 007; only the language changes, because PL/pgSQL keeps each
 -- statement's plan for the life of the session where LANGUAGE sql planned
--- these on every call of the trigger.
+-- these on every call of the trigger. (rollup_goals, the third such
+-- helper, becomes PL/pgSQL in 011, which extends it for funnels.)
 CREATE OR REPLACE FUNCTION sitepulse.is_referrer_spam(p_host text) RETURNS boolean
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
@@ -153,27 +154,6 @@ BEGIN
            bounces     = d.bounces + excluded.bounces,
            duration_ms = d.duration_ms + excluded.duration_ms,
            pageviews   = d.pageviews + excluded.pageviews;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION sitepulse.rollup_goals(p_hits sitepulse.visit_goals[]) RETURNS void
-LANGUAGE plpgsql VOLATILE
-AS $$
-BEGIN
-    WITH rec AS (
-        INSERT INTO sitepulse.visit_goals AS g (visit_id, goal_id, site_id, day, first_at, last_at)
-        SELECT h.visit_id, h.goal_id, h.site_id, h.day, h.first_at, h.last_at
-          FROM unnest(p_hits) h
-         ORDER BY 1, 2
-        ON CONFLICT (visit_id, goal_id) DO UPDATE
-           SET first_at = least(g.first_at, excluded.first_at),
-               last_at  = greatest(g.last_at, excluded.last_at)
-        RETURNING g.site_id, g.day, g.goal_id, g.xmax = 0 AS fresh
-    )
-    INSERT INTO sitepulse.goal_days AS d (site_id, day, goal_id, conversions)
-    SELECT site_id, day, goal_id, count(*) FROM rec WHERE fresh
-     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (site_id, day, goal_id) DO UPDATE SET conversions = d.conversions + excluded.conversions;
 END
 $$;
 

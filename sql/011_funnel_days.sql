@@ -159,9 +159,9 @@ $$;
 COMMENT ON FUNCTION sitepulse.rebuild_funnel(int) IS
     'Deletes and recounts visit_funnels and funnel_days of funnel p_funnel from all stored visit_goals (after the funnel is added or its steps change).';
 
--- rollup_goals() of 010, plus funnels: after storing the hits it walks
--- again every visit of the batch that hit a goal of some funnel, for those
--- funnels only.
+-- rollup_goals() of 007, now in PL/pgSQL so its plans are cached (see 010),
+-- plus funnels: after storing the hits it walks again every visit of the
+-- batch that hit a goal of some funnel, for those funnels only.
 CREATE OR REPLACE FUNCTION sitepulse.rollup_goals(p_hits sitepulse.visit_goals[]) RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
