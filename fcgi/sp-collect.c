@@ -12,7 +12,7 @@
  * a transaction, a WAL flush at commit and one firing of every
  * statement-level rollup trigger, whatever the statement's size. So the
  * process stores batches with group commit (group.c), as PostgreSQL's own
- * WAL does: SITEPULSE_COLLECT_THREADS request threads (default 8) take
+ * WAL does: SITEPULSE_COLLECT_THREADS request threads (default 16) take
  * turns on FCGX_Accept_r and each parses and checks its own request; a
  * thread with a batch to store queues it, and the first thread to find no
  * group in the database becomes the leader and stores every batch waiting
