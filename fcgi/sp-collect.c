@@ -33,6 +33,7 @@
  * batch, which works just the same.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -602,7 +603,20 @@ collect_init(struct collect *c)
 	pthread_mutex_init(&c->salt_lock, NULL);
 	pthread_mutex_init(&c->drain_lock, NULL);
 	group_init(&c->group, ingest_many, c);
-	return FCGX_Init() == 0;
+	if (FCGX_Init() != 0)
+		return 0;
+	/*
+	 * libfcgi turns SIGTERM into a flag that only the thread in accept()
+	 * notices; the others, waiting their turn to accept, never would, and
+	 * the process would outlive the web server that stops it, connection
+	 * and all. So TERM ends the process at once. Nothing acknowledged is
+	 * lost: a batch is answered 204 only after its group has committed, and
+	 * a client whose request dies with the process retries with the same
+	 * batch id. A client gone away must not kill it with SIGPIPE.
+	 */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	return 1;
 }
 
 /* Frees what collect_init set up. */

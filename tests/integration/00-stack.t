@@ -9,6 +9,7 @@
 import glob
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -167,9 +168,37 @@ def sockets():
         "the admin password file is mode 600")
 
 
+def terminate():
+    """The web server stops its programs with SIGTERM. sp-collect's request
+    threads wait in turn to accept, so TERM must end the process at once (a
+    process that lingered would keep its database connection across every
+    web server restart), and intake goes on with the processes left or
+    started anew."""
+    batch = {"site": "demo", "events": [{"type": "pageview", "url": ORIGIN + "/demo/term"}]}
+    browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 "
+                             "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"}
+    is_(post_collect(batch, headers=browser).status, 204, "a batch is stored before the TERM")
+    pids = worker_pids("sp-collect")
+    ok(pids, "sp-collect processes found (%s)" % sorted(pids))
+    victim = min(pids) if pids else 0
+
+    def gone():
+        try:
+            with open("/proc/%d/stat" % victim) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            return True
+    if victim:
+        os.kill(victim, signal.SIGTERM)
+    ok(victim and wait_for(gone, timeout=5), "sp-collect %d ends within 5 s of SIGTERM" % victim)
+    ok(wait_for(lambda: post_collect(batch, headers=browser).status == 204, timeout=20, interval=0.5),
+       "intake answers 204 again after the TERM")
+
+
 demo_site()
 public_paths()
 protected_paths()
 database()
 sockets()
+terminate()
 done_testing()
