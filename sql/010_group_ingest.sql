@@ -17,20 +17,21 @@
 -- so no batch is acknowledged unless it is stored.
 
 -- The events rows of the batches at ordinals p_ords of a group (the array
--- ingest_many() takes), in the column order of events and events_pending.
-CREATE FUNCTION sitepulse.group_rows(p_batches jsonb, p_ords bigint[])
+-- ingest_many() takes), whose sites ingest_many() has already looked up
+-- (p_sites, parallel to p_ords), in the column order of events and
+-- events_pending.
+CREATE FUNCTION sitepulse.group_rows(p_batches jsonb, p_ords bigint[], p_sites int[])
 RETURNS SETOF sitepulse.events
 LANGUAGE sql STABLE
 AS $$
     SELECT r.*
       FROM jsonb_array_elements(p_batches) WITH ORDINALITY AS t(x, ord)
-      JOIN sitepulse.sites s ON s.key = t.x->>'site'
-     CROSS JOIN LATERAL sitepulse.batch_rows(s.id, (t.x->>'visitor')::bigint, t.x->>'browser',
+      JOIN unnest(p_ords, p_sites) AS k(ord, site_id) ON k.ord = t.ord
+     CROSS JOIN LATERAL sitepulse.batch_rows(k.site_id, (t.x->>'visitor')::bigint, t.x->>'browser',
                                              t.x->>'os', t.x->'events') AS r
-     WHERE t.ord = ANY (p_ords)
 $$;
-COMMENT ON FUNCTION sitepulse.group_rows(jsonb, bigint[]) IS
-    'The events rows of the batches at 1-based positions p_ords of an ingest_many() group.';
+COMMENT ON FUNCTION sitepulse.group_rows(jsonb, bigint[], int[]) IS
+    'The events rows of the batches at 1-based positions p_ords of an ingest_many() group, for sites p_sites (parallel to p_ords).';
 
 -- p_batches is a JSON array of batches, each
 --   {"site": key, "origin": text or null, "batch": id or null,
@@ -51,6 +52,7 @@ DECLARE
     v_stored int := CASE WHEN sitepulse.ingest_mode() = 'staged' THEN 4 ELSE 0 END;
     v_codes  int[];
     v_store  bigint[];
+    v_sites  int[];
 BEGIN
     WITH b AS (
         SELECT t.ord, t.x->>'batch' AS batch, s.id AS site_id,
@@ -71,7 +73,7 @@ BEGIN
     ), kept AS (
         SELECT f.ord FROM firsts f JOIN fresh n ON n.site_id = f.site_id AND n.batch_id = f.batch
     ), coded AS (
-        SELECT b.ord,
+        SELECT b.ord, b.site_id,
                CASE WHEN b.refused IS NOT NULL THEN b.refused
                     WHEN b.batch IS NULL OR k.ord IS NOT NULL THEN v_stored
                     ELSE 1
@@ -79,15 +81,16 @@ BEGIN
           FROM b LEFT JOIN kept k ON k.ord = b.ord
     )
     SELECT array_agg(c.code ORDER BY c.ord),
-           array_agg(c.ord) FILTER (WHERE c.code = v_stored)
-      INTO v_codes, v_store
+           array_agg(c.ord) FILTER (WHERE c.code = v_stored),
+           array_agg(c.site_id) FILTER (WHERE c.code = v_stored)
+      INTO v_codes, v_store, v_sites
       FROM coded c;
 
     IF v_store IS NOT NULL THEN
         IF v_stored = 4 THEN
-            INSERT INTO sitepulse.events_pending SELECT * FROM sitepulse.group_rows(p_batches, v_store);
+            INSERT INTO sitepulse.events_pending SELECT * FROM sitepulse.group_rows(p_batches, v_store, v_sites);
         ELSE
-            INSERT INTO sitepulse.events SELECT * FROM sitepulse.group_rows(p_batches, v_store);
+            INSERT INTO sitepulse.events SELECT * FROM sitepulse.group_rows(p_batches, v_store, v_sites);
         END IF;
     END IF;
     RETURN coalesce(v_codes, '{}');
