@@ -1,13 +1,6 @@
 -- The contract's schema objects exist with the right shape, and every
 -- table, column and function of the sitepulse schema carries a comment.
-\set ON_ERROR_STOP 1
-BEGIN;
-SET LOCAL client_min_messages = warning;
--- pgTAP goes into its own schema (the default would be the sitepulse
--- schema, named like the user) and disappears with the ROLLBACK.
-CREATE SCHEMA IF NOT EXISTS tap;
-CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
-SET LOCAL search_path = tap, public;
+\ir tap_begin.inc
 SELECT plan(43);
 
 SELECT has_schema('sitepulse');

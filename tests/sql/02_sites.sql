@@ -1,11 +1,6 @@
 -- Sites: add_site() is idempotent and updates, remove_site() deletes the
 -- site's rows everywhere; current_salt() gives one stable salt per day.
-\set ON_ERROR_STOP 1
-BEGIN;
-SET LOCAL client_min_messages = warning;
-CREATE SCHEMA IF NOT EXISTS tap;
-CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
-SET LOCAL search_path = tap, public;
+\ir tap_begin.inc
 SELECT plan(23);
 
 CREATE TEMP TABLE ids AS

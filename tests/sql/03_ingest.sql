@@ -1,12 +1,7 @@
 -- ingest(): return codes, the stored rows, and exactly the rows each
 -- rollup trigger derives from a batch. Everything runs in one transaction,
 -- so every event has received_at = now(): one minute, one UTC day.
-\set ON_ERROR_STOP 1
-BEGIN;
-SET LOCAL client_min_messages = warning;
-CREATE SCHEMA IF NOT EXISTS tap;
-CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
-SET LOCAL search_path = tap, public;
+\ir tap_begin.inc
 SELECT plan(34);
 
 SELECT sitepulse.add_site('tap_in', 'Ingest', ARRAY['https://in.example']) IS NOT NULL AS added \gset

@@ -3,13 +3,8 @@
 -- visitors, the run record; and the NOTIFY throttle's notify_state.
 -- NOTIFY itself is only delivered on COMMIT, which a rolled-back test never
 -- reaches, so the throttle is checked through notify_state.
-\set ON_ERROR_STOP 1
-BEGIN;
-SET LOCAL client_min_messages = warning;
+\ir tap_begin.inc
 SET LOCAL TimeZone = 'UTC';
-CREATE SCHEMA IF NOT EXISTS tap;
-CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
-SET LOCAL search_path = tap, public;
 SELECT plan(23);
 
 CREATE FUNCTION pg_temp.part(p_day date) RETURNS text LANGUAGE sql AS

@@ -1,11 +1,6 @@
 -- Staged ingest: a batch goes to events_pending, drain() moves it into events
 -- and the rollups come out exactly as in direct mode.
-\set ON_ERROR_STOP 1
-BEGIN;
-SET LOCAL client_min_messages = warning;
-CREATE SCHEMA IF NOT EXISTS tap;
-CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
-SET LOCAL search_path = tap, public;
+\ir tap_begin.inc
 SELECT plan(10);
 
 SELECT sitepulse.add_site('stagedtest', 'Staged', ARRAY['https://staged.example']);

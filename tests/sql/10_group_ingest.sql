@@ -1,11 +1,6 @@
 -- ingest_many(): one statement for a group of batches, one code per batch,
 -- each batch stored exactly once, and the rollups fed once for the group.
-\set ON_ERROR_STOP 1
-BEGIN;
-SET LOCAL client_min_messages = warning;
-CREATE SCHEMA IF NOT EXISTS tap;
-CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
-SET LOCAL search_path = tap, public;
+\ir tap_begin.inc
 SELECT plan(16);
 
 SELECT sitepulse.add_site('grp_a', 'Group A', ARRAY['https://a.example']);

@@ -2,12 +2,7 @@
 -- progress over batches, out-of-order hits do not count, funnels added,
 -- redefined and removed keep funnel_days right, and report.funnels() over
 -- funnel_days gives what the recursive walk over visit_goals gave.
-\set ON_ERROR_STOP 1
-BEGIN;
-SET LOCAL client_min_messages = warning;
-CREATE SCHEMA IF NOT EXISTS tap;
-CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
-SET LOCAL search_path = tap, public;
+\ir tap_begin.inc
 SELECT plan(21);
 
 -- The reference: report.funnels() as it was before 011, walking

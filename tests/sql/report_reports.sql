@@ -1,12 +1,7 @@
 -- Every report of the report schema against the fixture's known answers
 -- (report_fixture.inc), including goals and funnels across midnight and
 -- across the 30-minute gap. D1 = 2025-03-10, D2 = 2025-03-11.
-\set ON_ERROR_STOP 1
-BEGIN;
-SET LOCAL client_min_messages = warning;
-CREATE SCHEMA IF NOT EXISTS tap;
-CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
-SET LOCAL search_path = tap, public;
+\ir tap_begin.inc
 SELECT plan(27);
 
 \ir report_fixture.inc

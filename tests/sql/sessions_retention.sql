@@ -1,12 +1,7 @@
 -- Retention with a fake clock: retain() drops whole event partitions older
 -- than the kept days and keeps the rollups; maintain() runs it and records
 -- one run; ingest runs maintenance when the last run is over an hour old.
-\set ON_ERROR_STOP 1
-BEGIN;
-SET LOCAL client_min_messages = warning;
-CREATE SCHEMA IF NOT EXISTS tap;
-CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
-SET LOCAL search_path = tap, public;
+\ir tap_begin.inc
 SELECT plan(14);
 
 SELECT sitepulse.add_site('tap_ret', 'Retention', '{}') IS NOT NULL AS added \gset

@@ -4,12 +4,7 @@
 -- without a page view takes them from its first page view in a later
 -- statement, a gap inside one statement still splits a visit, and the
 -- history trigger runs with generic plans (sql/010).
-\set ON_ERROR_STOP 1
-BEGIN;
-SET LOCAL client_min_messages = warning;
-CREATE SCHEMA IF NOT EXISTS tap;
-CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
-SET LOCAL search_path = tap, public;
+\ir tap_begin.inc
 SELECT plan(10);
 
 SELECT sitepulse.add_site('tap_speed', 'Speed', ARRAY['https://speed.example']) AS site \gset

@@ -1,12 +1,7 @@
 -- Sessions: visits split on a 30-minute gap (across batches and inside
 -- one), continue across midnight, keep entry/exit pages, engaged time,
 -- UTM fields, referrer host grouping and spam; the helper functions.
-\set ON_ERROR_STOP 1
-BEGIN;
-SET LOCAL client_min_messages = warning;
-CREATE SCHEMA IF NOT EXISTS tap;
-CREATE EXTENSION IF NOT EXISTS pgtap SCHEMA tap;
-SET LOCAL search_path = tap, public;
+\ir tap_begin.inc
 SELECT plan(27);
 
 \ir report_fixture.inc
