@@ -28,34 +28,9 @@ group_free(struct group *g)
 {
 	if (g == NULL)
 		return;
-	group_buf_free(&g->json);
+	util_buf_free(&g->json);
 	pthread_cond_destroy(&g->flushed);
 	pthread_mutex_destroy(&g->lock);
-}
-
-/* Frees the buffer's text and empties it; accepts NULL. */
-void
-group_buf_free(struct group_buf *b)
-{
-	if (b == NULL)
-		return;
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
-/* Appends n bytes of s, keeping the text NUL-terminated. */
-static void
-add(struct group_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = b->cap ? b->cap : 4096;
-		while (b->len + n + 1 > b->cap)
-			b->cap *= 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
 }
 
 /*
@@ -63,7 +38,7 @@ add(struct group_buf *b, const char *s, size_t n)
  * backslash and the control characters; other bytes (UTF-8) go as they are.
  */
 static void
-add_str(struct group_buf *b, const char *s)
+add_str(struct util_buf *b, const char *s)
 {
 	static const char	 hex[] = "0123456789abcdef";
 	const char		*run;
@@ -71,29 +46,29 @@ add_str(struct group_buf *b, const char *s)
 	unsigned char		 ch;
 
 	if (s == NULL) {
-		add(b, "null", 4);
+		util_buf_add(b, "null", 4);
 		return;
 	}
-	add(b, "\"", 1);
+	util_buf_add(b, "\"", 1);
 	for (run = s; *s != '\0'; s++) {
 		ch = (unsigned char)*s;
 		if (ch >= 0x20 && ch != '"' && ch != '\\')
 			continue;
-		add(b, run, (size_t)(s - run));
+		util_buf_add(b, run, (size_t)(s - run));
 		run = s + 1;
 		if (ch == '"' || ch == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)ch;
-			add(b, esc, 2);
+			util_buf_add(b, esc, 2);
 		} else {
 			memcpy(esc, "\\u00", 4);
 			esc[4] = hex[ch >> 4];
 			esc[5] = hex[ch & 15];
-			add(b, esc, 6);
+			util_buf_add(b, esc, 6);
 		}
 	}
-	add(b, run, (size_t)(s - run));
-	add(b, "\"", 1);
+	util_buf_add(b, run, (size_t)(s - run));
+	util_buf_add(b, "\"", 1);
 }
 
 /*
@@ -104,31 +79,31 @@ add_str(struct group_buf *b, const char *s)
  * with each job's events copied verbatim. The text stays b's.
  */
 void
-group_json(struct group_buf *b, struct group_job *const *jobs, int n)
+group_json(struct util_buf *b, struct group_job *const *jobs, int n)
 {
 	char	 num[32];
 	int	 len;
 
 	b->len = 0;
-	add(b, "[", 1);
+	util_buf_add(b, "[", 1);
 	for (int i = 0; i < n; i++) {
-		add(b, i ? ",{\"site\":" : "{\"site\":", i ? 9 : 8);
+		util_buf_add(b, i ? ",{\"site\":" : "{\"site\":", i ? 9 : 8);
 		add_str(b, jobs[i]->site);
-		add(b, ",\"origin\":", 10);
+		util_buf_add(b, ",\"origin\":", 10);
 		add_str(b, jobs[i]->origin);
-		add(b, ",\"batch\":", 9);
+		util_buf_add(b, ",\"batch\":", 9);
 		add_str(b, jobs[i]->batch);
 		len = snprintf(num, sizeof(num), ",\"visitor\":%" PRId64, jobs[i]->visitor);
-		add(b, num, (size_t)len);
-		add(b, ",\"browser\":", 11);
+		util_buf_add(b, num, (size_t)len);
+		util_buf_add(b, ",\"browser\":", 11);
 		add_str(b, jobs[i]->browser);
-		add(b, ",\"os\":", 6);
+		util_buf_add(b, ",\"os\":", 6);
 		add_str(b, jobs[i]->os);
-		add(b, ",\"events\":", 10);
-		add(b, jobs[i]->events, strlen(jobs[i]->events));
-		add(b, "}", 1);
+		util_buf_add(b, ",\"events\":", 10);
+		util_buf_add(b, jobs[i]->events, strlen(jobs[i]->events));
+		util_buf_add(b, "}", 1);
 	}
-	add(b, "]", 1);
+	util_buf_add(b, "]", 1);
 }
 
 /*

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h"
+
 #define GROUP_MAX_JOBS	 256		/* batches in one statement at most */
 #define GROUP_MAX_BYTES	 (1 << 20)	/* events JSON in one statement, about */
 #define GROUP_FAILED	 (-1)		/* the answer of a batch whose group failed */
@@ -51,12 +53,6 @@ struct group_job {
  */
 typedef int	(*group_store_fn)(void *arg, const char *json, int n, int *codes);
 
-/* A growing text buffer, reused from one flush to the next. */
-struct group_buf {
-	char	*p;
-	size_t	 len, cap;
-};
-
 struct group {
 	pthread_mutex_t		 lock;		/* guards all below but the leader's */
 	pthread_cond_t		 flushed;	/* broadcast at the end of each flush */
@@ -67,7 +63,7 @@ struct group {
 	unsigned long long	 groups, jobs;	/* flushed so far, for the average size */
 
 	/* The leader's alone, while flushing is set. */
-	struct group_buf	 json;
+	struct util_buf		 json;		/* reused from one flush to the next */
 	struct group_job	*take[GROUP_MAX_JOBS];
 	int			 codes[GROUP_MAX_JOBS];
 };
@@ -75,8 +71,7 @@ struct group {
 void	 group_init(struct group *, group_store_fn, void *);
 void	 group_free(struct group *);
 int	 group_submit(struct group *, struct group_job *);
-void	 group_json(struct group_buf *, struct group_job *const *, int);
+void	 group_json(struct util_buf *, struct group_job *const *, int);
 int	 group_codes(const char *, int *, int);
-void	 group_buf_free(struct group_buf *);
 
 #endif

@@ -126,23 +126,23 @@ write_json(FCGX_Request *r, const struct stats_req *req, const char *site, const
 static void
 write_csv(FCGX_Request *r, const struct stats_req *req, const char *site, const PGresult *res)
 {
-	struct stats_buf	 b = { 0 };
+	struct util_buf	 b = { 0 };
 	char			 headers[300];
 	int			 nrows = PQntuples(res), ncols = PQnfields(res);
 
 	for (int j = 0; j < ncols; j++) {
 		if (j > 0)
-			stats_buf_add(&b, ",", 1);
+			util_buf_add(&b, ",", 1);
 		stats_csv_cell(&b, PQfname(res, j), 1);
 	}
-	stats_buf_add(&b, "\r\n", 2);
+	util_buf_add(&b, "\r\n", 2);
 	for (int i = 0; i < nrows; i++) {
 		for (int j = 0; j < ncols; j++) {
 			if (j > 0)
-				stats_buf_add(&b, ",", 1);
+				util_buf_add(&b, ",", 1);
 			stats_csv_cell(&b, PQgetvalue(res, i, j), !is_number(PQftype(res, j)));
 		}
-		stats_buf_add(&b, "\r\n", 2);
+		util_buf_add(&b, "\r\n", 2);
 	}
 	/* site and the dates are validated: [A-Za-z0-9_-] and digits only. */
 	snprintf(headers, sizeof(headers), "Content-Type: text/csv; charset=utf-8\r\n"
@@ -151,7 +151,7 @@ write_csv(FCGX_Request *r, const struct stats_req *req, const char *site, const 
 	    stats_report_name(req->report), req->from ? "-" : "", req->from ? req->from : "");
 	http_status(r, 200, headers);
 	FCGX_PutStr(b.p ? b.p : "", (int)b.len, r->out);
-	stats_buf_free(&b);
+	util_buf_free(&b);
 }
 
 /* Answers 503 with Retry-After, or 500, for a failed statement. */

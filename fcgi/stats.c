@@ -194,26 +194,6 @@ stats_parse(const struct http_query *q, int shared, struct stats_req *req, const
 	return 1;
 }
 
-/* Appends n bytes of s to b, growing it (out of memory ends the process). */
-void
-stats_buf_add(struct stats_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void
-stats_buf_free(struct stats_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
-
 /*
  * True when a spreadsheet could read cell s as a formula (it starts with
  * = + - @, a tab or a carriage return, as OWASP's CSV injection advice
@@ -232,19 +212,19 @@ stats_csv_risky(const char *s)
  * are written as they are, so a negative number stays a number.
  */
 void
-stats_csv_cell(struct stats_buf *b, const char *s, int text)
+stats_csv_cell(struct util_buf *b, const char *s, int text)
 {
 	int	 quote = strpbrk(s, ",\"\r\n") != NULL;
 
 	if (quote)
-		stats_buf_add(b, "\"", 1);
+		util_buf_add(b, "\"", 1);
 	if (text && stats_csv_risky(s))
-		stats_buf_add(b, "'", 1);
+		util_buf_add(b, "'", 1);
 	for (const char *p = s; *p != '\0'; p++) {
 		if (*p == '"')
-			stats_buf_add(b, "\"", 1);
-		stats_buf_add(b, p, 1);
+			util_buf_add(b, "\"", 1);
+		util_buf_add(b, p, 1);
 	}
 	if (quote)
-		stats_buf_add(b, "\"", 1);
+		util_buf_add(b, "\"", 1);
 }

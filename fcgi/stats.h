@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "util.h"
+
 struct http_query;
 
 /* The reports, in the order of sp-stats' SQL table. */
@@ -65,21 +67,13 @@ struct stats_req {
 	char			 limit_s[8];	/* limit as text, a query parameter */
 };
 
-/* A growing byte buffer; stats_buf_free releases it. */
-struct stats_buf {
-	char	*p;
-	size_t	 len, cap;
-};
-
 const char	*stats_report_name(enum stats_report);
 unsigned	 stats_report_flags(enum stats_report);
 int		 stats_report_find(const char *, enum stats_report *);
 long		 stats_day_number(int, int, int);
 int		 stats_parse(const struct http_query *, int, struct stats_req *, const char **);
 
-void		 stats_buf_add(struct stats_buf *, const char *, size_t);
-void		 stats_buf_free(struct stats_buf *);
 int		 stats_csv_risky(const char *);
-void		 stats_csv_cell(struct stats_buf *, const char *, int);
+void		 stats_csv_cell(struct util_buf *, const char *, int);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * util: allocation that never returns NULL, and small string helpers.
+ * util: allocation that never returns NULL, a growing byte buffer, and small
+ * string helpers.
  * Out of memory ends the process (as Redis's zmalloc and kcgi's kmalloc do):
  * the FastCGI process manager starts a fresh one, and no request is half-done.
  */
@@ -13,6 +14,15 @@ void	*xcalloc(size_t, size_t);
 void	*xrealloc(void *, size_t);
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
+
+/* A growing byte buffer, kept NUL-terminated; util_buf_free releases it. */
+struct util_buf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+void	 util_buf_add(struct util_buf *, const char *, size_t);
+void	 util_buf_free(struct util_buf *);
 
 /* Milliseconds on the monotonic clock, for timing and deadlines. */
 long long	 util_now_ms(void);

@@ -30,7 +30,7 @@ test_escape(void)
 		{ "/slash/", "\"/slash/\"" },
 		{ "\"", "\"\\\"\"" },
 	};
-	struct group_buf	 b = { NULL, 0, 0 };
+	struct util_buf	 b = { NULL, 0, 0 };
 	struct group_job	 job, *jobs[1] = { &job };
 	char			 want[512];
 
@@ -46,14 +46,14 @@ test_escape(void)
 		    "\"visitor\":0,\"browser\":\"B\",\"os\":\"O\",\"events\":[]}]", t[i].want);
 		ok(strcmp(b.p, want) == 0, "escape %zu: %s", i, b.p);
 	}
-	group_buf_free(&b);
+	util_buf_free(&b);
 }
 
 /* Two jobs, every field set: the exact text, and json-c reads it back. */
 static void
 test_json(void)
 {
-	struct group_buf	 b = { NULL, 0, 0 };
+	struct util_buf	 b = { NULL, 0, 0 };
 	struct group_job	 a, c, *jobs[2] = { &a, &c };
 	struct json_object	*root, *o, *v;
 
@@ -93,8 +93,8 @@ test_json(void)
 	ok(b.p[0] == '[' && strstr(b.p, "demo") == NULL && b.p[b.len - 1] == ']', "buffer reused");
 	group_json(&b, jobs, 0);
 	ok(strcmp(b.p, "[]") == 0, "no jobs: []");
-	group_buf_free(&b);
-	group_buf_free(NULL);
+	util_buf_free(&b);
+	util_buf_free(NULL);
 }
 
 static void

@@ -27,13 +27,13 @@ test_csv(void)
 		{ "12.5", 0, "12.5" },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct stats_buf b = { 0 };
+		struct util_buf b = { 0 };
 		stats_csv_cell(&b, t[i].in, t[i].text);
 		/* Cells hold CR and LF: name the case by index, not by content. */
 		if (!ok(b.p != NULL ? strcmp(b.p, t[i].out) == 0 : t[i].out[0] == '\0',
 		    "csv cell case %zu (text %d)", i, t[i].text))
 			diag("got [%s]", b.p ? b.p : "");
-		stats_buf_free(&b);
+		util_buf_free(&b);
 	}
 	ok(stats_csv_risky("=x") && stats_csv_risky("@x") && !stats_csv_risky("x=") &&
 	    !stats_csv_risky(""), "csv risky prefixes");
