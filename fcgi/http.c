@@ -6,6 +6,7 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 
+#include "access.h"
 #include "http.h"
 #include "valid.h"
 
@@ -224,4 +225,50 @@ http_error(FCGX_Request *r, int status, const char *reason, const char *headers)
 	    "Cache-Control: no-store\r\n%s\r\n%s\n", status, http_reason(status),
 	    headers ? headers : "", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+/*
+ * Holds a request to the access its route was given by the web server
+ * (access.h): served is the set of ACCESS_* route classes the program
+ * answers. Returns 1 with *a filled in when the request may go on;
+ * otherwise answers 401 or 403 itself and returns 0.
+ */
+int
+http_access(FCGX_Request *r, unsigned served, struct access *a)
+{
+	const char	*why;
+	int		 st;
+
+	st = access_decide(http_param(r, "SITEPULSE_ACCESS"), http_param(r, "REMOTE_USER"),
+	    served, a, &why);
+	if (st == 0)
+		return 1;
+	http_error(r, st, why, st == 401 ? "WWW-Authenticate: Basic realm=\"SitePulse\"\r\n" : NULL);
+	return 0;
+}
+
+/*
+ * Answers a failed database call: 503 with Retry-After (retry_after
+ * seconds) when down says the database is unreachable, otherwise 500.
+ * Never the database's own text.
+ */
+void
+http_db_error(FCGX_Request *r, int down, int retry_after)
+{
+	char	 hdr[48];
+
+	if (down) {
+		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", retry_after);
+		http_error(r, 503, "database unavailable", hdr);
+	} else
+		http_error(r, 500, "internal error", NULL);
+}
+
+/* True when path ends in suffix: how a program tells its own routes apart (never access). */
+int
+http_ends_with(const char *path, const char *suffix)
+{
+	size_t	 n = strlen(path), m = strlen(suffix);
+
+	return n >= m && strcmp(path + n - m, suffix) == 0;
 }

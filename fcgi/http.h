@@ -10,6 +10,8 @@
 
 #include <fcgiapp.h>
 
+struct access;
+
 #define HTTP_QUERY_MAX		 32	/* parameters */
 #define HTTP_QUERY_LEN		 4096	/* bytes of query string */
 
@@ -17,7 +19,11 @@ struct http_query {
 	int	 n;
 	char	*key[HTTP_QUERY_MAX];
 	char	*val[HTTP_QUERY_MAX];
-	char	 buf[HTTP_QUERY_LEN + HTTP_QUERY_MAX];
+	/*
+	 * Decoded text: never longer than its input, plus two NULs a
+	 * parameter (key and value, even when "=value" is absent).
+	 */
+	char	 buf[HTTP_QUERY_LEN + 2 * HTTP_QUERY_MAX];
 };
 
 int		 http_query_parse(const char *, struct http_query *);
@@ -31,5 +37,8 @@ int		 http_read_body(FCGX_Request *, char *, size_t, size_t *);
 void		 http_error(FCGX_Request *, int, const char *, const char *);
 void		 http_status(FCGX_Request *, int, const char *);
 const char	*http_reason(int);
+int		 http_access(FCGX_Request *, unsigned, struct access *);
+void		 http_db_error(FCGX_Request *, int, int);
+int		 http_ends_with(const char *, const char *);
 
 #endif
