@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # Build: compiler, pkg-config and the libraries' headers.
-BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev libsodium-dev libyaml-dev libpcre2-dev"
+BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev libsodium-dev libyaml-dev libpcre2-dev libseccomp-dev"
 # Run: PostgreSQL server, web servers, user-agent data.
 RUN="postgresql-15 lighttpd apache2 libapache2-mod-fcgid apache2-utils spawn-fcgi multiwatch uap-core"
 # Test: pgTAP, prove, the browser, load and fuzz tools, monitoring.
