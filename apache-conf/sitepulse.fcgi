@@ -3,8 +3,9 @@
 #
 # Upload one copy per program into the sitepulse/ directory of the web
 # root, named after the program: sp-collect.fcgi, sp-live.fcgi,
-# sp-heatmap.fcgi, sp-stats.fcgi, sp-admin.fcgi (mode 0755; see
-# apache-conf/htaccess-fcgid). mod_fcgid
+# sp-heatmap.fcgi, sp-stats.fcgi, sp-admin.fcgi, sp-metrics.fcgi, and
+# sp-stats-share.fcgi, which runs sp-stats for share links (mode 0755;
+# see apache-conf/htaccess-fcgid). mod_fcgid
 # runs the copy with the listening socket as standard input; this script
 # loads the settings and replaces itself with the program of the same name,
 # which inherits that socket.
@@ -28,4 +29,7 @@ if [ -r "$SITEPULSE_HOME/sitepulse.env" ]; then
 	set +a
 fi
 prog=$(basename "$0" .fcgi)
+# A second name for a program on another route (the .htaccess tells it
+# which access that route has), not another program.
+prog=${prog%-share}
 exec "$SITEPULSE_BIN/$prog"

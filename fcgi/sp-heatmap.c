@@ -54,6 +54,7 @@
 #include "db.h"
 #include "hash.h"
 #include "heat.h"
+#include "access.h"
 #include "http.h"
 #include "util.h"
 #include "valid.h"
@@ -280,13 +281,7 @@ shot_device(const struct params *p)
 static void
 db_error(struct heatmap *h, FCGX_Request *r)
 {
-	char	 hdr[64];
-
-	if (h->db.err == DB_DOWN) {
-		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", h->cfg.retry_after);
-		http_error(r, 503, "database unavailable", hdr);
-	} else
-		http_error(r, 500, "internal error", NULL);
+	http_db_error(r, h->db.err == DB_DOWN, h->cfg.retry_after);
 }
 
 /*
@@ -902,24 +897,21 @@ static const struct route {
 	{ "/heatmap-shot.png",	do_shot },
 };
 
-/* True when path ends in suffix. */
-static int
-ends_with(const char *path, const char *suffix)
-{
-	size_t	 n = strlen(path), m = strlen(suffix);
-
-	return n >= m && strcmp(path + n - m, suffix) == 0;
-}
-
-/* Routes one request: 404 for an unknown path, 405 for a method other than GET or HEAD. */
+/*
+ * Routes one request: 401 or 403 off an authenticated route (access.h),
+ * 404 for an unknown path, 405 for a method other than GET or HEAD.
+ */
 static void
 handle(struct heatmap *h, FCGX_Request *r)
 {
-	char	 path[1024];
+	struct access	 acc;
+	char		 path[1024];
 
+	if (!http_access(r, ACCESS_PROTECTED, &acc))
+		return;
 	http_path(r, path, sizeof(path));
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!ends_with(path, routes[i].path))
+		if (!http_ends_with(path, routes[i].path))
 			continue;
 		if (http_method_is(r, "GET") || http_method_is(r, "HEAD"))
 			routes[i].fn(h, r);

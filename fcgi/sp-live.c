@@ -55,6 +55,7 @@
 #include "config.h"
 #include "counters.h"
 #include "db.h"
+#include "access.h"
 #include "http.h"
 #include "live.h"
 #include "util.h"
@@ -604,18 +605,10 @@ hub_loop(void *arg)
 
 /* ------------------------------------------------------ the accept side */
 
-/* True when path ends in "/live" (the route the web server maps here). */
-static int
-is_live_path(const char *path)
-{
-	size_t	 n = strlen(path);
-
-	return n >= 5 && strcmp(path + n - 5, "/live") == 0;
-}
-
 /*
- * Checks one request and parks it for the hub, or answers it here: 404
- * (another path), 405 (not GET), 400 (bad query) or 503 (as many waiters
+ * Checks one request and parks it for the hub, or answers it here: 401 or
+ * 403 (the route is not an authenticated one, access.h), 404 (another
+ * path), 405 (not GET), 400 (bad query) or 503 (as many waiters
  * as SITEPULSE_LIVE_MAX_WAITERS). Either way r is no longer the caller's.
  * Unknown sites (404) and the database being down (503) are found by the
  * hub, which answers 200 when the state is read.
@@ -625,11 +618,17 @@ handle(struct live *lv, FCGX_Request *r)
 {
 	struct live_req		 req;
 	struct waitq_waiter	*w;
+	struct access		 acc;
 	const char		*why;
 	char			 path[1024];
 	long long		 now = util_now_ms();
 
-	if (!is_live_path(http_path(r, path, sizeof(path)))) {
+	if (!http_access(r, ACCESS_PROTECTED, &acc)) {
+		counters_add(lv->ctr, C_LIVE_ANSWERS, 1);
+		finish(r);
+		return;
+	}
+	if (!http_ends_with(http_path(r, path, sizeof(path)), "/live")) {
 		answer_error(lv, r, 404, "not found");
 		return;
 	}

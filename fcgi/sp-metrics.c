@@ -21,6 +21,7 @@
 #include "config.h"
 #include "counters.h"
 #include "db.h"
+#include "access.h"
 #include "http.h"
 
 enum stmt { Q_GLOBAL, Q_SITES, Q__MAX };
@@ -251,16 +252,19 @@ do_get(struct metrics *m, FCGX_Request *r, int head)
 	FCGX_FPrintF(out, "sitepulse_db_up %d\n", up);
 }
 
-/* Routes one request: 404 off /metrics, 405 for anything but GET and HEAD. */
+/*
+ * Routes one request: 401 or 403 off an authenticated route (access.h),
+ * 404 off /metrics, 405 for anything but GET and HEAD.
+ */
 static void
 handle(struct metrics *m, FCGX_Request *r)
 {
-	char	 path[1024];
-	size_t	 n;
+	struct access	 acc;
+	char		 path[1024];
 
-	http_path(r, path, sizeof(path));
-	n = strlen(path);
-	if (n < 8 || strcmp(path + n - 8, "/metrics") != 0)
+	if (!http_access(r, ACCESS_PROTECTED, &acc))
+		return;
+	if (!http_ends_with(http_path(r, path, sizeof(path)), "/metrics"))
 		http_error(r, 404, "not found", NULL);
 	else if (http_method_is(r, "GET"))
 		do_get(m, r, 0);

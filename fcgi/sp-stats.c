@@ -9,9 +9,11 @@
  * Each report is one function of the report schema (sql/report/), the
  * same that psql users call, so there is one definition of every report.
  * The answer is JSON ({"site":..., "report":..., "rows":[{...}, ...]}) or
- * CSV with a header row. Statuses: 200; 400 bad parameters; 404 unknown
- * site or share token; 405 not GET; 500 a report failed; 503 database
- * unavailable (with Retry-After). Single-threaded.
+ * CSV with a header row. Statuses: 200; 400 bad parameters; 401 an
+ * authenticated route the web server did not authenticate; 403 a route
+ * class it does not serve (access.h); 404 unknown site or share token;
+ * 405 not GET; 500 a report failed; 503 database unavailable (with
+ * Retry-After). Single-threaded.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include "config.h"
 #include "counters.h"
 #include "db.h"
+#include "access.h"
 #include "http.h"
 #include "stats.h"
 
@@ -158,13 +161,7 @@ write_csv(FCGX_Request *r, const struct stats_req *req, const char *site, const 
 static void
 db_error(struct stats *s, FCGX_Request *r)
 {
-	char	 hdr[64];
-
-	if (s->db.err == DB_DOWN) {
-		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", s->cfg.retry_after);
-		http_error(r, 503, "database unavailable", hdr);
-	} else
-		http_error(r, 500, "report failed", NULL);
+	http_db_error(r, s->db.err == DB_DOWN, s->cfg.retry_after);
 }
 
 /*
@@ -248,27 +245,23 @@ do_stats(struct stats *s, FCGX_Request *r, int shared)
 	PQclear(res);
 }
 
-/* True when path ends in suffix. */
-static int
-ends_with(const char *path, const char *suffix)
-{
-	size_t	 n = strlen(path), m = strlen(suffix);
-
-	return n >= m && strcmp(path + n - m, suffix) == 0;
-}
-
 /*
- * Routes one request: .../stats (GET or HEAD) and .../share/stats, the
- * latter public in the shipped web server configs and therefore limited
- * to share tokens. Anything else is 404, another method 405.
+ * Routes one request. Who may ask is the web server's word, never the
+ * URI's (access.h): on a share route (/sitepulse/share/stats in the
+ * shipped configs) only a share token's own site is served; on any other
+ * route the server must have authenticated the request, or it is 401.
+ * A path not ending in /stats is 404, a method other than GET or HEAD 405.
  */
 static void
 handle(struct stats *s, FCGX_Request *r)
 {
-	char	 path[1024];
+	struct access	 acc;
+	char		 path[1024];
 
+	if (!http_access(r, ACCESS_PROTECTED | ACCESS_SHARE, &acc))
+		return;
 	http_path(r, path, sizeof(path));
-	if (!ends_with(path, "/stats")) {
+	if (!http_ends_with(path, "/stats")) {
 		http_error(r, 404, "not found", NULL);
 		return;
 	}
@@ -276,7 +269,7 @@ handle(struct stats *s, FCGX_Request *r)
 		http_error(r, 405, "method not allowed", "Allow: GET, HEAD\r\n");
 		return;
 	}
-	do_stats(s, r, ends_with(path, "/share/stats"));
+	do_stats(s, r, acc.route == ACCESS_SHARE);
 }
 
 int
