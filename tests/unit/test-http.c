@@ -1,9 +1,93 @@
-/* Table-driven tests of the query-string parser (fcgi/http.c) and the visitor hash (fcgi/hash.c). */
+/*
+ * Table-driven tests of the query-string parser (fcgi/http.c), the access
+ * decision every program makes (fcgi/access.c) and the visitor hash
+ * (fcgi/hash.c).
+ */
+#include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "hash.h"
 #include "http.h"
 #include "tap.h"
+
+/*
+ * The parser's worst case for its buffer: HTTP_QUERY_MAX distinct keys
+ * without '=', HTTP_QUERY_LEN bytes in all, each decoded key and its empty
+ * value taking two NULs. Guard bytes after the struct must stay untouched
+ * (ASan sees the same from its side).
+ */
+static void
+test_query_fill(void)
+{
+	char		 qs[HTTP_QUERY_LEN + 1];
+	size_t		 len = 0, each = (HTTP_QUERY_LEN - (HTTP_QUERY_MAX - 1)) / HTTP_QUERY_MAX;
+	unsigned char	*mem;
+	int		 clean = 1, parsed;
+
+	for (int i = 0; i < HTTP_QUERY_MAX; i++) {
+		size_t n = i == HTTP_QUERY_MAX - 1 ? HTTP_QUERY_LEN - len : each;
+		memset(qs + len, 'a', n);
+		snprintf(qs + len, n + 1, "%02d", i);
+		qs[len + 2] = 'a';
+		len += n;
+		if (i < HTTP_QUERY_MAX - 1)
+			qs[len++] = '&';
+	}
+	qs[len] = '\0';
+	mem = malloc(sizeof(struct http_query) + 64);
+	memset(mem, 0xA5, sizeof(struct http_query) + 64);
+	parsed = http_query_parse(qs, (struct http_query *)mem);
+	for (size_t i = sizeof(struct http_query); i < sizeof(struct http_query) + 64; i++)
+		clean &= mem[i] == 0xA5;
+	ok(strlen(qs) == HTTP_QUERY_LEN && parsed && ((struct http_query *)mem)->n == HTTP_QUERY_MAX,
+	    "%d keys without '=' in %d bytes parse", HTTP_QUERY_MAX, HTTP_QUERY_LEN);
+	ok(clean, "and write nothing past struct http_query");
+	free(mem);
+}
+
+/* access_decide(): what each route class lets through, from what the web server passed. */
+static void
+test_access(void)
+{
+	static const struct {
+		const char	*declared, *user;
+		unsigned	 served;
+		int		 want;		/* 0, 401 or 403 */
+		int		 route;		/* when 0 */
+	} t[] = {
+		/* Unset, empty or unknown: protected, so a user is required. */
+		{ NULL, NULL, ACCESS_PROTECTED, 401, 0 },
+		{ NULL, "", ACCESS_PROTECTED, 401, 0 },
+		{ NULL, "admin", ACCESS_PROTECTED, 0, ACCESS_PROTECTED },
+		{ "", "admin", ACCESS_PROTECTED, 0, ACCESS_PROTECTED },
+		{ "Public", NULL, ACCESS_PROTECTED | ACCESS_PUBLIC, 401, 0 },
+		{ "public ", NULL, ACCESS_PROTECTED | ACCESS_PUBLIC, 401, 0 },
+		{ "shared", NULL, ACCESS_PROTECTED | ACCESS_SHARE, 401, 0 },
+		{ "protected", NULL, ACCESS_PROTECTED, 401, 0 },
+		{ "protected", "admin", ACCESS_PROTECTED, 0, ACCESS_PROTECTED },
+		/* A share route serves tokens, with or without a user. */
+		{ "share", NULL, ACCESS_PROTECTED | ACCESS_SHARE, 0, ACCESS_SHARE },
+		{ "share", "admin", ACCESS_PROTECTED | ACCESS_SHARE, 0, ACCESS_SHARE },
+		/* A class the program does not serve. */
+		{ "share", NULL, ACCESS_PROTECTED, 403, 0 },
+		{ "share", "admin", ACCESS_PROTECTED, 403, 0 },
+		{ "public", NULL, ACCESS_PROTECTED | ACCESS_SHARE, 403, 0 },
+		{ "public", "admin", ACCESS_PROTECTED, 403, 0 },
+		{ "public", NULL, ACCESS_PUBLIC, 0, ACCESS_PUBLIC },
+		{ NULL, "admin", ACCESS_PUBLIC, 403, 0 },
+	};
+	struct access	 a;
+	const char	*why;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int got = access_decide(t[i].declared, t[i].user, t[i].served, &a, &why);
+		ok(got == t[i].want && (got != 0 || (a.route == (enum access_route)t[i].route &&
+		    (a.route != ACCESS_PROTECTED || (a.user && strcmp(a.user, t[i].user) == 0)))),
+		    "access '%s' user '%s' served %u -> %d", t[i].declared ? t[i].declared : "(unset)",
+		    t[i].user ? t[i].user : "(none)", t[i].served, t[i].want);
+	}
+}
 
 static void
 test_query(void)
@@ -50,6 +134,8 @@ test_query(void)
 	big[1] = '=';
 	ok(!http_query_parse(big, &q), "query over %d bytes refused", HTTP_QUERY_LEN);
 
+	test_query_fill();
+
 	static const char *const names[] = { "site", "since", NULL };
 	ok(http_query_parse("site=a&since=b", &q) && http_query_only(&q, names), "only known names");
 	ok(http_query_parse("site=a&x=b", &q) && !http_query_only(&q, names), "unknown name found");
@@ -83,5 +169,6 @@ main(void)
 {
 	test_hash();
 	test_query();
+	test_access();
 	return done_testing();
 }
