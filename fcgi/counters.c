@@ -1,9 +1,6 @@
-#include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +9,7 @@
 #include <unistd.h>
 
 #include "counters.h"
+#include "shm.h"
 #include "util.h"
 
 /*
@@ -196,46 +194,40 @@ header_init(struct counters *ctr, const char *path)
 	return 1;
 }
 
+/* What locked_init() needs: the context to fill in and the path for messages. */
+struct init_arg {
+	struct counters	*ctr;
+	const char	*path;
+};
+
+/* shm_map()'s init: runs header_init() on the new mapping with the file locked. */
+static int
+locked_init(void *map, void *arg)
+{
+	struct init_arg	*a = arg;
+
+	a->ctr->map = map;
+	return header_init(a->ctr, a->path);
+}
+
 /*
  * Opens (creating it if needed) and maps the metrics file, the same way
- * in every process: lock, size, check the header, unlock.
- * Refuses a file owned by another user (in a shared /tmp it could be
- * anyone's). Returns 1 with ctr->map set, or 0.
+ * in every process: shm_map() refuses a file another user could have put
+ * there (in a shared /tmp it could be anyone's) and checks the header
+ * with the file locked. Returns 1 with ctr->map set, or 0.
  */
 static int
 map_file(struct counters *ctr, const char *path)
 {
-	struct stat	 st;
-	const char	*why = NULL;
-	int		 fd, ok = 0;
+	struct init_arg	 a = { ctr, path };
+	const char	*why;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		fprintf(stderr, "sitepulse: %s: %s: metrics are off\n", path, strerror(errno));
-		return 0;
-	}
-	if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0)
-		why = strerror(errno);
-	else if (st.st_uid != geteuid() || !S_ISREG(st.st_mode))
-		why = "not a regular file of this user";
-	else if ((size_t)st.st_size < FILE_SIZE && ftruncate(fd, FILE_SIZE) != 0)
-		why = strerror(errno);
-	else if ((ctr->map = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-	    fd, 0)) == MAP_FAILED) {
-		why = strerror(errno);
-		ctr->map = NULL;
-	} else if (!(ok = header_init(ctr, path))) {
-		munmap(ctr->map, FILE_SIZE);
-		ctr->map = NULL;
-	}
+	if (shm_map(path, FILE_SIZE, locked_init, &a, &why) != NULL)
+		return 1;
+	ctr->map = NULL;
 	if (why != NULL)
 		fprintf(stderr, "sitepulse: %s: %s: metrics are off\n", path, why);
-	/*
-	 * Unlock explicitly: the mapping keeps the open file alive, and with
-	 * it the lock, long after close.
-	 */
-	flock(fd, LOCK_UN);
-	close(fd);
-	return ok;
+	return 0;
 }
 
 /*
@@ -305,7 +297,7 @@ counters_close(struct counters *ctr)
 {
 	if (ctr == NULL)
 		return;
-	munmap(ctr->map, FILE_SIZE);
+	shm_unmap(ctr->map, FILE_SIZE);
 	free(ctr);
 }
 

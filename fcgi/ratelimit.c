@@ -1,13 +1,9 @@
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "ratelimit.h"
+#include "shm.h"
 #include "util.h"
 
 #define SLOTS	 65536	/* 1 MiB of table: enough for a busy host's visitors per minute */
@@ -24,28 +20,22 @@ struct ratelimit {
 };
 
 /*
- * Maps the shared table at path, creating it (mode 0600) if needed.
- * Returns NULL when the file cannot be used; callers then skip limiting.
- * The caller frees the result with ratelimit_close.
+ * Maps the shared table at path, creating it (mode 0600) if needed, with
+ * shm_map(): a file another local user put there first (a link, a file
+ * of theirs they could truncate under us) is refused. Returns NULL when
+ * the file cannot be used; callers then skip limiting. The caller frees
+ * the result with ratelimit_close.
  */
 struct ratelimit *
 ratelimit_open(const char *path)
 {
 	struct ratelimit	*rl;
 	size_t			 size = SLOTS * sizeof(struct slot);
+	const char		*why;
 	void			*p;
-	int			 fd;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || ftruncate(fd, size) != 0) {
-		fprintf(stderr, "sitepulse: rate limit file %s: %m; rate limits off\n", path);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		fprintf(stderr, "sitepulse: mmap %s: %m; rate limits off\n", path);
+	if ((p = shm_map(path, size, NULL, NULL, &why)) == NULL) {
+		fprintf(stderr, "sitepulse: rate limit file %s: %s; rate limits off\n", path, why);
 		return NULL;
 	}
 	rl = xmalloc(sizeof(*rl));
@@ -59,7 +49,7 @@ ratelimit_close(struct ratelimit *rl)
 {
 	if (rl == NULL)
 		return;
-	munmap(rl->slots, rl->size);
+	shm_unmap(rl->slots, rl->size);
 	free(rl);
 }
 
