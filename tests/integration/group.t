@@ -118,7 +118,7 @@ class Client(threading.Thread):
     def run(self):
         i = 0
         while time.monotonic() < self.deadline and i < MAX_PER_CLIENT:
-            kind = "good" if i % 2 == 0 else KINDS[(i // 2 + self.n) % 3]
+            kind = "good" if i % 2 == 0 else KINDS[(i // 2 + self.n) % len(KINDS)]
             site, bid, body = batch(self.n, i, kind)
             ua = "Mozilla/5.0 (X11; Linux x86_64) GroupClient/%d.%d.%s" % (
                 self.n, i // VISITOR_BATCHES, RUN)
@@ -168,7 +168,7 @@ def stored_paths():
 
 
 def check_load(answers, seconds):
-    by = {k: [a for a in answers if a[0] == k] for k in ("good",) + KINDS}
+    by = {k: [a for a in answers if a[0] == k] for k in ("good", "utf8", "data", "other")}
     good = by["good"]
     good_ok = [a for a in good if a[3] == 204]
     sp.note("%d requests in %.1f s: %d good (%d answered 204), %s" % (
