@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""Who gets in: request spellings an attacker would try, under the shipped configs.
+
+The web server decides, per route, whether a request is public, a share
+link or protected, and tells the program (SITEPULSE_ACCESS); every program
+fails closed (fcgi/access.c). This test aims many spellings of paths at
+every protected route and at share links (percent-encoded letters and
+slashes, double slashes, dot segments, path-info, case, trailing
+characters, NUL, headers a client might hope the program trusts, another
+site's share token) and checks that none answers with data:
+
+  - without credentials, no spelling of a protected route answers 2xx, and
+    no answer carries a share token, a site key other than the one asked
+    for, a PNG, live state or metrics;
+  - a share token reads its own site's reports and nothing of another
+    site's, whatever else the request names;
+  - with credentials the same routes do answer (so the checks above can
+    fail).
+
+It runs under the server tests/run started (SP_SERVER); under
+apache-fcgid it also starts the shared-hosting .htaccess variant with
+tools/web-apache on a free port and runs the same spellings against it,
+plus that variant's own (the *.fcgi wrappers with path-info). Raw sockets
+carry the request line exactly as written: no client library normalises it.
+"""
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sitepulse import *  # noqa: E402,F401,F403
+
+TODAY = time.strftime("%Y-%m-%d", time.gmtime())
+FROM, TO = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 30 * 86400)), TODAY
+
+
+def raw(port, method, target, headers=None, auth=False, timeout=15):
+    """Sends one request with target verbatim; returns (status, headers, body)."""
+    lines = ["%s %s HTTP/1.1" % (method, target), "Host: 127.0.0.1:%d" % port,
+             "Connection: close", "User-Agent: security.t"]
+    if auth:
+        import base64
+        lines.append("Authorization: Basic " + base64.b64encode(
+            ("admin:%s" % ADMIN_PASSWORD).encode()).decode())
+    for k, v in (headers or {}).items():
+        lines.append("%s: %s" % (k, v))
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        chunks = []
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        s.close()
+    resp = b"".join(chunks)
+    head, _, body = resp.partition(b"\r\n\r\n")
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+    status = int(m.group(1)) if m else 0
+    hdrs = head.decode("latin-1").lower()
+    if "transfer-encoding: chunked" in hdrs:
+        body = dechunk(body)
+    return status, hdrs, body
+
+
+def dechunk(b):
+    out, rest = b"", b
+    while rest:
+        size, _, rest = rest.partition(b"\r\n")
+        try:
+            n = int(size.split(b";")[0], 16)
+        except ValueError:
+            return out + rest
+        if n == 0:
+            break
+        out, rest = out + rest[:n], rest[n + 2:]
+    return out
+
+
+class Secrets:
+    """What no anonymous answer may contain: every share token, every
+    other site's key as a JSON value, images, live state, metrics."""
+
+    def __init__(self, sites):
+        self.sites = sites      # key -> token
+
+    def leaks(self, body, allowed_site=None):
+        text = body.decode("utf-8", "replace")
+        found = []
+        for key, token in self.sites.items():
+            if token in text and key != allowed_site:
+                found.append("share token of " + key)
+            if key != allowed_site and re.search(r'"site"\s*:\s*"%s"' % re.escape(key), text):
+                found.append("data of site " + key)
+            if allowed_site is None and ('"key":"%s"' % key) in text:
+                found.append("site list")
+        if body[:8] == b"\x89PNG\r\n\x1a\n":
+            found.append("a PNG")
+        if '"active"' in text and '"version"' in text:
+            found.append("live state")
+        if "sitepulse_" in text and "# TYPE" in text:
+            found.append("metrics")
+        if '"rows"' in text and allowed_site is None:
+            found.append("report rows")
+        return found
+
+
+# ---- the spellings ----------------------------------------------------
+
+# Protected routes (method, path and query), each of which answers data
+# to an authenticated owner.
+def protected_routes(site):
+    q = "site=%s&from=%s&to=%s" % (site, FROM, TO)
+    return [
+        ("GET", "stats", "report=sites"),
+        ("GET", "stats", q + "&report=summary"),
+        ("GET", "live", "site=" + site),
+        ("GET", "heatmap.png", q + "&path=/demo/"),
+        ("GET", "heatmap.json", q),
+        ("GET", "metrics", ""),
+        ("GET", "", ""),                    # the dashboard itself
+        ("GET", "index.html", ""),
+    ]
+
+
+# Ways to write /sitepulse/<name> that a server may normalise, or a
+# program may once have misread as a public or share path.
+def spellings(name):
+    n = name
+    first = n[:1]
+    enc_first = "%%%02X" % ord(first) if first else ""
+    out = [
+        "/sitepulse/" + n,
+        "/sitepulse//" + n,
+        "/sitepulse/./" + n,
+        "/sitepulse/x/../" + n,
+        "/sitepulse/share/../" + n,
+        "/sitepulse/share/x/../../" + n,
+        "/sitepulse/collect/../" + n,
+        "/sitepulse/share/%2e%2e/" + n,
+        "/sitepulse/share/..%2f" + n,
+        "/sitepulse/share%2f..%2f" + n,
+        "/sitepulse/" + (enc_first + n[1:] if n else ""),
+        "/sitepulse/share/" + n,
+        "/sitepulse/share//" + n,
+        "/sitepulse/shar%65/" + n,
+        "/sitepulse/%73hare/" + n,
+        "/sitepulse/" + n.upper(),
+        "/SitePulse/" + n,
+        "/sitepulse/" + n + "/",
+        "/sitepulse/" + n + "%00",
+        "/sitepulse/" + n + "%20",
+        "/sitepulse/" + n + ";share",
+        "/sitepulse/" + n + "/share/stats",
+        "/sitepulse/" + n + "%2fshare%2fstats",
+        "/sitepulse/share/stats/../../" + n,
+    ]
+    return out
+
+
+# Spellings of the share route itself, reached without a token or with
+# the site key in place of one: never any data.
+SHARE_SPELLINGS = [
+    "/sitepulse/share/stats", "/sitepulse/shar%65/stats", "/sitepulse/%73hare/stats",
+    "/sitepulse/share/%73tats", "/sitepulse//share/stats", "/sitepulse/share//stats",
+    "/sitepulse/share/./stats", "/sitepulse/share/x/../stats", "/sitepulse/x/../share/stats",
+    "/sitepulse/share%2fstats", "/sitepulse/SHARE/stats", "/sitepulse/share/STATS",
+    "/sitepulse/share/stats/", "/sitepulse/share/stats%00", "/sitepulse/share/stats%20",
+    "/sitepulse/share/stats;x", "/sitepulse/share/stats/..", "/sitepulse/share/stats.",
+]
+
+# Headers a client might hope a program believes.
+SPOOF_HEADERS = [
+    {"Remote-User": "admin"}, {"X-Remote-User": "admin"}, {"Remote_User": "admin"},
+    {"SitePulse-Access": "share"}, {"Sitepulse_Access": "public"},
+    {"X-Forwarded-User": "admin"}, {"Authorization": "Basic YWRtaW46"},
+    {"Auth-Type": "Basic"},
+]
+
+# The shared-hosting variant's own spellings: its wrappers by name, with
+# path-info that once made a request look like a share link.
+HTACCESS_SPELLINGS = [
+    "/sitepulse/sp-live.fcgi/share/x?site=demo",
+    "/sitepulse/sp-live.fcgi?site=demo",
+    "/sitepulse/sp-stats.fcgi/share?report=sites",
+    "/sitepulse/sp-stats.fcgi?report=sites",
+    "/sitepulse/sp-stats.fcgi/share/stats?report=sites",
+    "/sitepulse/sp-metrics.fcgi/share/",
+    "/sitepulse/sp-metrics.fcgi",
+    "/sitepulse/sp-heatmap.fcgi/share/heatmap.png?site=demo&path=/demo/",
+    "/sitepulse/sp-heatmap.fcgi/collect?site=demo&path=/demo/",
+    "/sitepulse/sp-admin.fcgi/share/admin/screenshot",
+    "/sitepulse/sp-collect.fcgi/../sp-stats.fcgi?report=sites",
+    "/sitepulse/sp-stats-share.fcgi?report=sites",
+    "/sitepulse/sp-stats-share.fcgi/x?report=sites",
+    "/sitepulse/sp-live.fcgi/collect?site=demo",
+    "/sitepulse/sp.js/../sp-stats.fcgi?report=sites",
+]
+
+
+# ---- the checks -------------------------------------------------------
+
+class Run:
+    def __init__(self, label, port, sec, tokens):
+        self.label, self.port, self.sec, self.tokens = label, port, sec, tokens
+        self.sent = 0
+        self.bad = []
+
+    def expect_no_data(self, method, target, headers=None, allowed_site=None, why=""):
+        """An anonymous request: no 2xx, nothing secret in the answer, no 5xx."""
+        self.sent += 1
+        try:
+            st, hdrs, body = raw(self.port, method, target, headers)
+        except OSError as e:
+            self.bad.append("%s %s: %s" % (method, target, e))
+            return
+        leaks = self.sec.leaks(body, allowed_site)
+        if 200 <= st < 300 or st >= 500 or st == 0 or leaks:
+            self.bad.append("%s %s %s -> %d %s %s" % (method, target, headers or "", st,
+                                                     leaks, body[:120]))
+
+    def expect_site_only(self, target, site):
+        """A share request: at most site's own data, never another's."""
+        self.sent += 1
+        st, _, body = raw(self.port, "GET", target)
+        leaks = self.sec.leaks(body, site)
+        if st >= 500 or st == 0 or leaks or (200 <= st < 300 and ('"site":"%s"' % site) not in
+                                              body.decode("utf-8", "replace")):
+            self.bad.append("GET %s -> %d %s %s" % (target, st, leaks, body[:120]))
+
+    def report(self, what):
+        ok(not self.bad, "%s: %s: none of %d requests answers with data" % (
+            self.label, what, self.sent), )
+        for b in self.bad[:15]:
+            diag(b)
+        self.bad, self.sent = [], 0
+
+
+# The share page (share/index.html and its files) is public by design: a
+# spelling of the dashboard's own page that lands there is no leak.
+SHARE_DIR = re.compile(r"^/sitepulse/(share|shar%65|%73hare)//?(index\.html)?$")
+
+
+def check_protected(run, extra=()):
+    for method, name, query in protected_routes("demo"):
+        for path in spellings(name):
+            if name in ("", "index.html") and SHARE_DIR.match(path):
+                continue
+            run.expect_no_data(method, path + ("?" + query if query else ""))
+    run.report("protected routes, every spelling, no credentials")
+
+    for method, name, query in protected_routes("demo"):
+        for h in SPOOF_HEADERS:
+            run.expect_no_data(method, "/sitepulse/%s%s" % (name, "?" + query if query else ""), h)
+    run.report("protected routes with headers that claim a user or a route")
+
+    for path in spellings("admin/screenshot"):
+        run.expect_no_data("POST", path + "?site=demo&path=/demo/",
+                           {"Content-Length": "0", "Content-Type": "image/png"})
+    run.report("admin upload, every spelling")
+
+    for target in extra:
+        run.expect_no_data("GET", target)
+    if extra:
+        run.report("the .htaccess wrappers with path-info")
+
+
+def check_share(run):
+    tok_a, tok_b = run.tokens["demo"], run.tokens[OTHER]
+    q = "from=%s&to=%s&report=summary" % (FROM, TO)
+    for path in SHARE_SPELLINGS:
+        run.expect_no_data("GET", path + "?report=sites")
+        run.expect_no_data("GET", path + "?site=demo&" + q)
+        run.expect_no_data("GET", path + "?site=%s&%s" % (OTHER, q))
+        run.expect_no_data("GET", path + "?share=%s&site=%s&%s" % (tok_a, OTHER, q))
+        run.expect_no_data("GET", path + "?share=%s&report=sites" % tok_a)
+        run.expect_no_data("GET", path + "?share=%s&report=sites" % (tok_a[:-1] + "A"))
+    run.report("the share route without a valid token, or with another site named")
+
+    # With site A's token, whatever the spelling: A's data at most.
+    for path in SHARE_SPELLINGS[:9]:
+        for report in ("summary", "pages", "timeseries"):
+            run.expect_site_only(path + "?share=%s&from=%s&to=%s&report=%s" % (
+                tok_a, FROM, TO, report), "demo")
+        run.expect_no_data("GET", "%s?share=%s&site=%s&%s" % (path, tok_a, OTHER, q),
+                           allowed_site="demo")
+    # A share token on the protected routes opens nothing.
+    for name in ("live", "heatmap.png", "heatmap.json", "metrics"):
+        run.expect_no_data("GET", "/sitepulse/%s?share=%s&site=demo&path=/demo/" % (name, tok_a))
+        run.expect_no_data("GET", "/sitepulse/share/%s?share=%s&site=demo" % (name, tok_a))
+        run.expect_no_data("GET", "/sitepulse/share/%s/%s?site=demo&path=/demo/" % (tok_a, name))
+    run.report("share token of one site: its own reports only, nothing else")
+
+    # The token does read its own site (so the checks above can fail).
+    st, _, body = raw(run.port, "GET", "/sitepulse/shar%%65/stats?share=%s&%s" % (tok_a, q))
+    ok(st == 200 and b'"site":"demo"' in body,
+       "%s: a share token reads its site through a share route spelling" % run.label)
+    st, _, body = raw(run.port, "GET", "/sitepulse/share/stats?share=%s&%s" % (tok_b, q))
+    ok(st == 200 and ('"site":"%s"' % OTHER).encode() in body and b'"site":"demo"' not in body,
+       "%s: the other site's token reads the other site only" % run.label)
+
+
+def check_owner(run):
+    """With the password the protected routes do answer: the refusals are real."""
+    for method, name, query in protected_routes("demo"):
+        st, _, _ = raw(run.port, method, "/sitepulse/%s%s" % (name, "?" + query if query else ""),
+                       auth=True)
+        ok(st in (200, 304), "%s: %s /sitepulse/%s answers the owner (%d)" % (
+            run.label, method, name, st))
+
+
+def check_all(label, port, sec, tokens, extra=()):
+    run = Run(label, port, sec, tokens)
+    check_owner(run)
+    check_protected(run, extra)
+    check_share(run)
+
+
+# ---- the .htaccess variant ----------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def web_apache(cmd, port):
+    env = dict(os.environ, PORT=str(port))
+    return subprocess.run([os.path.join(SP_ROOT, "tools", "web-apache"), cmd, "htaccess"],
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def check_htaccess(sec, tokens):
+    port = free_port()
+    started = web_apache("start", port)
+    if not ok(started.returncode == 0, "htaccess: tools/web-apache starts Apache on %d" % port):
+        diag(started.stderr)
+        web_apache("stop", port)
+        return
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        check_all("htaccess", port, sec, tokens, HTACCESS_SPELLINGS)
+    finally:
+        web_apache("stop", port)
+
+
+OTHER = "sec-other"
+
+
+def main():
+    port = int(BASE.rsplit(":", 1)[1])
+    psql("SELECT sitepulse.add_site('%s', 'Another owner''s site', ARRAY['http://other.example'])"
+         " WHERE NOT EXISTS (SELECT 1 FROM sitepulse.sites WHERE key = '%s')" % (OTHER, OTHER))
+    tokens = dict(psql("SELECT key, share_token FROM sitepulse.sites WHERE key IN ('demo', '%s')"
+                       % OTHER))
+    ok(len(tokens) == 2 and all(tokens.values()), "two sites with share tokens")
+    # Something for the heatmap and live routes to show their owner.
+    r = post_collect({"site": "demo", "events": [
+        {"type": "pageview", "url": ORIGIN + "/demo/", "vw": 1280, "vh": 800},
+        {"type": "click", "url": ORIGIN + "/demo/", "x": 100, "y": 200, "dw": 1280, "dh": 2000,
+         "vw": 1280, "vh": 800}]},
+        headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36"})
+    ok(r.status == 204, "a page view and a click stored for the demo site")
+    wait_for(lambda: raw(port, "GET", "/sitepulse/heatmap.png?site=demo&path=/demo/&from=%s&to=%s"
+                         % (FROM, TO), auth=True)[0] == 200, timeout=5)
+    sec = Secrets(tokens)
+    check_all(SERVER, port, sec, tokens)
+    if SERVER == "apache-fcgid":
+        check_htaccess(sec, tokens)
+    done_testing()
+
+
+main()
