@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 
 #include "event.h"
+#include "util.h"
 #include "valid.h"
 
 /* How a field's value is checked and copied. */
@@ -51,16 +52,30 @@ static const struct field fields[] = {
 
 static const char *const types[] = { "pageview", "click", "scroll", "leave", "event" };
 
-/* Writes a printf-style reason into buf and returns 0, for "return fail(...)". */
+/*
+ * Writes a printf-style reason into buf and returns 0, for "return
+ * fail(...)". A reason longer than buf is cut on a character boundary:
+ * it goes to the client in a JSON answer, which must be valid UTF-8.
+ */
 static int
 fail(char *buf, size_t bufsz, const char *fmt, ...)
 {
 	va_list	 ap;
+	int	 n;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, bufsz, fmt, ap);
+	n = vsnprintf(buf, bufsz, fmt, ap);
 	va_end(ap);
+	if (n > 0 && (size_t)n >= bufsz)
+		buf[util_utf8_cut(buf, bufsz - 1, bufsz - 1)] = '\0';
 	return 0;
+}
+
+/* How many bytes of a field name a reason shows: at most 40, whole characters. */
+static int
+shown(const char *key)
+{
+	return (int)util_utf8_cut(key, strlen(key), 40);
 }
 
 static const struct field *
@@ -255,7 +270,7 @@ event_one(struct json_object *in, struct json_object **out, char *host, char *wh
 	*out = json_object_new_object();
 	json_object_object_foreach(in, key, val) {
 		if ((f = field_find(key)) == NULL)
-			return fail(why, whysz, "%.40s: unknown field", key);
+			return fail(why, whysz, "%.*s: unknown field", shown(key), key);
 		if (val == NULL)	/* JSON null: same as absent */
 			continue;
 		if (!field_take(f, val, *out, host, why, whysz))
@@ -275,7 +290,7 @@ batch_take(struct json_object *root, struct event_batch *b, char *why, size_t wh
 		return fail(why, whysz, "body: not a JSON object");
 	json_object_object_foreach(root, key, val) {
 		if (strcmp(key, "site") != 0 && strcmp(key, "batch") != 0 && strcmp(key, "events") != 0)
-			return fail(why, whysz, "%.40s: unknown field", key);
+			return fail(why, whysz, "%.*s: unknown field", shown(key), key);
 		(void)val;
 	}
 	if (!json_object_object_get_ex(root, "site", &v) || !json_object_is_type(v, json_type_string) ||

@@ -59,6 +59,28 @@ xstrndup(const char *s, size_t n)
 	return p;
 }
 
+/*
+ * The length of the longest prefix of the len bytes at s that is at most
+ * max bytes and does not end inside a UTF-8 character: the first max (or
+ * len) bytes, less a last character they leave incomplete. Every limit that cuts
+ * text goes through here, so a cut string stays valid UTF-8 (PostgreSQL
+ * refuses anything else, and with it a whole group of batches). Bytes
+ * that are not UTF-8 are kept as they are; at most three are dropped.
+ */
+size_t
+util_utf8_cut(const char *s, size_t len, size_t max)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 n = len < max ? len : max, lead = n, want;
+
+	while (lead > 0 && n - lead < 3 && (u[lead - 1] & 0xc0) == 0x80)
+		lead--;
+	if (lead == 0 || u[lead - 1] < 0xc0 || u[lead - 1] > 0xf7)
+		return n;	/* ends in ASCII, or in bytes that lead nothing */
+	want = u[lead - 1] >= 0xf0 ? 4 : u[lead - 1] >= 0xe0 ? 3 : 2;
+	return n - (lead - 1) < want ? lead - 1 : n;
+}
+
 long long
 util_now_ms(void)
 {

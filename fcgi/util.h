@@ -1,6 +1,6 @@
 /*
  * util: allocation that never returns NULL, a growing byte buffer, and small
- * string helpers.
+ * string helpers (among them the one place text is cut to a byte limit).
  * Out of memory ends the process (as Redis's zmalloc and kcgi's kmalloc do):
  * the FastCGI process manager starts a fresh one, and no request is half-done.
  */
@@ -23,6 +23,9 @@ struct util_buf {
 
 void	 util_buf_add(struct util_buf *, const char *, size_t);
 void	 util_buf_free(struct util_buf *);
+
+/* How many bytes of a string a limit may keep without cutting a UTF-8 character. */
+size_t	 util_utf8_cut(const char *, size_t, size_t);
 
 /* Milliseconds on the monotonic clock, for timing and deadlines. */
 long long	 util_now_ms(void);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "valid.h"
 
 /* True for the characters of site keys and batch ids: [A-Za-z0-9_-]. */
@@ -96,7 +97,9 @@ valid_text(const char *s, size_t len, size_t max)
 /*
  * An absolute http or https URL of at most VALID_URL_MAX bytes, read by
  * length. Fills in the lower-cased host (without port or user info) and the
- * path without query and fragment ("/" when empty), cut at VALID_PATH_MAX.
+ * path without query and fragment ("/" when empty), cut to at most
+ * VALID_PATH_MAX bytes on a character boundary (a cut inside a character
+ * would make the path, and the group it is stored with, invalid UTF-8).
  */
 int
 valid_url(const char *s, size_t len, struct valid_url *out)
@@ -133,8 +136,10 @@ valid_url(const char *s, size_t len, struct valid_url *out)
 		out->host[i] = tolower((unsigned char)h[i]);
 	out->host[n] = '\0';
 
-	for (n = 0; p < end && *p != '?' && *p != '#' && n < VALID_PATH_MAX; p++)
-		out->path[n++] = *p;
+	for (n = 0; p + n < end && p[n] != '?' && p[n] != '#'; n++)
+		;
+	n = util_utf8_cut(p, n, VALID_PATH_MAX);
+	memcpy(out->path, p, n);
 	if (n == 0)
 		out->path[n++] = '/';
 	out->path[n] = '\0';

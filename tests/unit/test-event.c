@@ -10,6 +10,7 @@
 
 #include "event.h"
 #include "tap.h"
+#include "valid.h"
 
 #define PV	"{\"type\":\"pageview\",\"url\":\"https://ex.com/a?b=1\""
 #define CLICK	"{\"type\":\"click\",\"url\":\"https://ex.com/\",\"x\":10,\"y\":20,\"dw\":1280,\"dh\":3000"
@@ -171,10 +172,64 @@ test_normalised(void)
 	ok(!event_pageview(&b, "demo", NULL, NULL, why, sizeof(why)), "gif page view without url");
 }
 
+/*
+ * Every text a limit cuts stays valid UTF-8 (issue 13): the path of a page
+ * view (511 ASCII bytes and a 2-byte character, cut at VALID_PATH_MAX
+ * inside it, made the group's JSON invalid and PostgreSQL refused the
+ * group), and the reasons sent back, which quote field names and are cut
+ * to the caller's buffer.
+ */
+static void
+test_utf8_cuts(void)
+{
+	static const struct { size_t ascii; const char *ch; size_t whysz; } t[] = {
+		{ 510, "\xc3\xa9", 200 },		/* path: '/', 510 bytes, then the character */
+		{ 509, "\xe2\x82\xac", 200 },
+		{ 510, "\xe2\x82\xac", 200 },
+		{ 508, "\xf0\x9f\x98\x80", 200 },
+		{ 509, "\xf0\x9f\x98\x80", 200 },
+		{ 510, "\xf0\x9f\x98\x80", 200 },
+		{ 39, "\xc3\xa9", 200 },
+		{ 38, "\xe2\x82\xac", 200 },
+		{ 1, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 24 },
+		{ 2, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 24 },
+		{ 3, "\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 29 },
+	};
+	struct event_batch	 b;
+	char			 body[1400], why[200], text[600];
+	const char		*json;
+	size_t			 n;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(text, 'a', t[i].ascii);
+		snprintf(text + t[i].ascii, sizeof(text) - t[i].ascii, "%s", t[i].ch);
+		if (t[i].ascii > 100) {		/* a path */
+			n = (size_t)snprintf(body, sizeof(body), B("{\"type\":\"pageview\",\"url\":"
+			    "\"https://ex.com/%sz\"}"), text);
+			ok(event_parse(body, n, &b, why, t[i].whysz) && (json = event_json(&b)) != NULL &&
+			    valid_utf8(json, strlen(json)), "path of %zu bytes and %s: valid UTF-8 to store",
+			    t[i].ascii + 1, t[i].ch);
+			event_batch_free(&b);
+			continue;
+		}
+		/* an unknown field named text, or a bad props key: the reason quotes it */
+		n = (size_t)snprintf(body, sizeof(body), B(PV ",\"%s\":1}"), text);
+		ok(!event_parse(body, n, &b, why, t[i].whysz) && valid_utf8(why, strlen(why)) &&
+		    strlen(why) < t[i].whysz, "reason quoting %zu bytes and %s, %zu-byte buffer: "
+		    "valid UTF-8 (%s)", t[i].ascii, t[i].ch, t[i].whysz, why);
+		n = (size_t)snprintf(body, sizeof(body), B("{\"type\":\"event\",\"url\":\"https://ex.com/\","
+		    "\"name\":\"x\",\"props\":{\"%s\":[1]}}"), text);
+		ok(!event_parse(body, n, &b, why, t[i].whysz) && valid_utf8(why, strlen(why)),
+		    "props reason quoting %zu bytes and %s, %zu-byte buffer: valid UTF-8 (%s)",
+		    t[i].ascii, t[i].ch, t[i].whysz, why);
+	}
+}
+
 int
 main(void)
 {
 	test_table();
+	test_utf8_cuts();
 	test_raw();
 	test_batch_limits();
 	test_normalised();

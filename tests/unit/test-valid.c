@@ -1,7 +1,12 @@
-/* Table-driven tests of every validator in fcgi/valid.c. */
+/*
+ * Table-driven tests of every validator in fcgi/valid.c, and of
+ * util_utf8_cut (fcgi/util.c), which every limit that cuts text uses.
+ */
+#include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
+#include "util.h"
 #include "valid.h"
 
 static void
@@ -87,6 +92,70 @@ test_url(void)
 	ok(valid_url(long_url, strlen(long_url), &u) && strlen(u.path) == 512, "long path cut at 512");
 }
 
+/* util_utf8_cut: never ends inside a character, whatever its length. */
+static void
+test_cut(void)
+{
+	static const struct { const char *s; size_t len, max, want; } t[] = {
+		{ "abc", 3, 5, 3 },
+		{ "abc", 3, 3, 3 },
+		{ "abc", 3, 2, 2 },
+		{ "abc", 3, 0, 0 },
+		{ "", 0, 4, 0 },
+		{ "a\xc3\xa9", 3, 3, 3 },			/* a, e acute: whole */
+		{ "a\xc3\xa9", 3, 2, 1 },			/* inside the e acute */
+		{ "a\xc3\xa9", 3, 1, 1 },
+		{ "\xe2\x82\xac", 3, 1, 0 },		/* euro sign */
+		{ "\xe2\x82\xac", 3, 2, 0 },
+		{ "\xe2\x82\xac", 3, 3, 3 },
+		{ "\xf0\x9f\x98\x80", 4, 1, 0 },		/* emoji */
+		{ "\xf0\x9f\x98\x80", 4, 2, 0 },
+		{ "\xf0\x9f\x98\x80", 4, 3, 0 },
+		{ "\xf0\x9f\x98\x80", 4, 4, 4 },
+		{ "ab\xf0\x9f\x98\x80z", 7, 5, 2 },
+		{ "ab\xf0\x9f\x98\x80z", 7, 6, 6 },
+		{ "ab\xf0\x9f\x98\x80z", 7, 7, 7 },
+		{ "\xc3\xa9\xc3\xa9", 4, 3, 2 },
+		{ "a\xc3", 2, 2, 1 },			/* ends cut short: trimmed */
+		{ "\x80\x80\x80\x80\x80", 5, 4, 4 },	/* no lead byte: kept as it is */
+		{ "\xff\xfe", 2, 1, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ok(util_utf8_cut(t[i].s, t[i].len, t[i].max) == t[i].want, "cut case %zu: %zu of %zu bytes -> %zu",
+		    i, t[i].max, t[i].len, t[i].want);
+}
+
+/*
+ * The path limit falls before, on and inside a 2-, 3- and 4-byte character
+ * (issue 13: 511 ASCII bytes and a 2-byte character were cut at 512 inside
+ * it, and PostgreSQL refused the group). The path must be valid UTF-8, as
+ * long as it can be, and never longer than VALID_PATH_MAX.
+ */
+static void
+test_path_cut(void)
+{
+	static const char *const chars[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80" };
+	struct valid_url	 u;
+	char			 url[1200];
+	size_t			 len, clen, n, want;
+
+	for (size_t c = 0; c < 3; c++)
+		for (size_t k = 506; k <= 512; k++) {
+			clen = strlen(chars[c]);
+			n = (size_t)snprintf(url, sizeof(url), "https://ex.com/");
+			memset(url + n, 'a', k - 1);		/* the path: '/' and k - 1 bytes */
+			len = n + k - 1;
+			len += (size_t)snprintf(url + len, sizeof(url) - len, "%s%s?q=1", chars[c], "tail");
+			want = k + clen <= VALID_PATH_MAX ? k + clen + 4 : k;
+			if (want > VALID_PATH_MAX)
+				want = VALID_PATH_MAX;
+			ok(valid_url(url, len, &u) && strlen(u.path) == want &&
+			    valid_utf8(u.path, strlen(u.path)), "%zu-byte character after %zu path bytes: %zu kept",
+			    clen, k, want);
+		}
+}
+
 static void
 test_origin(void)
 {
@@ -139,6 +208,8 @@ main(void)
 	test_ids();
 	test_utf8();
 	test_url();
+	test_cut();
+	test_path_cut();
 	test_origin();
 	test_int_date_device();
 	return done_testing();
