@@ -1,15 +1,18 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gd.h>
+#include <seccomp.h>
 
 #include "image.h"
 #include "util.h"
@@ -25,6 +28,8 @@
 
 #define CHILD_CPU_SECONDS	 10
 #define CHILD_WALL_MS		 20000
+#define CHILD_SETUP		 3	/* the child's exit status when its sandbox failed */
+#define SANDBOX_FD		 3	/* the child's end of the pipe: its only descriptor */
 #define PNG_LEVEL		 6	/* stored once, read many times: compress well */
 
 static const unsigned char png_magic[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
@@ -185,30 +190,116 @@ write_all(int fd, const void *p, size_t n)
 }
 
 /*
- * The child's side: limits itself, decodes, checks that the decoder saw
- * the dimensions the header declared, re-encodes as PNG and writes its
- * length (4 bytes) and bytes to fd. Never returns.
+ * Limits the calling (child) process: CPU time, no file writes, no core
+ * dump, and (without ASan) an address space of what it runs with plus the
+ * decoded truecolour pixels of info's size (4 bytes each) and slack.
+ * Returns 1, or 0 when a limit could not be set.
+ */
+static int
+child_limits(const struct image_info *info)
+{
+	struct rlimit	 cpu = { CHILD_CPU_SECONDS, CHILD_CPU_SECONDS + 1 }, none = { 0, 0 };
+
+#ifndef UNDER_ASAN
+	size_t		 as = address_space() + (size_t)info->width * info->height * 6 + (128 << 20);
+	struct rlimit	 mem = { as, as };
+
+	if (setrlimit(RLIMIT_AS, &mem) != 0)
+		return 0;
+#endif
+	return setrlimit(RLIMIT_CPU, &cpu) == 0 && setrlimit(RLIMIT_FSIZE, &none) == 0 &&
+	    setrlimit(RLIMIT_CORE, &none) == 0;
+}
+
+/*
+ * Leaves the calling (child) process holding nothing but fd, moved to
+ * SANDBOX_FD: every other descriptor is closed, stdin to stderr included
+ * (under FastCGI stdin is the listening socket), and with them the
+ * database connection and whatever else the parent had open. Returns
+ * SANDBOX_FD, or -1.
+ */
+static int
+sandbox_fds(int fd)
+{
+	if (fd != SANDBOX_FD && dup2(fd, SANDBOX_FD) != SANDBOX_FD)
+		return -1;
+	if (close_range(0, SANDBOX_FD - 1, 0) != 0 ||
+	    close_range(SANDBOX_FD + 1, ~0U, 0) != 0) {
+		/* A kernel before 5.9: one at a time. */
+		for (long i = 0, max = sysconf(_SC_OPEN_MAX); i < max; i++)
+			if (i != SANDBOX_FD)
+				close((int)i);
+	}
+	return SANDBOX_FD;
+}
+
+/*
+ * Confines the calling (child) process to what decoding and answering
+ * need: write on SANDBOX_FD only; memory from brk, mmap and mprotect
+ * (never executable), mremap, munmap and madvise; exit; under ASan also
+ * sigaltstack queries. Any other system call kills the process
+ * (SCMP_ACT_KILL_PROCESS), which the parent sees as a failed decode. Call
+ * it after sandbox_fds() and before the untrusted bytes are touched.
+ * Returns 1, or 0 when the filter could not be loaded.
+ */
+static int
+sandbox_filter(void)
+{
+	static const int	 plain[] = { SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap),
+	    SCMP_SYS(madvise), SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn) };
+	scmp_filter_ctx		 ctx;
+	int			 rc;
+
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+		return 0;
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
+	    SCMP_A0(SCMP_CMP_EQ, SANDBOX_FD));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	for (size_t i = 0; rc == 0 && i < sizeof(plain) / sizeof(plain[0]); i++)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, plain[i], 0);
+#ifdef UNDER_ASAN
+	/* ASan asks whether it runs on a signal stack before every noreturn call (_exit). */
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sigaltstack), 1,
+		    SCMP_A0(SCMP_CMP_EQ, 0));
+#endif
+	if (rc == 0)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return rc == 0;
+}
+
+/* libgd's diagnostics, silenced: the sandboxed child has no stderr. */
+static void
+quiet(int priority, const char *fmt, va_list ap)
+{
+}
+
+/*
+ * The child's side: limits itself, gives up every descriptor but its
+ * pipe and every system call decoding does not need, then decodes, checks
+ * that the decoder saw the dimensions the header declared, re-encodes as
+ * PNG and writes its length (4 bytes) and bytes to the pipe. Exits
+ * CHILD_SETUP when it could not confine itself. Never returns.
  */
 static void __attribute__((noreturn))
 child(int fd, const unsigned char *b, size_t len, const struct image_info *info)
 {
-	struct rlimit	 cpu = { CHILD_CPU_SECONDS, CHILD_CPU_SECONDS + 1 }, none = { 0, 0 };
 	gdImagePtr	 im;
 	void		*png;
 	int		 size = 0;
 	uint32_t	 n;
 
-#ifndef UNDER_ASAN
-	/* What we run with, the decoded truecolour pixels (4 bytes each), and slack. */
-	size_t		 as = address_space() + (size_t)info->width * info->height * 6 + (128 << 20);
-	struct rlimit	 mem = { as, as };
-
-	if (setrlimit(RLIMIT_AS, &mem) != 0)
-		_exit(2);
-#endif
-	if (setrlimit(RLIMIT_CPU, &cpu) != 0 || setrlimit(RLIMIT_FSIZE, &none) != 0 ||
-	    setrlimit(RLIMIT_CORE, &none) != 0)
-		_exit(2);
+	if (!child_limits(info))
+		_exit(CHILD_SETUP);
+	gdSetErrorMethod(quiet);
+	if ((fd = sandbox_fds(fd)) < 0 || !sandbox_filter())
+		_exit(CHILD_SETUP);
 	im = info->type == IMAGE_PNG ? gdImageCreateFromPngPtr((int)len, (void *)b) :
 	    gdImageCreateFromJpegPtrEx((int)len, (void *)b, 0);
 	if (im == NULL || gdImageSX(im) != info->width || gdImageSY(im) != info->height)
@@ -218,6 +309,28 @@ child(int fd, const unsigned char *b, size_t len, const struct image_info *info)
 		_exit(1);
 	n = (uint32_t)size;
 	_exit(write_all(fd, &n, sizeof(n)) && write_all(fd, png, n) ? 0 : 1);
+}
+
+/*
+ * What the child's wait status says about a re-encoding that otherwise
+ * came out as rc: a child that did not exit 0 fails it (IMAGE_BAD_DATA),
+ * and a child that could not confine itself is IMAGE_FAILED, not the
+ * upload's fault. That, and a child killed for a system call outside its
+ * sandbox (SIGSYS), are logged.
+ */
+static enum image_err
+child_verdict(int status, enum image_err rc)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_SETUP) {
+		fprintf(stderr, "sitepulse: image decoder: its sandbox could not be set up\n");
+		return IMAGE_FAILED;
+	}
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		fprintf(stderr, "sitepulse: image decoder killed for a system call outside its "
+		    "sandbox\n");
+	if (rc == IMAGE_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		return IMAGE_BAD_DATA;
+	return rc;
 }
 
 /*
@@ -256,10 +369,11 @@ read_until(int fd, void *p, size_t n, long long deadline)
 /*
  * Decodes the checked upload b (image_check() said IMAGE_OK and filled in
  * info) in a forked child limited in address space, CPU time and wall time,
- * and re-encodes it as PNG. Returns IMAGE_OK with *out (the caller frees
- * it) and *outlen set; IMAGE_BAD_DATA when the decoder failed, was killed
- * by a limit or disagreed with the header; IMAGE_FAILED when no child
- * could be run.
+ * holding no descriptor but its pipe and under a seccomp filter, and
+ * re-encodes it as PNG. Returns IMAGE_OK with *out (the caller frees it)
+ * and *outlen set; IMAGE_BAD_DATA when the decoder failed, was killed by a
+ * limit or disagreed with the header; IMAGE_FAILED when no child could be
+ * run or confined.
  */
 enum image_err
 image_reencode(const unsigned char *b, size_t len, const struct image_info *info,
@@ -299,8 +413,7 @@ out_kill:
 		kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (rc == IMAGE_OK && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-		rc = IMAGE_BAD_DATA;
+	rc = child_verdict(status, rc);
 	if (rc != IMAGE_OK) {
 		free(*out);
 		*out = NULL;

@@ -1,10 +1,20 @@
-/* Tests of the upload checks and the sandboxed re-encoding in fcgi/image.c. */
+/*
+ * Tests of the upload checks and the sandboxed re-encoding in fcgi/image.c.
+ * image.c is included to reach the sandbox's steps (sandbox_fds(),
+ * sandbox_filter()), which the tests run in children of their own.
+ */
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gd.h>
 
-#include "image.h"
+#include "image.c"
 #include "tap.h"
 
 /* A PNG signature and IHDR for w x h (CRC left zero: only a decoder checks it). */
@@ -153,6 +163,185 @@ test_reencode(void)
 	    "reasons name the limits");
 }
 
+/*
+ * Writes the numbers of the descriptors open in this process, but for the
+ * one listing them, to fd as text ("3 "). Before any seccomp filter: it
+ * opens /proc/self/fd.
+ */
+static void
+report_fds(int fd)
+{
+	char		 buf[512] = "";
+	DIR		*d = opendir("/proc/self/fd");
+	struct dirent	*e;
+	size_t		 n = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL && n + 16 < sizeof(buf))
+		if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d))
+			n += snprintf(buf + n, sizeof(buf) - n, "%s ", e->d_name);
+	if (d == NULL)
+		snprintf(buf, sizeof(buf), "no /proc");
+	if (write(fd, buf, strlen(buf)) < 0)
+		_exit(1);
+}
+
+/*
+ * The child holds nothing but its pipe: with a socket, a file and an
+ * inherited pipe open in the parent (as sp-admin has its FastCGI socket
+ * on stdin and its database connection), the child's sandbox_fds() leaves
+ * it descriptor SANDBOX_FD alone.
+ */
+static void
+test_sandbox_fds(void)
+{
+	char	 got[512] = "";
+	int	 p[2], sock = socket(AF_INET, SOCK_STREAM, 0), file = open("/dev/null", O_RDONLY);
+	int	 high = dup2(file, 40), status, n;
+	pid_t	 pid;
+
+	if (pipe(p) != 0 || sock < 0 || file < 0 || high != 40)
+		exit(1);
+	if ((pid = fork()) == 0) {
+		close(p[0]);
+		if (sandbox_fds(p[1]) != SANDBOX_FD)
+			_exit(2);
+		report_fds(SANDBOX_FD);
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], got, sizeof(got) - 1);
+	got[n > 0 ? n : 0] = '\0';
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && strcmp(got, "3 ") == 0,
+	    "in the sandbox only the pipe is open, as descriptor 3 (open: %s)", got);
+	close(p[0]);
+	close(sock);
+	close(file);
+	close(high);
+}
+
+/* What a child does once sandboxed: each of these must kill it with SIGSYS. */
+static void
+do_open(void)
+{
+	open("/etc/hostname", O_RDONLY);
+}
+
+static void
+do_socket(void)
+{
+	socket(AF_INET, SOCK_STREAM, 0);
+}
+
+static void
+do_getpid(void)
+{
+	syscall(SYS_getpid);
+}
+
+static void
+do_write_stderr(void)
+{
+	if (write(2, "x", 1) < 0)
+		return;
+}
+
+static void
+do_exec_map(void)
+{
+	mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+static void
+do_fork(void)
+{
+	fork();
+}
+
+/* Allocating (brk, mmap, mremap), freeing and answering on the pipe. */
+static void
+do_decode_like(void)
+{
+	char	*p = malloc(100), *q = malloc(64 << 20);
+
+	memset(q, 1, 64 << 20);
+	q = realloc(q, 128 << 20);
+	free(q);
+	free(p);
+	if (write(SANDBOX_FD, "ok", 2) != 2)
+		_exit(1);
+}
+
+/* Runs fn in a sandboxed child; returns its wait status. */
+static int
+sandboxed(void (*fn)(void))
+{
+	int	 p[2], status = 0;
+	pid_t	 pid;
+
+	if (pipe(p) != 0)
+		exit(1);
+	if ((pid = fork()) == 0) {
+		if (sandbox_fds(p[1]) != SANDBOX_FD || !sandbox_filter())
+			_exit(CHILD_SETUP);
+		fn();
+		_exit(0);
+	}
+	close(p[1]);
+	waitpid(pid, &status, 0);
+	close(p[0]);	/* after the child: its write must not meet a closed pipe */
+	return status;
+}
+
+static void
+test_sandbox_filter(void)
+{
+	static const struct {
+		const char	*name;
+		void		(*fn)(void);
+		int		 killed;
+	} t[] = {
+		{ "allocating, freeing and writing the pipe", do_decode_like, 0 },
+		{ "open()", do_open, 1 },
+		{ "socket()", do_socket, 1 },
+		{ "getpid()", do_getpid, 1 },
+		{ "write() to stderr", do_write_stderr, 1 },
+		{ "an executable mmap()", do_exec_map, 1 },
+		{ "fork()", do_fork, 1 },
+	};
+	int	 st;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		st = sandboxed(t[i].fn);
+		if (t[i].killed)
+			ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+			    "sandbox: %s kills the child with SIGSYS (status %#x)", t[i].name, st);
+		else
+			ok(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sandbox: %s is allowed (status %#x)",
+			    t[i].name, st);
+	}
+}
+
+/* A large image: the decoder's and encoder's big allocations in the sandbox. */
+static void
+test_reencode_large(void)
+{
+	struct image_info	 info;
+	unsigned char		*src, *out = NULL;
+	size_t			 outlen = 0;
+	int			 size;
+
+	for (int jpeg = 0; jpeg <= 1; jpeg++) {
+		src = real_image(jpeg, 2000, 9000, &size);
+		ok(image_check(src, size, &info) == IMAGE_OK &&
+		    image_reencode(src, size, &info, &out, &outlen) == IMAGE_OK &&
+		    image_check(out, outlen, &info) == IMAGE_OK && info.height == 9000,
+		    "%s of 2000 x 9000 px re-encoded in the sandbox", jpeg ? "JPEG" : "PNG");
+		free(out);
+		gdFree(src);
+	}
+}
+
 int
 main(void)
 {
@@ -160,5 +349,8 @@ main(void)
 	test_png_header();
 	test_jpeg_header();
 	test_reencode();
+	test_sandbox_fds();
+	test_sandbox_filter();
+	test_reencode_large();
 	return done_testing();
 }
