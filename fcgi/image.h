@@ -3,8 +3,10 @@
  * accepted by its magic bytes only (PNG or JPEG, whatever it claims to
  * be); its declared dimensions are read from the header bytes and capped
  * before any decoder sees it (libgd lifts libpng's own limits); it is then
- * decoded in a child process under memory and CPU limits and re-encoded as
- * PNG, so that only pixels we produced ourselves are ever stored.
+ * decoded in a child process under memory and CPU limits, holding no
+ * descriptor but its pipe and confined by a seccomp filter to memory calls
+ * and writing that pipe, and re-encoded as PNG, so that only pixels we
+ * produced ourselves are ever stored.
  */
 #ifndef SP_IMAGE_H
 #define SP_IMAGE_H

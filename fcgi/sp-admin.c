@@ -1,9 +1,19 @@
 /*
  * sp-admin: the administrator's endpoints, behind the web server's
- * authentication like the dashboard.
+ * authentication like the dashboard. It serves protected routes only
+ * (access.h): a request the web server did not authenticate is 401, one
+ * on a route declared public or share is 403, before anything is read.
  *
  *   POST /sitepulse/admin/screenshot?site=KEY&path=/x[&device=desktop|tablet|mobile]
+ *        header: X-SitePulse-Request: 1
  *        body: a PNG or JPEG image of at most 8 MiB (any Content-Type)
+ *
+ * A browser sends the administrator's Basic credentials with any request
+ * to this host, whichever page made it, so a state change must prove that
+ * it comes from our own pages: the custom header (no form, and no
+ * cross-origin fetch without a CORS preflight, which nothing here grants),
+ * an Origin, when there is one, of this very host, and a Sec-Fetch-Site,
+ * when there is one, of same-origin or none. Anything else is 403.
  *
  * An uploaded screenshot is trusted for nothing: it is accepted by its
  * magic bytes only, its declared dimensions are capped (4000 x 20000 px,
@@ -16,10 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <fcgiapp.h>
 #include <libpq-fe.h>
 
+#include "access.h"
 #include "config.h"
 #include "counters.h"
 #include "db.h"
@@ -49,6 +61,83 @@ struct admin {
 struct upload {
 	const char	*site, *path, *device;
 };
+
+/* What a request says about where it comes from: CGI parameters, each may be NULL. */
+struct provenance {
+	const char	*marker;	/* HTTP_X_SITEPULSE_REQUEST */
+	const char	*origin;	/* HTTP_ORIGIN */
+	const char	*fetch_site;	/* HTTP_SEC_FETCH_SITE */
+	const char	*host;		/* HTTP_HOST */
+	const char	*https;		/* HTTPS: "on" over TLS */
+	const char	*scheme;	/* REQUEST_SCHEME */
+};
+
+/* The length of authority (host[:port]) without the default port of its scheme. */
+static size_t
+authority_len(const char *authority, int https)
+{
+	const char	*port = https ? ":443" : ":80";
+	size_t		 n = strlen(authority), m = strlen(port);
+
+	return n > m && strcmp(authority + n - m, port) == 0 ? n - m : n;
+}
+
+/*
+ * True when origin (an Origin header: scheme://host[:port], no path) is
+ * the request's own: the same scheme as the request came in with (https
+ * when HTTPS is on or REQUEST_SCHEME says so) and, ignoring case and a
+ * default port, the same host and port as its Host header. Pure.
+ */
+static int
+same_origin(const char *origin, const struct provenance *p)
+{
+	int		 https = (p->https != NULL && (strcasecmp(p->https, "on") == 0 ||
+			    strcmp(p->https, "1") == 0)) ||
+			    (p->scheme != NULL && strcasecmp(p->scheme, "https") == 0);
+	const char	*want = https ? "https://" : "http://";
+	size_t		 n;
+
+	if (p->host == NULL || *p->host == '\0' || strncasecmp(origin, want, strlen(want)) != 0)
+		return 0;
+	origin += strlen(want);
+	if (*origin == '\0' || strchr(origin, '/') != NULL)
+		return 0;
+	n = authority_len(origin, https);
+	return n == authority_len(p->host, https) && strncasecmp(origin, p->host, n) == 0;
+}
+
+/*
+ * Decides whether a state-changing request may come from where it says it
+ * does: it must carry X-SitePulse-Request: 1, which only our own pages
+ * send; Sec-Fetch-Site, when sent, must be same-origin or none; Origin,
+ * when sent, must be this host's (same_origin()). Returns NULL, or the
+ * reason for a 403. Pure.
+ */
+static const char *
+cross_site_refusal(const struct provenance *p)
+{
+	if (p->marker == NULL || strcmp(p->marker, "1") != 0)
+		return "X-SitePulse-Request: 1 header required";
+	if (p->fetch_site != NULL && strcmp(p->fetch_site, "same-origin") != 0 &&
+	    strcmp(p->fetch_site, "none") != 0)
+		return "cross-site request (Sec-Fetch-Site)";
+	if (p->origin != NULL && !same_origin(p->origin, p))
+		return "cross-origin request (Origin is not this host)";
+	return NULL;
+}
+
+/* The provenance parameters of request r. */
+static struct provenance
+provenance(FCGX_Request *r)
+{
+	struct provenance	 p = {
+		http_param(r, "HTTP_X_SITEPULSE_REQUEST"), http_param(r, "HTTP_ORIGIN"),
+		http_param(r, "HTTP_SEC_FETCH_SITE"), http_param(r, "HTTP_HOST"),
+		http_param(r, "HTTPS"), http_param(r, "REQUEST_SCHEME")
+	};
+
+	return p;
+}
 
 /*
  * Validates the query of an upload into u. Returns NULL or the reason for
@@ -108,7 +197,8 @@ bytea_hex(const unsigned char *png, size_t n)
 
 /*
  * Stores the re-encoded png of info's size for u. Returns 201 with the new
- * id in id, 404 for an unknown site, or 503/500 for the database.
+ * id in id, 404 for an unknown site, or 503 (database down) or 500 for the
+ * database.
  */
 static int
 store(struct admin *a, const struct upload *u, const struct image_info *info,
@@ -154,7 +244,7 @@ do_upload(struct admin *a, FCGX_Request *r)
 	enum image_err		 e;
 	unsigned char		*png = NULL;
 	const char		*why;
-	char			 id[24], hdr[64];
+	char			 id[24];
 	size_t			 len, n = 0;
 	int			 rc;
 
@@ -184,34 +274,36 @@ do_upload(struct admin *a, FCGX_Request *r)
 		created(r, id, &info, n);
 	else if (rc == 404)
 		http_error(r, 404, "unknown site", NULL);
-	else if (rc == 503) {
-		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", a->cfg.retry_after);
-		http_error(r, 503, "database unavailable", hdr);
-	} else
-		http_error(r, 500, "internal error", NULL);
+	else
+		http_db_error(r, rc == 503, a->cfg.retry_after);
 }
 
-/* True when path ends in suffix. */
-static int
-ends_with(const char *path, const char *suffix)
-{
-	size_t	 n = strlen(path), m = strlen(suffix);
-
-	return n >= m && strcmp(path + n - m, suffix) == 0;
-}
-
-/* Routes one request: 404 for an unknown path, 405 (with Allow) for a wrong method. */
+/*
+ * Routes one request. First of all, before anything of it is read, the
+ * access its route was given (protected only: else 401 or 403, answered
+ * by http_access()); then 404 for an unknown path, 405 (with Allow) for a
+ * wrong method, and 403 for a request that may come from another site.
+ */
 static void
 handle(struct admin *a, FCGX_Request *r)
 {
-	char	 path[1024];
+	struct access		 acc;
+	struct provenance	 p;
+	const char		*why;
+	char			 path[1024];
 
+	if (!http_access(r, ACCESS_PROTECTED, &acc))
+		return;
 	http_path(r, path, sizeof(path));
-	if (!ends_with(path, "/admin/screenshot"))
+	p = provenance(r);
+	if (!http_ends_with(path, "/admin/screenshot"))
 		http_error(r, 404, "not found", NULL);
 	else if (!http_method_is(r, "POST"))
 		http_error(r, 405, "method not allowed", "Allow: POST\r\n");
-	else
+	else if ((why = cross_site_refusal(&p)) != NULL) {
+		fprintf(stderr, "sp-admin: upload by %s refused: %s\n", acc.user, why);
+		http_error(r, 403, why, NULL);
+	} else
 		do_upload(a, r);
 }
 

@@ -1,0 +1,148 @@
+/*
+ * Tests of sp-admin (fcgi/sp-admin.c, included with its main renamed):
+ * the cross-site check, table-driven, and whole requests through handle()
+ * on in-memory FastCGI streams, none of which reaches the database: a
+ * route the web server did not authenticate or did not declare protected
+ * is refused before the body is read, and so is an upload that may come
+ * from another site.
+ */
+#define main	sp_admin_main
+int	 sp_admin_main(void);
+#include "sp-admin.c"
+#undef main
+
+#include "tap.h"
+
+static void
+test_cross_site(void)
+{
+	static const struct {
+		const char		*name;
+		struct provenance	 p;	/* marker, origin, fetch_site, host, https, scheme */
+		int			 refused;
+	} t[] = {
+		{ "dashboard fetch", { "1", "http://a.test", "same-origin", "a.test", NULL, "http" }, 0 },
+		{ "no Origin, no Sec-Fetch-Site (curl)", { "1", NULL, NULL, "a.test", NULL, NULL }, 0 },
+		{ "Sec-Fetch-Site none", { "1", NULL, "none", "a.test", NULL, NULL }, 0 },
+		{ "host with port", { "1", "http://a.test:8080", NULL, "a.test:8080", NULL, NULL }, 0 },
+		{ "default port on one side", { "1", "http://a.test", NULL, "a.test:80", NULL, NULL }, 0 },
+		{ "https default port", { "1", "https://a.test:443", NULL, "a.test", "on", NULL }, 0 },
+		{ "case of scheme and host", { "1", "HTTP://A.Test", NULL, "a.test", NULL, NULL }, 0 },
+		{ "https by REQUEST_SCHEME", { "1", "https://a.test", NULL, "a.test", NULL, "https" }, 0 },
+		{ "IPv6 host", { "1", "http://[::1]:8080", NULL, "[::1]:8080", NULL, NULL }, 0 },
+		{ "no marker", { NULL, "http://a.test", "same-origin", "a.test", NULL, NULL }, 1 },
+		{ "marker not 1", { "0", NULL, NULL, "a.test", NULL, NULL }, 1 },
+		{ "form from another site", { NULL, "http://evil.example", "cross-site", "a.test", NULL, NULL }, 1 },
+		{ "marker, but Origin of another site", { "1", "http://evil.example", NULL, "a.test", NULL, NULL }, 1 },
+		{ "Sec-Fetch-Site cross-site", { "1", NULL, "cross-site", "a.test", NULL, NULL }, 1 },
+		{ "Sec-Fetch-Site same-site", { "1", NULL, "same-site", "a.test", NULL, NULL }, 1 },
+		{ "Origin null", { "1", "null", NULL, "a.test", NULL, NULL }, 1 },
+		{ "other port", { "1", "http://a.test:8081", NULL, "a.test:8080", NULL, NULL }, 1 },
+		{ "other scheme (http page, https request)", { "1", "http://a.test", NULL, "a.test", "on", NULL }, 1 },
+		{ "other scheme (https page, http request)", { "1", "https://a.test", NULL, "a.test", NULL, "http" }, 1 },
+		{ "host prefix", { "1", "http://a.test.evil", NULL, "a.test", NULL, NULL }, 1 },
+		{ "host suffix", { "1", "http://a.tes", NULL, "a.test", NULL, NULL }, 1 },
+		{ "Origin with a path", { "1", "http://a.test/x", NULL, "a.test", NULL, NULL }, 1 },
+		{ "Origin, no Host", { "1", "http://a.test", NULL, NULL, NULL, NULL }, 1 },
+		{ "Origin scheme only", { "1", "http://", NULL, "", NULL, NULL }, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		const char *why = cross_site_refusal(&t[i].p);
+		ok((why != NULL) == t[i].refused, "cross-site: %s: %s (%s)", t[i].name,
+		    t[i].refused ? "403" : "allowed", why ? why : "-");
+	}
+}
+
+/* One request on in-memory streams, and what handle() wrote. */
+struct fake {
+	FCGX_Request	 r;
+	FCGX_Stream	 in, out;
+	const char	*body;
+	unsigned char	 outbuf[8192];
+};
+
+/* The input stream's refill: there is no more. */
+static void
+in_end(FCGX_Stream *s)
+{
+	s->isClosed = 1;
+}
+
+/* The output stream's flush: the buffer is all there is. */
+static void
+out_full(FCGX_Stream *s, int close)
+{
+	s->isClosed = 1;
+}
+
+/* Runs handle() on a request of env (NULL-terminated "NAME=value") and body; returns the status. */
+static int
+run(struct admin *a, struct fake *f, char **env, const char *body, size_t len)
+{
+	memset(f, 0, sizeof(*f));
+	f->body = body;
+	f->in.rdNext = f->in.stopUnget = (unsigned char *)body;
+	f->in.stop = f->in.wrNext = (unsigned char *)body + len;
+	f->in.isReader = 1;
+	f->in.fillBuffProc = in_end;
+	f->out.wrNext = f->outbuf;
+	f->out.stop = f->out.rdNext = f->outbuf + sizeof(f->outbuf) - 1;
+	f->out.emptyBuffProc = out_full;
+	f->r.in = &f->in;
+	f->r.out = &f->out;
+	f->r.envp = env;
+	handle(a, &f->r);
+	return strncmp((char *)f->outbuf, "Status: ", 8) == 0 ? atoi((char *)f->outbuf + 8) : 0;
+}
+
+/* True when handle() read nothing of the body. */
+static int
+unread(const struct fake *f)
+{
+	return f->in.rdNext == (const unsigned char *)f->body;
+}
+
+#define UPLOAD	"REQUEST_METHOD=POST", \
+		"REQUEST_URI=/sitepulse/admin/screenshot?site=demo&path=/x", \
+		"QUERY_STRING=site=demo&path=/x", "CONTENT_LENGTH=16", "HTTP_HOST=a.test"
+
+static void
+test_requests(void)
+{
+	static struct admin	 a;
+	static const char	 gif[] = "GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff";
+	struct fake		 f;
+	char			*anonymous[] = { UPLOAD, NULL };
+	char			*public[] = { UPLOAD, "SITEPULSE_ACCESS=public", "REMOTE_USER=admin", NULL };
+	char			*share[] = { UPLOAD, "SITEPULSE_ACCESS=share", "REMOTE_USER=admin", NULL };
+	char			*plain[] = { UPLOAD, "SITEPULSE_ACCESS=protected", "REMOTE_USER=admin",
+				    "CONTENT_TYPE=text/plain", "HTTP_ORIGIN=http://evil.example", NULL };
+	char			*marked[] = { UPLOAD, "REMOTE_USER=admin",
+				    "HTTP_X_SITEPULSE_REQUEST=1", "HTTP_ORIGIN=http://a.test",
+				    "HTTP_SEC_FETCH_SITE=same-origin", NULL };
+	char			*other[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/sitepulse/admin/x",
+				    "REMOTE_USER=admin", NULL };
+
+	a.body = xmalloc(UPLOAD_MAX);
+	ok(run(&a, &f, anonymous, gif, 16) == 401 && unread(&f) &&
+	    strstr((char *)f.outbuf, "WWW-Authenticate: Basic") != NULL,
+	    "no SITEPULSE_ACCESS and no REMOTE_USER: 401 before the body is read");
+	ok(run(&a, &f, public, gif, 16) == 403 && unread(&f), "a route declared public: 403");
+	ok(run(&a, &f, share, gif, 16) == 403 && unread(&f), "a route declared share: 403");
+	ok(run(&a, &f, other, "", 0) == 404, "authenticated, unknown path: 404");
+	ok(run(&a, &f, plain, gif, 16) == 403 && unread(&f) &&
+	    strstr((char *)f.outbuf, "\"error\":") != NULL,
+	    "authenticated text/plain upload from another origin: 403 with a JSON reason, body unread");
+	ok(run(&a, &f, marked, gif, 16) == 415 && !unread(&f),
+	    "authenticated same-origin upload with the header reaches the image check (GIF: 415)");
+	free(a.body);
+}
+
+int
+main(void)
+{
+	test_cross_site();
+	test_requests();
+	return done_testing();
+}
