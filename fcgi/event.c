@@ -67,7 +67,7 @@ fail(char *buf, size_t bufsz, const char *fmt, ...)
 	n = vsnprintf(buf, bufsz, fmt, ap);
 	va_end(ap);
 	if (n > 0 && (size_t)n >= bufsz)
-		buf[util_utf8_cut(buf, bufsz - 1, bufsz - 1)] = '\0';
+		buf[util_utf8_cut(buf, (size_t)n, bufsz - 1)] = '\0';
 	return 0;
 }
 

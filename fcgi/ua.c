@@ -12,6 +12,8 @@
  * valid UTF-8 or not, can be matched safely.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +27,8 @@
 #include "util.h"
 
 #define CACHE_SLOTS	1024	/* direct-mapped; a power of two */
-#define CACHE_KEY_MAX	512	/* longer User-Agents are not cached */
+#define CACHE_LOCKS	16	/* slot i is guarded by lock i % CACHE_LOCKS */
+#define CACHE_KEY_MAX	UA_LEN_MAX	/* every bounded User-Agent fits */
 #define FAMILY_MAX	256	/* a family before it is cut to struct ua_info size */
 #define MATCH_LIMIT	200000	/* bounds backtracking on hostile input */
 #define JIT_STACK_MAX	(1024 * 1024)
@@ -52,17 +55,33 @@ struct cache_slot {
 	char		 ua[CACHE_KEY_MAX];
 };
 
+/*
+ * What one thread needs to run the rules: PCRE2 match data and a match
+ * context with its own JIT stack (the compiled rules are shared, these
+ * may not be).
+ */
+struct ua_matcher {
+	pcre2_match_data	*md;
+	pcre2_match_context	*mctx;
+	pcre2_jit_stack		*jit_stack;
+};
+
+/*
+ * The rules (read-only once loaded), the result cache (each slot under
+ * one of a few locks, held only to copy a result in or out) and the
+ * statistics (atomic), so threads with a matcher each share one db.
+ */
 struct ua_db {
 	struct rules		 browsers;
 	struct rules		 oses;
 	struct rules		 devices;
-	pcre2_match_data	*md;
-	pcre2_match_context	*mctx;
-	pcre2_jit_stack		*jit_stack;
+	uint32_t		 groups;	/* the most capture groups of any rule */
+	struct ua_matcher	*own;		/* ua_parse's */
 	unsigned long		 skipped;	/* rules that failed to compile */
-	unsigned long		 match_errors;	/* match limit hit and the like */
-	unsigned long		 hits;
-	unsigned long		 misses;
+	atomic_ulong		 match_errors;	/* match limit hit and the like */
+	atomic_ulong		 hits;
+	atomic_ulong		 misses;
+	pthread_mutex_t		 locks[CACHE_LOCKS];
 	struct cache_slot	 cache[CACHE_SLOTS];
 };
 
@@ -218,27 +237,54 @@ yaml_read(const char *path, yaml_document_t *doc)
 	return ok;
 }
 
-/* Creates the match data and the JIT stack shared by every rule of db. */
-static void
-match_setup(struct ua_db *db)
+/*
+ * Creates what one thread needs to run db's rules: match data for the
+ * rule with the most groups, and a match context with the match limit and
+ * a JIT stack of its own. Each thread that classifies at the same time as
+ * others needs its own; the caller frees it with ua_matcher_free.
+ */
+struct ua_matcher *
+ua_matcher_new(const struct ua_db *db)
 {
-	uint32_t	 groups;
+	struct ua_matcher	*m = xcalloc(1, sizeof(*m));
 
-	groups = rules_max_groups(&db->browsers);
-	if (rules_max_groups(&db->oses) > groups)
-		groups = rules_max_groups(&db->oses);
-	if (rules_max_groups(&db->devices) > groups)
-		groups = rules_max_groups(&db->devices);
-	if ((db->md = pcre2_match_data_create(groups + 1, NULL)) == NULL ||
-	    (db->mctx = pcre2_match_context_create(NULL)) == NULL) {
+	if ((m->md = pcre2_match_data_create(db->groups + 1, NULL)) == NULL ||
+	    (m->mctx = pcre2_match_context_create(NULL)) == NULL) {
 		fprintf(stderr, "sitepulse: ua: out of memory\n");
 		abort();
 	}
-	pcre2_set_match_limit(db->mctx, MATCH_LIMIT);
+	pcre2_set_match_limit(m->mctx, MATCH_LIMIT);
 	/* The default 32 KiB JIT stack is too small for some rules. */
-	db->jit_stack = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL);
-	if (db->jit_stack != NULL)
-		pcre2_jit_stack_assign(db->mctx, NULL, db->jit_stack);
+	m->jit_stack = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL);
+	if (m->jit_stack != NULL)
+		pcre2_jit_stack_assign(m->mctx, NULL, m->jit_stack);
+	return m;
+}
+
+/* Frees a matcher; accepts NULL. */
+void
+ua_matcher_free(struct ua_matcher *m)
+{
+	if (m == NULL)
+		return;
+	pcre2_match_data_free(m->md);
+	pcre2_match_context_free(m->mctx);
+	pcre2_jit_stack_free(m->jit_stack);
+	free(m);
+}
+
+/* Sets up what the loaded rules of db need to be run: locks, sizes, ua_parse's matcher. */
+static void
+match_setup(struct ua_db *db)
+{
+	db->groups = rules_max_groups(&db->browsers);
+	if (rules_max_groups(&db->oses) > db->groups)
+		db->groups = rules_max_groups(&db->oses);
+	if (rules_max_groups(&db->devices) > db->groups)
+		db->groups = rules_max_groups(&db->devices);
+	for (int i = 0; i < CACHE_LOCKS; i++)
+		pthread_mutex_init(&db->locks[i], NULL);
+	db->own = ua_matcher_new(db);
 }
 
 /*
@@ -268,13 +314,13 @@ ua_db_load(const char *path)
 	    rules_load(db, &doc, root, "device_parsers", "device_replacement",
 	    &db->devices);
 	yaml_document_delete(&doc);
+	match_setup(db);
 	if (!ok) {
 		fprintf(stderr, "sitepulse: ua: %s: not a uap-core regexes file "
 		    "(a parser list is missing)\n", path);
 		ua_db_free(db);
 		return NULL;
 	}
-	match_setup(db);
 	return db;
 }
 
@@ -287,32 +333,33 @@ ua_db_free(struct ua_db *db)
 	rules_free(&db->browsers);
 	rules_free(&db->oses);
 	rules_free(&db->devices);
-	pcre2_match_data_free(db->md);
-	pcre2_match_context_free(db->mctx);
-	pcre2_jit_stack_free(db->jit_stack);
+	ua_matcher_free(db->own);
+	for (int i = 0; i < CACHE_LOCKS; i++)
+		pthread_mutex_destroy(&db->locks[i]);
 	free(db);
 }
 
 /* ---- Matching ----------------------------------------------------------- */
 
 /*
- * Runs rl's rules in order over ua and returns the first that matches, with
- * its groups in db->md and the match's return code in *rc, or NULL.  A match
- * error (the backtracking limit on hostile input) counts as no match.
+ * Runs rl's rules in order over ua with matcher m and returns the first
+ * that matches, with its groups in m->md and the match's return code in
+ * *rc, or NULL.  A match error (the backtracking limit on hostile input)
+ * counts as no match.
  */
 static const struct rule *
-first_match(struct ua_db *db, const struct rules *rl, const char *ua,
-    size_t len, int *rc)
+first_match(struct ua_db *db, struct ua_matcher *m, const struct rules *rl,
+    const char *ua, size_t len, int *rc)
 {
 	size_t	 i;
 
 	for (i = 0; i < rl->n; i++) {
 		*rc = pcre2_match(rl->v[i].re, (PCRE2_SPTR)ua, len, 0, 0,
-		    db->md, db->mctx);
+		    m->md, m->mctx);
 		if (*rc > 0)
 			return &rl->v[i];
-		if (*rc != PCRE2_ERROR_NOMATCH && db->match_errors++ <
-		    ERROR_LOG_MAX)
+		if (*rc != PCRE2_ERROR_NOMATCH &&
+		    atomic_fetch_add(&db->match_errors, 1) < ERROR_LOG_MAX)
 			fprintf(stderr, "sitepulse: ua: rule %zu: match error "
 			    "%d on a %zu-byte User-Agent\n", i, *rc, len);
 	}
@@ -320,7 +367,8 @@ first_match(struct ua_db *db, const struct rules *rl, const char *ua,
 }
 
 /*
- * Writes repl into buf (of size bytes, cut to fit) with each $1..$9 replaced
+ * Writes repl into buf (of size bytes, cut to fit on a character boundary
+ * where the group is UTF-8) with each $1..$9 replaced
  * by that capture group of the match in md, or by nothing when the group did
  * not take part.  A NULL repl means "$1", uap-core's default.
  */
@@ -341,9 +389,8 @@ expand(const char *repl, const char *ua, pcre2_match_data *md, int rc,
 		g = *++p - '0';
 		if (g >= rc || ov[2 * g] == PCRE2_UNSET)
 			continue;
-		glen = ov[2 * g + 1] - ov[2 * g];
-		if (glen > size - 1 - n)
-			glen = size - 1 - n;
+		glen = util_utf8_cut(ua + ov[2 * g], ov[2 * g + 1] - ov[2 * g],
+		    size - 1 - n);
 		memcpy(buf + n, ua + ov[2 * g], glen);
 		n += glen;
 	}
@@ -411,21 +458,21 @@ set_family(char *dst, size_t size, const char *src)
 }
 
 /*
- * Finds the family rl assigns to ua and stores it in dst (size bytes), or
- * "Other" when no rule matches.
+ * Finds the family rl assigns to ua (with matcher m) and stores it in dst
+ * (size bytes), or "Other" when no rule matches.
  */
 static void
-classify(struct ua_db *db, const struct rules *rl, const char *ua, size_t len,
-    char *dst, size_t size)
+classify(struct ua_db *db, struct ua_matcher *m, const struct rules *rl,
+    const char *ua, size_t len, char *dst, size_t size)
 {
 	const struct rule	*r;
 	char			 buf[FAMILY_MAX];
 	int			 rc;
 
-	if ((r = first_match(db, rl, ua, len, &rc)) == NULL)
+	if ((r = first_match(db, m, rl, ua, len, &rc)) == NULL)
 		buf[0] = '\0';
 	else
-		expand(r->repl, ua, db->md, rc, buf, sizeof(buf));
+		expand(r->repl, ua, m->md, rc, buf, sizeof(buf));
 	set_family(dst, size, buf);
 }
 
@@ -453,58 +500,88 @@ cache_slot(struct ua_db *db, uint64_t h)
 	return &db->cache[h & (CACHE_SLOTS - 1)];
 }
 
-/* Returns 1 and copies the cached result for ua into out if it is there. */
+/* Returns the lock that guards the slot ua maps to. */
+static pthread_mutex_t *
+cache_lock(struct ua_db *db, uint64_t h)
+{
+	return &db->locks[(h & (CACHE_SLOTS - 1)) % CACHE_LOCKS];
+}
+
+/*
+ * Returns 1 and copies the cached result for ua (len bytes, at most
+ * CACHE_KEY_MAX) into out if it is there. Holds the slot's lock only for
+ * the comparison and the copy.
+ */
 static int
 cache_get(struct ua_db *db, const char *ua, size_t len, uint64_t h,
     struct ua_info *out)
 {
 	const struct cache_slot	*c = cache_slot(db, h);
+	int			 hit;
 
-	if (c->len != len || c->hash != h || memcmp(c->ua, ua, len) != 0)
-		return 0;
-	*out = c->info;
-	return 1;
+	pthread_mutex_lock(cache_lock(db, h));
+	hit = c->len == len && c->hash == h && memcmp(c->ua, ua, len) == 0;
+	if (hit)
+		*out = c->info;
+	pthread_mutex_unlock(cache_lock(db, h));
+	return hit;
 }
 
-/* Stores a result, evicting whatever held the slot; long UAs are not kept. */
+/* Stores a result, evicting whatever held the slot, under the slot's lock. */
 static void
 cache_put(struct ua_db *db, const char *ua, size_t len, uint64_t h,
     const struct ua_info *info)
 {
 	struct cache_slot	*c = cache_slot(db, h);
 
-	if (len >= CACHE_KEY_MAX)
-		return;
+	pthread_mutex_lock(cache_lock(db, h));
 	memcpy(c->ua, ua, len);
 	c->len = len;
 	c->hash = h;
 	c->info = *info;
+	pthread_mutex_unlock(cache_lock(db, h));
 }
 
 /* ---- Parsing ------------------------------------------------------------ */
 
-/* Classifies ua (len bytes, not empty) into out, bypassing the cache. */
+/* Classifies ua (len bytes, not empty) into out with m, bypassing the cache. */
 static void
-parse_uncached(struct ua_db *db, const char *ua, size_t len,
-    struct ua_info *out)
+parse_uncached(struct ua_db *db, struct ua_matcher *m, const char *ua,
+    size_t len, struct ua_info *out)
 {
 	char	 device[FAMILY_MAX];
 
-	classify(db, &db->browsers, ua, len, out->browser,
+	classify(db, m, &db->browsers, ua, len, out->browser,
 	    sizeof(out->browser));
-	classify(db, &db->oses, ua, len, out->os, sizeof(out->os));
-	classify(db, &db->devices, ua, len, device, sizeof(device));
+	classify(db, m, &db->oses, ua, len, out->os, sizeof(out->os));
+	classify(db, m, &db->devices, ua, len, device, sizeof(device));
 	out->is_bot = strcmp(device, "Spider") == 0;
 }
 
 /*
- * Classifies ua into out: browser family from user_agent_parsers, OS family
- * from os_parsers, is_bot from device_parsers ("Spider").  Returns 1, or 0
- * for a NULL or empty ua, which gets "Other"/"Other" and is_bot = 1 because
- * every browser sends a User-Agent.  Not thread-safe (see ua.h).
+ * How much of ua the rules see: the first UA_LEN_MAX bytes, cut on a
+ * character boundary. A real browser's User-Agent is far shorter; a
+ * longer one is a client's choice, and matching every rule over kilobytes
+ * of it cost milliseconds a request (issue 13).
+ */
+static size_t
+ua_bound(const char *ua)
+{
+	return util_utf8_cut(ua, strnlen(ua, UA_LEN_MAX + 1), UA_LEN_MAX);
+}
+
+/*
+ * Classifies ua into out with matcher m: browser family from
+ * user_agent_parsers, OS family from os_parsers, is_bot from
+ * device_parsers ("Spider"), all from its first UA_LEN_MAX bytes.
+ * Returns 1, or 0 for a NULL or empty ua, which gets "Other"/"Other" and
+ * is_bot = 1 because every browser sends a User-Agent. Safe to call from
+ * many threads at once on one db, each with a matcher of its own: the
+ * rules run outside any lock, the cache's locks are held for a copy.
  */
 int
-ua_parse(struct ua_db *db, const char *ua, struct ua_info *out)
+ua_classify(struct ua_db *db, struct ua_matcher *m, const char *ua,
+    struct ua_info *out)
 {
 	size_t		 len;
 	uint64_t	 h;
@@ -515,14 +592,21 @@ ua_parse(struct ua_db *db, const char *ua, struct ua_info *out)
 		out->is_bot = 1;
 		return 0;
 	}
-	len = strlen(ua);
+	len = ua_bound(ua);
 	h = hash_ua(ua, len);
 	if (cache_get(db, ua, len, h, out)) {
-		db->hits++;
+		atomic_fetch_add(&db->hits, 1);
 		return 1;
 	}
-	db->misses++;
-	parse_uncached(db, ua, len, out);
+	atomic_fetch_add(&db->misses, 1);
+	parse_uncached(db, m, ua, len, out);
 	cache_put(db, ua, len, h, out);
 	return 1;
+}
+
+/* ua_classify with db's own matcher: for one thread at a time (see ua.h). */
+int
+ua_parse(struct ua_db *db, const char *ua, struct ua_info *out)
+{
+	return ua_classify(db, db->own, ua, out);
 }

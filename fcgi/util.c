@@ -60,19 +60,22 @@ xstrndup(const char *s, size_t n)
 }
 
 /*
- * The length of the longest prefix of the len bytes at s that is at most
- * max bytes and does not end inside a UTF-8 character: the first max (or
- * len) bytes, less a last character they leave incomplete. Every limit that cuts
- * text goes through here, so a cut string stays valid UTF-8 (PostgreSQL
- * refuses anything else, and with it a whole group of batches). Bytes
- * that are not UTF-8 are kept as they are; at most three are dropped.
+ * How many of the len bytes at s a limit of max bytes keeps: all of them
+ * when they fit, otherwise the first max less a last character the cut
+ * leaves incomplete, so that the cut never ends inside a UTF-8 character.
+ * Only the first max bytes are read. Every limit that cuts text goes
+ * through here, so cut text stays valid UTF-8 (PostgreSQL refuses
+ * anything else, and with it a whole group of batches). Bytes that are
+ * not UTF-8 are kept as they are; at most three are dropped.
  */
 size_t
 util_utf8_cut(const char *s, size_t len, size_t max)
 {
 	const unsigned char	*u = (const unsigned char *)s;
-	size_t			 n = len < max ? len : max, lead = n, want;
+	size_t			 n = max, lead = max, want;
 
+	if (len <= max)
+		return len;
 	while (lead > 0 && n - lead < 3 && (u[lead - 1] & 0xc0) == 0x80)
 		lead--;
 	if (lead == 0 || u[lead - 1] < 0xc0 || u[lead - 1] > 0xf7)

@@ -98,6 +98,7 @@ test_cut(void)
 {
 	static const struct { const char *s; size_t len, max, want; } t[] = {
 		{ "abc", 3, 5, 3 },
+		{ "abc\xc3\xa9", 1000, 4, 3 },		/* reads max bytes only */
 		{ "abc", 3, 3, 3 },
 		{ "abc", 3, 2, 2 },
 		{ "abc", 3, 0, 0 },
@@ -116,7 +117,8 @@ test_cut(void)
 		{ "ab\xf0\x9f\x98\x80z", 7, 6, 6 },
 		{ "ab\xf0\x9f\x98\x80z", 7, 7, 7 },
 		{ "\xc3\xa9\xc3\xa9", 4, 3, 2 },
-		{ "a\xc3", 2, 2, 1 },			/* ends cut short: trimmed */
+		{ "a\xc3", 2, 2, 2 },			/* not cut: kept as it is */
+		{ "a\xc3\xa9" "b", 4, 2, 1 },
 		{ "\x80\x80\x80\x80\x80", 5, 4, 4 },	/* no lead byte: kept as it is */
 		{ "\xff\xfe", 2, 1, 1 },
 	};
