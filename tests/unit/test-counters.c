@@ -241,6 +241,15 @@ test_processes(void)
 	close(p[1]);
 }
 
+/* The size of the file at p, or -1. */
+static off_t
+size_of(const char *p)
+{
+	struct stat	 st;
+
+	return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
 /* Overwrites the file's magic, as a file of another layout would have. */
 static void
 corrupt_header(void)
@@ -295,6 +304,17 @@ test_foreign_file(void)
 	} else
 		ok(counters_open("/proc/version", "x") == NULL, "a file of another user is refused");
 	unlink(link);
+	unlink(other);
+	/* Through fcgi/shm.c, like the rate-limit table: test-shm.c has the rest. */
+	if ((fd = open(other, O_CREAT | O_WRONLY, 0600)) < 0 || ftruncate(fd, 100) != 0 ||
+	    fchmod(fd, 0660) != 0)
+		exit(1);
+	ok(counters_open(other, "x") == NULL, "a file the group may write is refused");
+	if (fchmod(fd, 0600) != 0)
+		exit(1);
+	close(fd);
+	ok(counters_open(other, "x") == NULL && size_of(other) == 100,
+	    "a file too short is refused, never resized by a process that did not create it");
 	unlink(other);
 }
 
