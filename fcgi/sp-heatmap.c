@@ -56,6 +56,7 @@
 #include "heat.h"
 #include "access.h"
 #include "http.h"
+#include "param.h"
 #include "util.h"
 #include "valid.h"
 
@@ -110,6 +111,8 @@ struct params {
 	const char	*site, *path, *device;
 	int		 scroll, overlay, width;	/* width 0: the device's own */
 	char		 from[11], to[11];
+	const struct param_device *dev;		/* the device parameter's class */
+	struct param_range range;		/* from and to, or why they are refused */
 	char		 site_id[16];
 };
 
@@ -148,24 +151,6 @@ now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* The reference width of a device class (sitepulse.device_width()); all: desktop's. */
-static int
-device_width(const char *device)
-{
-	if (strcmp(device, "tablet") == 0)
-		return 800;
-	return strcmp(device, "mobile") == 0 ? 380 : 1280;
-}
-
-/* The height of a device class's first screen in reference px (the screenshot tool's viewport). */
-static int
-device_fold(const char *device)
-{
-	if (strcmp(device, "tablet") == 0)
-		return 1024;
-	return strcmp(device, "mobile") == 0 ? 740 : 800;
-}
-
 /* A page path as events record it: "/" and then printable text. */
 static int
 valid_page(const char *s)
@@ -173,57 +158,19 @@ valid_page(const char *s)
 	return s != NULL && s[0] == '/' && valid_text(s, strlen(s), VALID_PATH_MAX);
 }
 
-/* Days since 1970-01-01 of a valid date. */
-static long
-days_of(int y, int m, int d)
-{
-	struct tm	 tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
-
-	return (long)(timegm(&tm) / 86400);
-}
-
-/* Writes the UTC date `days` days after the epoch into buf (11 bytes). */
-static void
-date_of(long days, char *buf)
-{
-	time_t		 t = (time_t)days * 86400;
-	struct tm	 tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, 11, "%Y-%m-%d", &tm);
-}
-
 /*
  * Validates the date range from and to (both or neither; default the last
  * DEFAULT_DAYS days to today, UTC), at most MAX_DAYS days, into p. Returns
- * NULL or the reason to answer 400 with.
+ * NULL or the reason to answer 400 with (in p, which must outlive it).
  */
 static const char *
 parse_range(const struct http_query *q, struct params *p)
 {
-	const char	*f = http_query_get(q, "from"), *t = http_query_get(q, "to");
-	int		 y, m, d;
-	long		 df, dt;
-
-	if ((f == NULL) != (t == NULL))
-		return "from and to go together";
-	if (f == NULL) {
-		dt = (long)(time(NULL) / 86400);
-		df = dt - DEFAULT_DAYS + 1;
-	} else {
-		if (!valid_date(f, &y, &m, &d))
-			return "from: not a date (YYYY-MM-DD)";
-		df = days_of(y, m, d);
-		if (!valid_date(t, &y, &m, &d))
-			return "to: not a date (YYYY-MM-DD)";
-		dt = days_of(y, m, d);
-	}
-	if (df > dt)
-		return "from is after to";
-	if (dt - df + 1 > MAX_DAYS)
-		return "range longer than 366 days";
-	date_of(df, p->from);
-	date_of(dt, p->to);
+	if (!param_range(http_query_get(q, "from"), http_query_get(q, "to"),
+	    (long)(time(NULL) / 86400), DEFAULT_DAYS, MAX_DAYS, &p->range))
+		return p->range.why;
+	memcpy(p->from, p->range.from, sizeof(p->from));
+	memcpy(p->to, p->range.to, sizeof(p->to));
 	return NULL;
 }
 
@@ -252,15 +199,12 @@ parse_params(const struct http_query *q, struct params *p, int need_path)
 	if (kind != NULL && strcmp(kind, "click") != 0 && strcmp(kind, "scroll") != 0)
 		return "kind: click or scroll";
 	p->scroll = kind != NULL && strcmp(kind, "scroll") == 0;
-	p->device = http_query_get(q, "device");
-	if (p->device == NULL)
-		p->device = "desktop";
-	if (strcmp(p->device, "desktop") != 0 && strcmp(p->device, "tablet") != 0 &&
-	    strcmp(p->device, "mobile") != 0 && strcmp(p->device, "all") != 0)
+	if ((p->dev = param_device(http_query_get(q, "device"), 1)) == NULL)
 		return "device: desktop, tablet, mobile or all";
+	p->device = p->dev->name;
 	if (w != NULL && !valid_int(w, MIN_WIDTH, MAX_WIDTH, &v))
 		return "width: an integer from 100 to 2000";
-	p->width = w != NULL ? (int)v : device_width(p->device);
+	p->width = w != NULL ? (int)v : p->dev->width;
 	if (ov != NULL && strcmp(ov, "0") != 0 && strcmp(ov, "1") != 0)
 		return "overlay: 0 or 1";
 	p->overlay = ov != NULL && ov[0] == '1';
@@ -506,7 +450,7 @@ click_density(const struct render *rd)
 {
 	struct heat_grid	*g = heat_grid_new(rd->R / HEAT_CELL, (int)ceil(rd->Href / HEAT_CELL) + 1);
 	unsigned char		*mask = NULL;
-	int			 own = device_width(shot_device(&rd->p));
+	int			 own = param_device(shot_device(&rd->p), 0)->width;
 
 	if (rd->elements != NULL && PQntuples(rd->elements) > 0) {
 		double k = (double)rd->R / rd->shot.width / HEAT_CELL;
@@ -570,9 +514,9 @@ paint_scroll(struct render *rd, gdImagePtr im)
 		snprintf(label, sizeof(label), "%d%% of views reach here", (int)(marks[i] * 100));
 		heat_marker(im, (int)(d / 100.0 * doc), label);
 	}
-	if (strcmp(rd->p.device, "all") != 0 && device_fold(rd->p.device) < rd->Href)
-		heat_marker(im, (int)((double)device_fold(rd->p.device) * rd->W /
-		    device_width(rd->p.device)), "fold (first screen)");
+	if (strcmp(rd->p.device, "all") != 0 && rd->p.dev->fold < rd->Href)
+		heat_marker(im, (int)((double)rd->p.dev->fold * rd->W / rd->p.dev->width),
+		    "fold (first screen)");
 	heat_legend(im, "nobody", "all views");
 }
 
@@ -699,7 +643,7 @@ do_png(struct heatmap *h, FCGX_Request *r)
 		http_error(r, 400, why, NULL);
 		return;
 	}
-	rd.R = device_width(rd.p.device);
+	rd.R = rd.p.dev->width;
 	if ((rc = find_site(h, &rd.p)) <= 0) {
 		rc < 0 ? db_error(h, r) : http_error(r, 404, "unknown site", NULL);
 		return;

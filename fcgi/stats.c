@@ -62,24 +62,6 @@ stats_report_find(const char *name, enum stats_report *r)
 	return 0;
 }
 
-/*
- * Days since 1970-01-01 of a proleptic Gregorian date (the well-known
- * era-based civil-to-days arithmetic), so that ranges can be measured
- * without time zones getting involved.
- */
-long
-stats_day_number(int y, int m, int d)
-{
-	long	 era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* A share token: url-safe base64 characters, a plausible length. */
 static int
 valid_share(const char *s)
@@ -88,25 +70,6 @@ valid_share(const char *s)
 
 	return n >= STATS_SHARE_MIN && n <= STATS_SHARE_MAX &&
 	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
-}
-
-/* Checks from/to: both valid dates, from <= to, at most STATS_MAX_DAYS days. */
-static int
-parse_range(struct stats_req *req, const char **why)
-{
-	int	 y1, m1, d1, y2, m2, d2;
-	long	 span;
-
-	if (req->from == NULL || req->to == NULL)
-		return *why = "from and to are required (YYYY-MM-DD)", 0;
-	if (!valid_date(req->from, &y1, &m1, &d1) || !valid_date(req->to, &y2, &m2, &d2))
-		return *why = "from and to must be dates YYYY-MM-DD", 0;
-	span = stats_day_number(y2, m2, d2) - stats_day_number(y1, m1, d1);
-	if (span < 0)
-		return *why = "from must not be after to", 0;
-	if (span >= STATS_MAX_DAYS)
-		return *why = "range longer than two years", 0;
-	return 1;
 }
 
 /* Checks who the request is for: exactly one of site and share, share only on a share path. */
@@ -187,10 +150,13 @@ stats_parse(const struct http_query *q, int shared, struct stats_req *req, const
 		return 0;
 	req->from = http_query_get(q, "from");
 	req->to = http_query_get(q, "to");
-	if (req->flags & STATS_RANGE)
-		return parse_range(req, why);
-	if (req->from != NULL || req->to != NULL)
-		return *why = "this report takes no range", 0;
+	if (!(req->flags & STATS_RANGE))
+		return req->from == NULL && req->to == NULL ? 1 :
+		    (*why = "this report takes no range", 0);
+	if (!param_range(req->from, req->to, 0, 0, STATS_MAX_DAYS, &req->range))
+		return *why = req->range.why, 0;
+	req->from = req->range.from;
+	req->to = req->range.to;
 	return 1;
 }
 

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "param.h"
 #include "util.h"
 
 struct http_query;
@@ -59,7 +60,8 @@ struct stats_req {
 	unsigned		 flags;		/* of the report */
 	const char		*site;		/* site key, or NULL with share */
 	const char		*share;		/* share token, or NULL */
-	const char		*from, *to;	/* YYYY-MM-DD, or NULL without STATS_RANGE */
+	const char		*from, *to;	/* YYYY-MM-DD (in range), or NULL without STATS_RANGE */
+	struct param_range	 range;		/* from and to, checked */
 	const char		*interval;	/* "day" or "hour" */
 	const char		*name;		/* event name for event_props */
 	enum stats_format	 format;
@@ -70,7 +72,6 @@ struct stats_req {
 const char	*stats_report_name(enum stats_report);
 unsigned	 stats_report_flags(enum stats_report);
 int		 stats_report_find(const char *, enum stats_report *);
-long		 stats_day_number(int, int, int);
 int		 stats_parse(const struct http_query *, int, struct stats_req *, const char **);
 
 int		 stats_csv_risky(const char *);

@@ -189,7 +189,8 @@ def G(name, path, status=400, headers=None, method="GET", json_err=True):
 
 
 def A(name, path, status=400, method="GET", body=b"", json_err=True, ctype=None):
-    h = [("Authorization", AUTH), ("User-Agent", UA)]
+    # As the dashboard sends it: an upload needs X-SitePulse-Request (admin.t).
+    h = [("Authorization", AUTH), ("User-Agent", UA), ("X-SitePulse-Request", "1")]
     if ctype:
         h.append(("Content-Type", ctype))
     return dict(name=name, method=method, path=path, body=body, status=status, headers=h,

@@ -181,7 +181,7 @@ def test_json():
 def upload(body, path=PAGE, device="desktop"):
     return request("/sitepulse/admin/screenshot?" + urllib.parse.urlencode(
         {"site": SITE, "path": path, "device": device}), "POST", body,
-        {"Content-Type": "application/octet-stream"})
+        {"Content-Type": "application/octet-stream", "X-SitePulse-Request": "1"})
 
 
 def still_answers():

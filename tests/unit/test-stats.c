@@ -39,15 +39,6 @@ test_csv(void)
 	    !stats_csv_risky(""), "csv risky prefixes");
 }
 
-static void
-test_days(void)
-{
-	ok(stats_day_number(1970, 1, 1) == 0, "epoch is day 0");
-	ok(stats_day_number(2000, 3, 1) - stats_day_number(2000, 2, 28) == 2, "2000 is a leap year");
-	ok(stats_day_number(2100, 3, 1) - stats_day_number(2100, 2, 28) == 1, "2100 is not");
-	ok(stats_day_number(2025, 1, 1) == 20089, "2025-01-01 is day 20089");
-}
-
 /* Parses query string qs as /stats would (shared: through a share link). */
 static int
 parse(const char *qs, int shared, struct stats_req *req, const char **why)
@@ -75,7 +66,7 @@ test_params(void)
 		{ "site=demo&report=pages&from=2025-02-30&to=2025-03-01", 0, 0, "date" },
 		{ "site=demo&report=pages&from=2025-03-01&to=2025-02-01", 0, 0, "after" },
 		{ "site=demo&report=pages&from=2023-01-01&to=2024-12-31", 0, 1, NULL },	/* 731 days */
-		{ "site=demo&report=pages&from=2023-01-01&to=2025-01-01", 0, 0, "two years" },
+		{ "site=demo&report=pages&from=2023-01-01&to=2025-01-01", 0, 0, "longer than 731 days" },
 		{ "site=demo&report=pages&to=2025-01-01", 0, 0, "required" },
 		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01&limit=0", 0, 0, "limit" },
 		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01&limit=1001", 0, 0, "limit" },
@@ -132,7 +123,6 @@ int
 main(void)
 {
 	test_csv();
-	test_days();
 	test_params();
 	test_table();
 	return done_testing();
