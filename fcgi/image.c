@@ -334,6 +334,20 @@ child_verdict(int status, enum image_err rc)
 }
 
 /*
+ * True when the child's answer is a PNG of the checked size. A child the
+ * upload took over can still write any bytes to its pipe; this keeps them
+ * to what a decoder could have produced.
+ */
+static int
+answer_ok(const unsigned char *png, size_t n, const struct image_info *info)
+{
+	struct image_info	 got;
+
+	return image_check(png, n, &got) == IMAGE_OK && got.type == IMAGE_PNG &&
+	    got.width == info->width && got.height == info->height;
+}
+
+/*
  * Reads up to n bytes from fd into p before the deadline (util_now_ms()).
  * Returns the count read (less than n at end of file), or -1 on error or
  * timeout.
@@ -403,7 +417,7 @@ image_reencode(const unsigned char *b, size_t len, const struct image_info *info
 	    n > IMAGE_MAX_OUT)
 		goto out_kill;
 	*out = xmalloc(n);
-	if (read_until(fds[0], *out, n, deadline) != (ssize_t)n)
+	if (read_until(fds[0], *out, n, deadline) != (ssize_t)n || !answer_ok(*out, n, info))
 		goto out_kill;
 	*outlen = n;
 	rc = IMAGE_OK;
