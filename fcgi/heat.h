@@ -2,7 +2,7 @@
  * heat: rendering heatmaps as pure functions, with no database and no I/O.
  *
  * A click map is a density grid of HEAT_CELL px cells in a reference width
- * (the device class's, DESIGN.md "Heatmap coordinates"), blurred by three
+ * (the device class's; docs/architecture.md, "Heatmaps"), blurred by three
  * box blurs (close to a Gaussian), normalised at a high percentile so that
  * one hot spot does not wash out the rest, and painted through a perceptual
  * palette with alpha into the palette indices of an output image of any

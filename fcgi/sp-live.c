@@ -3,7 +3,7 @@
  *
  *   GET /sitepulse/live?site=KEY[&since=VERSION]
  *
- * Answers the site's live state as JSON (see live.c and DESIGN.md) at
+ * Answers the site's live state as JSON (see live.c and README.md) at
  * once when the client has none or holds another version; otherwise the
  * request waits until the state changes or SITEPULSE_LIVE_WAIT seconds
  * pass, then gets the current state.

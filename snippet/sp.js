@@ -9,7 +9,7 @@
  * It records page views (including single-page-app navigation), clicks with
  * their document position and element, rage and dead clicks, outbound links,
  * scroll depth, visible time on page and custom events, and posts them in
- * batches to POST /sitepulse/collect as DESIGN.md describes. It sets no
+ * batches to POST /sitepulse/collect as README.md describes. It sets no
  * cookie, uses no storage and keeps no identifier: the server derives a
  * daily visitor hash. Every entry point is wrapped so that nothing can throw
  * into the page.

@@ -16,7 +16,7 @@ const { built, SOURCE } = require('./lib/build');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/* The fields DESIGN.md allows in an event, by JSON type. */
+/* The fields the collect API (README.md) allows in an event, by JSON type. */
 const FIELDS = {
 	type: 'string', url: 'string', ref: 'string', ts: 'number', vw: 'number', vh: 'number',
 	sw: 'number', x: 'number', y: 'number', dw: 'number', dh: 'number', sel: 'string',
