@@ -161,25 +161,26 @@ valid_page(const char *s)
 /*
  * Validates the date range from and to (both or neither; default the last
  * DEFAULT_DAYS days to today, UTC), at most MAX_DAYS days, into p. Returns
- * NULL or the reason to answer 400 with (in p, which must outlive it).
+ * 1, or 0 with *why set to the reason for a 400 (kept in p).
  */
-static const char *
-parse_range(const struct http_query *q, struct params *p)
+static int
+parse_range(const struct http_query *q, struct params *p, const char **why)
 {
 	if (!param_range(http_query_get(q, "from"), http_query_get(q, "to"),
 	    (long)(time(NULL) / 86400), DEFAULT_DAYS, MAX_DAYS, &p->range))
-		return p->range.why;
+		return *why = p->range.why, 0;
 	memcpy(p->from, p->range.from, sizeof(p->from));
 	memcpy(p->to, p->range.to, sizeof(p->to));
-	return NULL;
+	return 1;
 }
 
 /*
  * Validates a query into p, for every route (need_path: whether path is
- * required). Returns NULL or the reason for a 400.
+ * required). Returns 1, or 0 with *why set to the reason for a 400, like
+ * every validator.
  */
-static const char *
-parse_params(const struct http_query *q, struct params *p, int need_path)
+static int
+parse_params(const struct http_query *q, struct params *p, int need_path, const char **why)
 {
 	static const char *const names[] = { "site", "path", "kind", "device", "from", "to",
 	    "width", "overlay", "_", NULL };
@@ -189,26 +190,26 @@ parse_params(const struct http_query *q, struct params *p, int need_path)
 
 	memset(p, 0, sizeof(*p));
 	if (!http_query_only(q, names))
-		return "unknown parameter";
+		return *why = "unknown parameter", 0;
 	p->site = http_query_get(q, "site");
 	if (!valid_site_key(p->site))
-		return "site: missing or not a site key";
+		return *why = "site: missing or not a site key", 0;
 	p->path = http_query_get(q, "path");
 	if ((p->path != NULL || need_path) && !valid_page(p->path))
-		return "path: missing or not a page path";
+		return *why = "path: missing or not a page path", 0;
 	if (kind != NULL && strcmp(kind, "click") != 0 && strcmp(kind, "scroll") != 0)
-		return "kind: click or scroll";
+		return *why = "kind: click or scroll", 0;
 	p->scroll = kind != NULL && strcmp(kind, "scroll") == 0;
 	if ((p->dev = param_device(http_query_get(q, "device"), 1)) == NULL)
-		return "device: desktop, tablet, mobile or all";
+		return *why = "device: desktop, tablet, mobile or all", 0;
 	p->device = p->dev->name;
 	if (w != NULL && !valid_int(w, MIN_WIDTH, MAX_WIDTH, &v))
-		return "width: an integer from 100 to 2000";
+		return *why = "width: an integer from 100 to 2000", 0;
 	p->width = w != NULL ? (int)v : p->dev->width;
 	if (ov != NULL && strcmp(ov, "0") != 0 && strcmp(ov, "1") != 0)
-		return "overlay: 0 or 1";
+		return *why = "overlay: 0 or 1", 0;
 	p->overlay = ov != NULL && ov[0] == '1';
-	return parse_range(q, p);
+	return parse_range(q, p, why);
 }
 
 /* The device class whose screenshot and element boxes a request uses. */
@@ -639,7 +640,7 @@ do_png(struct heatmap *h, FCGX_Request *r)
 		http_error(r, 400, "query: malformed", NULL);
 		return;
 	}
-	if ((why = parse_params(&q, &rd.p, 1)) != NULL) {
+	if (!parse_params(&q, &rd.p, 1, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
 	}
@@ -759,7 +760,7 @@ do_json(struct heatmap *h, FCGX_Request *r)
 		http_error(r, 400, "query: malformed", NULL);
 		return;
 	}
-	if ((why = parse_params(&q, &p, 0)) != NULL) {
+	if (!parse_params(&q, &p, 0, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
 	}
@@ -801,7 +802,7 @@ do_shot(struct heatmap *h, FCGX_Request *r)
 		http_error(r, 400, "query: malformed", NULL);
 		return;
 	}
-	if ((why = parse_params(&q, &p, 1)) != NULL) {
+	if (!parse_params(&q, &p, 1, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
 	}
