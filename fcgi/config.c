@@ -59,6 +59,9 @@ config_load(struct sp_config *c)
 	c->rate_visitor = config_int("SITEPULSE_RATE_VISITOR", 1200, 0, 100000000);
 	c->rate_site = config_int("SITEPULSE_RATE_SITE", 0, 0, 2000000000);
 	c->collect_threads = config_int("SITEPULSE_COLLECT_THREADS", 16, 1, 64);
+	c->db_timeout = config_int("SITEPULSE_DB_TIMEOUT", 10, 1, 3600);
+	c->statement_timeout = config_int("SITEPULSE_STATEMENT_TIMEOUT", 30, 1, 86400);
+	c->maintain_every = config_int("SITEPULSE_MAINTAIN_EVERY", 300, 0, 86400);
 	snprintf(c->rate_file, sizeof(c->rate_file), "%s", config_str("SITEPULSE_RATE_FILE", ""));
 	if (c->rate_file[0] == '\0')
 		snprintf(c->rate_file, sizeof(c->rate_file), "/dev/shm/sitepulse-rate-%u", (unsigned)getuid());

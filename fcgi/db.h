@@ -4,6 +4,14 @@
  * statements in one enum-indexed table (kcgi-framework's db.c) and passes
  * it to db_init. A failed connection is dropped and opened again on the
  * next call, so a database restart needs no process restart.
+ *
+ * A remote database may vanish without a word (a network partition, a
+ * hung proxy). Every connection therefore has TCP keepalives and a TCP
+ * user timeout (SITEPULSE_DB_TIMEOUT) and a connect timeout, and every
+ * statement an answer deadline of statement_timeout plus
+ * SITEPULSE_DB_TIMEOUT on the client's side: past it the connection is
+ * dropped and the call fails as DB_DOWN instead of waiting for the
+ * kernel's retransmissions to give up (about 15 minutes).
  */
 #ifndef SP_DB_H
 #define SP_DB_H
@@ -26,15 +34,27 @@ struct db {
 	int			 nsql;
 	unsigned long long	 prepared;	/* bit i: sql[i] prepared on conn */
 	int			 durable;
+	int			 timeout;	/* SITEPULSE_DB_TIMEOUT, s */
+	int			 statement_timeout;	/* s; a program may raise it after db_init */
 	const char		*conninfo;
 	enum db_err		 err;		/* of the last call */
 	unsigned long		 connects, failures;
 	struct counters		*counters;	/* set by the program: db errors and reconnects */
 };
 
+/* The connection parameters db_ready hands libpq, in order (db_params). */
+#define DB_PARAMS_MAX	 10
+struct db_params {
+	const char	*keys[DB_PARAMS_MAX + 1];	/* NULL-terminated */
+	const char	*vals[DB_PARAMS_MAX + 1];
+	char		 num[5][16];			/* the numbers' text */
+};
+
 void		 db_init(struct db *, const char *, const char *const *, int, const struct sp_config *);
 int		 db_ready(struct db *);
 PGresult	*db_exec(struct db *, int, int, const char *const *);
 void		 db_close(struct db *);
+void		 db_params(const struct db *, struct db_params *);
+PGresult	*db_await(struct db *, long long);
 
 #endif

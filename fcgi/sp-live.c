@@ -26,6 +26,13 @@
  *    hub reconnects with backoff, LISTENs again and re-reads every site
  *    with waiters, so a database restart loses no change.
  *
+ * The hub also has a maintenance tick: every SITEPULSE_MAINTAIN_EVERY
+ * seconds it sends sitepulse.maintain_if_due() on a third connection,
+ * opened for the call and closed after it, and reads the answer when it
+ * comes like any other descriptor it polls, so the run (at most hourly,
+ * across every process: the rest return at once) never holds up an
+ * answer. Ingest never runs maintenance (sql/013).
+ *
  * The state is read from rollups (live_visitors, site_minutes) plus the
  * newest clicks of the last 5 minutes from events (a LIMITed scan of the
  * partial index events_site_time_clicks). `active` counts every visitor
@@ -65,6 +72,16 @@
 #define LIVE_ACCEPTORS	 4	/* accept threads */
 #define BACKOFF_MIN	 100	/* ms before the first reconnect attempt */
 #define BACKOFF_MAX	 2000	/* ms between reconnect attempts at most */
+#define POLL_FIXED	 3	/* wake-up pipe, LISTEN, maintenance: then the waiters */
+
+/*
+ * The maintenance tick's one query, sent as one string: one implicit
+ * transaction, whose lock waits end after a second (maintain() sets the
+ * same itself, for every caller). 'busy' (another session is
+ * maintaining) and NULL (not due) are the usual answers.
+ */
+#define MAINTAIN_SQL	 "SET LOCAL lock_timeout = '1s'; SELECT sitepulse.maintain_if_due()"
+#define MAINTAIN_STATEMENT_TIMEOUT 3600	/* s: a run's lock waits are short, its deletes may not be */
 
 enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q_DRAIN, Q__MAX };
 
@@ -108,6 +125,9 @@ struct live {
 	/* The hub thread's alone. */
 	struct db		 db;		/* queries */
 	struct db		 ldb;		/* LISTEN sitepulse */
+	struct db		 mdb;		/* maintenance, open only while a call runs */
+	long long		 maintain_at;	/* next maintenance tick (util_now_ms) */
+	long long		 maintain_until;	/* the running call's deadline; 0 none */
 	int			 listening;
 	long long		 db_retry_at, db_backoff;
 	long long		 listen_retry_at, listen_backoff;
@@ -510,19 +530,20 @@ listen_drain(struct live *lv)
 
 /*
  * The descriptors the hub waits on: the wake-up pipe, the LISTEN socket
- * (or -1) and every parked request's connection, where POLLRDHUP tells
- * that the web server gave up on it. ws[i] is the waiter of fds[i + 2].
- * Returns the number of descriptors; *fds and *ws grow as needed.
+ * (or -1), the maintenance call's socket (or -1) and every parked
+ * request's connection, where POLLRDHUP tells that the web server gave up
+ * on it. ws[i] is the waiter of fds[i + POLL_FIXED]. Returns the number
+ * of descriptors; *fds and *ws grow as needed.
  */
 static int
 poll_set(struct live *lv, struct pollfd **fds, struct waitq_waiter ***ws, int *cap)
 {
 	struct waitq_site	*s;
 	struct waitq_waiter	*w;
-	int			 n = 2;
+	int			 n = POLL_FIXED;
 
 	pthread_mutex_lock(&lv->lock);
-	if (*cap < lv->q.nwaiters + 2) {
+	if (*cap < lv->q.nwaiters + POLL_FIXED) {
 		*cap = lv->q.nwaiters + 64;
 		*fds = xrealloc(*fds, *cap * sizeof(**fds));
 		*ws = xrealloc(*ws, *cap * sizeof(**ws));
@@ -530,9 +551,11 @@ poll_set(struct live *lv, struct pollfd **fds, struct waitq_waiter ***ws, int *c
 	(*fds)[0] = (struct pollfd){ .fd = lv->wake[0], .events = POLLIN };
 	(*fds)[1] = (struct pollfd){ .fd = lv->listening ? PQsocket(lv->ldb.conn) : -1,
 	    .events = POLLIN };
+	(*fds)[2] = (struct pollfd){ .fd = lv->maintain_until ? PQsocket(lv->mdb.conn) : -1,
+	    .events = POLLIN };
 	for (s = lv->q.sites; s != NULL; s = s->next)
 		for (w = s->waiters; w != NULL; w = w->next) {
-			(*ws)[n - 2] = w;
+			(*ws)[n - POLL_FIXED] = w;
 			(*fds)[n++] = (struct pollfd){
 				.fd = ((FCGX_Request *)w->req)->ipcFd, .events = POLLRDHUP };
 		}
@@ -544,15 +567,81 @@ poll_set(struct live *lv, struct pollfd **fds, struct waitq_waiter ***ws, int *c
 static void
 drop_hung_up(struct live *lv, struct pollfd *fds, struct waitq_waiter **ws, int n)
 {
-	for (int i = 2; i < n; i++) {
+	for (int i = POLL_FIXED; i < n; i++) {
 		if (!(fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
 			continue;
 		pthread_mutex_lock(&lv->lock);
-		waitq_remove(&lv->q, ws[i - 2]);
+		waitq_remove(&lv->q, ws[i - POLL_FIXED]);
 		pthread_mutex_unlock(&lv->lock);
 		count_unparked(lv, 0);
-		finish(ws[i - 2]->req);
-		free(ws[i - 2]);
+		finish(ws[i - POLL_FIXED]->req);
+		free(ws[i - POLL_FIXED]);
+	}
+}
+
+/* ------------------------------------------------------ maintenance tick */
+
+/* Ends the maintenance call: closes its connection until the next tick. */
+static void
+maintain_end(struct live *lv)
+{
+	db_close(&lv->mdb);
+	lv->maintain_until = 0;
+}
+
+/*
+ * Starts a maintenance call when the tick is due, none is running and
+ * the database is not known to be down (the hub's reads are backing off).
+ * Only sends: maintain_read takes the answer. Opening the connection
+ * blocks for as long as connecting does, bounded by its connect timeout.
+ */
+static void
+maintain_start(struct live *lv, long long now)
+{
+	if (lv->cfg.maintain_every == 0 || lv->maintain_until != 0 ||
+	    now < lv->maintain_at || now < lv->db_retry_at)
+		return;
+	lv->maintain_at = now + lv->cfg.maintain_every * 1000LL;
+	if (!db_ready(&lv->mdb))
+		return;		/* logged by db_ready; tried again next tick */
+	if (!PQsendQuery(lv->mdb.conn, MAINTAIN_SQL)) {
+		fprintf(stderr, "sp-live: maintenance: %s", PQerrorMessage(lv->mdb.conn));
+		maintain_end(lv);
+		return;
+	}
+	lv->maintain_until = now + (lv->mdb.statement_timeout + (long long)lv->mdb.timeout) * 1000;
+}
+
+/*
+ * Reads what the maintenance connection received, without blocking, and
+ * ends the call once every result is in, or once its deadline has passed.
+ * A failure is logged (the next tick tries again); 'busy', NULL and a
+ * summary (maintenance_runs records it) are not.
+ */
+static void
+maintain_read(struct live *lv, long long now)
+{
+	PGresult	*res;
+
+	if (lv->maintain_until == 0)
+		return;
+	if (!PQconsumeInput(lv->mdb.conn)) {
+		fprintf(stderr, "sp-live: maintenance: %s", PQerrorMessage(lv->mdb.conn));
+		maintain_end(lv);
+		return;
+	}
+	while (!PQisBusy(lv->mdb.conn)) {
+		if ((res = PQgetResult(lv->mdb.conn)) == NULL) {
+			maintain_end(lv);
+			return;
+		}
+		if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
+			fprintf(stderr, "sp-live: maintenance failed: %s", PQresultErrorMessage(res));
+		PQclear(res);
+	}
+	if (now >= lv->maintain_until) {
+		fprintf(stderr, "sp-live: maintenance gave no answer in time; dropping its connection\n");
+		maintain_end(lv);
 	}
 }
 
@@ -585,6 +674,7 @@ hub_loop(void *arg)
 	while (!atomic_load(&lv->stopping)) {
 		listen_ensure(lv, util_now_ms());
 		hub_work(lv);
+		maintain_start(lv, util_now_ms());
 		n = poll_set(lv, &fds, &ws, &cap);
 		if (poll(fds, n, poll_timeout(lv, util_now_ms())) < 0) {
 			if (errno != EINTR)
@@ -596,6 +686,10 @@ hub_loop(void *arg)
 				;
 		if (lv->listening && fds[1].revents != 0)
 			listen_drain(lv);
+		if (fds[2].fd >= 0 && fds[2].revents != 0)
+			maintain_read(lv, util_now_ms());
+		else if (lv->maintain_until != 0 && util_now_ms() >= lv->maintain_until)
+			maintain_read(lv, util_now_ms());
 		drop_hung_up(lv, fds, ws, n);
 	}
 	free(fds);
@@ -731,9 +825,14 @@ live_init(struct live *lv)
 	    lv->cfg.retry_after);
 	db_init(&lv->db, "sp-live", sql, Q__MAX, &lv->cfg);
 	db_init(&lv->ldb, "sp-live-listen", NULL, 0, &lv->cfg);
+	db_init(&lv->mdb, "sp-live-maintain", NULL, 0, &lv->cfg);
+	lv->mdb.statement_timeout = MAINTAIN_STATEMENT_TIMEOUT;
+	/* The first tick comes a little after start, not with a burst of starts. */
+	lv->maintain_at = util_now_ms() + 10000;
 	lv->ctr = counters_open(NULL, "sp-live");
 	lv->db.counters = lv->ctr;
 	lv->ldb.counters = lv->ctr;
+	lv->mdb.counters = lv->ctr;
 	return 1;
 }
 
