@@ -206,8 +206,10 @@ def check_auth(variant, port):
        and isinstance(body, dict) and "version" in body and "active" in body,
        "%s: live answers JSON with the password" % variant, r)
 
+    r = request(port, "GET", "/sitepulse/share/%s/" % ("x" * 43))
+    ok(r.status == 200 and b"<" in r.body, "%s: share links need no password" % variant, r)
     r = request(port, "GET", "/sitepulse/share/not-a-token")
-    ok(r.status != 401, "%s: share links need no password" % variant, r)
+    ok(r.status == 401, "%s: other paths under share/ do need it" % variant, r)
 
     r = request(port, "GET", "/sitepulse/stats?report=sites", auth=creds)
     body = r.json()
