@@ -153,24 +153,74 @@ take(struct group *g)
 	return n;
 }
 
+/* Sets the answers of the n taken jobs from lo on to code. */
+static void
+answer_all(struct group *g, int lo, int n, int code)
+{
+	for (int i = lo; i < lo + n; i++)
+		g->codes[i] = code;
+}
+
 /*
- * The leader's part: takes a group, stores it with the lock released,
- * hands out the answers and wakes everyone waiting. Called and returns
- * with g->lock held.
+ * Stores the n taken jobs from lo on as one statement and puts their
+ * answers in g->codes. A statement the database refused stored nothing,
+ * so its jobs are split in two halves, each stored the same way, down to
+ * the one job at fault; a statement whose outcome is unknown is never
+ * repeated. Once the database is found down (*down set), the jobs left
+ * are answered GROUP_DOWN without trying. The leader's alone, without
+ * g->lock; recursion is at most log2(GROUP_MAX_JOBS) deep and makes at
+ * most 2n - 1 statements.
+ */
+static void
+store_part(struct group *g, int lo, int n, int *down)
+{
+	enum group_store	 rc;
+
+	if (*down) {
+		answer_all(g, lo, n, GROUP_DOWN);
+		return;
+	}
+	group_json(&g->json, g->take + lo, n);
+	rc = g->store(g->arg, g->json.p, n, g->codes + lo);
+	g->statements++;
+	switch (rc) {
+	case GROUP_STORE_OK:
+		return;
+	case GROUP_STORE_DATA:
+	case GROUP_STORE_ERROR:
+		if (n > 1) {
+			store_part(g, lo, n / 2, down);
+			store_part(g, lo + n / 2, n - n / 2, down);
+		} else
+			g->codes[lo] = rc == GROUP_STORE_DATA ? GROUP_REFUSED : GROUP_FAILED;
+		return;
+	case GROUP_STORE_DOWN:
+		*down = 1;
+		answer_all(g, lo, n, GROUP_DOWN);
+		return;
+	default:
+		answer_all(g, lo, n, GROUP_FAILED);
+		return;
+	}
+}
+
+/*
+ * The leader's part: takes a group, stores it with the lock released
+ * (split where the database refuses it), hands out the answers and wakes
+ * everyone waiting. Called and returns with g->lock held.
  */
 static void
 flush(struct group *g)
 {
-	int	 n = take(g), ok;
+	int	 n = take(g), down = 0;
 
 	g->flushing = 1;
 	pthread_mutex_unlock(&g->lock);
-	group_json(&g->json, g->take, n);
-	ok = g->store(g->arg, g->json.p, n, g->codes);
+	store_part(g, 0, n, &down);
 	pthread_mutex_lock(&g->lock);
 	/* Under the lock: once done is set, a submitter may return and its job be gone. */
 	for (int i = 0; i < n; i++) {
-		g->take[i]->code = ok ? g->codes[i] : GROUP_FAILED;
+		g->take[i]->code = g->codes[i];
 		g->take[i]->done = 1;
 	}
 	g->groups++;
@@ -181,9 +231,9 @@ flush(struct group *g)
 
 /*
  * Stores job with whatever other jobs are waiting, as one group, and
- * returns its answer: the code store() gave it, or GROUP_FAILED when its
- * group could not be stored (then nothing of that group was). Blocks
- * until the answer is there. A thread that finds no flush in progress
+ * returns its answer: the code store() gave it, or GROUP_DOWN,
+ * GROUP_REFUSED or GROUP_FAILED when it was not stored (see group.h).
+ * Blocks until the answer is there. A thread that finds no flush in progress
  * becomes the leader and flushes (its own job among the first taken, so
  * at most a few flushes before it is done); the others wait for the
  * leader's broadcast.

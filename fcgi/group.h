@@ -9,6 +9,15 @@
  * batches that arrive during a flush make up the next group, so groups
  * grow with the load by themselves while a lone request is stored at once.
  *
+ * A group the database refuses (a statement error on a working
+ * connection, so nothing of it was stored) is split in halves and each
+ * half stored on its own, and so on down to the batch at fault: every
+ * other batch is still stored, once, and answered; only that batch gets
+ * GROUP_REFUSED or GROUP_FAILED. A group whose outcome is unknown (the
+ * connection was lost on the way, or the answer made no sense) is never
+ * stored again: its batches get GROUP_DOWN or GROUP_FAILED, and a client's
+ * retry with the same batch id is stored once whatever had happened.
+ *
  * The JSON a group is stored as, and the answer it expects, are those of
  * sitepulse.ingest_many(): see group_json and group_codes.
  */
@@ -23,7 +32,20 @@
 
 #define GROUP_MAX_JOBS	 256		/* batches in one statement at most */
 #define GROUP_MAX_BYTES	 (1 << 20)	/* events JSON in one statement, about */
-#define GROUP_FAILED	 (-1)		/* the answer of a batch whose group failed */
+
+/* A batch's answer when it was not stored (store codes are 0 or more). */
+#define GROUP_DOWN	 (-1)	/* the database is unavailable: retry later */
+#define GROUP_REFUSED	 (-2)	/* the database refused this batch's data: nothing stored */
+#define GROUP_FAILED	 (-3)	/* anything else: nothing stored, or unknown */
+
+/* What a store function made of a group. */
+enum group_store {
+	GROUP_STORE_OK,		/* committed: codes filled in */
+	GROUP_STORE_DOWN,	/* no connection, or lost on the way: outcome unknown */
+	GROUP_STORE_DATA,	/* refused for its data on a working connection: nothing stored */
+	GROUP_STORE_ERROR,	/* failed otherwise on a working connection: nothing stored */
+	GROUP_STORE_UNKNOWN	/* an answer that makes no sense: it may have committed */
+};
 
 /*
  * One batch to store. The strings are borrowed from the submitter, who
@@ -47,11 +69,11 @@ struct group_job {
 };
 
 /*
- * Stores a group: json is the NUL-terminated array of its n batches.
- * Fills codes[0..n-1] and returns 1, or returns 0 when nothing of the
- * group was stored.
+ * Stores a group: json is the NUL-terminated array of its n batches, in
+ * one transaction. Returns GROUP_STORE_OK with codes[0..n-1] filled in,
+ * or what went wrong (see enum group_store).
  */
-typedef int	(*group_store_fn)(void *arg, const char *json, int n, int *codes);
+typedef enum group_store	(*group_store_fn)(void *arg, const char *json, int n, int *codes);
 
 struct group {
 	pthread_mutex_t		 lock;		/* guards all below but the leader's */
@@ -61,6 +83,7 @@ struct group {
 	group_store_fn		 store;
 	void			*arg;
 	unsigned long long	 groups, jobs;	/* flushed so far, for the average size */
+	unsigned long long	 statements;	/* store calls, splits' included */
 
 	/* The leader's alone, while flushing is set. */
 	struct util_buf		 json;		/* reused from one flush to the next */

@@ -19,14 +19,22 @@
  * with one call of sitepulse.ingest_many() in autocommit. Batches that
  * arrive meanwhile form the next group, so groups grow with the load while
  * a lone request is stored at once. Each batch still gets its own answer,
- * and that answer is sent only after its group's statement has committed:
- * a group that fails is answered 503 throughout and nothing of it is
- * stored, so no acknowledged event can be lost.
+ * and that answer is sent only after its statement has committed, so no
+ * acknowledged event can be lost. A group the database refuses stored
+ * nothing and is split until the batch at fault stands alone (group.c):
+ * the others are stored once and answered 204, and that batch alone gets
+ * 400 (its data) or 500. 503 means the database is unavailable (no
+ * connection, or lost during the statement), nothing else.
  *
- * The threads share one database connection (under db_lock, and only one
- * group is in flight at a time), the salt, the user-agent parser (not
- * thread-safe, so under ua_lock) and the mmap'd rate limit and metrics
- * tables (lock-free). In staged mode a thread that has answered its
+ * The order of the checks puts the cheap ones first: the body is parsed
+ * and validated, the visitor's and the site's rate limits are taken, and
+ * only then do the user-agent rules run, on at most the first UA_LEN_MAX
+ * bytes of the header, so a flood of refused requests costs no
+ * classification. The threads share one database connection (under
+ * db_lock, and only one group is in flight at a time), the salt, the
+ * user-agent rules and their cache (each thread runs the rules with a
+ * matcher of its own, outside any lock; ua.h) and the mmap'd rate limit
+ * and metrics tables (lock-free). In staged mode a thread that has answered its
  * request runs drain() on a second connection of its own, one thread at a
  * time, so a long drain never holds up the groups. Under a web server that
  * sends one request per process at a time (mod_fcgid) every group is one
@@ -71,6 +79,12 @@ static const char *const drain_sql[Q_DRAIN__MAX] = {
 	[Q_DRAIN] = "SELECT sitepulse.drain()",
 };
 
+/*
+ * Room for the extra headers of an answer: the CORS headers echo an
+ * Origin, which valid_origin lets be as long as a URL.
+ */
+#define HEADERS_MAX	 (VALID_URL_MAX + 256)
+
 /* sitepulse.ingest_many()'s answers, one per batch. */
 enum ingest { INGEST_STORED, INGEST_DUPLICATE, INGEST_NO_SITE, INGEST_BAD_ORIGIN, INGEST_STAGED };
 
@@ -80,8 +94,7 @@ struct collect {
 	struct counters		*ctr;		/* shared metrics (may be NULL) */
 	struct ratelimit	*rl;		/* lock-free (may be NULL) */
 	pthread_mutex_t		 accept_lock;	/* one thread in FCGX_Accept_r at a time */
-	pthread_mutex_t		 ua_lock;	/* guards ua (its cache and match data) */
-	struct ua_db		*ua;
+	struct ua_db		*ua;		/* thread-safe with a matcher per thread */
 	pthread_mutex_t		 db_lock;	/* guards db */
 	struct db		 db;
 	pthread_mutex_t		 salt_lock;	/* guards salt and salt_day */
@@ -98,6 +111,7 @@ struct worker {
 	struct collect		*c;
 	FCGX_Request		 r;
 	pthread_t		 thread;
+	struct ua_matcher	*um;		/* runs c->ua's rules (NULL without) */
 	int			 status;	/* of the current answer, for the metrics */
 	char			 body[EVENT_BODY_MAX + 1];
 };
@@ -117,6 +131,14 @@ reply_status(struct worker *w, int status, const char *headers)
 	http_status(&w->r, status, headers);
 }
 
+/* http_db_error (503 when down, else 500), remembering the status. */
+static void
+reply_db_error(struct worker *w, int down)
+{
+	w->status = down ? 503 : 500;
+	http_db_error(&w->r, down, w->c->cfg.retry_after);
+}
+
 /* A 1x1 transparent GIF, the answer to collect.gif. */
 static const unsigned char gif[] = {
 	0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00,
@@ -128,10 +150,11 @@ static const unsigned char gif[] = {
 /*
  * Copies today's salt (UTC) into salt, loading it first unless the
  * process already has it; the database creates it on the day's first
- * call. Returns 1, or 0 when the database cannot be reached.
+ * call. Returns 1, or 0 with *down set when the database cannot be
+ * reached (and cleared when it answered, but not with a salt).
  */
 static int
-salt_get(struct collect *c, unsigned char *salt)
+salt_get(struct collect *c, unsigned char *salt, int *down)
 {
 	long		 day = (long)(time(NULL) / 86400);
 	PGresult	*res = NULL;
@@ -139,10 +162,12 @@ salt_get(struct collect *c, unsigned char *salt)
 	unsigned char	*bytes = NULL;
 	int		 ok = 1;
 
+	*down = 0;
 	pthread_mutex_lock(&c->salt_lock);
 	if (day != c->salt_day) {
 		pthread_mutex_lock(&c->db_lock);
 		res = db_exec(&c->db, Q_SALT, 0, NULL);
+		*down = res == NULL && c->db.err == DB_DOWN;
 		pthread_mutex_unlock(&c->db_lock);
 		if (res != NULL)
 			bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 0), &n);
@@ -183,15 +208,19 @@ client_ip(struct worker *w, char *buf, size_t bufsz)
 	return http_param(&w->r, "REMOTE_ADDR");
 }
 
-/* The CORS header echoing the request's Origin, if it sent a well-formed one. */
+/*
+ * The CORS header echoing the request's Origin, if it sent a well-formed
+ * one, into buf (HEADERS_MAX bytes hold any): never half a header.
+ */
 static void
 cors(FCGX_Request *r, char *buf, size_t bufsz)
 {
 	const char	*origin = http_param(r, "HTTP_ORIGIN");
 
 	buf[0] = '\0';
-	if (valid_origin(origin))
-		snprintf(buf, bufsz, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", origin);
+	if (valid_origin(origin) && (size_t)snprintf(buf, bufsz,
+	    "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", origin) >= bufsz)
+		buf[0] = '\0';
 }
 
 /*
@@ -211,45 +240,30 @@ within_limits(struct collect *c, const struct event_batch *b, const char *visito
 }
 
 /*
- * Classifies the User-Agent into info. Returns 1 for a bot, or for a
- * missing User-Agent (every browser sends one: without, it is a script).
+ * Classifies the User-Agent into info with the worker's own matcher (no
+ * lock but the cache's, for a copy). Returns 1 for a bot. Called only
+ * after the rate limits, and with a User-Agent: none at all is a script,
+ * which store() drops without asking the rules.
  */
 static int
-is_bot(struct collect *c, const char *ua, struct ua_info *info)
+is_bot(struct worker *w, const char *ua, struct ua_info *info)
 {
-	int	 bot;
-
-	if (ua == NULL || *ua == '\0')
-		return 1;
-	if (c->ua == NULL)
+	if (w->c->ua == NULL)
 		return 0;
-	pthread_mutex_lock(&c->ua_lock);
-	bot = ua_parse(c->ua, ua, info) && info->is_bot;
-	pthread_mutex_unlock(&c->ua_lock);
-	return bot;
+	return ua_classify(w->c->ua, w->um, ua, info) && info->is_bot;
 }
 
 /*
- * Stores a group for the group commit: one call of ingest_many() with the
- * group's JSON, on the shared connection. Fills codes[0..n-1] and returns
- * 1, or 0 when the call failed or answered anything but n known codes
- * (then, the statement being one transaction, nothing of it is stored, or
- * at worst stored and answered 503, which a client's retry with the same
- * batch id turns into a duplicate).
+ * Reads ingest_many()'s answer to a group of n into codes: one row with
+ * an int[] of n known codes. Returns GROUP_STORE_OK, or, after logging,
+ * GROUP_STORE_UNKNOWN: the statement committed, but nothing tells which
+ * batch was stored as what.
  */
-static int
-ingest_many(void *arg, const char *json, int n, int *codes)
+static enum group_store
+ingest_codes(PGresult *res, int n, int *codes)
 {
-	struct collect	*c = arg;
-	const char	*params[1] = { json };
-	PGresult	*res;
-	int		 ok;
+	int	 ok;
 
-	pthread_mutex_lock(&c->db_lock);
-	res = db_exec(&c->db, Q_INGEST_MANY, 1, params);
-	pthread_mutex_unlock(&c->db_lock);
-	if (res == NULL)
-		return 0;
 	ok = PQntuples(res) == 1 && PQnfields(res) == 1 && !PQgetisnull(res, 0, 0) &&
 	    group_codes(PQgetvalue(res, 0, 0), codes, n);
 	for (int i = 0; ok && i < n; i++)
@@ -257,17 +271,142 @@ ingest_many(void *arg, const char *json, int n, int *codes)
 	if (!ok)
 		fprintf(stderr, "sp-collect: ingest_many() of %d batches answered %s\n", n,
 		    PQntuples(res) == 1 && PQnfields(res) == 1 ? PQgetvalue(res, 0, 0) : "no value");
-	PQclear(res);
-	return ok;
+	return ok ? GROUP_STORE_OK : GROUP_STORE_UNKNOWN;
 }
 
 /*
- * Stores a validated batch: bots are acknowledged and dropped, everyone
- * else is hashed into a visitor id and stored with the process's next
- * group. Returns the HTTP status to answer: 204 (stored, a duplicate, or a
- * bot), 403 (unknown site, or origin not registered), 429 (over the
- * visitor's or the site's rate limit) or 503 (database unavailable), with
- * *why set for the errors.
+ * Whether a statement error is the data's fault, by its SQLSTATE class:
+ * a data exception (22: an invalid byte sequence, a value out of range),
+ * an integrity constraint violation (23) or a value over one of the
+ * database's limits (54: an index row too big, say).
+ */
+static int
+data_error(const char *sqlstate)
+{
+	return sqlstate != NULL && (strncmp(sqlstate, "22", 2) == 0 ||
+	    strncmp(sqlstate, "23", 2) == 0 || strncmp(sqlstate, "54", 2) == 0);
+}
+
+/*
+ * Stores a lone batch whose statement failed on a working connection once
+ * more, to tell bad data from other errors: db_exec keeps no failed
+ * result, so no SQLSTATE. The failed statement stored nothing, so this
+ * stores the batch at most once; a passing error (a deadlock, say) may
+ * well not happen again. Runs unprepared on the shared connection, under
+ * db_lock, with db_exec's answer deadline (db_await). Returns what
+ * group.c needs to know, with codes[0] on success.
+ */
+static enum group_store
+ingest_alone(struct collect *c, const char *json, int *codes)
+{
+	const char		*params[1] = { json };
+	struct db		*db = &c->db;
+	long long		 wait = (db->statement_timeout + (long long)db->timeout) * 1000;
+	PGresult		*res = NULL;
+	enum group_store	 rc;
+
+	pthread_mutex_lock(&c->db_lock);
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
+	    PQsendQueryParams(db->conn, sql[Q_INGEST_MANY], 1, NULL, params, NULL, NULL, 0))
+		res = db_await(db, wait);	/* NULL and closed when the connection is gone */
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		rc = GROUP_STORE_DOWN;		/* db_ready reconnects on the next call */
+	else if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		rc = ingest_codes(res, 1, codes);
+	else
+		rc = data_error(PQresultErrorField(res, PG_DIAG_SQLSTATE)) ?
+		    GROUP_STORE_DATA : GROUP_STORE_ERROR;
+	if (rc != GROUP_STORE_OK && rc != GROUP_STORE_UNKNOWN) {
+		counters_add(c->ctr, C_DB_ERRORS, 1);
+		fprintf(stderr, "sp-collect: a batch stored alone failed: %s",
+		    db->conn != NULL ? PQerrorMessage(db->conn) : "no connection\n");
+	}
+	PQclear(res);
+	pthread_mutex_unlock(&c->db_lock);
+	return rc;
+}
+
+/*
+ * Stores a group for the group commit: one call of ingest_many() with the
+ * group's JSON, on the shared connection, in one transaction. Returns
+ * GROUP_STORE_OK with codes[0..n-1] filled in; GROUP_STORE_DOWN when the
+ * database cannot be reached or the connection was lost (the outcome is
+ * unknown, and a client's retry with the same batch id is stored once
+ * whatever it was); GROUP_STORE_ERROR for a group of several that failed
+ * on a working connection (group.c splits it), and for a lone batch what
+ * ingest_alone found.
+ */
+static enum group_store
+ingest_many(void *arg, const char *json, int n, int *codes)
+{
+	struct collect		*c = arg;
+	const char		*params[1] = { json };
+	PGresult		*res;
+	enum group_store	 rc;
+	int			 down;
+
+	pthread_mutex_lock(&c->db_lock);
+	res = db_exec(&c->db, Q_INGEST_MANY, 1, params);
+	down = res == NULL && c->db.err == DB_DOWN;
+	pthread_mutex_unlock(&c->db_lock);
+	if (res != NULL) {
+		rc = ingest_codes(res, n, codes);
+		PQclear(res);
+		return rc;
+	}
+	if (down)
+		return GROUP_STORE_DOWN;
+	return n == 1 ? ingest_alone(c, json, codes) : GROUP_STORE_ERROR;
+}
+
+/*
+ * The HTTP status for a batch's answer from its group (an ingest code, or
+ * group.h's GROUP_DOWN, GROUP_REFUSED, GROUP_FAILED), counted in the
+ * metrics, with *why set for the errors.
+ */
+static int
+ingest_status(struct collect *c, const struct event_batch *b, int code, const char **why)
+{
+	switch (code) {
+	case INGEST_STAGED:
+		atomic_store(&c->pending, 1);
+		/* FALLTHROUGH */
+	case INGEST_STORED:
+	case INGEST_DUPLICATE:
+		counters_add(c->ctr, C_EVENTS_ACCEPTED, b->nevents);
+		counters_observe(c->ctr, H_BATCH_EVENTS, b->nevents);
+		return 204;
+	case INGEST_NO_SITE:
+		*why = "unknown site";
+		counters_add(c->ctr, C_REJECT_UNKNOWN_SITE, b->nevents);
+		return 403;
+	case INGEST_BAD_ORIGIN:
+		*why = "origin not registered for this site";
+		counters_add(c->ctr, C_REJECT_ORIGIN, b->nevents);
+		return 403;
+	case GROUP_REFUSED:
+		*why = "events: the database refused a value of this batch";
+		counters_add(c->ctr, C_REJECT_INVALID, b->nevents);
+		return 400;
+	case GROUP_DOWN:
+		*why = "database unavailable";
+		return 503;
+	default:
+		*why = "internal error";
+		return 500;
+	}
+}
+
+/*
+ * Stores a validated batch. Without a User-Agent it is a script's, and is
+ * acknowledged and dropped; otherwise the visitor id is hashed and the
+ * rate limits taken before the user-agent rules run (a refused request
+ * costs no classification), bots are acknowledged and dropped, and
+ * everyone else is stored with the process's next group. Returns the HTTP
+ * status to answer: 204 (stored, a duplicate, or a bot), 400 (the
+ * database refused the batch's data), 403 (unknown site, or origin not
+ * registered), 429 (over the visitor's or the site's rate limit), 500 or
+ * 503 (database unavailable), with *why set for the errors.
  */
 static int
 store(struct worker *w, struct event_batch *b, const char *origin, const char **why)
@@ -278,15 +417,14 @@ store(struct worker *w, struct event_batch *b, const char *origin, const char **
 	unsigned char		 salt[HASH_SALT_LEN];
 	struct ua_info		 info = { "Other", "Other", 0 };
 	struct group_job	 job;
-	int			 rc;
+	int			 down;
 
-	if (is_bot(c, ua, &info)) {
+	if (ua == NULL || *ua == '\0') {
 		counters_add(c->ctr, C_REJECT_BOT, b->nevents);
 		return 204;
 	}
-	*why = "database unavailable";
-	if (!salt_get(c, salt))
-		return 503;
+	if (!salt_get(c, salt, &down))
+		return ingest_status(c, b, down ? GROUP_DOWN : GROUP_FAILED, why);
 	memset(&job, 0, sizeof(job));
 	job.visitor = hash_visitor(salt, b->site, client_ip(w, ipbuf, sizeof(ipbuf)), ua);
 	snprintf(visitor, sizeof(visitor), "%lld", (long long)job.visitor);
@@ -295,31 +433,28 @@ store(struct worker *w, struct event_batch *b, const char *origin, const char **
 		counters_add(c->ctr, C_REJECT_RATE_LIMITED, b->nevents);
 		return 429;
 	}
+	if (is_bot(w, ua, &info)) {
+		counters_add(c->ctr, C_REJECT_BOT, b->nevents);
+		return 204;
+	}
 	job.site = b->site;
 	job.origin = origin;
 	job.batch = b->batch[0] ? b->batch : NULL;
 	job.browser = info.browser;
 	job.os = info.os;
 	job.events = event_json(b);
-	if ((rc = group_submit(&c->group, &job)) == GROUP_FAILED)
-		return 503;
-	if (rc == INGEST_STORED || rc == INGEST_DUPLICATE || rc == INGEST_STAGED) {
-		if (rc == INGEST_STAGED)
-			atomic_store(&c->pending, 1);
-		counters_add(c->ctr, C_EVENTS_ACCEPTED, b->nevents);
-		counters_observe(c->ctr, H_BATCH_EVENTS, b->nevents);
-		return 204;
-	}
-	*why = rc == INGEST_NO_SITE ? "unknown site" : "origin not registered for this site";
-	counters_add(c->ctr, rc == INGEST_NO_SITE ? C_REJECT_UNKNOWN_SITE : C_REJECT_ORIGIN, b->nevents);
-	return 403;
+	return ingest_status(c, b, group_submit(&c->group, &job), why);
 }
 
-/* Answers an error status from store(), with Retry-After on a 503. */
+/*
+ * Answers an error status from store() with the extra headers (the CORS
+ * ones of a POST, which a page needs to read the status and retry) and
+ * Retry-After on a 503 or a 429.
+ */
 static void
 answer_error(struct worker *w, int status, const char *why, const char *headers)
 {
-	char	 buf[600];
+	char	 buf[HEADERS_MAX + 64];
 
 	if (status == 503 || status == 429) {
 		snprintf(buf, sizeof(buf), "Retry-After: %d\r\n%s", w->c->cfg.retry_after, headers);
@@ -371,14 +506,14 @@ content_type_ok(const char *ct)
 
 /*
  * POST /collect. Answers 204, 400 (invalid body or event), 403, 413 (over
- * 64 KiB), 415 (not text/plain or application/json) or 503.
+ * 64 KiB), 415 (not text/plain or application/json), 429, 500 or 503.
  */
 static void
 do_post(struct worker *w)
 {
 	FCGX_Request		*r = &w->r;
 	struct event_batch	 b;
-	char			 why[200], headers[512];
+	char			 why[200], headers[HEADERS_MAX];
 	const char		*origin = http_param(r, "HTTP_ORIGIN"), *reason;
 	size_t			 len;
 	int			 rc;
@@ -435,7 +570,7 @@ referer_origin(const char *ref, char *buf, size_t bufsz)
 	return valid_origin(buf) ? buf : NULL;
 }
 
-/* GET /collect.gif?site=&url=[&ref=]: answers the GIF, or 400/403/503 as JSON. */
+/* GET /collect.gif?site=&url=[&ref=]: answers the GIF, or 400/403/429/500/503 as JSON. */
 static void
 do_gif(struct worker *w)
 {
@@ -471,15 +606,15 @@ do_gif(struct worker *w)
  * OPTIONS /collect: a CORS preflight (sent for application/json bodies).
  * Answers 204 with the CORS headers when the Origin is registered for any
  * site (the body, not the preflight, names the site), 403 otherwise, 503
- * when that cannot be checked.
+ * when the database is unavailable to check it, 500 when the check failed.
  */
 static void
 do_options(struct worker *w)
 {
 	const char	*origin = http_param(&w->r, "HTTP_ORIGIN"), *params[1] = { origin };
-	char		 headers[600];
+	char		 headers[HEADERS_MAX];
 	PGresult	*res;
-	int		 ok;
+	int		 ok, down;
 
 	if (!valid_origin(origin)) {
 		reply_error(w, 403, "origin missing or malformed", NULL);
@@ -487,9 +622,10 @@ do_options(struct worker *w)
 	}
 	pthread_mutex_lock(&w->c->db_lock);
 	res = db_exec(&w->c->db, Q_ORIGIN, 1, params);
+	down = res == NULL && w->c->db.err == DB_DOWN;
 	pthread_mutex_unlock(&w->c->db_lock);
 	if (res == NULL) {
-		answer_error(w, 503, "database unavailable", "");
+		reply_db_error(w, down);
 		return;
 	}
 	ok = PQgetvalue(res, 0, 0)[0] == 't';
@@ -517,15 +653,6 @@ static const struct route {
 	{ "/collect.gif",	"HEAD",		do_gif },
 };
 
-/* True when path ends in suffix. */
-static int
-ends_with(const char *path, const char *suffix)
-{
-	size_t	 n = strlen(path), m = strlen(suffix);
-
-	return n >= m && strcmp(path + n - m, suffix) == 0;
-}
-
 /* Routes one request: 404 for an unknown path, 405 (with Allow) for a wrong method. */
 static void
 handle(struct worker *w)
@@ -535,7 +662,7 @@ handle(struct worker *w)
 
 	http_path(&w->r, path, sizeof(path));
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!ends_with(path, routes[i].path))
+		if (!http_ends_with(path, routes[i].path))
 			continue;
 		known = 1;
 		if (http_method_is(&w->r, routes[i].method)) {
@@ -544,7 +671,7 @@ handle(struct worker *w)
 		}
 	}
 	if (known)
-		reply_error(w, 405, "method not allowed", ends_with(path, ".gif") ?
+		reply_error(w, 405, "method not allowed", http_ends_with(path, ".gif") ?
 		    "Allow: GET, HEAD\r\n" : "Allow: POST, OPTIONS\r\n");
 	else
 		reply_error(w, 404, "not found", NULL);
@@ -598,7 +725,6 @@ collect_init(struct collect *c)
 	c->db.counters = c->ctr;
 	c->ddb.counters = c->ctr;
 	pthread_mutex_init(&c->accept_lock, NULL);
-	pthread_mutex_init(&c->ua_lock, NULL);
 	pthread_mutex_init(&c->db_lock, NULL);
 	pthread_mutex_init(&c->salt_lock, NULL);
 	pthread_mutex_init(&c->drain_lock, NULL);
@@ -630,7 +756,6 @@ collect_free(struct collect *c)
 	ratelimit_close(c->rl);
 	counters_close(c->ctr);
 	pthread_mutex_destroy(&c->accept_lock);
-	pthread_mutex_destroy(&c->ua_lock);
 	pthread_mutex_destroy(&c->db_lock);
 	pthread_mutex_destroy(&c->salt_lock);
 	pthread_mutex_destroy(&c->drain_lock);
@@ -649,6 +774,7 @@ main(void)
 	w = xcalloc((size_t)n, sizeof(*w));
 	for (int i = 0; i < n; i++) {
 		w[i].c = &c;
+		w[i].um = c.ua != NULL ? ua_matcher_new(c.ua) : NULL;
 		if (FCGX_InitRequest(&w[i].r, 0, 0) != 0 ||
 		    pthread_create(&w[i].thread, NULL, serve, &w[i]) != 0) {
 			fprintf(stderr, "sp-collect: cannot start request thread %d of %d\n", i + 1, n);
@@ -658,6 +784,8 @@ main(void)
 	}
 	for (int i = 0; i < started; i++)
 		pthread_join(w[i].thread, NULL);
+	for (int i = 0; i < n; i++)
+		ua_matcher_free(w[i].um);
 	free(w);
 	collect_free(&c);
 	return started > 0 ? 0 : 1;

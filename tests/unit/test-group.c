@@ -1,7 +1,9 @@
 /*
  * Tests of fcgi/group.c: the group's JSON (string escaping, nulls, the
- * events copied verbatim), the strict parse of ingest_many()'s int[], and
- * group_submit under many threads with a stand-in store function.
+ * events copied verbatim), the strict parse of ingest_many()'s int[],
+ * group_submit under many threads with a stand-in store function, and the
+ * split of a group the database refuses (issue 13: one poisoned batch
+ * failed its whole group, and every batch in it was answered 503).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -141,15 +143,15 @@ test_codes(void)
 /*
  * The stand-in for ingest_many(): reads the group back with json-c and
  * answers each batch the number in its site key ("s<k>" -> k % 5), so a
- * thread can check it got its own answer; fails every group holding a
- * site "fail".
+ * thread can check it got its own answer; refuses every group holding a
+ * site "fail" as the database refuses bad data.
  */
 struct fake {
 	pthread_mutex_t	 lock;
 	int		 calls, jobs, biggest, bad;
 };
 
-static int
+static enum group_store
 fake_store(void *arg, const char *json, int n, int *codes)
 {
 	struct fake		*f = arg;
@@ -177,7 +179,7 @@ fake_store(void *arg, const char *json, int n, int *codes)
 	}
 	pthread_mutex_unlock(&f->lock);
 	json_object_put(root);
-	return !fail;
+	return fail ? GROUP_STORE_DATA : GROUP_STORE_OK;
 }
 
 struct submitter {
@@ -237,12 +239,12 @@ test_submit(void)
 	ok(g.groups == (unsigned long long)f.calls && g.jobs == (unsigned long long)f.jobs,
 	    "statistics kept");
 
-	/* A lone job is a group of one; a failed group answers GROUP_FAILED. */
+	/* A lone job is a group of one; one the database refuses answers GROUP_REFUSED. */
 	memset(&job, 0, sizeof(job));
 	job.site = "fail";
 	job.browser = job.os = "O";
 	job.events = "[]";
-	ok(group_submit(&g, &job) == GROUP_FAILED, "a failed group answers GROUP_FAILED");
+	ok(group_submit(&g, &job) == GROUP_REFUSED, "a refused lone job answers GROUP_REFUSED");
 	ok(g.head == NULL && g.tail == &g.head && !g.flushing, "the queue is empty afterwards");
 	group_free(&g);
 	group_free(NULL);
@@ -276,6 +278,264 @@ test_cap(void)
 	free(big);
 }
 
+/* ---- Splitting a group the database refuses ---------------------------- */
+
+#define SITES	 4096
+
+/*
+ * A stand-in database: a statement is one transaction, so a group holding
+ * a site "data..." (bad data) or "error..." (another error) stores
+ * nothing; a group holding "unknown..." makes no sense of its answer
+ * after committing; "down..." finds the database gone. Otherwise every
+ * batch is stored: stored[k] counts the batches of site "s<k>", so a
+ * batch stored twice shows. after is the answer of every call from call
+ * number down_at on (0: never); delay_us makes a statement take a while,
+ * so that groups form under threads.
+ */
+struct db {
+	pthread_mutex_t		 lock;
+	int			 calls, down_at, stored[SITES], bad, delay_us;
+	enum group_store	 after;
+};
+
+static enum group_store
+db_store(void *arg, const char *json, int n, int *codes)
+{
+	struct db		*d = arg;
+	struct json_object	*root = json_tokener_parse(json), *v;
+	enum group_store	 rc = GROUP_STORE_OK;
+	const char		*site;
+	int			 k;
+
+	if (d->delay_us > 0)
+		usleep((useconds_t)d->delay_us);
+	pthread_mutex_lock(&d->lock);
+	d->calls++;
+	if (root == NULL || (int)json_object_array_length(root) != n)
+		d->bad++;
+	for (int i = 0; root != NULL && i < n; i++) {
+		json_object_object_get_ex(json_object_array_get_idx(root, i), "site", &v);
+		site = json_object_get_string(v);
+		if (strncmp(site, "data", 4) == 0 && rc == GROUP_STORE_OK)
+			rc = GROUP_STORE_DATA;
+		else if (strncmp(site, "error", 5) == 0 && rc == GROUP_STORE_OK)
+			rc = GROUP_STORE_ERROR;
+		else if (strncmp(site, "down", 4) == 0)
+			rc = GROUP_STORE_DOWN;
+	}
+	if (d->down_at > 0 && d->calls >= d->down_at)
+		rc = d->after;
+	for (int i = 0; root != NULL && i < n && (rc == GROUP_STORE_OK || rc == GROUP_STORE_UNKNOWN); i++) {
+		json_object_object_get_ex(json_object_array_get_idx(root, i), "site", &v);
+		site = json_object_get_string(v);
+		if (strncmp(site, "unknown", 7) == 0)
+			rc = GROUP_STORE_UNKNOWN;	/* committed, then a nonsensical answer */
+		if (site[0] == 's' && (k = atoi(site + 1)) >= 0 && k < SITES)
+			d->stored[k]++;
+		codes[i] = 0;
+	}
+	pthread_mutex_unlock(&d->lock);
+	json_object_put(root);
+	return rc;
+}
+
+/*
+ * Queues jobs n jobs named by sites[] (NULL for the good "s<i>") and
+ * flushes them as one group, the way a leader does; the answers are left
+ * in jobs[i].code.
+ */
+static void
+run_group(struct group *g, struct group_job *jobs, char names[][16], const char *const *sites, int n)
+{
+	for (int i = 0; i < n; i++) {
+		memset(&jobs[i], 0, sizeof(jobs[i]));
+		if (sites[i] != NULL)
+			snprintf(names[i], 16, "%s%d", sites[i], i);
+		else
+			snprintf(names[i], 16, "s%d", i);
+		jobs[i].site = names[i];
+		jobs[i].browser = jobs[i].os = "O";
+		jobs[i].events = "[]";
+		jobs[i].len = 2;
+		*g->tail = &jobs[i];
+		g->tail = &jobs[i].next;
+	}
+	pthread_mutex_lock(&g->lock);
+	flush(g);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/*
+ * One table row: a group of n jobs, the poisoned ones at the given
+ * positions (the others good), and what must come of it.
+ */
+static void
+test_split(void)
+{
+	static const struct {
+		const char	*what;
+		int		 n;
+		const char	*kind;		/* of the poisoned jobs */
+		int		 at[4], nat;	/* their positions */
+		int		 want;		/* their answer */
+		int		 good;		/* the good ones' answer */
+		int		 max_calls;
+	} t[] = {
+		{ "no poison: one statement", 9, "", { 0 }, 0, 0, 0, 1 },
+		{ "bad data first", 9, "data", { 0 }, 1, GROUP_REFUSED, 0, 2 * 9 - 1 },
+		{ "bad data last", 9, "data", { 8 }, 1, GROUP_REFUSED, 0, 2 * 9 - 1 },
+		{ "bad data in the middle of 256", 256, "data", { 131 }, 1, GROUP_REFUSED, 0, 2 * 8 + 1 },
+		{ "four bad data of 256", 256, "data", { 0, 77, 78, 255 }, 4, GROUP_REFUSED, 0, 2 * 4 * 8 + 1 },
+		{ "another error", 16, "error", { 5 }, 1, GROUP_FAILED, 0, 2 * 4 + 1 },
+		{ "a lone bad batch", 1, "data", { 0 }, 1, GROUP_REFUSED, 0, 1 },
+		{ "an unknown outcome is never repeated", 16, "unknown", { 3 }, 1, GROUP_FAILED, GROUP_FAILED, 1 },
+		{ "down: no retry", 16, "down", { 9 }, 1, GROUP_DOWN, GROUP_DOWN, 1 },
+	};
+	static struct group	 g;
+	static struct db	 d;
+	static struct group_job	 jobs[GROUP_MAX_JOBS];
+	static char		 names[GROUP_MAX_JOBS][16];
+	const char		*sites[GROUP_MAX_JOBS];
+	int			 wrong, twice, missing, poisoned;
+
+	for (size_t r = 0; r < sizeof(t) / sizeof(t[0]); r++) {
+		memset(&d, 0, sizeof(d));
+		pthread_mutex_init(&d.lock, NULL);
+		group_init(&g, db_store, &d);
+		for (int i = 0; i < t[r].n; i++)
+			sites[i] = NULL;
+		for (int i = 0; i < t[r].nat; i++)
+			sites[t[r].at[i]] = t[r].kind;
+		run_group(&g, jobs, names, sites, t[r].n);
+		wrong = twice = missing = 0;
+		for (int i = 0; i < t[r].n; i++) {
+			poisoned = sites[i] != NULL;
+			if (!jobs[i].done || jobs[i].code != (poisoned ? t[r].want : t[r].good))
+				wrong++;
+			if (!poisoned && d.stored[i] > 1)
+				twice++;
+			if (!poisoned && t[r].good == 0 && d.stored[i] != 1)
+				missing++;
+		}
+		ok(wrong == 0 && twice == 0 && missing == 0 && d.bad == 0,
+		    "%s: every answer right (%d wrong), every good batch stored once (%d twice, %d not)",
+		    t[r].what, wrong, twice, missing);
+		ok(d.calls <= t[r].max_calls && g.statements == (unsigned long long)d.calls,
+		    "%s: %d statements (at most %d)", t[r].what, d.calls, t[r].max_calls);
+		ok(g.head == NULL && !g.flushing, "%s: nothing left waiting", t[r].what);
+		group_free(&g);
+		pthread_mutex_destroy(&d.lock);
+	}
+}
+
+/* The database goes away in the middle of a split: nothing more is tried. */
+static void
+test_split_down(void)
+{
+	static struct group	 g;
+	static struct db	 d;
+	static struct group_job	 jobs[32];
+	static char		 names[32][16];
+	const char		*sites[32] = { NULL };
+	int			 down = 0, stored = 0, other = 0;
+
+	memset(&d, 0, sizeof(d));
+	pthread_mutex_init(&d.lock, NULL);
+	d.down_at = 3;			/* the whole group, its first half (stored), then down */
+	d.after = GROUP_STORE_DOWN;
+	sites[20] = "data";
+	group_init(&g, db_store, &d);
+	run_group(&g, jobs, names, sites, 32);
+	for (int i = 0; i < 32; i++) {
+		if (jobs[i].code == GROUP_DOWN)
+			down++;
+		else if (jobs[i].code == 0 && d.stored[i] == 1)
+			stored++;
+		else
+			other++;
+	}
+	ok(d.calls == 3 && down == 16 && stored == 16 && other == 0,
+	    "down in a split: %d statements, %d stored, %d answered GROUP_DOWN, %d else", d.calls,
+	    stored, down, other);
+	ok(jobs[20].code == GROUP_DOWN, "the poisoned job too (nothing is known of it)");
+	group_free(&g);
+	pthread_mutex_destroy(&d.lock);
+}
+
+/*
+ * Many threads, one job in 16 poisoned: every good job is answered 0 and
+ * stored exactly once, every poisoned one is answered GROUP_REFUSED.
+ */
+struct poster {
+	struct group	*g;
+	int		 id, wrong;
+};
+
+#define POSTERS	 16
+#define POSTS	 150
+
+static void *
+post_loop(void *arg)
+{
+	struct poster		*p = arg;
+	struct group_job	 job;
+	char			 site[16];
+	int			 k, bad, code;
+
+	for (int i = 0; i < POSTS; i++) {
+		k = p->id * POSTS + i;
+		bad = (k * 7) % 16 == 3;
+		memset(&job, 0, sizeof(job));
+		snprintf(site, sizeof(site), bad ? "data%d" : "s%d", k);
+		job.site = site;
+		job.browser = job.os = "O";
+		job.events = "[{}]";
+		code = group_submit(p->g, &job);
+		if (code != (bad ? GROUP_REFUSED : 0))
+			p->wrong++;
+	}
+	return NULL;
+}
+
+static void
+test_split_threads(void)
+{
+	static struct group	 g;
+	static struct db	 d;
+	struct poster		 p[POSTERS];
+	pthread_t		 t[POSTERS];
+	int			 wrong = 0, once = 0, bad = 0;
+
+	memset(&d, 0, sizeof(d));
+	pthread_mutex_init(&d.lock, NULL);
+	d.delay_us = 200;
+	group_init(&g, db_store, &d);
+	for (int i = 0; i < POSTERS; i++) {
+		p[i].g = &g;
+		p[i].id = i;
+		p[i].wrong = 0;
+		pthread_create(&t[i], NULL, post_loop, &p[i]);
+	}
+	for (int i = 0; i < POSTERS; i++) {
+		pthread_join(t[i], NULL);
+		wrong += p[i].wrong;
+	}
+	for (int k = 0; k < POSTERS * POSTS; k++) {
+		if ((k * 7) % 16 == 3)
+			bad += d.stored[k] != 0;
+		else
+			once += d.stored[k] == 1;
+	}
+	ok(wrong == 0, "%d threads, poisoned jobs among them: every job got its answer (%d wrong)",
+	    POSTERS, wrong);
+	ok(once == POSTERS * POSTS - POSTERS * POSTS / 16 && bad == 0,
+	    "every good job stored exactly once (%d), no poisoned one (%d)", once, bad);
+	ok(g.groups < POSTERS * POSTS / 2, "jobs were grouped: %llu groups, %d statements",
+	    g.groups, d.calls);
+	group_free(&g);
+	pthread_mutex_destroy(&d.lock);
+}
+
 int
 main(void)
 {
@@ -284,5 +544,8 @@ main(void)
 	test_codes();
 	test_submit();
 	test_cap();
+	test_split();
+	test_split_down();
+	test_split_threads();
 	return done_testing();
 }
