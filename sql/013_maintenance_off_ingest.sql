@@ -213,8 +213,12 @@ $$;
 COMMENT ON FUNCTION sitepulse.drain(int) IS
     'Moves pending events (staged ingest mode) into events, oldest first, at most settings drain_round_rows (5000) per round and p_rounds rounds per call; returns the number moved (p_rounds x drain_round_rows means more may be pending: call again), or -1 when another session is draining.';
 
--- sp-live calls maintain_if_due(); with the per-program roles (012) its
--- role needs the grant. Without them the programs' user owns the function.
+-- sp-live calls maintain_if_due(): its role (012) gets EXECUTE, now and
+-- from every later grant_program_rights() run, which also keeps the
+-- function SECURITY DEFINER.
+INSERT INTO sitepulse.program_rights (role, privilege, object, definer)
+VALUES ('sitepulse_live', 'EXECUTE', 'FUNCTION sitepulse.maintain_if_due()', true)
+ON CONFLICT DO NOTHING;
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sitepulse_live') THEN
