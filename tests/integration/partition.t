@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""A database that goes silent must not hold intake (fcgi/db.c).
+
+Starts a TCP relay on loopback in front of the stack's PostgreSQL (TCP,
+password in $SP_VAR/pg-password) and an sp-collect of its own under
+spawn-fcgi whose SITEPULSE_DB points at the relay, and talks FastCGI to
+it directly (no web server). A batch is stored through the relay; the
+idle connection must have TCP keepalives on (ss shows its timer). Then
+the relay stops forwarding without closing anything, as a network
+partition or a hung proxy would, and the next batch must be answered 503
+within the configured bound (SITEPULSE_STATEMENT_TIMEOUT 4 s plus
+SITEPULSE_DB_TIMEOUT 3 s, plus a connect attempt) instead of hanging for
+the kernel's retransmission timeout. Once the relay forwards again, a
+batch is stored again. Everything is bounded in time.
+"""
+import os
+import re
+import secrets
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sitepulse import *  # noqa: E402,F403
+
+STATEMENT_TIMEOUT = 4
+DB_TIMEOUT = 3
+BOUND = 20          # s: statement + db timeout + a failed reconnect + slack
+
+
+class Relay:
+    """Forwards loopback TCP connections to PostgreSQL until frozen; frozen,
+    it keeps every socket open and moves no byte (new connections too)."""
+
+    def __init__(self, port):
+        self.target = port
+        self.frozen = threading.Event()
+        self.stop = threading.Event()
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.socks = []
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while not self.stop.is_set():
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            self.socks.append(c)
+            if self.frozen.is_set():
+                continue            # accepted by the kernel, never answered
+            s = socket.create_connection(("127.0.0.1", self.target))
+            self.socks.append(s)
+            for a, b in ((c, s), (s, c)):
+                threading.Thread(target=self.pump, args=(a, b), daemon=True).start()
+
+    def pump(self, src, dst):
+        src.settimeout(0.2)
+        while not self.stop.is_set():
+            if self.frozen.is_set():
+                time.sleep(0.1)
+                continue
+            try:
+                data = src.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            if self.frozen.is_set():
+                continue            # lost, as in a partition: this stream is dead
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for x in (src, dst):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        for x in [self.lsock] + self.socks:
+            try:
+                x.close()
+            except OSError:
+                pass
+
+
+def fcgi_request(path, params, body, timeout):
+    """One FastCGI responder request on unix socket path; returns (status, seconds)."""
+    def record(t, content):
+        return struct.pack(">BBHHBx", 1, t, 1, len(content), 0) + content
+
+    def pair(k, v):
+        k, v = k.encode(), v.encode()
+        enc = b""
+        for x in (k, v):
+            enc += struct.pack(">B", len(x)) if len(x) < 128 else struct.pack(">I", len(x) | 0x80000000)
+        return enc + k + v
+
+    t0 = time.monotonic()
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(path)
+    msg = record(1, struct.pack(">HB5x", 1, 0))
+    msg += record(4, b"".join(pair(k, v) for k, v in params.items())) + record(4, b"")
+    msg += record(5, body) + record(5, b"")
+    s.sendall(msg)
+    out = b""
+    try:
+        while True:
+            head = s.recv(8, socket.MSG_WAITALL)
+            if len(head) < 8:
+                break
+            _, t, _, clen, plen = struct.unpack(">BBHHB", head[:7])
+            content = s.recv(clen + plen, socket.MSG_WAITALL)[:clen] if clen + plen else b""
+            if t == 6:
+                out += content
+            elif t == 3:
+                break
+    except socket.timeout:
+        return None, time.monotonic() - t0
+    finally:
+        s.close()
+    status = 200
+    for line in out.split(b"\r\n\r\n")[0].split(b"\r\n"):
+        if line.lower().startswith(b"status:"):
+            status = int(line.split()[1])
+    return status, time.monotonic() - t0
+
+
+def main():
+    pgport = int(os.environ["PGPORT"])
+    with open(os.path.join(SP_VAR, "pg-password")) as f:
+        password = f.read().strip()
+    site = "part-" + secrets.token_hex(4)
+    psql("SELECT sitepulse.add_site(:'k', 'partition test', '{}')", k=site)
+    tmp = tempfile.mkdtemp(prefix="sp-partition-")
+    relay = Relay(pgport)
+    sock = os.path.join(tmp, "collect.sock")
+    env = dict(os.environ)
+    env.update({
+        "SITEPULSE_DB": "host=127.0.0.1 port=%d dbname=%s user=%s password=%s" % (
+            relay.port, os.environ.get("PGDATABASE", "sitepulse"), os.environ.get("PGUSER", "sitepulse"), password),
+        "SITEPULSE_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT),
+        "SITEPULSE_DB_TIMEOUT": str(DB_TIMEOUT),
+        "SITEPULSE_COLLECT_THREADS": "2",
+        "SITEPULSE_RATE_FILE": os.path.join(tmp, "rate"),
+        "SITEPULSE_METRICS_FILE": os.path.join(tmp, "metrics"),
+    })
+    collect = os.path.join(SP_ROOT, BUILD_DIR, "sp-collect") if not os.path.isabs(BUILD_DIR) \
+        else os.path.join(BUILD_DIR, "sp-collect")
+    proc = subprocess.Popen(["spawn-fcgi", "-n", "-s", sock, "-M", "0600", "--", collect],
+                            env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "stderr"), "w"))
+    try:
+        ok(wait_for(lambda: os.path.exists(sock), timeout=10), "sp-collect listens under spawn-fcgi")
+
+        def post(n):
+            body = ('{"site":"%s","batch":"partbatch%s%d","events":[{"type":"pageview",'
+                    '"url":"https://part.example/p%d","vw":1280}]}' % (site, secrets.token_hex(4), n, n)).encode()
+            return fcgi_request(sock, {
+                "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/sitepulse/collect", "REQUEST_URI": "/sitepulse/collect",
+                "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.9",
+                "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+                "SERVER_PROTOCOL": "HTTP/1.1"}, body, timeout=120)
+
+        st, dt = post(1)
+        is_(st, 204, "a batch is stored through the relay (%.2f s)" % dt)
+        ss = subprocess.run(["ss", "-tnoH", "state", "established", "( dport = :%d )" % relay.port],
+                            capture_output=True, text=True).stdout
+        m = re.search(r"timer:\(keepalive,([\d.]+)(ms|sec|min)", ss)
+        idle = float(m.group(1)) * {"ms": 0.001, "sec": 1, "min": 60}[m.group(2)] if m else None
+        ok(idle is not None and idle <= DB_TIMEOUT, "the idle database connection sends TCP keepalives"
+           " within SITEPULSE_DB_TIMEOUT (next in %s s)" % idle, ss)
+
+        relay.frozen.set()
+        st, dt = post(2)
+        note("with the relay silent: answer %s after %.1f s" % (st, dt))
+        is_(st, 503, "with the database link silent the batch is answered 503")
+        cmp_ok(dt, "<", BOUND, "within %d s (statement %d s + link %d s + a reconnect), not minutes"
+               % (BOUND, STATEMENT_TIMEOUT, DB_TIMEOUT))
+        cmp_ok(dt, ">=", STATEMENT_TIMEOUT, "and not before the statement could have finished")
+
+        relay.frozen.clear()
+        st, dt = wait_for(lambda: (lambda r: r if r[0] == 204 else None)(post(3)), timeout=30) or (None, 0)
+        is_(st, 204, "once the link is back, batches are stored again")
+        is_(psql_value("SELECT count(*) FROM sitepulse.events e JOIN sitepulse.sites s ON s.id = e.site_id"
+                       " WHERE s.key = :'k'", k=site), "2", "the two acknowledged batches are stored")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        relay.close()
+        with open(os.path.join(tmp, "stderr")) as f:
+            for line in f.read().splitlines()[-10:]:
+                note("sp-collect: " + line)
+        shutil.rmtree(tmp, ignore_errors=True)
+        psql("SELECT sitepulse.remove_site(:'k')", k=site)
+
+
+main()
+done_testing()
