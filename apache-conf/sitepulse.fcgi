@@ -18,18 +18,30 @@
 #
 # or libpq's own PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD instead of
 # SITEPULSE_DB, and any other SITEPULSE_* setting.
+#
+# Every program connects as that one database user unless the optional
+# $HOME/sitepulse/PROGRAM.env (sp-collect.env, ...; mode 0600), read after
+# sitepulse.env, gives it a role of its own, e.g. in sp-collect.env:
+#
+#   PGUSER=sitepulse_collect
+#   PGPASSWORD=...
+#
+# (with SITEPULSE_DB, leave the user and password out of it then). The
+# roles and what each may do: sql/012_roles.sql, docs/shared-hosting.md.
 
 # mod_fcgid passes little of the environment on: HOME may be unset.
 [ -n "${HOME:-}" ] || HOME=$(getent passwd "$(id -u)" | cut -d: -f6)
 SITEPULSE_HOME=${SITEPULSE_HOME:-$HOME/sitepulse}
 SITEPULSE_BIN=$SITEPULSE_HOME/bin
-if [ -r "$SITEPULSE_HOME/sitepulse.env" ]; then
-	set -a
-	. "$SITEPULSE_HOME/sitepulse.env"
-	set +a
-fi
 prog=$(basename "$0" .fcgi)
 # A second name for a program on another route (the .htaccess tells it
 # which access that route has), not another program.
 prog=${prog%-share}
+for sp_env in "$SITEPULSE_HOME/sitepulse.env" "$SITEPULSE_HOME/$prog.env"; do
+	if [ -r "$sp_env" ]; then
+		set -a
+		. "$sp_env"
+		set +a
+	fi
+done
 exec "$SITEPULSE_BIN/$prog"
