@@ -91,10 +91,11 @@ $$;
 COMMENT ON FUNCTION sitepulse.maintain_base(int) IS
     'The partitions and expiry part of maintain(): partitions from yesterday to today+p_days_ahead (a locked one is skipped), salts of days before today (yesterday''s kept through 01:00 UTC), batch ids and visitor sets older than 2 days; call maintain() instead.';
 
--- Retention (008's retain(), same arguments). A keep of 0 (or less) means
--- retention is off: raw events are kept, nothing is dropped, and the
--- summary says so; 008 raised, which failed every ingest group while
--- ingest ran maintenance. Each partition is dropped in a subtransaction:
+-- Retention (008's retain(), same arguments). The setting
+-- raw_retention_days = 0 means retention is off: raw events are kept,
+-- nothing is dropped, and the summary says so; 008 raised, which failed
+-- every ingest group while ingest ran maintenance. An explicit p_keep_days
+-- below 1 (a psql caller's mistake) still raises. Each partition is dropped in a subtransaction:
 -- a DROP needs ACCESS EXCLUSIVE on events and on the partition, so one
 -- that a report is reading waits at most lock_timeout, is skipped and is
 -- dropped by a later run.
@@ -112,6 +113,9 @@ DECLARE
     v_default bigint;
     v_visits  bigint;
 BEGIN
+    IF p_keep_days < 1 THEN
+        RAISE EXCEPTION 'retention must keep at least one day, got %', p_keep_days;
+    END IF;
     IF v_keep < 1 THEN
         RETURN 'raw retention off (raw_retention_days = 0)';
     END IF;
@@ -143,7 +147,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sitepulse.retain(int, date) IS
-    'Drops raw event partitions (and visits) of days before p_today - p_keep_days; defaults: settings raw_retention_days, today (UTC); 0 days means retention off. A partition locked past lock_timeout is skipped for the next run. Rollups are kept.';
+    'Drops raw event partitions (and visits) of days before p_today - p_keep_days; defaults: settings raw_retention_days, today (UTC); a setting of 0 days means retention off (an explicit p_keep_days < 1 raises). A partition locked past lock_timeout is skipped for the next run. Rollups are kept.';
 
 -- maintain() keeps its body from 008; what changes is how it runs: with a
 -- lock_timeout of its own, so no step waits on a lock for long, whoever

@@ -182,7 +182,7 @@ def main():
         m = re.search(r"timer:\(keepalive,([\d.]+)(ms|sec|min)", ss)
         idle = float(m.group(1)) * {"ms": 0.001, "sec": 1, "min": 60}[m.group(2)] if m else None
         ok(idle is not None and idle <= DB_TIMEOUT, "the idle database connection sends TCP keepalives"
-           " within SITEPULSE_DB_TIMEOUT (next in %s s)" % idle, ss)
+           " within SITEPULSE_DB_TIMEOUT (next in %s s)" % idle) or diag(ss)
 
         relay.frozen.set()
         st, dt = post(2)
