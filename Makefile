@@ -27,7 +27,7 @@ PROGS   = $(patsubst fcgi/%.c,$(BUILD)/%,$(wildcard fcgi/sp-*.c))
 UNIT    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%.t,$(wildcard tests/unit/*.c))
 BENCHC  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all snippet run start stop psql test test-unit test-sanitize bench load install clean fuzz deps screenshot
+.PHONY: all snippet run start stop psql test test-unit test-sanitize bench load install clean fuzz deps screenshot import
 all: $(PROGS) $(UNIT) $(BENCHC) snippet
 
 $(BUILD)/obj/%.o: fcgi/%.c $(wildcard fcgi/*.h)
@@ -85,6 +85,9 @@ load:
 	BUILD=$(BUILD) bench/load $(ARGS)
 screenshot:
 	tools/stack screenshot "$(URL)" "$(SITE)"
+# History from Plausible or Umami: make import ARGS="plausible SITE EXPORT.zip" (docs/reporting.md).
+import:
+	tools/import $(ARGS)
 
 # libFuzzer harnesses (clang): FUZZ_SECONDS each, seeded from tests/fuzz/corpus/.
 FUZZ_SECONDS ?= 60

@@ -5,7 +5,17 @@
 -- reads rollups only (site_days, site_hours, day_visitors, page_days,
 -- visit_dims, event_days, event_props, element_clicks, scroll_depths,
 -- goal_days, funnel_days): its cost depends on the number of days and
--- distinct values, not on the number of raw events. An unknown site key
+-- distinct values, not on the number of raw events.
+--
+-- History imported from another tool (sql/015_import.sql) is added by the
+-- traffic, page and visit-dimension reports: timeseries by day, summary,
+-- top_pages and the report.dimension() family read imported_days,
+-- imported_pages and imported_dims beside site_days, page_days and
+-- visit_dims (UNION ALL, then the same sums). A day is either native or
+-- imported, never both (import_commit() sees to it), so the sums add no
+-- day twice. On a range without imports the extra branch is one empty
+-- index range. The hourly series, events, elements, scroll depth, goals
+-- and funnels are native only: exports have no such figures. An unknown site key
 -- gives no rows. Rates are percentages with one decimal; durations are
 -- seconds. tools/migrate re-applies this file on every run.
 --
@@ -57,15 +67,22 @@ AS $$
           FROM sitepulse.site_days d
          WHERE p_interval = 'day' AND d.site_id = report.site_id(p_site)
            AND d.day BETWEEN p_from AND p_to
+        UNION ALL
+        SELECT i.day::timestamp AT TIME ZONE 'UTC', i.visitors, i.pageviews, i.visits, i.bounces, i.duration_ms
+          FROM sitepulse.imported_days i
+         WHERE p_interval = 'day' AND i.site_id = report.site_id(p_site)
+           AND i.day BETWEEN p_from AND p_to
     )
-    SELECT s.t, coalesce(d.visitors, 0)::bigint, coalesce(d.pageviews, 0), coalesce(d.visits, 0),
-           report.rate(d.bounces, d.visits), report.seconds(d.duration_ms, d.visits)
+    SELECT s.t, coalesce(sum(d.visitors), 0)::bigint, coalesce(sum(d.pageviews), 0)::bigint,
+           coalesce(sum(d.visits), 0)::bigint,
+           report.rate(sum(d.bounces), sum(d.visits)), report.seconds(sum(d.duration_ms), sum(d.visits))
       FROM slots s LEFT JOIN data d USING (t)
      WHERE report.site_id(p_site) IS NOT NULL
+     GROUP BY s.t
      ORDER BY s.t
 $$;
 COMMENT ON FUNCTION report.timeseries(text, date, date, text) IS
-    'Visitors, page views, visits, bounce rate (%) and average visit duration (s) of site p_site per day or hour (p_interval) from p_from to p_to (UTC days, inclusive); every slot appears, empty ones as 0.';
+    'Visitors, page views, visits, bounce rate (%) and average visit duration (s) of site p_site per day or hour (p_interval) from p_from to p_to (UTC days, inclusive); every slot appears, empty ones as 0. Days imported from another tool count in the daily series only.';
 
 CREATE OR REPLACE FUNCTION report.summary(p_site text, p_from date, p_to date)
 RETURNS TABLE (visitors bigint, pageviews bigint, events bigint, visits bigint,
@@ -78,12 +95,18 @@ AS $$
            report.rate(sum(d.bounces), sum(d.visits)), report.seconds(sum(d.duration_ms), sum(d.visits)),
            round(sum(d.pageviews) / nullif(sum(d.visits), 0), 2)
       FROM sitepulse.sites s
-      LEFT JOIN sitepulse.site_days d ON d.site_id = s.id AND d.day BETWEEN p_from AND p_to
+      LEFT JOIN (SELECT n.site_id, n.visitors, n.pageviews, n.events, n.visits, n.bounces, n.duration_ms
+                   FROM sitepulse.site_days n
+                  WHERE n.day BETWEEN p_from AND p_to
+                 UNION ALL
+                 SELECT i.site_id, i.visitors, i.pageviews, i.events, i.visits, i.bounces, i.duration_ms
+                   FROM sitepulse.imported_days i
+                  WHERE i.day BETWEEN p_from AND p_to) d ON d.site_id = s.id
      WHERE s.key = p_site
      GROUP BY s.id
 $$;
 COMMENT ON FUNCTION report.summary(text, date, date) IS
-    'Totals of site p_site over UTC days p_from..p_to: visitors (distinct per day: visitor ids change every day), page views, events, visits, bounce rate (%), average visit duration (s), page views per visit.';
+    'Totals of site p_site over UTC days p_from..p_to: visitors (distinct per day: visitor ids change every day; imported days as the export counted them), page views, events, visits, bounce rate (%), average visit duration (s), page views per visit.';
 
 -- Pages and visit dimensions -------------------------------------------------
 
@@ -92,31 +115,41 @@ RETURNS TABLE (path text, visitors bigint, pageviews bigint)
 LANGUAGE sql STABLE
 AS $$
     SELECT p.path, sum(p.visitors)::bigint, sum(p.pageviews)::bigint
-      FROM sitepulse.page_days p
-     WHERE p.site_id = report.site_id(p_site) AND p.day BETWEEN p_from AND p_to
+      FROM (SELECT n.path, n.visitors, n.pageviews
+              FROM sitepulse.page_days n
+             WHERE n.site_id = report.site_id(p_site) AND n.day BETWEEN p_from AND p_to
+            UNION ALL
+            SELECT i.path, i.visitors, i.pageviews
+              FROM sitepulse.imported_pages i
+             WHERE i.site_id = report.site_id(p_site) AND i.day BETWEEN p_from AND p_to) p
      GROUP BY p.path
      ORDER BY 3 DESC, 2 DESC, 1
      LIMIT p_limit
 $$;
 COMMENT ON FUNCTION report.top_pages(text, date, date, int) IS
-    'The p_limit most viewed pages of site p_site over UTC days p_from..p_to: path, visitors (summed per day), page views.';
+    'The p_limit most viewed pages of site p_site over UTC days p_from..p_to: path, visitors (summed per day), page views; imported days included (imported_pages).';
 
 CREATE OR REPLACE FUNCTION report.dimension(p_site text, p_dim text, p_from date, p_to date,
                                             p_limit int DEFAULT 10)
 RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
 LANGUAGE sql STABLE
 AS $$
-    SELECT d.value, sum(d.visits)::bigint, report.rate(sum(d.bounces), sum(d.visits)),
-           report.seconds(sum(d.duration_ms), sum(d.visits))
-      FROM sitepulse.visit_dims d
-     WHERE d.site_id = report.site_id(p_site) AND d.dim = p_dim AND d.day BETWEEN p_from AND p_to
+    SELECT d.value, sum(d.visits)::bigint, report.rate(sum(d.bounces), sum(d.rated)),
+           report.seconds(sum(d.duration_ms), sum(d.rated))
+      FROM (SELECT n.value, n.visits, n.visits AS rated, n.bounces, n.duration_ms
+              FROM sitepulse.visit_dims n
+             WHERE n.site_id = report.site_id(p_site) AND n.dim = p_dim AND n.day BETWEEN p_from AND p_to
+            UNION ALL
+            SELECT i.value, i.visits, CASE WHEN i.bounces IS NOT NULL THEN i.visits END, i.bounces, i.duration_ms
+              FROM sitepulse.imported_dims i
+             WHERE i.site_id = report.site_id(p_site) AND i.dim = p_dim AND i.day BETWEEN p_from AND p_to) d
      GROUP BY d.value
     HAVING sum(d.visits) > 0
      ORDER BY 2 DESC, 1
      LIMIT p_limit
 $$;
 COMMENT ON FUNCTION report.dimension(text, text, date, date, int) IS
-    'Visits of site p_site over UTC days p_from..p_to by one dimension of sitepulse.visit_dims (entry, exit, source, utm_source, utm_medium, utm_campaign, device, browser, os), with bounce rate (%) and average duration (s); the p_limit largest.';
+    'Visits of site p_site over UTC days p_from..p_to by one dimension of sitepulse.visit_dims (entry, exit, source, utm_source, utm_medium, utm_campaign, device, browser, os), with bounce rate (%) and average duration (s); the p_limit largest. Imported days (imported_dims) included; imported visits whose export gives no bounces or duration count in visits only.';
 
 CREATE OR REPLACE FUNCTION report.entry_pages(p_site text, p_from date, p_to date, p_limit int DEFAULT 10)
 RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
