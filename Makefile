@@ -85,9 +85,10 @@ load:
 	BUILD=$(BUILD) bench/load $(ARGS)
 screenshot:
 	tools/stack screenshot "$(URL)" "$(SITE)"
-# History from Plausible or Umami: make import ARGS="plausible SITE EXPORT.zip" (docs/reporting.md).
+# History from Plausible or Umami into the `make run` stack's database (or
+# the one PG*/SITEPULSE_DB name): make import ARGS="plausible SITE EXPORT.zip".
 import:
-	tools/import $(ARGS)
+	@if [ -z "$$PGHOST$$PGDATABASE$$SITEPULSE_DB" ]; then eval "$$(tools/stack env)"; fi; tools/import $(ARGS)
 
 # libFuzzer harnesses (clang): FUZZ_SECONDS each, seeded from tests/fuzz/corpus/.
 FUZZ_SECONDS ?= 60

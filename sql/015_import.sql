@@ -66,7 +66,7 @@ CREATE TABLE sitepulse.imported_days (
     site_id     int NOT NULL,
     day         date NOT NULL,
     import_id   bigint NOT NULL REFERENCES sitepulse.imports (id) ON DELETE CASCADE,
-    visitors    bigint NOT NULL DEFAULT 0 CHECK (visitors >= 0),
+    visitors    int NOT NULL DEFAULT 0 CHECK (visitors >= 0),
     pageviews   bigint NOT NULL DEFAULT 0 CHECK (pageviews >= 0),
     events      bigint NOT NULL DEFAULT 0 CHECK (events >= 0),
     visits      bigint NOT NULL DEFAULT 0 CHECK (visits >= 0),
@@ -94,7 +94,7 @@ CREATE TABLE sitepulse.imported_pages (
     path      text NOT NULL,
     import_id bigint NOT NULL REFERENCES sitepulse.imports (id) ON DELETE CASCADE,
     pageviews bigint NOT NULL DEFAULT 0 CHECK (pageviews >= 0),
-    visitors  bigint NOT NULL DEFAULT 0 CHECK (visitors >= 0),
+    visitors  int NOT NULL DEFAULT 0 CHECK (visitors >= 0),
     PRIMARY KEY (site_id, day, path)
 );
 CREATE INDEX imported_pages_import ON sitepulse.imported_pages (import_id);

@@ -67,18 +67,22 @@ AS $$
           FROM sitepulse.site_days d
          WHERE p_interval = 'day' AND d.site_id = report.site_id(p_site)
            AND d.day BETWEEN p_from AND p_to
-        UNION ALL
-        SELECT i.day::timestamp AT TIME ZONE 'UTC', i.visitors, i.pageviews, i.visits, i.bounces, i.duration_ms
+    ), imported AS (
+        SELECT i.day::timestamp AT TIME ZONE 'UTC' AS t, i.visitors, i.pageviews, i.visits, i.bounces, i.duration_ms
           FROM sitepulse.imported_days i
          WHERE p_interval = 'day' AND i.site_id = report.site_id(p_site)
            AND i.day BETWEEN p_from AND p_to
     )
-    SELECT s.t, coalesce(sum(d.visitors), 0)::bigint, coalesce(sum(d.pageviews), 0)::bigint,
-           coalesce(sum(d.visits), 0)::bigint,
-           report.rate(sum(d.bounces), sum(d.visits)), report.seconds(sum(d.duration_ms), sum(d.visits))
-      FROM slots s LEFT JOIN data d USING (t)
+    -- At most one row of each per slot (one per day by their keys, and a
+    -- day is never both), so no grouping is needed.
+    SELECT s.t, (coalesce(d.visitors, 0) + coalesce(i.visitors, 0))::bigint,
+           coalesce(d.pageviews, 0) + coalesce(i.pageviews, 0),
+           coalesce(d.visits, 0) + coalesce(i.visits, 0),
+           report.rate(coalesce(d.bounces, 0) + coalesce(i.bounces, 0), coalesce(d.visits, 0) + coalesce(i.visits, 0)),
+           report.seconds(coalesce(d.duration_ms, 0) + coalesce(i.duration_ms, 0),
+                          coalesce(d.visits, 0) + coalesce(i.visits, 0))
+      FROM slots s LEFT JOIN data d USING (t) LEFT JOIN imported i USING (t)
      WHERE report.site_id(p_site) IS NOT NULL
-     GROUP BY s.t
      ORDER BY s.t
 $$;
 COMMENT ON FUNCTION report.timeseries(text, date, date, text) IS
@@ -97,11 +101,11 @@ AS $$
       FROM sitepulse.sites s
       LEFT JOIN (SELECT n.site_id, n.visitors, n.pageviews, n.events, n.visits, n.bounces, n.duration_ms
                    FROM sitepulse.site_days n
-                  WHERE n.day BETWEEN p_from AND p_to
+                  WHERE n.site_id = report.site_id(p_site) AND n.day BETWEEN p_from AND p_to
                  UNION ALL
                  SELECT i.site_id, i.visitors, i.pageviews, i.events, i.visits, i.bounces, i.duration_ms
                    FROM sitepulse.imported_days i
-                  WHERE i.day BETWEEN p_from AND p_to) d ON d.site_id = s.id
+                  WHERE i.site_id = report.site_id(p_site) AND i.day BETWEEN p_from AND p_to) d ON d.site_id = s.id
      WHERE s.key = p_site
      GROUP BY s.id
 $$;
@@ -114,14 +118,18 @@ CREATE OR REPLACE FUNCTION report.top_pages(p_site text, p_from date, p_to date,
 RETURNS TABLE (path text, visitors bigint, pageviews bigint)
 LANGUAGE sql STABLE
 AS $$
+    -- Each side is summed first, so the native rows go straight from the
+    -- index into their aggregate as before; only the sums are combined.
     SELECT p.path, sum(p.visitors)::bigint, sum(p.pageviews)::bigint
-      FROM (SELECT n.path, n.visitors, n.pageviews
+      FROM (SELECT n.path, sum(n.visitors) AS visitors, sum(n.pageviews) AS pageviews
               FROM sitepulse.page_days n
              WHERE n.site_id = report.site_id(p_site) AND n.day BETWEEN p_from AND p_to
+             GROUP BY n.path
             UNION ALL
-            SELECT i.path, i.visitors, i.pageviews
+            SELECT i.path, sum(i.visitors), sum(i.pageviews)
               FROM sitepulse.imported_pages i
-             WHERE i.site_id = report.site_id(p_site) AND i.day BETWEEN p_from AND p_to) p
+             WHERE i.site_id = report.site_id(p_site) AND i.day BETWEEN p_from AND p_to
+             GROUP BY i.path) p
      GROUP BY p.path
      ORDER BY 3 DESC, 2 DESC, 1
      LIMIT p_limit
@@ -136,13 +144,17 @@ LANGUAGE sql STABLE
 AS $$
     SELECT d.value, sum(d.visits)::bigint, report.rate(sum(d.bounces), sum(d.rated)),
            report.seconds(sum(d.duration_ms), sum(d.rated))
-      FROM (SELECT n.value, n.visits, n.visits AS rated, n.bounces, n.duration_ms
+      FROM (SELECT n.value, sum(n.visits) AS visits, sum(n.visits) AS rated, sum(n.bounces) AS bounces,
+                   sum(n.duration_ms) AS duration_ms
               FROM sitepulse.visit_dims n
              WHERE n.site_id = report.site_id(p_site) AND n.dim = p_dim AND n.day BETWEEN p_from AND p_to
+             GROUP BY n.value
             UNION ALL
-            SELECT i.value, i.visits, CASE WHEN i.bounces IS NOT NULL THEN i.visits END, i.bounces, i.duration_ms
+            SELECT i.value, sum(i.visits), sum(i.visits) FILTER (WHERE i.bounces IS NOT NULL),
+                   sum(i.bounces), sum(i.duration_ms)
               FROM sitepulse.imported_dims i
-             WHERE i.site_id = report.site_id(p_site) AND i.dim = p_dim AND i.day BETWEEN p_from AND p_to) d
+             WHERE i.site_id = report.site_id(p_site) AND i.dim = p_dim AND i.day BETWEEN p_from AND p_to
+             GROUP BY i.value) d
      GROUP BY d.value
     HAVING sum(d.visits) > 0
      ORDER BY 2 DESC, 1
