@@ -71,11 +71,19 @@ fail(char *buf, size_t bufsz, const char *fmt, ...)
 	return 0;
 }
 
-/* How many bytes of a field name a reason shows: at most 40, whole characters. */
+/*
+ * How many bytes of a field name a reason shows: at most 40, whole
+ * characters, and only as far as the name is valid UTF-8 (json-c's own
+ * check lets overlong forms and surrogates through).
+ */
 static int
 shown(const char *key)
 {
-	return (int)util_utf8_cut(key, strlen(key), 40);
+	size_t	 n = util_utf8_cut(key, strlen(key), 40);
+
+	while (n > 0 && !valid_utf8(key, n))
+		n--;
+	return (int)n;
 }
 
 static const struct field *

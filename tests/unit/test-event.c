@@ -112,6 +112,11 @@ test_raw(void)
 	ok(!event_parse(body, n, &b, why, sizeof(why)), "invalid UTF-8 refused: %s", why);
 	n = (size_t)snprintf(body, sizeof(body), B(PV "}"));
 	ok(!event_parse(body, n + 1, &b, why, sizeof(why)), "trailing NUL byte refused: %s", why);
+	/* json-c lets an overlong form through in a field name; the reason quotes only what is UTF-8 */
+	n = (size_t)snprintf(body, sizeof(body), "{\"si@@te\":\"demo\",\"events\":[" PV "}]}");
+	memcpy(strchr(body, '@'), "\xc0\xaf", 2);	/* an overlong '/' */
+	ok(!event_parse(body, n, &b, why, sizeof(why)) && valid_utf8(why, strlen(why)),
+	    "a field name that is not UTF-8 is not quoted as it is: %s", why);
 
 	char *big = calloc(1, EVENT_BODY_MAX + 10);
 	memset(big, ' ', EVENT_BODY_MAX + 1);
