@@ -11,7 +11,8 @@ statements and nothing it should not.
    drain_sql[] arrays of fcgi/sp-*.c, read from the source and expanded by
    the C preprocessor) is prepared and executed, with NULL parameters, by
    psql logged in as that program's role, in a transaction that is rolled
-   back: a missing grant fails it.
+   back: a missing grant fails it. So is each NAME_SQL macro a program
+   sends as it is (sp-live's maintenance call).
 3. A few things each role must not do are refused by PostgreSQL.
 """
 import os
@@ -128,11 +129,20 @@ def statements(prog):
     return stmts
 
 
+def macro_statements(prog):
+    """The NAME_SQL string macros of fcgi/sp-PROG.c: text sent as it is."""
+    src = open(os.path.join(SP_ROOT, "fcgi", "sp-%s.c" % prog)).read()
+    return [c_strings(m) for m in re.findall(r'^#define \w+_SQL\s+((?:"(?:[^"\\]|\\.)*"\s*)+)$', src, re.M)]
+
+
 def check_statements():
     for p in PROGRAMS:
         stmts = statements(p)
         ok(len(stmts) > 0, "found sp-%s's statements" % p)
         role = "sitepulse_" + p
+        for stmt in macro_statements(p):
+            rc, _, err = psql_as(role, "SET search_path = sitepulse, pg_catalog;\nBEGIN;\n%s;\nROLLBACK;\n" % stmt)
+            ok(rc == 0, "%s runs sp-%s's %s" % (role, p, stmt[:60])) or diag(err.strip())
         for i, stmt in enumerate(stmts):
             n = max([int(x) for x in re.findall(r"\$(\d+)", stmt)] or [0])
             execute = "EXECUTE s%d%s;" % (i, "(" + ", ".join(["NULL"] * n) + ")" if n else "")
