@@ -283,7 +283,7 @@ SELECT is((SELECT count(*)::int FROM sitepulse.imported_days WHERE import_id = :
           'remove_import: no row of it is left');
 SELECT ok(NOT sitepulse.remove_import(:plausible_id), 'remove_import: false when there is none');
 SELECT sitepulse.remove_site('tap_hist') AS removed \gset
-SELECT ok(:removed AND NOT EXISTS (SELECT 1 FROM sitepulse.imports WHERE id = :umami_id)
+SELECT ok(:'removed'::boolean AND NOT EXISTS (SELECT 1 FROM sitepulse.imports WHERE id = :umami_id)
           AND NOT EXISTS (SELECT 1 FROM sitepulse.imported_dims WHERE import_id = :umami_id),
           'remove_site removes its imports too');
 
