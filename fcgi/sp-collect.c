@@ -34,11 +34,11 @@
  * db_lock, and only one group is in flight at a time), the salt, the
  * user-agent rules and their cache (each thread runs the rules with a
  * matcher of its own, outside any lock; ua.h) and the mmap'd rate limit
- * and metrics tables (lock-free). In staged mode a thread that has answered its
- * request runs drain() on a second connection of its own, one thread at a
- * time, so a long drain never holds up the groups. Under a web server that
- * sends one request per process at a time (mod_fcgid) every group is one
- * batch, which works just the same.
+ * and metrics tables (lock-free). In staged mode a thread that has
+ * answered its request runs drain() on a second connection of its own,
+ * one thread at a time, so a long drain never holds up the groups. Under a
+ * web server that sends one request per process at a time (mod_fcgid)
+ * every group is one batch, which works just the same.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -401,8 +401,9 @@ ingest_status(struct collect *c, const struct event_batch *b, int code, const ch
  * Stores a validated batch. Without a User-Agent it is a script's, and is
  * acknowledged and dropped; otherwise the visitor id is hashed and the
  * rate limits taken before the user-agent rules run (a refused request
- * costs no classification), bots are acknowledged and dropped, and
- * everyone else is stored with the process's next group. Returns the HTTP
+ * costs no classification, and a bot's batches count against the limits
+ * like anyone's), bots are acknowledged and dropped, and everyone else is
+ * stored with the process's next group. Returns the HTTP
  * status to answer: 204 (stored, a duplicate, or a bot), 400 (the
  * database refused the batch's data), 403 (unknown site, or origin not
  * registered), 429 (over the visitor's or the site's rate limit), 500 or
