@@ -43,7 +43,7 @@ config_str(const char *name, const char *def)
 int
 config_load(struct sp_config *c)
 {
-	const char	*d = config_str("SITEPULSE_DURABILITY", "durable");
+	const char	*d = config_str("SITEPULSE_DURABILITY", "durable"), *run;
 
 	memset(c, 0, sizeof(*c));
 	if (strcmp(d, "durable") == 0)
@@ -63,6 +63,9 @@ config_load(struct sp_config *c)
 	c->statement_timeout = config_int("SITEPULSE_STATEMENT_TIMEOUT", 30, 1, 86400);
 	c->maintain_every = config_int("SITEPULSE_MAINTAIN_EVERY", 300, 0, 86400);
 	snprintf(c->rate_file, sizeof(c->rate_file), "%s", config_str("SITEPULSE_RATE_FILE", ""));
+	/* Like the metrics file: the private run directory first, where another user cannot be first. */
+	if (c->rate_file[0] == '\0' && (run = config_str("SITEPULSE_RUN_DIR", ""))[0] != '\0')
+		snprintf(c->rate_file, sizeof(c->rate_file), "%s/sitepulse.rate", run);
 	if (c->rate_file[0] == '\0')
 		snprintf(c->rate_file, sizeof(c->rate_file), "/dev/shm/sitepulse-rate-%u", (unsigned)getuid());
 	c->uap_regexes = config_str("SITEPULSE_UAP_REGEXES", "/usr/share/uap-core/regexes.yaml");

@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 
 #include "event.h"
+#include "param.h"
 #include "util.h"
 #include "valid.h"
 
@@ -263,7 +264,7 @@ event_finish(struct json_object *ev, const char *host, char *why, size_t whysz)
 		json_object_object_del(ev, "ref_host");
 	}
 	json_object_object_add(ev, "device",
-	    json_object_new_string(valid_device(geti(ev, "vw"), geti(ev, "sw"))));
+	    json_object_new_string(param_device_of(geti(ev, "vw"), geti(ev, "sw"))));
 	return 1;
 }
 

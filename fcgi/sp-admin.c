@@ -37,6 +37,7 @@
 #include "db.h"
 #include "http.h"
 #include "image.h"
+#include "param.h"
 #include "util.h"
 #include "valid.h"
 
@@ -140,30 +141,29 @@ provenance(FCGX_Request *r)
 }
 
 /*
- * Validates the query of an upload into u. Returns NULL or the reason for
- * a 400.
+ * Validates the query of an upload into u. Returns 1, or 0 with *why set
+ * to the reason for a 400, like every validator.
  */
-static const char *
-parse_upload(const struct http_query *q, struct upload *u)
+static int
+parse_upload(const struct http_query *q, struct upload *u, const char **why)
 {
 	static const char *const names[] = { "site", "path", "device", NULL };
+	const struct param_device *dev;
 
 	if (!http_query_only(q, names))
-		return "unknown parameter";
+		return *why = "unknown parameter", 0;
 	u->site = http_query_get(q, "site");
 	u->path = http_query_get(q, "path");
 	u->device = http_query_get(q, "device");
 	if (!valid_site_key(u->site))
-		return "site: missing or not a site key";
+		return *why = "site: missing or not a site key", 0;
 	if (u->path == NULL || u->path[0] != '/' || !valid_text(u->path, strlen(u->path),
 	    VALID_PATH_MAX))
-		return "path: missing or not a page path";
-	if (u->device == NULL)
-		u->device = "desktop";
-	if (strcmp(u->device, "desktop") != 0 && strcmp(u->device, "tablet") != 0 &&
-	    strcmp(u->device, "mobile") != 0)
-		return "device: desktop, tablet or mobile";
-	return NULL;
+		return *why = "path: missing or not a page path", 0;
+	if ((dev = param_device(u->device, 0)) == NULL)
+		return *why = "device: desktop, tablet or mobile", 0;
+	u->device = dev->name;
+	return 1;
 }
 
 /* The HTTP status for an image_check() or image_reencode() refusal. */
@@ -252,7 +252,7 @@ do_upload(struct admin *a, FCGX_Request *r)
 		http_error(r, 400, "query: malformed", NULL);
 		return;
 	}
-	if ((why = parse_upload(&q, &u)) != NULL) {
+	if (!parse_upload(&q, &u, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
 	}

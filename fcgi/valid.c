@@ -34,7 +34,7 @@ valid_site_key(const char *s)
 	return idstring(s, 1, VALID_KEY_MAX);
 }
 
-/* A batch id: 8-64 characters of [A-Za-z0-9_-] (DESIGN.md, collect). */
+/* A batch id: 8-64 characters of [A-Za-z0-9_-] (the collect API, README.md). */
 int
 valid_batch_id(const char *s)
 {
@@ -201,19 +201,4 @@ valid_date(const char *s, int *y, int *m, int *d)
 	if (*y < 2000 || *y > 2999 || *m < 1 || *m > 12 || *d < 1)
 		return 0;
 	return *d <= mdays[*m - 1] - (*m == 2 && !leap);
-}
-
-/*
- * The device class of a viewport (DESIGN.md): mobile below 768 CSS px,
- * tablet below 1024, desktop otherwise. Falls back to the screen width when
- * the viewport width is unknown (0 or less), and to desktop when both are.
- */
-const char *
-valid_device(long long vw, long long sw)
-{
-	long long	 w = vw > 0 ? vw : sw;
-
-	if (w <= 0 || w >= 1024)
-		return "desktop";
-	return w < 768 ? "mobile" : "tablet";
 }

@@ -28,6 +28,5 @@ int	 valid_url(const char *, size_t, struct valid_url *);
 int	 valid_origin(const char *);
 int	 valid_int(const char *, long long, long long, long long *);
 int	 valid_date(const char *, int *, int *, int *);
-const char	*valid_device(long long, long long);
 
 #endif

@@ -86,11 +86,11 @@ async function clickCentre(pg, sel, count = 1) {
 /* The shipped demo page embeds the snippet and its page view is stored. */
 async function testDemo(ctx) {
 	const pg = await ctx.newPage();
-	const res = await pg.goto(`${BASE}/demo/?e2e=${TAG}`);
+	const res = await pg.goto(`${BASE}/demo/?utm_content=e2e${TAG}`);
 	t.is(res && res.status(), 200, `GET ${BASE}/demo/ answers 200`);
 	t.ok(await pg.evaluate(() => !!document.querySelector('script[src$="/sitepulse/sp.js"][data-site]')),
 	    'the demo page embeds /sitepulse/sp.js with a data-site');
-	const r = await waitRows(`e2e=${TAG}`, (x) => x.some((e) => e.type == 'pageview'));
+	const r = await waitRows(`utm_content=e2e${TAG}`, (x) => x.some((e) => e.type == 'pageview'));
 	t.ok(r.some((e) => e.type == 'pageview' && e.path == '/demo/'),
 	    'its page view is in sitepulse.events with path /demo/', r);
 	await pg.close();
@@ -101,7 +101,7 @@ async function testVisit(ctx, statuses) {
 	await ctx.route((u) => u.href.startsWith(url),
 	    (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
 	const pg = await ctx.newPage();
-	await pg.goto(`${url}?from=e2e`, { referer: 'http://ref.example/e2e' });
+	await pg.goto(`${url}?utm_source=e2e&email=someone%40mail.example#top`, { referer: 'http://ref.example/e2e' });
 	await sleep(500);
 	const box = await clickCentre(pg, '#box');
 	const dead = await clickCentre(pg, 'p.dead');
@@ -118,9 +118,9 @@ async function testVisit(ctx, statuses) {
 	const by = (type, pred = () => true) => r.filter((e) => e.type == type && pred(e));
 
 	const pv = by('pageview')[0];
-	t.ok(pv && pv.url == `${url}?from=e2e` && pv.path == `/demo/e2e-${TAG}.html` &&
+	t.ok(pv && pv.url == `${url}?utm_source=e2e` && pv.path == `/demo/e2e-${TAG}.html` &&
 	    pv.device == 'desktop' && pv.vw == 1280 && pv.client_ts,
-	    'page view stored with url, path, device, viewport and client time', pv);
+	    'page view stored with url (kept parameters only), path, device, viewport and client time', pv);
 	t.ok(pv && /^http:\/\/ref\.example\//.test(pv.ref), 'with the referrer', pv);
 
 	const c = by('click', (e) => e.sel == '#box')[0];

@@ -550,7 +550,8 @@ def literal_cases():
         ("sel", click(sel="#" + MARK + sql)),
         ("sel", click(sel="#" + MARK + html)),
         ("name", ev(type="event", name="=HYPERLINK(\"http://evil\")" + MARK[:8])),
-        ("url", ev(url=URL + "?q=" + sql.replace(" ", "%20") + "&h=<b>x</b>")),
+        # Parameters a site keeps (keep_params: utm_*), so the query is stored.
+        ("url", ev(url=URL + "?utm_term=" + sql.replace(" ", "%20") + "&utm_content=<b>x</b>")),
         ("props", ev(type="event", name="p" + MARK[:8], props={"q": "' OR 1=1 --", "h": html})),
     ]
 

@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -362,6 +363,31 @@ def check_htaccess(sec, tokens):
 OTHER = "sec-other"
 
 
+def check_sockets():
+    """Only the web server may reach a program's socket: whoever connects
+    can set REMOTE_USER and SITEPULSE_ACCESS itself."""
+    unit = open(os.path.join(SP_ROOT, "apache-conf", "systemd", "sitepulse@.socket")).read()
+    conf = dict(re.findall(r"^(\w+)=(.*)$", unit, re.M))
+    ok(conf.get("SocketMode") == "0660" and conf.get("DirectoryMode") == "0750" and
+       conf.get("SocketGroup") not in (None, "www-data", "www", "apache", "nogroup"),
+       "shipped socket unit: mode 0660, a group of its own, a 0750 directory")
+    tmpf = open(os.path.join(SP_ROOT, "apache-conf", "systemd", "sitepulse.tmpfiles")).read()
+    line = [l.split() for l in tmpf.splitlines() if l.startswith("d ")]
+    ok(line and line[0][1] == "/run/sitepulse" and line[0][2] == "0750" and
+       line[0][4] == conf.get("SocketGroup"),
+       "shipped tmpfiles entry: the socket directory 0750, the sockets' group")
+    run = os.path.join(SP_VAR, "run")
+    bad = []
+    for dirpath, _, files in os.walk(run):
+        for f in files:
+            st = os.lstat(os.path.join(dirpath, f))
+            if f.endswith(".sock") or f.endswith(".socket") or stat.S_ISSOCK(st.st_mode):
+                if st.st_mode & 0o002:      # connecting needs write permission
+                    bad.append((f, oct(st.st_mode)))
+    ok(os.path.isdir(run) and os.stat(run).st_mode & 0o077 == 0 and not bad,
+       "the stack's sockets: a private directory, none that others may connect to %r" % bad)
+
+
 def main():
     port = int(BASE.rsplit(":", 1)[1])
     psql("SELECT sitepulse.add_site('%s', 'Another owner''s site', ARRAY['http://other.example'])"
@@ -380,6 +406,7 @@ def main():
                          % (FROM, TO), auth=True)[0] == 200, timeout=5)
     sec = Secrets(tokens)
     check_all(SERVER, port, sec, tokens)
+    check_sockets()
     if SERVER == "apache-fcgid":
         check_htaccess(sec, tokens)
     done_testing()

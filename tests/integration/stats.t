@@ -178,8 +178,10 @@ def fcgi_get(sock_path, query):
         k, v = k.encode(), v.encode()
         return bytes([len(k)]) + (bytes([len(v)]) if len(v) < 128 else struct.pack(">I", len(v) | 1 << 31)) + k + v
 
+    # As the web server sends it for an authenticated owner (fcgi/access.c).
     params = b"".join(pair(k, v) for k, v in [("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/sitepulse/stats?" + query),
-                                                  ("QUERY_STRING", query), ("SCRIPT_NAME", "/sitepulse/stats")])
+                                                  ("QUERY_STRING", query), ("SCRIPT_NAME", "/sitepulse/stats"),
+                                                  ("SITEPULSE_ACCESS", "protected"), ("REMOTE_USER", "admin")])
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(20)
     s.connect(sock_path)

@@ -57,7 +57,7 @@ SELECT ok(NOT sitepulse.ensure_day_partition(d), 'ensure_day_partition() leaves 
   FROM today;
 
 SELECT is((SELECT count(*)::int FROM sitepulse.salts, today WHERE day = d - 3), 0, 'a salt 3 days old is deleted');
-SELECT is((SELECT count(*)::int FROM sitepulse.salts, today WHERE day = d - 2), 1, 'a salt 2 days old is kept');
+SELECT is((SELECT count(*)::int FROM sitepulse.salts, today WHERE day = d - 2), 0, 'a salt 2 days old is deleted (013: only today''s, and yesterday''s until 01:00 UTC)');
 SELECT is(ARRAY(SELECT batch_id FROM sitepulse.batches WHERE site_id = :site), ARRAY['tap-new-batch'],
           'batch ids older than 2 days are deleted');
 SELECT is(ARRAY(SELECT visitor FROM sitepulse.minute_visitors WHERE site_id = :site AND visitor IN (1, 2)), ARRAY[2::bigint],
