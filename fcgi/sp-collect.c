@@ -479,13 +479,21 @@ static void
 drain(struct collect *c)
 {
 	PGresult	*res;
+	long long	 moved;
 
 	if (!atomic_load(&c->pending) || pthread_mutex_trylock(&c->drain_lock) != 0)
 		return;
 	atomic_store(&c->pending, 0);
-	if ((res = db_exec(&c->ddb, Q_DRAIN, 0, NULL)) == NULL ||
-	    atoll(PQgetvalue(res, 0, 0)) < 0)
-		atomic_store(&c->pending, 1);	/* gone, or another drains: the next request retries */
+	/*
+	 * drain() moves a bounded number of rounds (013): when it moved
+	 * anything, more may be waiting, so the next request drains again
+	 * (an empty drain is one cheap statement). Gone, or another process
+	 * draining (-1): the next request retries too.
+	 */
+	res = db_exec(&c->ddb, Q_DRAIN, 0, NULL);
+	moved = res != NULL ? atoll(PQgetvalue(res, 0, 0)) : -1;
+	if (moved != 0)
+		atomic_store(&c->pending, 1);
 	PQclear(res);
 	pthread_mutex_unlock(&c->drain_lock);
 }

@@ -195,13 +195,6 @@ test_int_date_device(void)
 	ok(!valid_date("2026-13-01", &y, &m, &d), "month 13 refused");
 	ok(!valid_date("2026-1-01", &y, &m, &d), "short month refused");
 	ok(!valid_date("1999-12-31", &y, &m, &d), "year 1999 refused");
-	ok(strcmp(valid_device(1280, 0), "desktop") == 0, "1280 is desktop");
-	ok(strcmp(valid_device(1024, 0), "desktop") == 0, "1024 is desktop");
-	ok(strcmp(valid_device(1023, 0), "tablet") == 0, "1023 is tablet");
-	ok(strcmp(valid_device(768, 0), "tablet") == 0, "768 is tablet");
-	ok(strcmp(valid_device(767, 0), "mobile") == 0, "767 is mobile");
-	ok(strcmp(valid_device(-1, 380), "mobile") == 0, "no viewport: screen width");
-	ok(strcmp(valid_device(-1, -1), "desktop") == 0, "nothing known: desktop");
 }
 
 int
