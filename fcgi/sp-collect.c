@@ -68,7 +68,9 @@ enum stmt { Q_INGEST_MANY, Q_SALT, Q_ORIGIN, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
 	[Q_INGEST_MANY] = "SELECT sitepulse.ingest_many($1::jsonb)",
-	[Q_SALT] = "SELECT sitepulse.current_salt()",
+	/* The salt and the database's UTC day it is for (the same now()). */
+	[Q_SALT] = "SELECT sitepulse.current_salt(), "
+	    "(now() AT TIME ZONE 'UTC')::date - DATE '1970-01-01'",
 	[Q_ORIGIN] = "SELECT EXISTS (SELECT 1 FROM sitepulse.sites WHERE $1 = ANY (origins))",
 };
 
@@ -150,8 +152,12 @@ static const unsigned char gif[] = {
 /*
  * Copies today's salt (UTC) into salt, loading it first unless the
  * process already has it; the database creates it on the day's first
- * call. Returns 1, or 0 with *down set when the database cannot be
- * reached (and cleared when it answered, but not with a salt).
+ * call. The salt is kept under the day the database gave it for, not
+ * this host's: a host whose clock runs a little ahead or behind asks
+ * again on each request for those few seconds around midnight, instead of
+ * keeping the other day's salt for a whole day. Returns 1, or 0 with
+ * *down set when the database cannot be reached (and cleared when it
+ * answered, but not with a salt).
  */
 static int
 salt_get(struct collect *c, unsigned char *salt, int *down)
@@ -173,7 +179,7 @@ salt_get(struct collect *c, unsigned char *salt, int *down)
 			bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 0), &n);
 		if (bytes != NULL && n == HASH_SALT_LEN) {
 			memcpy(c->salt, bytes, n);
-			c->salt_day = day;
+			c->salt_day = atol(PQgetvalue(res, 0, 1));
 		} else {
 			if (res != NULL)
 				fprintf(stderr, "sp-collect: current_salt() returned %zu bytes\n", n);
