@@ -13,7 +13,6 @@ SITEPULSE_MAINTAIN_EVERY=1 must record a maintenance run by itself.
 """
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,15 +73,7 @@ def main():
         is_(psql_value("SELECT count(*) FROM sitepulse.maintenance_runs WHERE ran_at > now() - interval '1 minute'"),
             "1", "once: a second tick finds it not due")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        with open(os.path.join(tmp, "stderr")) as f:
-            for line in f.read().splitlines()[-10:]:
-                note("sp-live: " + line)
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_program(proc, tmp, "sp-live")
         psql("SELECT sitepulse.remove_site(:'k')", k=site)
 
 

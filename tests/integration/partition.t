@@ -16,7 +16,6 @@ batch is stored again. Everything is bounded in time.
 import os
 import re
 import secrets
-import shutil
 import socket
 import struct
 import subprocess
@@ -198,16 +197,8 @@ def main():
         is_(psql_value("SELECT count(*) FROM sitepulse.events e JOIN sitepulse.sites s ON s.id = e.site_id"
                        " WHERE s.key = :'k'", k=site), "2", "the two acknowledged batches are stored")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         relay.close()
-        with open(os.path.join(tmp, "stderr")) as f:
-            for line in f.read().splitlines()[-10:]:
-                note("sp-collect: " + line)
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_program(proc, tmp, "sp-collect")
         psql("SELECT sitepulse.remove_site(:'k')", k=site)
 
 

@@ -81,7 +81,7 @@ __all__ = [
     "plan", "ok", "is_", "isnt", "like", "cmp_ok", "diag", "note", "bail_out", "done_testing",
     "Response", "request", "get", "post", "post_collect",
     "PsqlError", "psql", "psql_value", "wait_for",
-    "SERVER", "stack", "web_pids", "worker_pids",
+    "SERVER", "stack", "web_pids", "worker_pids", "stop_program",
 ]
 
 BASE = os.environ.get("SP_BASE", "http://127.0.0.1:8080").rstrip("/")
@@ -343,3 +343,22 @@ def web_pids():
 def worker_pids(name=None):
     """The pids of this stack's FastCGI programs, or of program name only."""
     return _pids("worker-pids", *([name] if name else []))
+
+
+def stop_program(proc, tmp, name):
+    """Ends a program a test started itself (a subprocess.Popen whose
+    stderr went to tmp/stderr): TERM, then KILL after 10 s; shows the last
+    lines it logged (prove -v) and removes its directory tmp."""
+    import shutil
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    try:
+        with open(os.path.join(tmp, "stderr")) as f:
+            for line in f.read().splitlines()[-10:]:
+                note(name + ": " + line)
+    except OSError:
+        pass
+    shutil.rmtree(tmp, ignore_errors=True)
