@@ -10,18 +10,31 @@
 #include "util.h"
 #include "valid.h"
 
+/* A share token: URL-safe base64 characters, a plausible length. */
+static int
+valid_share(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return n >= LIVE_SHARE_MIN && n <= LIVE_SHARE_MAX &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
 /*
- * Checks the query string of GET /live: site (required, a site key) and
- * since (optional, 1-64 characters of [A-Za-z0-9_-], the syntax of every
- * version this program hands out), nothing else. Fills in req and returns
- * 1, or returns 0 with *why set to a short reason for a 400.
+ * Checks the query string of GET /live: site (a site key), since
+ * (optional, 1-64 characters of [A-Za-z0-9_-], the syntax of every
+ * version this program hands out) and, on a share route (shared), share
+ * (the link's token), nothing else. Off a share route site is required
+ * and share refused; on one share is required and site optional (the
+ * caller checks that a site given is the token's own). Fills in req and
+ * returns 1, or returns 0 with *why set to a short reason for a 400.
  */
 int
-live_parse(const char *qs, struct live_req *req, const char **why)
+live_parse(const char *qs, int shared, struct live_req *req, const char **why)
 {
-	static const char *const names[] = { "site", "since", NULL };
+	static const char *const names[] = { "site", "since", "share", NULL };
 	struct http_query	 q;
-	const char		*site, *since;
+	const char		*site, *since, *share;
 
 	memset(req, 0, sizeof(*req));
 	if (!http_query_parse(qs, &q)) {
@@ -29,14 +42,29 @@ live_parse(const char *qs, struct live_req *req, const char **why)
 		return 0;
 	}
 	if (!http_query_only(&q, names)) {
-		*why = "query: unknown parameter (use site and since)";
+		*why = shared ? "query: unknown parameter (use share, site and since)" :
+		    "query: unknown parameter (use site and since)";
 		return 0;
 	}
-	if ((site = http_query_get(&q, "site")) == NULL) {
+	site = http_query_get(&q, "site");
+	share = http_query_get(&q, "share");
+	if (!shared && share != NULL) {
+		*why = "share: only on a share link's route (share/live)";
+		return 0;
+	}
+	if (shared && share == NULL) {
+		*why = "share: missing (share links need share=TOKEN)";
+		return 0;
+	}
+	if (shared && !valid_share(share)) {
+		*why = "share: malformed token";
+		return 0;
+	}
+	if (!shared && site == NULL) {
 		*why = "site: missing";
 		return 0;
 	}
-	if (!valid_site_key(site)) {
+	if (site != NULL && !valid_site_key(site)) {
 		*why = "site: not 1-64 characters of A-Z a-z 0-9 _ -";
 		return 0;
 	}
@@ -45,7 +73,10 @@ live_parse(const char *qs, struct live_req *req, const char **why)
 		*why = "since: not a version (1-64 characters of A-Z a-z 0-9 _ -)";
 		return 0;
 	}
-	strcpy(req->site, site);
+	if (site != NULL)
+		strcpy(req->site, site);
+	if (share != NULL)
+		strcpy(req->share, share);
 	if (since != NULL)
 		strcpy(req->since, since);
 	return 1;

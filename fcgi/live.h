@@ -15,10 +15,16 @@
 #define LIVE_PAGES_MAX	 20	/* entries in "pages" */
 #define LIVE_CLICKS_MAX	 50	/* entries in "clicks" */
 #define LIVE_VERSION_LEN 16	/* hex digits of a version */
+#define LIVE_SHARE_MIN	 32	/* share tokens are 43 characters */
+#define LIVE_SHARE_MAX	 128
 
-/* A checked request: the site key and the version the client holds. */
+/*
+ * A checked request: the site key ("" when a share link names none), the
+ * share token ("" off a share route) and the version the client holds.
+ */
 struct live_req {
 	char	 site[VALID_KEY_MAX + 1];
+	char	 share[LIVE_SHARE_MAX + 1];
 	char	 since[VALID_KEY_MAX + 1];	/* "" when absent */
 };
 
@@ -53,7 +59,7 @@ struct live_state {
 	struct live_click	 clicks[LIVE_CLICKS_MAX];
 };
 
-int	 live_parse(const char *, struct live_req *, const char **);
+int	 live_parse(const char *, int, struct live_req *, const char **);
 void	 live_fill_minutes(long long, const struct live_minute *, int, struct live_minute *);
 void	 live_iso(long long, int, char *, size_t);
 char	*live_body(const struct live_state *);

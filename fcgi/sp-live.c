@@ -2,18 +2,25 @@
  * sp-live: the live view.
  *
  *   GET /sitepulse/live?site=KEY[&since=VERSION]
+ *   GET /sitepulse/share/live?share=TOKEN[&site=KEY][&since=VERSION]
  *
  * Answers the site's live state as JSON (see live.c and README.md) at
  * once when the client has none or holds another version; otherwise the
  * request waits until the state changes or SITEPULSE_LIVE_WAIT seconds
  * pass, then gets the current state.
  *
+ * On a share route (SITEPULSE_ACCESS=share, access.h) the site is the one
+ * whose share link the token is, found by sitepulse.share_site() (sql/019):
+ * an unknown token is 404, a site= naming another site 403. The answer is
+ * the same read-only state the dashboard gets; nothing lists sites.
+ *
  * One process holds many waiting requests without a thread each:
  *
  *  - accept threads (LIVE_ACCEPTORS, taking turns on FCGX_Accept_r under a
  *    mutex, as libfcgi's threaded example does) check each request and
  *    either answer it (400, 404 path, 405, 503 over the cap) or park it
- *    in the waitq and go back to accept;
+ *    in the waitq and go back to accept (a share link's request first
+ *    waits in a short list of its own until the hub has found its site);
  *  - one hub thread owns both database connections: a LISTEN sitepulse
  *    connection, waited on with poll() beside a wake-up pipe and the
  *    parked requests' sockets (as testlibpq2.c waits on PQsocket), and a
@@ -83,7 +90,7 @@
 #define MAINTAIN_SQL	 "SET LOCAL lock_timeout = '1s'; SELECT sitepulse.maintain_if_due()"
 #define MAINTAIN_STATEMENT_TIMEOUT 3600	/* s: a run's lock waits are short, its deletes may not be */
 
-enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q_DRAIN, Q__MAX };
+enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q_DRAIN, Q_SHARE, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
 	/* The site, its active visitors and the current minute (since the epoch). */
@@ -105,17 +112,32 @@ static const char *const sql[Q__MAX] = {
 	    " AND received_at > now() - interval '5 minutes'"
 	    " ORDER BY received_at DESC LIMIT $2",
 	[Q_DRAIN] = "SELECT sitepulse.drain()",
+	/* The site of a share link (sql/019: this role cannot read tokens). */
+	[Q_SHARE] = "SELECT sitepulse.share_site($1)",
 };
 
 /* What reading a site's state found. */
 enum read_rc { READ_OK, READ_NO_SITE, READ_DOWN };
 
+/*
+ * A share link's request, checked, whose site the hub has yet to find
+ * from its token; then it is parked in the waitq like any other.
+ */
+struct pending {
+	FCGX_Request		*req;
+	struct live_req		 lr;
+	long long		 deadline;
+	struct pending		*next;
+};
+
 /* The process: shared parts under lock, the rest the hub thread's own. */
 struct live {
 	struct sp_config	 cfg;
 	pthread_mutex_t		 accept_lock;	/* one thread in FCGX_Accept_r at a time */
-	pthread_mutex_t		 lock;		/* guards q */
+	pthread_mutex_t		 lock;		/* guards q, pending, npending */
 	struct waitq		 q;
+	struct pending		*pending;	/* share requests for the hub to resolve */
+	int			 npending;
 	int			 wake[2];	/* a byte on wake[1] wakes the hub */
 	long long		 drained_at;	/* last drain() by the hub (util_now_ms) */
 	char			 retry_after[48];	/* the 503s' header */
@@ -315,29 +337,6 @@ answer_all(struct live *lv, struct waitq_waiter *list, int status, const char *j
 }
 
 /*
- * Moves the waiters of *list that already hold s's last answer (their
- * since is its version) to a list of their own, which it returns; NULL
- * when s has no answer or none of them holds it.
- */
-static struct waitq_waiter *
-split_current(struct waitq_waiter **list, const struct waitq_site *s)
-{
-	struct waitq_waiter	*w, **pp = list, *current = NULL;
-
-	if (s->answer == NULL || s->version[0] == '\0')
-		return NULL;
-	while ((w = *pp) != NULL) {
-		if (strcmp(w->since, s->version) == 0) {
-			*pp = w->next;
-			w->next = current;
-			current = w;
-		} else
-			pp = &w->next;
-	}
-	return current;
-}
-
-/*
  * Reads one site (marked with waitq_read_begin) and answers the waiters
  * that the result settles: on a new state those holding another version,
  * 404 to all of them for an unknown site; when the database is down,
@@ -368,8 +367,7 @@ hub_read(struct live *lv, struct waitq_site *s)
 		copy = taken ? xstrdup(s->answer) : NULL;
 		status = 200;
 	} else if (rc == READ_NO_SITE) {
-		s->version[0] = '\0';
-		s->read_at = 0;
+		waitq_read_gone(s);
 		taken = waitq_take(&lv->q, s, now, 1);
 		status = 404;
 	} else {
@@ -382,7 +380,7 @@ hub_read(struct live *lv, struct waitq_site *s)
 		 */
 		waitq_read_failed(s, lv->db_retry_at);
 		taken = waitq_take(&lv->q, s, now, 0);
-		stale = split_current(&taken, s);
+		stale = waitq_take_current(&taken, s);
 		copy = stale ? xstrdup(s->answer) : NULL;
 		status = 503;
 	}
@@ -393,20 +391,9 @@ hub_read(struct live *lv, struct waitq_site *s)
 	free(copy);
 }
 
-/* True when a waiter of s has reached its deadline. */
-static int
-expired(const struct waitq_site *s, long long now)
-{
-	for (const struct waitq_waiter *w = s->waiters; w != NULL; w = w->next)
-		if (w->deadline <= now)
-			return 1;
-	return 0;
-}
-
 /*
- * Does what is due: reads every site due for a read (or with a waiter
- * past its deadline and no recent state), and answers waiters past their
- * deadline from a recent state without reading.
+ * Does what is due (waitq_action): reads every site due for a read, and
+ * answers waiters past their deadline from a recent state without reading.
  */
 static void
 hub_work(struct live *lv)
@@ -419,20 +406,23 @@ hub_work(struct live *lv)
 
 	pthread_mutex_lock(&lv->lock);
 	for (s = lv->q.sites; s != NULL; s = s->next) {
-		if (s->nwaiters == 0)
-			continue;
-		if (s->due <= now || (expired(s, now) && !waitq_fresh(s, now))) {
+		switch (waitq_action(s, now)) {
+		case WAITQ_WAIT:
+			break;
+		case WAITQ_READ:
 			if (n == cap)
 				due = xrealloc(due, (cap = cap ? cap * 2 : 8) * sizeof(*due));
 			waitq_read_begin(s);
 			due[n++] = s;
-		} else if (expired(s, now)) {
+			break;
+		case WAITQ_EXPIRE:
 			taken = waitq_take(&lv->q, s, now, 0);
 			copy = xstrdup(s->answer);
 			pthread_mutex_unlock(&lv->lock);
 			answer_all(lv, taken, 200, copy);
 			free(copy);
 			pthread_mutex_lock(&lv->lock);
+			break;
 		}
 	}
 	waitq_gc(&lv->q, now);
@@ -451,6 +441,68 @@ hub_work(struct live *lv)
 	for (int i = 0; i < n; i++)
 		hub_read(lv, due[i]);
 	free(due);
+}
+
+/*
+ * Finds the site of one share link's request: fills key and returns 0,
+ * or returns the status to answer (404 a token that opens no site, 403 a
+ * site= naming another site, 503 the database cannot say) with *why.
+ */
+static int
+share_site(struct live *lv, const struct live_req *lr, char *key, size_t keysz,
+    const char **why)
+{
+	PGresult	*res;
+	const char	*p[1] = { lr->share };
+	int		 status = 0;
+
+	if (util_now_ms() < lv->db_retry_at || (res = exec_retry(&lv->db, Q_SHARE, 1, p)) == NULL)
+		return *why = "database unavailable", 503;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		status = 404, *why = "unknown share link";
+	else if (lr->site[0] != '\0' && strcmp(lr->site, PQgetvalue(res, 0, 0)) != 0)
+		status = 403, *why = "site: not this share link's site";
+	else
+		snprintf(key, keysz, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return status;
+}
+
+/*
+ * Parks each share link's request that handle() left for the hub under
+ * its token's site, or answers it: as share_site() says, or 503 when the
+ * waitq is full. One indexed lookup per request: a share link's page asks
+ * about once per change or per SITEPULSE_LIVE_WAIT, like the dashboard.
+ */
+static void
+hub_share(struct live *lv)
+{
+	struct pending		*list, *p, *next;
+	struct waitq_waiter	*w;
+	const char		*why = NULL;
+	char			 key[VALID_KEY_MAX + 1];
+	int			 status;
+
+	pthread_mutex_lock(&lv->lock);
+	list = lv->pending;
+	lv->pending = NULL;
+	pthread_mutex_unlock(&lv->lock);
+	for (p = list; p != NULL; p = next) {
+		next = p->next;
+		status = share_site(lv, &p->lr, key, sizeof(key), &why);
+		pthread_mutex_lock(&lv->lock);
+		lv->npending--;
+		w = NULL;
+		if (status == 0 && (w = waitq_add(&lv->q, key, p->lr.since, p->req, p->deadline,
+		    util_now_ms())) != NULL)
+			counters_gauge_add(lv->ctr, C_LIVE_WAITERS, 1);
+		pthread_mutex_unlock(&lv->lock);
+		if (status == 0 && w == NULL)
+			status = 503, why = "too many waiting requests";
+		if (status != 0)
+			answer_error(lv, p->req, status, why);
+		free(p);
+	}
 }
 
 /*
@@ -478,7 +530,6 @@ static void
 listen_ensure(struct live *lv, long long now)
 {
 	PGresult		*res;
-	struct waitq_site	*s;
 	int			 ok;
 
 	if (lv->listening || now < lv->listen_retry_at)
@@ -498,11 +549,7 @@ listen_ensure(struct live *lv, long long now)
 	lv->listening = 1;
 	lv->listen_backoff = 0;
 	pthread_mutex_lock(&lv->lock);
-	for (s = lv->q.sites; s != NULL; s = s->next) {
-		s->read_at = 0;
-		if (s->nwaiters > 0)
-			s->due = now;
-	}
+	waitq_relisten(&lv->q, now);
 	pthread_mutex_unlock(&lv->lock);
 }
 
@@ -673,6 +720,7 @@ hub_loop(void *arg)
 
 	while (!atomic_load(&lv->stopping)) {
 		listen_ensure(lv, util_now_ms());
+		hub_share(lv);
 		hub_work(lv);
 		maintain_start(lv, util_now_ms());
 		n = poll_set(lv, &fds, &ws, &cap);
@@ -699,13 +747,49 @@ hub_loop(void *arg)
 
 /* ------------------------------------------------------ the accept side */
 
+/* Wakes the hub: a request was parked. */
+static void
+wake_hub(struct live *lv)
+{
+	if (write(lv->wake[1], "", 1) < 0 && errno != EAGAIN)
+		fprintf(stderr, "sp-live: wake: %s\n", strerror(errno));
+}
+
 /*
- * Checks one request and parks it for the hub, or answers it here: 401 or
- * 403 (the route is not an authenticated one, access.h), 404 (another
- * path), 405 (not GET), 400 (bad query) or 503 (as many waiters
- * as SITEPULSE_LIVE_MAX_WAITERS). Either way r is no longer the caller's.
- * Unknown sites (404) and the database being down (503) are found by the
- * hub, which answers 200 when the state is read.
+ * Leaves a share link's checked request for the hub, which finds its site
+ * (hub_share), or answers 503 when as many requests wait as the cap allows.
+ */
+static void
+park_share(struct live *lv, FCGX_Request *r, const struct live_req *lr, long long deadline)
+{
+	struct pending	*p;
+	int		 full;
+
+	pthread_mutex_lock(&lv->lock);
+	if (!(full = lv->q.nwaiters + lv->npending >= lv->q.max)) {
+		p = xcalloc(1, sizeof(*p));
+		p->req = r;
+		p->lr = *lr;
+		p->deadline = deadline;
+		p->next = lv->pending;
+		lv->pending = p;
+		lv->npending++;
+	}
+	pthread_mutex_unlock(&lv->lock);
+	if (full)
+		answer_error(lv, r, 503, "too many waiting requests");
+	else
+		wake_hub(lv);
+}
+
+/*
+ * Checks one request and parks it for the hub, or answers it here: 401
+ * (a protected route the web server did not authenticate) or 403 (a route
+ * class not served here, access.h), 404 (another path), 405 (not GET),
+ * 400 (bad query) or 503 (as many waiters as SITEPULSE_LIVE_MAX_WAITERS).
+ * Either way r is no longer the caller's. Unknown sites and share tokens
+ * (404) and the database being down (503) are found by the hub, which
+ * answers 200 when the state is read.
  */
 static void
 handle(struct live *lv, FCGX_Request *r)
@@ -717,7 +801,7 @@ handle(struct live *lv, FCGX_Request *r)
 	char			 path[1024];
 	long long		 now = util_now_ms();
 
-	if (!http_access(r, ACCESS_PROTECTED, &acc)) {
+	if (!http_access(r, ACCESS_PROTECTED | ACCESS_SHARE, &acc)) {
 		counters_add(lv->ctr, C_LIVE_ANSWERS, 1);
 		finish(r);
 		return;
@@ -730,8 +814,12 @@ handle(struct live *lv, FCGX_Request *r)
 		answer_error(lv, r, 405, "method not allowed");
 		return;
 	}
-	if (!live_parse(http_param(r, "QUERY_STRING"), &req, &why)) {
+	if (!live_parse(http_param(r, "QUERY_STRING"), acc.route == ACCESS_SHARE, &req, &why)) {
 		answer_error(lv, r, 400, why);
+		return;
+	}
+	if (acc.route == ACCESS_SHARE) {
+		park_share(lv, r, &req, now + lv->cfg.live_wait_ms);
 		return;
 	}
 	/* Counted under the lock: the hub cannot answer w, and count it gone, first. */
@@ -744,8 +832,7 @@ handle(struct live *lv, FCGX_Request *r)
 		answer_error(lv, r, 503, "too many waiting requests");
 		return;
 	}
-	if (write(lv->wake[1], "", 1) < 0 && errno != EAGAIN)
-		fprintf(stderr, "sp-live: wake: %s\n", strerror(errno));
+	wake_hub(lv);
 }
 
 /* An accept thread: takes requests and hands them over, until accept fails. */

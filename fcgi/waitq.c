@@ -145,6 +145,42 @@ waitq_read_failed(struct waitq_site *s, long long retry_at)
 		s->due = retry_at;
 }
 
+/* The site is unknown (a read found no such site): nothing read is kept. */
+void
+waitq_read_gone(struct waitq_site *s)
+{
+	s->version[0] = '\0';
+	s->read_at = 0;
+}
+
+/* True when a waiter of s has reached its deadline. */
+int
+waitq_expired(const struct waitq_site *s, long long now)
+{
+	for (const struct waitq_waiter *w = s->waiters; w != NULL; w = w->next)
+		if (w->deadline <= now)
+			return 1;
+	return 0;
+}
+
+/*
+ * What s's waiters need at now: a read when the site is due (a waiter
+ * came that needs the current state, a NOTIFY, a tick) or when a waiter
+ * has expired and the state held is not recent; with a recent state,
+ * expired waiters are answered from it without a read.
+ */
+enum waitq_action
+waitq_action(const struct waitq_site *s, long long now)
+{
+	if (s->nwaiters == 0)
+		return WAITQ_WAIT;
+	if (s->due <= now)
+		return WAITQ_READ;
+	if (!waitq_expired(s, now))
+		return WAITQ_WAIT;
+	return waitq_fresh(s, now) ? WAITQ_EXPIRE : WAITQ_READ;
+}
+
 /* True when w must be answered now, given its site's last version. */
 static int
 must_answer(const struct waitq_waiter *w, const char *version, long long now)
@@ -175,6 +211,30 @@ waitq_take(struct waitq *q, struct waitq_site *s, long long now, int all)
 		q->nwaiters--;
 	}
 	return out;
+}
+
+/*
+ * Moves the waiters of *list that already hold s's last answer (their
+ * since is its version) to a list of their own, which it returns; NULL
+ * when s has no answer or none of them holds it. While the database is
+ * down these can be given that answer again.
+ */
+struct waitq_waiter *
+waitq_take_current(struct waitq_waiter **list, const struct waitq_site *s)
+{
+	struct waitq_waiter	*w, **pp = list, *current = NULL;
+
+	if (s->answer == NULL || s->version[0] == '\0')
+		return NULL;
+	while ((w = *pp) != NULL) {
+		if (strcmp(w->since, s->version) == 0) {
+			*pp = w->next;
+			w->next = current;
+			current = w;
+		} else
+			pp = &w->next;
+	}
+	return current;
 }
 
 /* Detaches one waiter (its client went away); the caller frees it. */
@@ -214,6 +274,20 @@ waitq_next(const struct waitq *q)
 				next = w->deadline;
 	}
 	return next;
+}
+
+/*
+ * NOTIFYs were lost (the LISTEN connection was down): no state held is
+ * assumed current, and every site with waiters is due at once.
+ */
+void
+waitq_relisten(struct waitq *q, long long now)
+{
+	for (struct waitq_site *s = q->sites; s != NULL; s = s->next) {
+		s->read_at = 0;
+		if (s->nwaiters > 0)
+			s->due = now;
+	}
 }
 
 static void

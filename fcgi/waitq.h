@@ -48,6 +48,13 @@ struct waitq {
 	int			 nwaiters, max;
 };
 
+/* What a site's waiters need now (waitq_action). */
+enum waitq_action {
+	WAITQ_WAIT,	/* nothing: no waiters, or none due */
+	WAITQ_READ,	/* read the site's state, then answer from it */
+	WAITQ_EXPIRE	/* answer the expired waiters from the recent state held */
+};
+
 void	 waitq_init(struct waitq *, int);
 struct waitq_site	*waitq_find(struct waitq *, const char *);
 struct waitq_waiter	*waitq_add(struct waitq *, const char *, const char *, void *, long long, long long);
@@ -55,8 +62,13 @@ void	 waitq_notify(struct waitq *, const char *, long long);
 void	 waitq_read_begin(struct waitq_site *);
 void	 waitq_read_done(struct waitq_site *, const char *, char *, long long);
 void	 waitq_read_failed(struct waitq_site *, long long);
+void	 waitq_read_gone(struct waitq_site *);
+int	 waitq_expired(const struct waitq_site *, long long);
+enum waitq_action	 waitq_action(const struct waitq_site *, long long);
 struct waitq_waiter	*waitq_take(struct waitq *, struct waitq_site *, long long, int);
+struct waitq_waiter	*waitq_take_current(struct waitq_waiter **, const struct waitq_site *);
 void	 waitq_remove(struct waitq *, struct waitq_waiter *);
+void	 waitq_relisten(struct waitq *, long long);
 int	 waitq_fresh(const struct waitq_site *, long long);
 long long	 waitq_next(const struct waitq *);
 void	 waitq_gc(struct waitq *, long long);

@@ -1,7 +1,7 @@
 /*
  * Tests of sp-live's pure parts: the query validator, the zero-filled
- * minutes, ISO-8601 times, the JSON answer and its version (live.c), and
- * the waiter bookkeeping (waitq.c).
+ * minutes, ISO-8601 times, the JSON answer and its version (live.c). The
+ * waiter bookkeeping (waitq.c) has tests/unit/test-waitq.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,42 +10,63 @@
 
 #include "live.h"
 #include "tap.h"
-#include "waitq.h"
+
+#define TOKEN "0123456789abcdefghijklmnopqrstuvwxyzABCDEF_"	/* 43 characters, as issued */
 
 static void
 test_parse(void)
 {
-	static const struct { const char *qs; int ok; const char *site, *since; } t[] = {
-		{ "site=demo", 1, "demo", "" },
-		{ "site=demo&since=0123456789abcdef", 1, "demo", "0123456789abcdef" },
-		{ "since=abc&site=my_site-2", 1, "my_site-2", "abc" },
-		{ "site=de%6Do", 1, "demo", "" },		/* escapes are decoded first */
-		{ "", 0, NULL, NULL },				/* site missing */
-		{ NULL, 0, NULL, NULL },
-		{ "since=abc", 0, NULL, NULL },
-		{ "site=", 0, NULL, NULL },
-		{ "site=a%20b", 0, NULL, NULL },
-		{ "site=a;b", 0, NULL, NULL },
-		{ "site=demo&since=", 0, NULL, NULL },
-		{ "site=demo&since=a%2Fb", 0, NULL, NULL },
-		{ "site=demo&since=<x>", 0, NULL, NULL },
-		{ "site=demo&site=other", 0, NULL, NULL },	/* repeated */
-		{ "site=demo&callback=x", 0, NULL, NULL },	/* unknown */
-		{ "site=demo&since=%zz", 0, NULL, NULL },	/* bad escape */
-		{ "site=12345678901234567890123456789012345678901234567890123456789012345", 0, NULL, NULL },
+	static const struct {
+		const char *qs; int shared, ok; const char *site, *share, *since;
+	} t[] = {
+		{ "site=demo", 0, 1, "demo", "", "" },
+		{ "site=demo&since=0123456789abcdef", 0, 1, "demo", "", "0123456789abcdef" },
+		{ "since=abc&site=my_site-2", 0, 1, "my_site-2", "", "abc" },
+		{ "site=de%6Do", 0, 1, "demo", "", "" },	/* escapes are decoded first */
+		{ "", 0, 0, NULL, NULL, NULL },			/* site missing */
+		{ NULL, 0, 0, NULL, NULL, NULL },
+		{ "since=abc", 0, 0, NULL, NULL, NULL },
+		{ "site=", 0, 0, NULL, NULL, NULL },
+		{ "site=a%20b", 0, 0, NULL, NULL, NULL },
+		{ "site=a;b", 0, 0, NULL, NULL, NULL },
+		{ "site=demo&since=", 0, 0, NULL, NULL, NULL },
+		{ "site=demo&since=a%2Fb", 0, 0, NULL, NULL, NULL },
+		{ "site=demo&since=<x>", 0, 0, NULL, NULL, NULL },
+		{ "site=demo&site=other", 0, 0, NULL, NULL, NULL },	/* repeated */
+		{ "site=demo&callback=x", 0, 0, NULL, NULL, NULL },	/* unknown */
+		{ "site=demo&since=%zz", 0, 0, NULL, NULL, NULL },	/* bad escape */
+		{ "site=12345678901234567890123456789012345678901234567890123456789012345", 0, 0,
+		    NULL, NULL, NULL },
 		{ "site=demo&since=12345678901234567890123456789012345678901234567890123456789012345",
-		    0, NULL, NULL },
+		    0, 0, NULL, NULL, NULL },
+		/* A share token only on a share route, and required there. */
+		{ "site=demo&share=" TOKEN, 0, 0, NULL, NULL, NULL },
+		{ "share=" TOKEN, 0, 0, NULL, NULL, NULL },
+		{ "share=" TOKEN, 1, 1, "", TOKEN, "" },
+		{ "share=" TOKEN "&site=demo&since=v1", 1, 1, "demo", TOKEN, "v1" },
+		{ "site=demo", 1, 0, NULL, NULL, NULL },
+		{ "", 1, 0, NULL, NULL, NULL },
+		{ "share=", 1, 0, NULL, NULL, NULL },
+		{ "share=0123456789abcdef0123456789abcde", 1, 0, NULL, NULL, NULL },	/* 31: short */
+		{ "share=0123456789abcdef0123456789abcdef", 1, 1, "", "0123456789abcdef0123456789abcdef", "" },
+		{ "share=" TOKEN "%2B", 1, 0, NULL, NULL, NULL },	/* + is no token character */
+		{ "share=" TOKEN "&share=" TOKEN, 1, 0, NULL, NULL, NULL },
+		{ "share=" TOKEN "&site=a%2Fb", 1, 0, NULL, NULL, NULL },
+		{ "share=" TOKEN "&report=sites", 1, 0, NULL, NULL, NULL },
+		{ "share=" TOKEN TOKEN TOKEN, 1, 0, NULL, NULL, NULL },	/* 129 */
 	};
 	struct live_req	 r;
 	const char	*why;
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		why = NULL;
-		int got = live_parse(t[i].qs, &r, &why);
-		ok(got == t[i].ok, "parse '%s' -> %d", t[i].qs ? t[i].qs : "(null)", t[i].ok);
+		int got = live_parse(t[i].qs, t[i].shared, &r, &why);
+		ok(got == t[i].ok, "parse '%s'%s -> %d", t[i].qs ? t[i].qs : "(null)",
+		    t[i].shared ? " (share route)" : "", t[i].ok);
 		if (t[i].ok)
-			ok(strcmp(r.site, t[i].site) == 0 && strcmp(r.since, t[i].since) == 0,
-			    "  site '%s' since '%s'", r.site, r.since);
+			ok(strcmp(r.site, t[i].site) == 0 && strcmp(r.share, t[i].share) == 0 &&
+			    strcmp(r.since, t[i].since) == 0,
+			    "  site '%s' share '%s' since '%s'", r.site, r.share, r.since);
 		else
 			ok(why != NULL && *why != '\0', "  with a reason: %s", why ? why : "(none)");
 	}
@@ -188,101 +209,6 @@ test_body(void)
 	free(body);
 }
 
-/* Counts a list from waitq_take and frees it. */
-static int
-count_free(struct waitq_waiter *w)
-{
-	int			 n = 0;
-	struct waitq_waiter	*next;
-
-	for (; w != NULL; w = next, n++) {
-		next = w->next;
-		free(w);
-	}
-	return n;
-}
-
-static void
-test_waitq(void)
-{
-	struct waitq		 q;
-	struct waitq_site	*s;
-	int			 r1, r2, r3;
-	long long		 t = 1000000;
-
-	waitq_init(&q, 3);
-	ok(waitq_next(&q) == WAITQ_NEVER, "empty queue: nothing to do");
-	ok(waitq_add(&q, "demo", "", &r1, t + 25000, t) != NULL, "first waiter parked");
-	s = waitq_find(&q, "demo");
-	ok(s != NULL && s->due == t, "a client without a version makes the site due now");
-	waitq_read_begin(s);
-	ok(s->due == WAITQ_NEVER, "not due while being read");
-	waitq_read_done(s, "v1", strdup("{\"version\":\"v1\"}"), t + 5);
-	ok(s->due == t + 5 + WAITQ_TICK, "next read a tick later");
-	ok(count_free(waitq_take(&q, s, t + 5, 0)) == 1 && q.nwaiters == 0,
-	    "the versionless waiter is answered");
-
-	ok(waitq_add(&q, "demo", "v1", &r1, t + 25000, t + 10) != NULL &&
-	    s->due == t + 5 + WAITQ_TICK, "a waiter holding the fresh version does not cause a read");
-	ok(waitq_add(&q, "demo", "v0", &r2, t + 25000, t + 10) != NULL && s->due == t + 10,
-	    "a waiter holding an old version makes the site due");
-	ok(waitq_add(&q, "other", "", &r3, t + 1000, t + 10) != NULL, "third waiter");
-	ok(waitq_add(&q, "other", "", &r3, t + 1000, t + 10) == NULL, "the cap refuses a fourth");
-	ok(waitq_next(&q) == t + 10, "next is the earliest due site");
-	ok(count_free(waitq_take(&q, s, t + 10, 0)) == 1 && s->nwaiters == 1,
-	    "only the old version is answered; v1 keeps waiting");
-
-	/* A NOTIFY: debounce, then a recheck after the read it caused. */
-	waitq_read_begin(s);
-	waitq_read_done(s, "v1", strdup("{}"), t + 20);
-	waitq_notify(&q, "demo", t + 100);
-	ok(s->due == t + 100 + WAITQ_DEBOUNCE, "NOTIFY: read after the debounce");
-	waitq_notify(&q, "demo", t + 110);
-	ok(s->due == t + 100 + WAITQ_DEBOUNCE, "a burst does not push the read back");
-	waitq_read_begin(s);
-	waitq_read_done(s, "v2", strdup("{}"), t + 150);
-	ok(s->due == t + 150 + WAITQ_RECHECK, "re-read a little after a NOTIFY-caused read");
-	ok(count_free(waitq_take(&q, s, t + 150, 0)) == 1, "the v1 waiter gets v2");
-	waitq_read_begin(s);
-	waitq_notify(&q, "demo", t + 400);	/* no waiters: just stale */
-	ok(s->read_at == 0 && !waitq_fresh(s, t + 400), "NOTIFY without waiters: state not current");
-
-	/* A NOTIFY during a read keeps its debounced read. */
-	ok(waitq_add(&q, "demo", "v2", &r1, t + 25000, t + 500) != NULL && s->due == t + 500,
-	    "stale state: read at once");
-	waitq_read_begin(s);
-	waitq_notify(&q, "demo", t + 510);
-	waitq_read_done(s, "v2", strdup("{}"), t + 520);
-	ok(s->due == t + 510 + WAITQ_DEBOUNCE, "NOTIFY during a read: read again after the debounce");
-
-	/* Deadlines. */
-	ok(waitq_next(&q) == t + 10, "next: other, due since its versionless waiter came");
-	ok(count_free(waitq_take(&q, waitq_find(&q, "other"), t + 999, 0)) == 1,
-	    "other's versionless waiter");
-	ok(waitq_add(&q, "other", "x", &r3, t + 600, t + 520) != NULL, "a waiter with a near deadline");
-	ok(waitq_next(&q) == t + 520, "other is due (it holds another version)");
-	waitq_read_begin(waitq_find(&q, "other"));
-	waitq_read_done(waitq_find(&q, "other"), "x", strdup("{}"), t + 530);
-	ok(waitq_next(&q) == t + 510 + WAITQ_DEBOUNCE, "x matches: waits");
-	ok(count_free(waitq_take(&q, waitq_find(&q, "other"), t + 599, 0)) == 0, "not yet expired");
-	ok(count_free(waitq_take(&q, waitq_find(&q, "other"), t + 600, 0)) == 1, "expired: answered");
-	ok(count_free(waitq_take(&q, s, t + 600, 1)) == 1 && q.nwaiters == 0, "take all");
-
-	/* A client that went away. */
-	struct waitq_waiter *w = waitq_add(&q, "demo", "v2", &r2, t + 25000, t + 700);
-	waitq_remove(&q, w);
-	free(w);
-	ok(q.nwaiters == 0 && s->nwaiters == 0 && s->waiters == NULL, "remove unlinks the waiter");
-
-	waitq_read_failed(s, t + 900);
-	ok(s->due <= t + 900, "a failed read retries by then");
-	waitq_gc(&q, t + 700 + WAITQ_IDLE - 1);
-	ok(waitq_find(&q, "demo") != NULL, "idle sites are kept a while");
-	waitq_gc(&q, t + 700 + WAITQ_IDLE + 1);
-	ok(waitq_find(&q, "demo") == NULL && waitq_find(&q, "other") == NULL, "then forgotten");
-	waitq_free(&q);
-}
-
 int
 main(void)
 {
@@ -290,6 +216,5 @@ main(void)
 	test_minutes();
 	test_iso();
 	test_body();
-	test_waitq();
 	return done_testing();
 }
