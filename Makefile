@@ -27,8 +27,10 @@ PROGS   = $(patsubst fcgi/%.c,$(BUILD)/%,$(wildcard fcgi/sp-*.c))
 UNIT    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%.t,$(wildcard tests/unit/*.c))
 BENCHC  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all snippet run start stop psql test test-unit test-sanitize bench load install clean fuzz deps screenshot import
+.PHONY: all snippet run start stop psql test test-unit test-sanitize bench load install clean fuzz deps screenshot import programs deb
 all: $(PROGS) $(UNIT) $(BENCHC) snippet
+# What an installation needs: the programs and the snippet.
+programs: $(PROGS) snippet
 
 $(BUILD)/obj/%.o: fcgi/%.c $(wildcard fcgi/*.h)
 	@mkdir -p $(dir $@)
@@ -50,12 +52,15 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libsitepulse.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libsitepulse.a $(LDFLAGS) $(LIBS)
 
-# The snippet, minified with terser from npm (installed by tools/install-deps.sh).
-snippet: $(BUILD)/sp.js
-$(BUILD)/sp.js: snippet/sp.js
+# The snippet, minified with terser from npm (installed by tools/install-deps.sh),
+# twice from one source: sp.js without and sp-full.js with the opt-in options
+# (SP_OPTIONS in snippet/sp.js; tests/browser/lib/build.js does the same).
+snippet: $(BUILD)/sp.js $(BUILD)/sp-full.js
+$(BUILD)/sp.js $(BUILD)/sp-full.js: snippet/sp.js
 	@mkdir -p $(BUILD)
 	@if [ -x node_modules/.bin/terser ]; then \
-		node_modules/.bin/terser $< --compress passes=2 --mangle --ecma 2017 -o $@; \
+		node_modules/.bin/terser $< --define SP_OPTIONS=$(if $(findstring sp-full,$@),true,false) \
+		    --compress passes=2 --mangle --ecma 2017 -o $@; \
 	else echo "terser missing: run tools/install-deps.sh" >&2; exit 1; fi
 
 deps:
@@ -100,12 +105,26 @@ build-fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(LIB_SRC) $(wildcard fcgi/*.h)
 fuzz: $(FUZZERS)
 	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
 
-install: all
+install: programs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHAREDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
 	cp -R sql static lighttpd-conf apache-conf monitoring $(DESTDIR)$(SHAREDIR)/
-	install -m 644 $(BUILD)/sp.js $(DESTDIR)$(SHAREDIR)/static/sp.js
+	install -m 644 $(BUILD)/sp.js $(BUILD)/sp-full.js $(DESTDIR)$(SHAREDIR)/static/
 	install -m 755 tools/migrate $(DESTDIR)$(SHAREDIR)/
+
+# The Debian package, $(BUILD)/sitepulse_VERSION_ARCH.deb (debian/): built by
+# dpkg-buildpackage in a copy of the checkout under $(BUILD)/deb/ (tracked and
+# new files; node_modules for terser by link), so the checkout stays as it
+# is, then checked by lintian, which fails on errors.
+DEB_FILE = sitepulse_$(shell dpkg-parsechangelog -S Version)_$(shell dpkg-architecture -qDEB_HOST_ARCH).deb
+deb: deps
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
+	git ls-files -co --exclude-standard -z | tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(BUILD)/deb/src
+	ln -s $(CURDIR)/node_modules $(BUILD)/deb/src/node_modules
+	cd $(BUILD)/deb/src && dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
+	cp $(BUILD)/deb/$(DEB_FILE) $(BUILD)/
+	lintian --fail-on error $(BUILD)/$(DEB_FILE)
+	@echo "deb: $(BUILD)/$(DEB_FILE)"
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -8,13 +8,15 @@ cd "$(dirname "$0")/.."
 
 # Build: compiler, pkg-config and the libraries' headers.
 BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev libsodium-dev libyaml-dev libpcre2-dev libseccomp-dev"
+# The Debian package (make deb): debhelper and dpkg-buildpackage, lintian.
+DEB="debhelper dpkg-dev fakeroot lintian"
 # Run: PostgreSQL server, web servers, user-agent data.
 RUN="postgresql-15 lighttpd apache2 libapache2-mod-fcgid apache2-utils spawn-fcgi multiwatch uap-core"
 # Test: pgTAP, prove, the browser, load and fuzz tools, monitoring.
 TEST="postgresql-15-pgtap perl chromium curl wrk clang libclang-rt-14-dev python3 procps iproute2 lsof slowhttptest prometheus prometheus-alertmanager"
 
 missing=""
-for p in $BUILD $RUN $TEST; do
+for p in $BUILD $DEB $RUN $TEST; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
 # Node.js: this image may ship its own node and npm (not Debian's); take
