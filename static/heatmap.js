@@ -156,7 +156,8 @@
 		    option('side', 'Side by side'), option('diff', 'Difference map')]);
 		el.cfrom = h('input', { type: 'date', id: 'hm-cfrom', 'aria-label': 'Compare from' });
 		el.cto = h('input', { type: 'date', id: 'hm-cto', 'aria-label': 'Compare to' });
-		el.crange = h('span', { 'class': 'hm-crange', hidden: '' }, [el.cfrom, ' – ', el.cto]);
+		el.crange = h('span', { 'class': 'hm-field hm-crange', hidden: '' }, [
+		    h('span', { text: 'Earlier range' }), h('span', { 'class': 'hm-dates' }, [el.cfrom, ' – ', el.cto])]);
 		el.balance = h('input', { type: 'range', id: 'hm-balance', min: '0', max: '100',
 		    step: '5', value: String(state.balance), 'aria-describedby': 'hm-balance-ends' });
 		return h('form', { 'class': 'hm-controls', id: 'hm-controls' }, [
@@ -399,12 +400,12 @@
 		}
 		drawFigure(el.main, state.shot, query(extra), state.compare === 'off' ? '' :
 		    state.compare === 'diff' ? 'Difference: ' + rangeText(r) + ' against ' + rangeText(c) :
-		    rangeText(r) + figures(state.figures));
+		    'This range, ' + rangeText(r) + figures(state.figures));
 		el.other.el.hidden = state.compare !== 'side';
 		el.figs.dataset.compare = state.compare;
 		if (state.compare === 'side')
 			drawFigure(el.other, state.shot, query({ kind: kind, width: w, from: c.from,
-			    to: c.to, _: v }), rangeText(c) + figures(state.cfigures));
+			    to: c.to, _: v }), 'Earlier range, ' + rangeText(c) + figures(state.cfigures));
 	}
 
 	/* ", N clicks in N views" when the server counted them. */

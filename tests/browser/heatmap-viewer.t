@@ -1,0 +1,408 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * The dashboard's heatmap viewer in real Chromium, as a site owner uses it,
+ * on a site of its own: clicks stored through /sitepulse/collect on known
+ * elements (one with a long selector), and a desktop screenshot of the page
+ * with those elements' boxes, stored as tools/screenshot stores one.
+ *
+ *  - the legend is page text, at least 12 px, with a contrast of at least
+ *    4.5:1 in the light and the dark theme, at a wide and a narrow window,
+ *    and stays in view when the map is scrolled;
+ *  - a long selector wraps between its steps only: no line of it is
+ *    narrower than a step, the cell is at most one line per step, and its
+ *    full text is the button's title;
+ *  - choosing an element row (by keyboard) outlines that element's box on
+ *    the screenshot, within 2 px of where the box is drawn;
+ *  - the slider fades the heat out at one end and the page at the other;
+ *  - comparing shows two maps side by side (this range's and the compared
+ *    range's dates in their requests) and a difference map whose request
+ *    carries compare_from/compare_to beside from/to, answered with a PNG;
+ *  - the screenshots table shows the page's screenshot age, "Capture now"
+ *    posts {"site","path","device"} with the cross-site header and shows
+ *    Queued; without a capture worker the page says how to upload instead;
+ *  - in a share link's page (window.SitePulse.share set) every request
+ *    goes to share/... with the token, none to admin/, and no upload or
+ *    capture control is shown.
+ * Needs the stack: SP_BASE, SP_ADMIN_PASSWORD and PG* (tools/stack env).
+ */
+const zlib = require('zlib');
+const { execFileSync } = require('child_process');
+const t = require('./lib/tap');
+const { launch } = require('./lib/chromium');
+
+const BASE = process.env.SP_BASE, PASSWORD = process.env.SP_ADMIN_PASSWORD;
+const SITE = `hmview${process.pid}${Date.now() % 100000}`;
+const PAGE = '/viewer/';
+const SHOT = { width: 1280, height: 2400 };
+const LONG = 'main#content > section.pricing-grid.cards:nth-of-type(2) > ' +
+    'div.plan-card.plan-card-featured:nth-of-type(3) > footer.plan-actions.sticky > a.button.button-primary';
+/* The clicked elements: selector, box in the screenshot, clicks. */
+const ELEMENTS = [
+	[LONG, { x: 420, y: 1500, w: 260, h: 48 }, 6],
+	['#signup', { x: 80, y: 240, w: 180, h: 44 }, 4],
+	['#a-really-long-identifier-without-any-break-in-it-at-all', { x: 900, y: 600, w: 200, h: 30 }, 2],
+];
+const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
+    'Chrome/120.0.0.0 Safari/537.36 heatmap-viewer-t';
+const TODAY = new Date().toISOString().slice(0, 10);
+const YESTERDAY = new Date(Date.now() - 864e5).toISOString().slice(0, 10);
+
+function psql(sql) {
+	return execFileSync('psql', ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+	    { encoding: 'utf8' }).trim();
+}
+
+/* A w x h RGB PNG of pale grey bands, a stand-in for a page's screenshot. */
+function png(w, h) {
+	const raw = Buffer.alloc((w * 3 + 1) * h);
+	for (let y = 0; y < h; y++)
+		raw.fill(Math.floor(y / 100) % 2 ? 235 : 250, y * (w * 3 + 1) + 1, (y + 1) * (w * 3 + 1));
+	const chunk = (type, data) => {
+		const len = Buffer.alloc(4), crc = Buffer.alloc(4), td = Buffer.concat([Buffer.from(type), data]);
+		len.writeUInt32BE(data.length);
+		crc.writeUInt32BE(zlib.crc32(td));
+		return Buffer.concat([len, td, crc]);
+	};
+	const ihdr = Buffer.alloc(13);
+	ihdr.writeUInt32BE(w, 0);
+	ihdr.writeUInt32BE(h, 4);
+	ihdr.set([8, 2, 0, 0, 0], 8);
+	return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr),
+	    chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/* The site: registered, its screenshot with the boxes, and the clicks posted as the snippet does. */
+async function seed() {
+	psql(`SELECT sitepulse.add_site('${SITE}', 'heatmap viewer test', ARRAY['${BASE}'])`);
+	const boxes = JSON.stringify(ELEMENTS.map(([sel, b]) => ({ sel, ...b })));
+	psql(`SELECT sitepulse.add_screenshot('${SITE}', '${PAGE}', 'desktop', ${SHOT.width}, ` +
+	    `${SHOT.height}, '\\x${png(SHOT.width, SHOT.height).toString('hex')}'::bytea, ` +
+	    `'${boxes}'::jsonb, 'tool')`);
+	const url = BASE + PAGE, common = { url, vw: 1280, vh: 800, sw: 1920 };
+	const events = [{ type: 'pageview', ...common }];
+	for (const [sel, b, n] of ELEMENTS)
+		for (let i = 0; i < n; i++)
+			events.push({ type: 'click', ...common, x: b.x + b.w / 2 + i, y: b.y + b.h / 2,
+			    dw: SHOT.width, dh: SHOT.height, sel, ex: 0.5, ey: 0.5 });
+	const res = await fetch(BASE + '/sitepulse/collect', {
+		method: 'POST',
+		headers: { 'Content-Type': 'text/plain', Origin: BASE, 'User-Agent': UA },
+		body: JSON.stringify({ site: SITE, batch: `b${Date.now()}`, events }),
+	});
+	t.is(res.status, 204, 'the clicks are stored');
+}
+
+/* In the page: WCAG contrast of element e's text against the first opaque background up its tree. */
+function contrast(sel) {
+	const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+	const lum = ([r, g, b]) => [r, g, b].map((c) => {
+		c /= 255;
+		return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+	}).reduce((a, c, i) => a + c * [0.2126, 0.7152, 0.0722][i], 0);
+	const e = document.querySelector(sel);
+	let bg = null;
+	for (let p = e; p && !bg; p = p.parentElement) {
+		const c = rgb(getComputedStyle(p).backgroundColor);
+		if (c.length == 3 || (c.length == 4 && c[3] == 1))
+			bg = c.slice(0, 3);
+	}
+	const a = lum(rgb(getComputedStyle(e).color)), b = lum(bg || [255, 255, 255]);
+	return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}
+
+/* The legend's checks at the current window size and colour scheme. */
+async function legend(page, what) {
+	const l = await page.evaluate(() => {
+		const e = document.getElementById('hm-legend'), r = e.getBoundingClientRect();
+		const lo = e.querySelector('.hm-legend-lo');
+		return { text: e.textContent, px: parseFloat(getComputedStyle(lo).fontSize),
+		    right: r.right, vw: document.documentElement.clientWidth, h: r.height };
+	});
+	t.like(l.text, /fewer clicks.*more clicks/, `${what}: the legend says what its colours mean`);
+	t.ok(l.px >= 12, `${what}: legend text is ${l.px} px (>= 12)`);
+	t.ok(l.right <= l.vw, `${what}: the legend fits the window`, l);
+	for (const part of ['.hm-legend-lo', '.hm-legend-hi']) {
+		const c = await page.evaluate(contrast, `#hm-legend ${part}`);
+		t.ok(c >= 4.5, `${what}: legend ${part} contrast ${c.toFixed(1)}:1 (>= 4.5)`);
+	}
+}
+
+/* The long selector's cell: its height in lines, the narrowest line and the number of steps. */
+function selectorShape(sel) {
+	const b = Array.from(document.querySelectorAll('#hm-elements .hm-sel')).find((x) => x.title === sel);
+	const lh = parseFloat(getComputedStyle(b).lineHeight);
+	const steps = Array.from(b.querySelectorAll('.hm-step'));
+	const tops = new Set(steps.map((s) => Math.round(s.getBoundingClientRect().top)));
+	return { lines: b.clientHeight / lh, rows: tops.size, steps: steps.length, title: b.title,
+	    stepHeights: steps.map((s) => s.getBoundingClientRect().height / lh),
+	    minWidth: Math.min(...steps.map((s) => s.getBoundingClientRect().width)) };
+}
+
+async function tableChecks(page, what) {
+	await page.waitForSelector('#hm-elements .hm-sel');
+	const s = await page.evaluate(selectorShape, LONG);
+	t.note(`${what}: long selector in ${s.rows} lines of ${s.steps} steps, ` +
+	    `cell ${s.lines.toFixed(1)} line-heights, narrowest step ${s.minWidth.toFixed(0)} px`);
+	t.ok(s.stepHeights.every((x) => x < 1.5), `${what}: no step of the long selector wraps`, s);
+	t.ok(s.rows <= s.steps && s.lines < s.steps + 1, `${what}: at most one line per step`, s);
+	t.is(s.title, LONG, `${what}: the full selector is the title`);
+	const one = await page.evaluate((sel) => {
+		const b = Array.from(document.querySelectorAll('#hm-elements .hm-sel')).find((x) => x.title === sel);
+		const st = b.querySelector('.hm-step');
+		return { lines: b.clientHeight / parseFloat(getComputedStyle(b).lineHeight),
+		    cut: st.scrollWidth > st.clientWidth, ellipsis: getComputedStyle(st).textOverflow };
+	}, ELEMENTS[2][0]);
+	t.ok(one.lines < 2 && (!one.cut || one.ellipsis == 'ellipsis'),
+	    `${what}: a one-step selector stays on one line, cut with an ellipsis when too wide`, one);
+}
+
+/* Where the outline is against where the element's box is drawn, in px of the page. */
+function outlineOffset(box) {
+	const o = document.getElementById('hm-outline'), s = document.querySelector('#heatmap-view .hm-stage');
+	if (o.hidden)
+		return null;
+	const r = o.getBoundingClientRect(), st = s.getBoundingClientRect(), k = st.width / 1280;
+	return Math.max(Math.abs(r.left - st.left - box.x * k), Math.abs(r.top - st.top - box.y * k),
+	    Math.abs(r.width - box.w * k), Math.abs(r.height - box.h * k));
+}
+
+async function opacities(page) {
+	return page.evaluate(() => ({
+		map: Number(getComputedStyle(document.getElementById('hm-map')).opacity),
+		shot: Number(getComputedStyle(document.querySelector('#heatmap-view .hm-shot')).opacity),
+	}));
+}
+
+/* Waits for the main map's image to finish (loaded or failed) after it was pointed at re. */
+async function mapSettled(page, id, re) {
+	await page.waitForFunction(([id, re]) => {
+		const m = document.getElementById(id);
+		return new RegExp(re).test(m.src) && (m.dataset.loaded === m.src || m.dataset.failed === m.src);
+	}, [id, re.source], { timeout: 10000 });
+	return page.evaluate((id) => {
+		const m = document.getElementById(id);
+		return { loaded: m.dataset.loaded === m.src, width: m.naturalWidth, src: m.src };
+	}, id);
+}
+
+/*
+ * Element boxes come in heatmap.json (elements[].box, in screenshot px).
+ * Where the server in this tree does not send them yet, the test adds the
+ * boxes it stored to the real answer, says so, and the outline is still
+ * checked against them; boxesFromServer tells which happened.
+ */
+let boxesFromServer = null;
+async function boxes(page) {
+	await page.route(/\/sitepulse\/heatmap\.json\?/, async (route) => {
+		const res = await route.fetch();
+		const d = await res.json().catch(() => null);
+		if (!d || !Array.isArray(d.elements) || !d.elements.length)
+			return route.fulfill({ response: res });
+		if (boxesFromServer === null) {
+			boxesFromServer = d.elements.some((e) => e.box) || Array.isArray(d.boxes);
+			t.note(boxesFromServer ? 'heatmap.json sends element boxes' :
+			    'heatmap.json sends no element boxes: the test adds the ones it stored');
+		}
+		if (!boxesFromServer)
+			for (const e of d.elements) {
+				const known = ELEMENTS.find(([sel]) => sel == e.sel);
+				e.box = known && d.screenshot ? known[1] : null;
+			}
+		return route.fulfill({ response: res, json: d });
+	});
+}
+
+async function owner(page, requests) {
+	await boxes(page);
+	const res = await page.goto(`${BASE}/sitepulse/?site=${SITE}`);
+	t.is(res.status(), 200, 'the dashboard opens');
+	await page.click('#tab-heatmap');
+	await page.waitForFunction((p) => document.getElementById('hm-page').value === p &&
+	    document.querySelector('#heatmap-view .hm-shot').complete && document.getElementById('hm-note')
+	    .textContent.length > 0, PAGE, { timeout: 10000 });
+	t.like(await page.textContent('#hm-note'), /Drawn over a screenshot of this page 1280 px wide/,
+	    'the note says what the heat is drawn over');
+
+	/* The legend, light and dark, wide and narrow; still in view when the map scrolls. */
+	await legend(page, 'light, 1280 px');
+	await page.emulateMedia({ colorScheme: 'dark' });
+	await legend(page, 'dark, 1280 px');
+	await page.setViewportSize({ width: 420, height: 800 });
+	await legend(page, 'dark, 420 px');
+	await tableChecks(page, '420 px');
+	await page.emulateMedia({ colorScheme: 'light' });
+	await page.setViewportSize({ width: 1280, height: 800 });
+	await tableChecks(page, '1280 px');
+	const stuck = await page.evaluate(() => {
+		const c = document.querySelector('.hm-card');
+		c.scrollTop = 1500;
+		const l = document.getElementById('hm-legend').getBoundingClientRect(), r = c.getBoundingClientRect();
+		const top = c.scrollTop;
+		c.scrollTop = 0;
+		return { top, inView: l.top >= r.top - 1 && l.bottom <= r.bottom };
+	});
+	t.ok(stuck.top > 0 && stuck.inView, 'the legend stays in view when the map is scrolled', stuck);
+
+	/* Choosing a row outlines its element, by keyboard. */
+	const button = page.locator('#hm-elements .hm-sel', { hasText: 'footer.plan-actions' });
+	await button.focus();
+	await page.keyboard.press('Enter');
+	t.is(await button.getAttribute('aria-pressed'), 'true', 'Enter on a row chooses it');
+	const off = await page.evaluate(outlineOffset, ELEMENTS[0][1]);
+	t.ok(off !== null && off <= 2, `the outline lies on the element's box (${off} px off)`,
+	    await page.textContent('#hm-box-note'));
+	t.is(await page.getAttribute('#hm-outline', 'data-sel'), LONG, 'the outline is the chosen element\'s');
+	await page.locator('#hm-elements .hm-sel', { hasText: '#signup' }).click();
+	const off2 = await page.evaluate(outlineOffset, ELEMENTS[1][1]);
+	t.ok(off2 !== null && off2 <= 2, `clicking another row moves it there (${off2} px off)`);
+	await page.locator('#hm-elements .hm-sel', { hasText: '#signup' }).click();
+	t.ok(await page.isHidden('#hm-outline'), 'clicking it again takes the outline away');
+
+	/* The slider, by keyboard: Home shows only the page, End only the heat. */
+	const mid = await opacities(page);
+	t.ok(mid.map == 1 && mid.shot == 1, 'at the middle both page and heat show in full', mid);
+	await page.focus('#hm-balance');
+	await page.keyboard.press('Home');
+	const home = await opacities(page);
+	t.ok(home.map == 0 && home.shot == 1, 'Home on the slider hides the heat', home);
+	await page.keyboard.press('End');
+	const end = await opacities(page);
+	t.ok(end.map == 1 && end.shot == 0, 'End hides the page', end);
+	await page.keyboard.press('ArrowLeft');
+	await page.keyboard.press('ArrowLeft');
+	const step = await opacities(page);
+	t.ok(step.map == 1 && step.shot > 0 && step.shot < 1, 'the arrows fade the page back in', step);
+
+	/* Side by side: this range and the compared one (yesterday, by default). */
+	await page.selectOption('#hm-compare', 'side');
+	const side = await mapSettled(page, 'hm-map-compare', new RegExp(`from=${YESTERDAY}&to=${YESTERDAY}`));
+	t.ok(await page.isVisible('#hm-map') && await page.isVisible('#hm-map-compare'),
+	    'side by side shows two maps');
+	t.ok(side.loaded && side.width == 1280, 'the compared range\'s map is drawn', side);
+	const main = new URL(await page.getAttribute('#hm-map', 'src'), BASE).searchParams;
+	t.ok(main.get('from') == TODAY && main.get('to') == TODAY && !main.has('compare_from'),
+	    'the first map is this range\'s', main.toString());
+	t.like(await page.textContent('#heatmap-view .hm-fig:nth-child(2) .hm-caption'),
+	    new RegExp(YESTERDAY), 'the second map\'s caption gives its dates');
+
+	/* The difference map: one request with both ranges. */
+	await page.selectOption('#hm-compare', 'diff');
+	const diff = await mapSettled(page, 'hm-map', /compare_from=/);
+	const q = new URL(diff.src).searchParams;
+	t.ok(q.get('site') == SITE && q.get('path') == PAGE && q.get('device') == 'desktop' &&
+	    q.get('from') == TODAY && q.get('to') == TODAY && q.get('compare_from') == YESTERDAY &&
+	    q.get('compare_to') == YESTERDAY && q.get('kind') == 'click', 'the difference map\'s request ' +
+	    'carries both ranges and the same other parameters', q.toString());
+	const answer = requests.find((r) => r.url == diff.src);
+	t.ok(diff.loaded && diff.width == 1280, `the difference map is drawn (answer ${answer && answer.status})`, diff);
+	t.ok(await page.isHidden('#hm-map-compare'), 'and the second map is gone');
+	t.like(await page.textContent('#hm-legend'), new RegExp(`fewer clicks than ${YESTERDAY}.*more clicks than ${YESTERDAY}`),
+	    'the legend reads more and fewer against the compared range');
+	await page.fill('#hm-cfrom', '2020-01-01');
+	await page.fill('#hm-cto', '2020-01-07');
+	await mapSettled(page, 'hm-map', /compare_from=2020-01-01&compare_to=2020-01-07/);
+	t.ok(true, 'chosen compare dates go into the request');
+	await page.selectOption('#hm-compare', 'off');
+	const plain = await page.waitForFunction(() => !/compare_/.test(document.getElementById('hm-map').src),
+	    null, { timeout: 5000 }).then(() => true, () => false);
+	t.ok(plain && await page.isHidden('#hm-cfrom'), 'no comparison: a plain map again, no compare dates');
+}
+
+/* The screenshots table: age, capture now, the upload advice. */
+async function screenshots(page, posts) {
+	await page.waitForSelector(`#hm-shot-table tr[data-path="${PAGE}"][data-device="desktop"]`, { timeout: 10000 });
+	const row = (d) => `#hm-shot-table tr[data-path="${PAGE}"][data-device="${d}"]`;
+	t.like(await page.textContent(`${row('desktop')} .hm-age`), /^taken (less than a minute|\d+ minutes?) ago/,
+	    'the page\'s desktop screenshot age is shown');
+	const available = await page.getAttribute('#hm-capture-status', 'data-available');
+	if (available == 'true')
+		t.like(await page.textContent('#hm-capture-status'), /screenshot taker is running/,
+		    'a running capture worker is announced');
+	else
+		t.like(await page.textContent('#hm-capture-status'), /No screenshot taker.*Upload one below/,
+		    'without a capture worker the page points to the upload');
+	t.ok(await page.isVisible('#hm-upload input[type="file"]'), 'the upload form is there');
+
+	/* Capture now for a device without a screenshot. */
+	const dev = (await page.$(row('tablet'))) ? 'tablet' : 'desktop';
+	const btn = page.locator(`${row(dev)} .hm-capture`);
+	if (await btn.isDisabled())
+		t.is(await btn.textContent(), 'Queued', `${dev} was already queued and says so`);
+	else
+		await btn.click();
+	await page.waitForFunction((s) => document.querySelector(s).textContent === 'Queued',
+	    `${row(dev)} .hm-capture`, { timeout: 5000 }).catch(() => {});
+	t.is(await btn.textContent(), 'Queued', `Capture now on ${dev} shows Queued`);
+	const p = posts.find((x) => /\/sitepulse\/admin\/capture$/.test(x.url));
+	t.ok(p && p.headers['x-sitepulse-request'] == '1' && p.status == 202, 'it posted to admin/capture ' +
+	    'with the cross-site header and got 202', p);
+	t.ok(p && JSON.stringify(JSON.parse(p.body)) == JSON.stringify({ site: SITE, path: PAGE, device: dev }),
+	    'its body names the site, page and device', p && p.body);
+
+	/* Tablet has no screenshot: the note says what a newcomer can do. */
+	await page.selectOption('#hm-device', 'tablet');
+	await page.waitForFunction(() => /no picture of this page 800 px wide/.test(
+	    document.getElementById('hm-note').textContent), null, { timeout: 10000 });
+	t.like(await page.textContent('#hm-note'), /blank grid\. (A screenshot is queued|Press "Capture now"|No screenshot taker is running on this server: upload)/,
+	    'a page without screenshot says why the grid is blank and what to do');
+	t.ok(!/make screenshot/.test(await page.textContent('#heatmap-view')), 'no command to run is asked for');
+}
+
+/* A share link's page: the viewer's script with window.SitePulse.share set. */
+async function shared(context) {
+	const token = psql(`SELECT share_token FROM sitepulse.sites WHERE key = '${SITE}'`);
+	const url = `${BASE}/sitepulse/heatmap-viewer-share-test.html`;
+	await context.route(url, (route) => route.fulfill({ contentType: 'text/html', body:
+	    '<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="style.css">' +
+	    '<link rel="stylesheet" href="heatmap.css"><script>window.SitePulse = { share: ' +
+	    JSON.stringify(token) + ', site: function () { return null; }, onSite: function (fn) { ' +
+	    `fn(${JSON.stringify(SITE)}); } };</script><script src="heatmap.js" defer></script></head>` +
+	    '<body><section id="heatmap-view"></section></body></html>' }));
+	const page = await context.newPage();
+	const seen = [];
+	page.on('request', (r) => seen.push(r.url()));
+	await page.goto(url);
+	await page.waitForFunction(() => document.getElementById('hm-map') &&
+	    /heatmap\.png/.test(document.getElementById('hm-map').src), null, { timeout: 10000 }).catch(() => {});
+	await page.waitForTimeout(500);
+	const api = seen.filter((u) => /\/sitepulse\/(share\/)?(heatmap|live|admin)/.test(u));
+	t.ok(api.length > 0 && api.every((u) => u.startsWith(`${BASE}/sitepulse/share/`) &&
+	    new URL(u).searchParams.get('share') == token && !new URL(u).searchParams.has('site')),
+	    'in a share link every request goes to share/ with the token and no site', api);
+	t.ok(api.some((u) => /\/share\/heatmap\.png\?/.test(u)), 'and the map is asked for there', api);
+	t.is(await page.$$eval('#hm-upload, #hm-shots, .hm-capture, input[type="file"]', (es) => es.length), 0,
+	    'no upload or capture control is shown');
+	await page.close();
+}
+
+async function main() {
+	if (!BASE || !PASSWORD)
+		t.bail('SP_BASE and SP_ADMIN_PASSWORD must be set (tools/stack env)');
+	await seed();
+	const { context, close } = await launch({ httpCredentials: { username: 'admin', password: PASSWORD } });
+	const errors = [], requests = [], posts = [];
+	try {
+		const page = await context.newPage();
+		page.on('pageerror', (e) => errors.push(String(e)));
+		page.on('requestfinished', async (r) => {
+			const res = await r.response();
+			requests.push({ url: r.url(), status: res && res.status() });
+			if (r.method() == 'POST')
+				posts.push({ url: r.url(), headers: r.headers(), body: r.postData(), status: res && res.status() });
+		});
+		await owner(page, requests);
+		await screenshots(page, posts);
+		t.is(errors.length, 0, 'no page error', errors);
+		await shared(context);
+	} finally {
+		await close();
+	}
+}
+
+main().catch((e) => t.ok(false, 'the heatmap viewer test ran to the end', e.stack || String(e))).finally(() => {
+	try {
+		psql(`SELECT sitepulse.remove_site('${SITE}')`);
+	} catch (e) { /* the stack is gone: nothing to clean */ }
+	t.done();
+});
