@@ -5,7 +5,9 @@ Covers the answer without since (shape and values after events posted
 through /sitepulse/collect), a waiting request woken by an event, the
 timeout answer after SITEPULSE_LIVE_WAIT, 503 past
 SITEPULSE_LIVE_MAX_WAITERS, a PostgreSQL restart while requests wait, and
-the 400/404/405 answers. Prints the measured wake-up latency.
+the 400/404/405 answers; and share links' route (share/live?share=TOKEN):
+the token's site only, waiting and woken like the dashboard. Prints the
+measured wake-up latency.
 """
 import base64
 import datetime
@@ -114,6 +116,23 @@ class Waiter(threading.Thread):
         self.done_at = time.monotonic()
 
 
+def psql(sql):
+    """The rows of sql on the stack's database (PG* from tests/run)."""
+    out = subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.split("|") for line in out.splitlines() if line]
+
+
+def share_live(query, timeout=60):
+    """GET share/live?query without the password; (status, json or None, seconds)."""
+    st, _, body, dt = request("/sitepulse/share/live?" + query, auth=False, timeout=timeout)
+    try:
+        js = json.loads(body)
+    except ValueError:
+        js = None
+    return st, js, dt
+
+
 def stack(cmd):
     subprocess.run([os.path.join(ROOT, "tools", "stack"), cmd], check=True,
                    stdout=subprocess.DEVNULL)
@@ -208,6 +227,60 @@ def test_wake():
     ok(lat < 1.0, "woken within a second of the event", lat)
 
 
+# ------------------------------------------------------------- share links
+def test_share():
+    other = "live-t-other"
+    psql("SELECT sitepulse.add_site('%s', 'another site', ARRAY['http://other.example'])"
+         " WHERE NOT EXISTS (SELECT 1 FROM sitepulse.sites WHERE key = '%s')" % (other, other))
+    tokens = dict(psql("SELECT key, share_token FROM sitepulse.sites WHERE key IN ('demo', '%s')"
+                       % other))
+    tok = tokens["demo"]
+    v = current_version()
+    st, js, _ = share_live("share=" + tok)
+    ok(st == 200 and js and js["version"] == v and len(js["minutes"]) == 30,
+       "share link: the token's site's live state, without the password", (st, js and js.get("version"), v))
+    st, js, _ = share_live("share=%s&site=demo" % tok)
+    ok(st == 200 and js["version"] == v, "share link naming its own site", st)
+    st, js, _ = share_live("share=" + tokens[other])
+    ok(st == 200 and js["version"] != v and js["active"] == 0 and js["pages"] == [],
+       "another site's token: that site's state, not demo's", (st, js))
+    for q, want, why in [
+            ("share=%s&site=%s" % (tok, other), 403, "a site= naming another site"),
+            ("share=%s&site=nosuchsite" % tok, 403, "a site= naming no site"),
+            ("share=" + tok[:-2] + ("AA" if tok[-2:] != "AA" else "BB"), 404, "an unknown token"),
+            ("site=demo", 400, "no token"),
+            ("share=short", 400, "a malformed token"),
+            ("share=%s&report=sites" % tok, 400, "an unknown parameter")]:
+        st, js, _ = share_live(q)
+        ok(st == want and js and isinstance(js.get("error"), str) and '"version"' not in json.dumps(js),
+           "share link: %d for %s" % (want, why), (st, js))
+    st, _, _, _ = request("/sitepulse/share/live?share=" + tok, "POST", b"", auth=False)
+    ok(st == 405, "share link: 405 for POST", st)
+    st, js, _, _ = live("site=demo&share=" + tok)
+    ok(st == 400, "a token on the dashboard's route is refused", st)
+
+    # A share link's waiter is woken by its site's change like the dashboard's.
+    v = current_version()
+    res = {}
+
+    def wait():
+        res["r"] = share_live("share=%s&since=%s" % (tok, v))
+        res["at"] = time.monotonic()
+    w = threading.Thread(target=wait, daemon=True)
+    w.start()
+    time.sleep(0.5)
+    ok(w.is_alive(), "share link: a request holding the current version waits")
+    t0 = time.monotonic()
+    ok(pageview("/live-t/%s/share" % RUN, browser_ua("share")) == 204, "event posted")
+    w.join(10)
+    st, js, _ = res.get("r", (0, None, 0))
+    ok(st == 200 and js["version"] != v and
+       any(p["path"] == "/live-t/%s/share" % RUN for p in js["pages"]),
+       "share link: the waiter gets the new state", (st, js))
+    ok("at" in res and res["at"] - t0 < 1.0, "share link: woken within a second",
+       res.get("at", t0 + 99) - t0)
+
+
 def test_timeout():
     for attempt in range(3):
         v = current_version()
@@ -298,6 +371,7 @@ def test_restart():
 test_errors()
 test_state()
 test_wake()
+test_share()
 test_timeout()
 test_cap()
 test_restart()
