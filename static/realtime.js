@@ -1,6 +1,8 @@
 /*
  * SitePulse live view: long-polls GET live?site=KEY&since=VERSION and draws
- * the answer. The server answers at once when the state differs from the
+ * the answer. In a share link's page (window.SitePulse.share set, see
+ * share/share.js) it asks share/live?share=TOKEN&since=VERSION instead,
+ * under SitePulse.base, and the server answers for the token's site only. The server answers at once when the state differs from the
  * version we hold, else when it changes (or after 25 s with the same state),
  * so the loop simply asks again after each answer. On errors it backs off
  * exponentially (1 s doubling to 30 s, with jitter, at least Retry-After).
@@ -150,9 +152,23 @@
 
 	function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
 
+	/* The share token of a share link's page, or '' on the dashboard. */
+	function token() {
+		return (window.SitePulse && window.SitePulse.share) || '';
+	}
+
+	/* The URL of the live endpoint: share/live in a share link's page. */
+	function endpoint() {
+		var base = (window.SitePulse && window.SitePulse.base) || '';
+		if (token() && !/(^|\/)share\/$/.test(base))
+			base += 'share/';
+		return base + 'live';
+	}
+
 	/* One request; resolves to { status, body, retryAfter }. */
 	function ask(site, version) {
-		var url = 'live?site=' + encodeURIComponent(site) +
+		var url = endpoint() + (token() ? '?share=' + encodeURIComponent(token()) :
+		    '?site=' + encodeURIComponent(site)) +
 		    (version ? '&since=' + encodeURIComponent(version) : '');
 		controller = new AbortController();
 		return fetch(url, { signal: controller.signal, cache: 'no-store', credentials: 'same-origin' })
@@ -187,10 +203,14 @@
 				}
 				continue;
 			}
-			if (r.status === 404 || r.status === 400) {
+			if (r.status === 404 || r.status === 400 || r.status === 403) {
 				clearView();
-				setStatus('error', r.status === 404 ? 'Unknown site: ' + site :
-				    'Invalid site key: ' + site);
+				if (token())
+					setStatus('error', r.status === 404 ?
+					    'This share link is not valid (any more).' : 'Not available through this link.');
+				else
+					setStatus('error', r.status === 404 ? 'Unknown site: ' + site :
+					    r.status === 403 ? 'Not allowed: ' + site : 'Invalid site key: ' + site);
 				return;
 			}
 			failures++;

@@ -1,0 +1,106 @@
+/*
+ * SitePulse share link page (share/index.html at /sitepulse/share/TOKEN/):
+ * puts the dashboard's views in share mode and switches its tabs.
+ *
+ * Runs before the views (it is the first deferred script), so that they
+ * find window.SitePulse as the contract between the page and its views
+ * says:
+ *   share   the token, from this page's own URL
+ *   base    the absolute URL of /PREFIX/share/, where the views' requests
+ *           go (share/live, share/heatmap.*, share/stats), each with
+ *           share=TOKEN instead of site=KEY
+ *   site()  the site's key once known (a share link opens one site only)
+ *   onSite(fn)  calls fn(key) once the key is known
+ * The key comes from the site's own summary (share/stats); the views'
+ * requests carry only the token, so a wrong key could show nothing else.
+ * Data is only ever put into the page as text.
+ */
+(function () {
+	'use strict';
+
+	var TOKEN_RE = /\/share\/([A-Za-z0-9_-]{32,128})\/?$/;
+	var m = TOKEN_RE.exec(window.location.pathname);
+	var token = m ? m[1] : '';
+	var base = new URL('../', window.location.href).href;
+	var listeners = [];
+	var current = null;
+
+	function setSite(key) {
+		current = key;
+		document.title = 'SitePulse: ' + key + ' (shared)';
+		var label = document.getElementById('share-site');
+		if (label)
+			label.textContent = key + ' (read-only share link)';
+		listeners.forEach(function (fn) { fn(key); });
+	}
+
+	window.SitePulse = {
+		share: token,
+		base: base,
+		site: function () { return current; },
+		onSite: function (fn) {
+			listeners.push(fn);
+			if (current !== null)
+				fn(current);
+		}
+	};
+
+	/* The site's key: its summary for today names it. */
+	function findSite() {
+		var today = new Date().toISOString().slice(0, 10);
+		var url = base + 'stats?share=' + encodeURIComponent(token) + '&report=summary&from=' +
+		    today + '&to=' + today;
+		return fetch(url, { cache: 'no-store', credentials: 'same-origin' }).then(function (res) {
+			return res.json().then(function (body) {
+				if (!res.ok || !body || typeof body.site !== 'string')
+					throw new Error(res.status === 404 ? 'This share link is not valid (any more).' :
+					    'Could not open this share link (' + res.status + ').');
+				return body.site;
+			});
+		});
+	}
+
+	function fail(text) {
+		var p = document.getElementById('status');
+		p.dataset.state = 'error';
+		document.getElementById('status-text').textContent = text;
+	}
+
+	/* Tabs as on the dashboard (app.js): the WAI-ARIA tabs pattern. */
+	function selectTab(tab, focus) {
+		var tabs = document.querySelectorAll('[role="tab"]');
+		tabs.forEach(function (t) {
+			var on = t === tab;
+			t.setAttribute('aria-selected', on ? 'true' : 'false');
+			t.tabIndex = on ? 0 : -1;
+			document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
+		});
+		if (focus)
+			tab.focus();
+		document.dispatchEvent(new CustomEvent('sitepulse:view',
+		    { detail: tab.getAttribute('aria-controls') }));
+	}
+
+	function initTabs() {
+		var tabs = Array.prototype.slice.call(document.querySelectorAll('[role="tab"]'));
+		tabs.forEach(function (t, i) {
+			t.addEventListener('click', function () { selectTab(t, false); });
+			t.addEventListener('keydown', function (e) {
+				var j = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+				if (j === undefined)
+					return;
+				e.preventDefault();
+				selectTab(tabs[(j + tabs.length) % tabs.length], true);
+			});
+		});
+	}
+
+	document.addEventListener('DOMContentLoaded', function () {
+		initTabs();
+		if (!token) {
+			fail('This is not a share link.');
+			return;
+		}
+		findSite().then(setSite, function (e) { fail(e.message); });
+	});
+})();
