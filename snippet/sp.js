@@ -19,9 +19,16 @@
  * control characters and cut to the collector's byte limits, numbers finite
  * and inside the document.
  *
- * The minified, gzipped script must stay within 2 KiB (tests/browser/size.t):
- * terser renames locals, so the names here stay readable, but each feature
- * is written in its shortest clear form.
+ * Two builds come from this one file (Makefile, snippet target): sp.js,
+ * with terser's --define SP_OPTIONS=false, which drops the OPTIONS block and
+ * every branch on SP_OPTIONS; and sp-full.js, with SP_OPTIONS=true, which
+ * keeps the opt-in options (data-downloads, data-404, data-hash,
+ * data-forms; snippet/README.md). Only the built files run: SP_OPTIONS is
+ * not defined in this source.
+ *
+ * Gzipped, sp.js must stay within 2 KiB and sp-full.js within 3 KiB
+ * (tests/browser/size.t): terser renames locals, so the names here stay
+ * readable, but each feature is written in its shortest clear form.
  */
 (function (w, d) {
 	/* ---- BEGIN SELECTOR ------------------------------------------------
@@ -52,9 +59,9 @@
 	};
 	/* ---- END SELECTOR -------------------------------------------------- */
 
-	const nav = navigator, loc = location, de = d.documentElement;
+	const loc = location, de = d.documentElement;
 	let site, api, queue = [], held = [], recent = [], flushTimer;
-	let page, depth, mark, left, visibleMs, visibleSince;
+	let page, depth, mark, left, visibleMs, visibleSince, hashRoutes;
 
 	/* f wrapped so that it swallows any exception: the page must never see one of ours. */
 	const safe = (f) => (a) => {
@@ -78,8 +85,11 @@
 		return s;
 	};
 
-	/* The page's URL without its #fragment, cut to the collector's limit. */
-	const here = () => loc.href.split('#')[0].slice(0, 2048);
+	/*
+	 * The page's URL without its #fragment (under data-hash, with its hash
+	 * route as a path: routed()), cut to the collector's limit.
+	 */
+	const here = () => (SP_OPTIONS && hashRoutes ? routed() : loc.href.split('#')[0]).slice(0, 2048);
 
 	/*
 	 * Queues an event, by default for the current page view and time, and
@@ -133,7 +143,7 @@
 			    events: queue.slice(0, n) }), new Blob([body]).size > 65536) && n > 1)
 				n >>= 1;
 			queue.splice(0, n);
-			if (!(hiding && nav.sendBeacon(api, body)))
+			if (!(hiding && navigator.sendBeacon(api, body)))
 				post(body, 0);
 		}
 	};
@@ -273,6 +283,66 @@
 		name && track({ type: 'event', name: name, props: p });
 	});
 
+	/* ---- BEGIN OPTIONS -------------------------------------------------
+	 * sp-full.js only (SP_OPTIONS): the opt-in data- attributes. What each
+	 * sends is in snippet/README.md; none sends a form field's value.
+	 */
+
+	/*
+	 * data-hash: the page's URL with its hash route ("#/a/b", "#!/a/b" or
+	 * "#a/b") as a path below the page's own, so that the collector, which
+	 * drops fragments, keeps the route: https://h/app/#/a/b?q=1 is
+	 * https://h/app/a/b?q=1. The page's query is kept when the route has
+	 * none. Without a route it is the URL without its fragment.
+	 */
+	const routed = () => {
+		const route = loc.hash.replace(/^#[!/]*/, '');
+		const u = new URL('./' + route, loc.origin + loc.pathname.replace(/\/?$/, '/'));
+
+		u.search = u.search || loc.search;
+		u.hash = '';
+		return route ? u.href : loc.href.split('#')[0];
+	};
+
+	/* The file types data-downloads counts when it names none. */
+	const DOWNLOADS = 'pdf,zip,gz,tgz,bz2,xz,7z,rar,dmg,exe,msi,pkg,deb,rpm,apk,iso,csv,' +
+	    'xls,xlsx,doc,docx,ppt,pptx,odt,ods,odp,epub,mp3,mp4,mov,avi,mkv,wav';
+
+	/*
+	 * Switches on the options the script tag asks for. Called before the
+	 * first page view, which data-hash shapes; the 404 event follows it
+	 * (start()).
+	 *   data-downloads[="pdf,zip"]: a click (or middle click) on a link to
+	 *     a file of those types (default DOWNLOADS), or on a link with a
+	 *     download attribute, sends event "download" with props.url, the
+	 *     link's URL without query and fragment.
+	 *   data-hash: hash routes are pages (routed()); a hash change is a
+	 *     page view.
+	 *   data-forms: a form's submit event sends event "form" with
+	 *     props.form (the form's selector) and props.action (the path it
+	 *     posts to); never a field's name or value.
+	 */
+	const options = (data) => {
+		const types = (data.downloads || DOWNLOADS).toLowerCase().split(/[\s,.]+/).filter(String);
+
+		hashRoutes = 'hash' in data;
+		hashRoutes && on(w, 'hashchange', navigated);
+		'downloads' in data && ['click', 'auxclick'].forEach((k) => on(d, k, (e) => {
+			const a = e.target.closest('a[href]');
+
+			if (e.button < 2 && a && (a.hasAttribute('download') ||
+			    types.some((x) => a.pathname.toLowerCase().endsWith('.' + x))))
+				track({ type: 'event', name: 'download', props: { url: (a.origin + a.pathname).slice(0, 256) } });
+		}, true));
+		'forms' in data && on(d, 'submit', (e) => {
+			const f = e.target;
+
+			track({ type: 'event', name: 'form', props: { form: spSelector(f),
+			    action: new URL(f.getAttribute('action') || '', loc.href).pathname.slice(0, 256) } });
+		}, true);
+	};
+	/* ---- END OPTIONS --------------------------------------------------- */
+
 	/*
 	 * Reads the script tag's attributes and starts tracking unless there is
 	 * no site key, the page is not http(s) or the visitor opted out; then
@@ -287,16 +357,19 @@
 		api = data.api || script.src.replace(/[^/]*$/, 'collect');
 		w.sitepulse = (...args) => custom(args);
 		if (!site || !/^http/.test(loc.protocol) || 'respectDnt' in data &&
-		    (nav.doNotTrack == 1 || nav.globalPrivacyControl))
+		    (navigator.doNotTrack == 1 || navigator.globalPrivacyControl))
 			return;
+		SP_OPTIONS && options(data);
 		pageview(1);
+		SP_OPTIONS && '404' in data &&
+		    track({ type: 'event', name: '404', props: { path: loc.pathname.slice(0, 256) } });
 		((stub && stub.q) || []).forEach(custom);
 		['pushState', 'replaceState'].forEach((k) => {
 			const orig = history[k];
 
-			history[k] = function () {
+			history[k] = (...args) => {
 				try {
-					return orig.apply(this, arguments);
+					return orig.apply(history, args);
 				} finally {
 					navigated();
 				}
