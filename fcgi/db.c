@@ -245,7 +245,8 @@ db_exec(struct db *db, int i, int n, const char *const *params)
 			goto fail;
 		db->prepared |= 1ULL << i;
 	}
-	res = PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, 0) ? db_await(db, wait) : NULL;
+	res = PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, (int)(db->binary >> i & 1)) ?
+	    db_await(db, wait) : NULL;
 	if (db->conn == NULL)
 		goto down;
 	st = PQresultStatus(res);

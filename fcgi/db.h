@@ -33,6 +33,7 @@ struct db {
 	const char *const	*sql;		/* the program's statements */
 	int			 nsql;
 	unsigned long long	 prepared;	/* bit i: sql[i] prepared on conn */
+	unsigned long long	 binary;	/* bit i: sql[i]'s results come in binary (set by the program) */
 	int			 durable;
 	int			 timeout;	/* SITEPULSE_DB_TIMEOUT, s */
 	int			 statement_timeout;	/* s; a program may raise it after db_init */

@@ -246,6 +246,38 @@ heat_palette(struct heat_rgba pal[HEAT_NCOLOURS])
 	pal[HEAT_PAPER] = (struct heat_rgba){ 255, 255, 255, 255 };
 }
 
+/*
+ * The diverging ramp's ends: "fewer" in blues, "more" in oranges to red,
+ * each side darker and more opaque as the difference grows, so that the
+ * sign reads in hue and the size in weight, and no change is clear.
+ */
+static const struct { unsigned char r, g, b; } cool[2] = { { 150, 200, 235 }, { 30, 60, 160 } };
+static const struct { unsigned char r, g, b; } warm[2] = { { 250, 180, 90 }, { 200, 30, 30 } };
+
+/*
+ * Fills pal with the difference map's palette: index 0 transparent,
+ * 1..HEAT_RAMP from most fewer (1) through no change (HEAT_DIFF_MID) to
+ * most more (HEAT_RAMP), then the legend's colours as heat_palette().
+ */
+void
+heat_diff_palette(struct heat_rgba pal[HEAT_NCOLOURS])
+{
+	heat_palette(pal);
+	for (int i = 1; i <= HEAT_RAMP; i++) {
+		double	 v = (i - HEAT_DIFF_MID) / (HEAT_DIFF_MID - 1), t = fabs(v);
+		int	 hot = v > 0;
+		double	 r0 = hot ? warm[0].r : cool[0].r, r1 = hot ? warm[1].r : cool[1].r;
+		double	 g0 = hot ? warm[0].g : cool[0].g, g1 = hot ? warm[1].g : cool[1].g;
+		double	 b0 = hot ? warm[0].b : cool[0].b, b1 = hot ? warm[1].b : cool[1].b;
+
+		t = t > 1 ? 1 : t;
+		pal[i].r = (unsigned char)lround(r0 + t * (r1 - r0));
+		pal[i].g = (unsigned char)lround(g0 + t * (g1 - g0));
+		pal[i].b = (unsigned char)lround(b0 + t * (b1 - b0));
+		pal[i].a = (unsigned char)lround(255 * 0.85 * sqrt(t));
+	}
+}
+
 /* An sRGB channel (0-255) in linear light. */
 static double
 linear(unsigned char c)
@@ -272,17 +304,35 @@ index_of(float v)
 }
 
 /*
- * Paints the normalised grid g (values 0-1) into the W x H palette rows,
- * cellpx output px per cell, sampling it bilinearly between cell centres.
- * Work is per output pixel, the encoder's cost, and the many rows with no
- * heat nearby are cleared with one memset.
+ * The palette index of a value of a difference map, -1 (fewer) to 1
+ * (more): the diverging ramp's middle is no change, and differences under
+ * HEAT_DIFF_MIN of the largest are left transparent.
  */
-void
-heat_paint(const struct heat_grid *g, unsigned char **rows, int W, int H, double cellpx)
+static inline unsigned char
+diff_index_of(float v)
+{
+	long	 i;
+
+	if (v < HEAT_DIFF_MIN && v > -HEAT_DIFF_MIN)
+		return HEAT_CLEAR;
+	i = lround(HEAT_DIFF_MID + v * (HEAT_DIFF_MID - 1));
+	return (unsigned char)(i < 1 ? 1 : i > HEAT_RAMP ? HEAT_RAMP : i);
+}
+
+/*
+ * Paints grid g into the W x H palette rows, cellpx output px per cell,
+ * sampling it bilinearly between cell centres: values 0-1 through the
+ * ramp, or with signed values -1..1 through the diverging one. Work is
+ * per output pixel, the encoder's cost, and the many rows with no heat
+ * nearby are cleared with one memset.
+ */
+static void
+paint_grid(const struct heat_grid *g, unsigned char **rows, int W, int H, double cellpx, int sgn)
 {
 	int	*x0 = xmalloc(W * sizeof(int));
 	float	*tx = xmalloc(W * sizeof(float)), *line = xmalloc(g->w * sizeof(float));
 	char	*empty = xcalloc(g->h, 1);
+	float	 low = sgn ? HEAT_DIFF_MIN : 1.0f / HEAT_RAMP;
 
 	for (int x = 0; x < W; x++) {
 		double gx = (x + 0.5) / cellpx - 0.5;
@@ -296,7 +346,7 @@ heat_paint(const struct heat_grid *g, unsigned char **rows, int W, int H, double
 	for (int y = 0; y < g->h; y++) {
 		const float *row = g->v + (size_t)y * g->w;
 		int i = 0;
-		while (i < g->w && row[i] * HEAT_RAMP < 1)
+		while (i < g->w && row[i] < low && -row[i] < low)
 			i++;
 		empty[y] = i == g->w;
 	}
@@ -318,13 +368,31 @@ heat_paint(const struct heat_grid *g, unsigned char **rows, int W, int H, double
 			line[i] = a[i] + ty * (b[i] - a[i]);
 		for (int x = 0; x < W; x++) {
 			int i = x0[x], j = i + 1 < g->w ? i + 1 : i;
-			rows[y][x] = index_of(line[i] + tx[x] * (line[j] - line[i]));
+			float v = line[i] + tx[x] * (line[j] - line[i]);
+			rows[y][x] = sgn ? diff_index_of(v) : index_of(v);
 		}
 	}
 	free(x0);
 	free(tx);
 	free(line);
 	free(empty);
+}
+
+/* Paints the normalised grid g (values 0-1) into the W x H palette rows (paint_grid()). */
+void
+heat_paint(const struct heat_grid *g, unsigned char **rows, int W, int H, double cellpx)
+{
+	paint_grid(g, rows, W, H, cellpx, 0);
+}
+
+/*
+ * Paints a difference grid (values -1 to 1, heatmap_signed_normalise())
+ * into the W x H rows of an image made by heat_diff_image().
+ */
+void
+heat_diff_paint(const struct heat_grid *g, unsigned char **rows, int W, int H, double cellpx)
+{
+	paint_grid(g, rows, W, H, cellpx, 1);
 }
 
 /*
@@ -378,6 +446,40 @@ heat_scroll_paint(const double share[101], unsigned char **rows, int W, int H, d
 }
 
 /*
+ * Paints the difference of two scroll maps (heatmap_scroll_difference(),
+ * -1 to 1 per depth) into the W x H rows of a heat_diff_image(), as
+ * heat_scroll_paint() lays depths out.
+ */
+void
+heat_scroll_diff_paint(const double diff[101], unsigned char **rows, int W, int H, double doc_h)
+{
+	for (int y = 0; y < H; y++) {
+		double	 d = (y + 0.5) * 100.0 / doc_h;
+		int	 d0, d1;
+
+		d = d > 100 ? 100 : d;
+		d0 = (int)d;
+		d1 = d0 < 100 ? d0 + 1 : 100;
+		memset(rows[y], diff_index_of((float)(diff[d0] + (d - d0) * (diff[d1] - diff[d0]))), W);
+	}
+}
+
+/* A new W x H palette image of palette pal, every pixel transparent; abort()s when out of memory. */
+static gdImagePtr
+palette_image(int W, int H, const struct heat_rgba pal[HEAT_NCOLOURS])
+{
+	gdImagePtr	 im = gdImageCreate(W, H);
+
+	if (im == NULL)
+		abort();	/* out of memory: the process manager starts a new one */
+	for (int i = 0; i < HEAT_NCOLOURS; i++)
+		gdImageColorAllocateAlpha(im, pal[i].r, pal[i].g, pal[i].b,
+		    gdAlphaTransparent - (pal[i].a * gdAlphaTransparent + 127) / 255);
+	gdImageColorTransparent(im, HEAT_CLEAR);
+	return im;
+}
+
+/*
  * A new W x H palette image holding the heatmap palette, every pixel
  * transparent. The caller frees it with gdImageDestroy().
  */
@@ -385,16 +487,19 @@ gdImagePtr
 heat_image(int W, int H)
 {
 	struct heat_rgba	 pal[HEAT_NCOLOURS];
-	gdImagePtr		 im = gdImageCreate(W, H);
 
-	if (im == NULL)
-		abort();	/* out of memory: the process manager starts a new one */
 	heat_palette(pal);
-	for (int i = 0; i < HEAT_NCOLOURS; i++)
-		gdImageColorAllocateAlpha(im, pal[i].r, pal[i].g, pal[i].b,
-		    gdAlphaTransparent - (pal[i].a * gdAlphaTransparent + 127) / 255);
-	gdImageColorTransparent(im, HEAT_CLEAR);
-	return im;
+	return palette_image(W, H, pal);
+}
+
+/* As heat_image(), with the difference map's palette (heat_diff_palette()). */
+gdImagePtr
+heat_diff_image(int W, int H)
+{
+	struct heat_rgba	 pal[HEAT_NCOLOURS];
+
+	heat_diff_palette(pal);
+	return palette_image(W, H, pal);
 }
 
 /*
@@ -436,16 +541,17 @@ heat_marker(gdImagePtr im, int y, const char *label)
 }
 
 /*
- * Blends the palette image heat over the truecolour image dst of the same
- * size, pixel by pixel with each palette entry's alpha.
+ * Blends the palette image heat (heat_image() or heat_diff_image()) over
+ * the truecolour image dst of the same size, pixel by pixel with each of
+ * its palette entries' alpha.
  */
 void
 heat_composite(gdImagePtr dst, gdImagePtr heat)
 {
-	struct heat_rgba	 pal[HEAT_NCOLOURS];
-	int			 W = gdImageSX(dst), H = gdImageSY(dst);
+	int	 W = gdImageSX(dst), H = gdImageSY(dst), alpha[HEAT_NCOLOURS];
 
-	heat_palette(pal);
+	for (int i = 0; i < HEAT_NCOLOURS; i++)
+		alpha[i] = 255 - (heat->alpha[i] * 255 + gdAlphaTransparent / 2) / gdAlphaTransparent;
 	for (int y = 0; y < H && y < gdImageSY(heat); y++)
 		for (int x = 0; x < W && x < gdImageSX(heat); x++) {
 			unsigned char	 i = heat->pixels[y][x];
@@ -453,11 +559,11 @@ heat_composite(gdImagePtr dst, gdImagePtr heat)
 
 			if (i == HEAT_CLEAR || i >= HEAT_NCOLOURS)
 				continue;
-			a = pal[i].a;
+			a = alpha[i];
 			dst->tpixels[y][x] = gdTrueColor(
-			    (gdTrueColorGetRed(p) * (255 - a) + pal[i].r * a) / 255,
-			    (gdTrueColorGetGreen(p) * (255 - a) + pal[i].g * a) / 255,
-			    (gdTrueColorGetBlue(p) * (255 - a) + pal[i].b * a) / 255);
+			    (gdTrueColorGetRed(p) * (255 - a) + heat->red[i] * a) / 255,
+			    (gdTrueColorGetGreen(p) * (255 - a) + heat->green[i] * a) / 255,
+			    (gdTrueColorGetBlue(p) * (255 - a) + heat->blue[i] * a) / 255);
 		}
 }
 

@@ -4,14 +4,24 @@
  *
  *   GET /sitepulse/heatmap.png?site=&path=[&kind=click|scroll]
  *       [&device=desktop|tablet|mobile|all][&from=DATE&to=DATE][&width=PX][&overlay=0|1]
- *   GET /sitepulse/heatmap.json?site=[&path=][&device=][&from=&to=]
- *       top pages, and for path its top clicked elements and its screenshot
+ *       [&compare_from=DATE&compare_to=DATE]
+ *   GET /sitepulse/heatmap.json?site=[&path=][&device=][&from=&to=][&compare_from=&compare_to=]
+ *       top pages, and for path its clicks, views, top clicked elements
+ *       and screenshot (and the compared range's clicks and views)
  *   GET /sitepulse/heatmap-shot.png?site=&path=[&device=]
  *       the newest stored screenshot of the page, as stored
  *
- * Everything is read from the rollups (click_cells, element_cells,
- * scroll_depths, page_minutes, element_clicks) and the screenshots, never
- * from raw events. Defaults: kind=click, device=desktop, the last 30 days
+ * On a share route (SITEPULSE_ACCESS=share; /sitepulse/share/heatmap.* in
+ * the shipped configs) share=TOKEN takes the place of site=: only the
+ * token's site is served, an unknown token is 404, and a site= naming
+ * another site is 403. Everything here is read-only either way.
+ *
+ * Everything is read from the rollups (click density through
+ * sitepulse.click_density(): closed days as one packed value each,
+ * sql/017_click_grids.sql; element_cells, scroll_depths, page_minutes,
+ * element_clicks) and the screenshots, never from raw events. The
+ * parameters, sizing, density and difference are heatmap.c's pure
+ * functions. Defaults: kind=click, device=desktop, the last 30 days
  * (UTC) ending today, width = the device class's reference width (1280 for
  * all), overlay=0. With device=all every class is scaled to the output width
  * and the desktop screenshot is used.
@@ -31,8 +41,13 @@
  * empty, transparent map (the dashboard shows it while it fills in); a
  * page with no data at all in the range and no screenshot: 404.
  *
+ * With compare_from and compare_to the map is the difference of the two
+ * ranges (heatmap_difference()): warm where from..to has a larger share
+ * of its clicks (or, for a scroll map, of its views reaching a depth)
+ * than the compared range, blue where smaller, clear where equal.
+ *
  * The ETag is a hash of the parameters, the screenshot version and an
- * order-independent digest of every rollup row read, so an unchanged
+ * order-independent digest of every rollup cell and row read, so an unchanged
  * heatmap costs the reads and no rendering: If-None-Match answers 304.
  * Single-threaded: lighttpd runs a small pool of processes.
  */
@@ -49,38 +64,32 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "access.h"
 #include "config.h"
 #include "counters.h"
 #include "db.h"
 #include "hash.h"
 #include "heat.h"
-#include "access.h"
+#include "heatmap.h"
 #include "http.h"
 #include "param.h"
 #include "util.h"
-#include "valid.h"
 
-#define MIN_WIDTH	 100
-#define MAX_WIDTH	 2000
-#define MAX_HEIGHT	 20000
-#define MAX_PIXELS	 40000000LL
-#define MAX_DAYS	 366
-#define DEFAULT_DAYS	 30
 #define BLUR_RADIUS	 3	/* cells; three passes: sigma 3.5 cells, 14 px at reference */
 #define BLUR_PASSES	 3
-#define MARGIN_REF	 200	/* px of reference height below the lowest click */
 
-enum stmt { Q_SITE, Q_SHOT, Q_SHOT_PNG, Q_CELLS, Q_ELEMENTS, Q_SCROLL, Q_KNOWN,
-    Q_PAGES, Q_TOP, Q__MAX };
+enum stmt { Q_SITE, Q_SHARE, Q_SHOT, Q_SHOT_PNG, Q_CELLS, Q_ELEMENTS, Q_SCROLL, Q_KNOWN,
+    Q_PAGES, Q_TOP, Q_TOTALS, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
-	[Q_SITE] = "SELECT id FROM sitepulse.sites WHERE key = $1",
+	[Q_SITE] = "SELECT id, key FROM sitepulse.sites WHERE key = $1",
+	[Q_SHARE] = "SELECT id, key FROM sitepulse.sites WHERE key = sitepulse.share_site($1)",
 	[Q_SHOT] = "SELECT id, width, height, created_at FROM sitepulse.screenshots "
 	    "WHERE site_id = $1 AND path = $2 AND device = $3 ORDER BY id DESC LIMIT 1",
 	[Q_SHOT_PNG] = "SELECT png FROM sitepulse.screenshots WHERE id = $1",
-	[Q_CELLS] = "SELECT sitepulse.device_width(device), cx, cy, clicks "
-	    "FROM sitepulse.click_cells WHERE site_id = $1 AND path = $2 "
-	    "AND day BETWEEN $3::date AND $4::date AND ($5 = 'all' OR device = $5)",
+	/* In binary (main() sets it): int4 width, bytea of packed cells. */
+	[Q_CELLS] = "SELECT width, cells FROM sitepulse.click_density($1::int, $2, $3::date, "
+	    "$4::date, $5)",
 	[Q_ELEMENTS] = "SELECT e.x, e.y, e.w, e.h, c.ex_cell, c.ey_cell, sum(c.clicks)::bigint "
 	    "FROM sitepulse.element_cells c JOIN sitepulse.screenshot_elements e "
 	    "ON e.screenshot_id = $6 AND e.sel = c.sel "
@@ -97,6 +106,9 @@ static const char *const sql[Q__MAX] = {
 	[Q_TOP] = "SELECT sel, sum(clicks)::bigint, sum(rage)::bigint, sum(dead)::bigint "
 	    "FROM sitepulse.element_clicks WHERE site_id = $1 AND path = $2 "
 	    "AND day BETWEEN $3::date AND $4::date GROUP BY sel ORDER BY 2 DESC, 1 LIMIT 50",
+	[Q_TOTALS] = "SELECT sitepulse.click_total($1::int, $2, $3::date, $4::date, $5), "
+	    "(SELECT coalesce(sum(pageviews), 0)::bigint FROM sitepulse.page_minutes "
+	    "WHERE site_id = $1 AND path = $2 AND minute >= $3::date AND minute < $4::date + 1)",
 };
 
 /* Everything a request needs, kept for the life of the process. */
@@ -106,14 +118,10 @@ struct heatmap {
 	struct counters		*ctr;		/* shared metrics (may be NULL) */
 };
 
-/* A request's parameters, validated. Strings point into the query. */
-struct params {
-	const char	*site, *path, *device;
-	int		 scroll, overlay, width;	/* width 0: the device's own */
-	char		 from[11], to[11];
-	const struct param_device *dev;		/* the device parameter's class */
-	struct param_range range;		/* from and to, or why they are refused */
-	char		 site_id[16];
+/* The site a request is for, once resolved. */
+struct site {
+	char	 id[16];
+	char	 key[72];
 };
 
 /* The newest screenshot of a page, if any (id[0] == '\0': none). */
@@ -123,22 +131,30 @@ struct shot {
 	char	 created[40];
 };
 
+/* What one date range's map is drawn from. */
+struct reading {
+	const struct param_range *range;
+	PGresult		*cells, *elements;
+	struct heatmap_cells	*sets;
+	size_t			 nsets;
+	struct heatmap_element	*el;
+	size_t			 nel;
+	long long		 views[101];	/* scroll: views per deepest depth */
+};
 
 /* One heatmap in the making. */
 struct render {
-	struct params	 p;
-	struct shot	 shot;
-	int		 R;		/* reference width the grid is laid out in */
-	int		 W, H;		/* output size */
-	double		 Href;		/* output height in px at R */
-	double		 Hdoc;		/* page height in px at R, before any cut */
-	int		 clipped;	/* H was cut to the limits */
-	PGresult	*cells, *elements;
-	long long	 views[101];	/* scroll: views per deepest depth */
-	long long	 rows;		/* rollup rows read */
-	uint64_t	 digest;	/* order-independent digest of those rows */
-	char		 etag[40];
-	double		 t0, t_read, t_density, t_colour, t_encode;
+	struct heatmap_params	 p;
+	struct site		 site;
+	struct shot		 shot;
+	int			 R;		/* reference width the grid is laid out in */
+	struct heatmap_size	 size;
+	struct reading		 in[2];		/* the range, and the compared range */
+	int			 nin;
+	long long		 rows;		/* rollup cells and rows read */
+	uint64_t		 digest;	/* order-independent digest of those */
+	char			 etag[40];
+	double			 t0, t_read, t_density, t_colour, t_encode;
 };
 
 /* Milliseconds on the monotonic clock, with sub-millisecond resolution. */
@@ -149,74 +165,6 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* A page path as events record it: "/" and then printable text. */
-static int
-valid_page(const char *s)
-{
-	return s != NULL && s[0] == '/' && valid_text(s, strlen(s), VALID_PATH_MAX);
-}
-
-/*
- * Validates the date range from and to (both or neither; default the last
- * DEFAULT_DAYS days to today, UTC), at most MAX_DAYS days, into p. Returns
- * 1, or 0 with *why set to the reason for a 400 (kept in p).
- */
-static int
-parse_range(const struct http_query *q, struct params *p, const char **why)
-{
-	if (!param_range(http_query_get(q, "from"), http_query_get(q, "to"),
-	    (long)(time(NULL) / 86400), DEFAULT_DAYS, MAX_DAYS, &p->range))
-		return *why = p->range.why, 0;
-	memcpy(p->from, p->range.from, sizeof(p->from));
-	memcpy(p->to, p->range.to, sizeof(p->to));
-	return 1;
-}
-
-/*
- * Validates a query into p, for every route (need_path: whether path is
- * required). Returns 1, or 0 with *why set to the reason for a 400, like
- * every validator.
- */
-static int
-parse_params(const struct http_query *q, struct params *p, int need_path, const char **why)
-{
-	static const char *const names[] = { "site", "path", "kind", "device", "from", "to",
-	    "width", "overlay", "_", NULL };
-	const char	*kind = http_query_get(q, "kind"), *w = http_query_get(q, "width");
-	const char	*ov = http_query_get(q, "overlay");
-	long long	 v = 0;
-
-	memset(p, 0, sizeof(*p));
-	if (!http_query_only(q, names))
-		return *why = "unknown parameter", 0;
-	p->site = http_query_get(q, "site");
-	if (!valid_site_key(p->site))
-		return *why = "site: missing or not a site key", 0;
-	p->path = http_query_get(q, "path");
-	if ((p->path != NULL || need_path) && !valid_page(p->path))
-		return *why = "path: missing or not a page path", 0;
-	if (kind != NULL && strcmp(kind, "click") != 0 && strcmp(kind, "scroll") != 0)
-		return *why = "kind: click or scroll", 0;
-	p->scroll = kind != NULL && strcmp(kind, "scroll") == 0;
-	if ((p->dev = param_device(http_query_get(q, "device"), 1)) == NULL)
-		return *why = "device: desktop, tablet, mobile or all", 0;
-	p->device = p->dev->name;
-	if (w != NULL && !valid_int(w, MIN_WIDTH, MAX_WIDTH, &v))
-		return *why = "width: an integer from 100 to 2000", 0;
-	p->width = w != NULL ? (int)v : p->dev->width;
-	if (ov != NULL && strcmp(ov, "0") != 0 && strcmp(ov, "1") != 0)
-		return *why = "overlay: 0 or 1", 0;
-	p->overlay = ov != NULL && ov[0] == '1';
-	return parse_range(q, p, why);
-}
-
-/* The device class whose screenshot and element boxes a request uses. */
-static const char *
-shot_device(const struct params *p)
-{
-	return strcmp(p->device, "all") == 0 ? "desktop" : p->device;
 }
 
 /*
@@ -230,30 +178,71 @@ db_error(struct heatmap *h, FCGX_Request *r)
 }
 
 /*
- * Looks up the site id into p->site_id. Returns 1, 0 when the site is
- * unknown, or -1 on a database error.
+ * Parses the query into q and validates it into p, whose strings point
+ * into q (shared: a share route). Returns 1, or 0 after answering 400.
  */
 static int
-find_site(struct heatmap *h, struct params *p)
+parse_request(FCGX_Request *r, int shared, int need_path, struct http_query *q,
+    struct heatmap_params *p)
 {
-	const char	*params[1] = { p->site };
-	PGresult	*res = db_exec(&h->db, Q_SITE, 1, params);
+	const char	*why;
+
+	if (!http_query_parse(http_param(r, "QUERY_STRING"), q)) {
+		http_error(r, 400, "query: malformed", NULL);
+		return 0;
+	}
+	if (!heatmap_parse(q, shared, need_path, (long)(time(NULL) / 86400), p, &why)) {
+		http_error(r, 400, why, NULL);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Finds the site the request is for, by key or by share token (then
+ * checking any site= against it), into s. Returns 1, or 0 after answering
+ * 404 (unknown site or share link), 403 (a share link asked for another
+ * site), 500 or 503.
+ */
+static int
+resolve_site(struct heatmap *h, FCGX_Request *r, const struct heatmap_params *p, struct site *s)
+{
+	const char	*params[1] = { p->share != NULL ? p->share : p->site };
+	PGresult	*res = db_exec(&h->db, p->share != NULL ? Q_SHARE : Q_SITE, 1, params);
 	int		 found;
 
-	if (res == NULL)
-		return -1;
-	found = PQntuples(res) == 1;
-	if (found)
-		snprintf(p->site_id, sizeof(p->site_id), "%s", PQgetvalue(res, 0, 0));
+	if (res == NULL) {
+		db_error(h, r);
+		return 0;
+	}
+	if ((found = PQntuples(res) == 1)) {
+		snprintf(s->id, sizeof(s->id), "%s", PQgetvalue(res, 0, 0));
+		snprintf(s->key, sizeof(s->key), "%s", PQgetvalue(res, 0, 1));
+	}
 	PQclear(res);
-	return found;
+	if (p->share == NULL) {
+		if (!found)
+			http_error(r, 404, "unknown site", NULL);
+		return found;
+	}
+	switch (heatmap_share_check(p->site, found ? s->key : NULL)) {
+	case HEATMAP_SHARE_UNKNOWN:
+		http_error(r, 404, "unknown share link", NULL);
+		return 0;
+	case HEATMAP_SHARE_OTHER_SITE:
+		http_error(r, 403, "site: not this share link's site", NULL);
+		return 0;
+	default:
+		return 1;
+	}
 }
 
 /* Reads the newest screenshot of the page for device into *s. Returns 1, or 0 on a database error. */
 static int
-find_shot(struct heatmap *h, const struct params *p, const char *device, struct shot *s)
+find_shot(struct heatmap *h, const char *site_id, const char *path, const char *device,
+    struct shot *s)
 {
-	const char	*params[3] = { p->site_id, p->path, device };
+	const char	*params[3] = { site_id, path, device };
 	PGresult	*res = db_exec(&h->db, Q_SHOT, 3, params);
 
 	memset(s, 0, sizeof(*s));
@@ -289,20 +278,6 @@ shot_png(struct heatmap *h, const char *id, size_t *n, int *dberr)
 	return png;
 }
 
-/* Mixes one rollup row into the ETag digest; a sum, so row order does not matter. */
-static void
-digest_row(struct render *rd, long long a, long long b, long long c, long long n)
-{
-	uint64_t	 x = (uint64_t)a * 0x9e3779b97f4a7c15ULL + (uint64_t)b * 0xc2b2ae3d27d4eb4fULL +
-	    (uint64_t)c * 0x165667b19e3779f9ULL + (uint64_t)n * 0x27d4eb2f165667c5ULL;
-
-	x ^= x >> 29;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 32;
-	rd->digest += x;
-	rd->rows++;
-}
-
 static long long
 num(const PGresult *res, int row, int col)
 {
@@ -310,14 +285,62 @@ num(const PGresult *res, int row, int col)
 }
 
 /*
- * Reads what the map is drawn from: click cells and, where the screenshot
- * has element boxes, element cells; or the scroll depths. Digests every
- * row. Returns 1, or 0 on a database error.
+ * Takes the packed cells of a binary click_density() answer into in->sets
+ * (pointing into in->cells). Returns 1, or 0 when a row is not what the
+ * statement answers (logged: a mismatch of program and schema).
  */
 static int
-read_rollups(struct heatmap *h, struct render *rd)
+take_cells(struct reading *in)
 {
-	const char	*params[6] = { rd->p.site_id, rd->p.path, rd->p.from, rd->p.to,
+	int	 n = PQntuples(in->cells);
+
+	in->sets = xcalloc(n > 0 ? n : 1, sizeof(*in->sets));
+	for (int i = 0; i < n; i++) {
+		const unsigned char *w = (const unsigned char *)PQgetvalue(in->cells, i, 0);
+		size_t len = (size_t)PQgetlength(in->cells, i, 1);
+		int refw;
+
+		if (PQfformat(in->cells, 0) != 1 || PQgetlength(in->cells, i, 0) != 4 ||
+		    !heatmap_cells_ok(len)) {
+			fprintf(stderr, "sp-heatmap: click_density() row %d is not (int4, packed cells)\n", i);
+			return 0;
+		}
+		refw = (int)((uint32_t)w[0] << 24 | (uint32_t)w[1] << 16 | (uint32_t)w[2] << 8 | w[3]);
+		if (refw <= 0)
+			continue;
+		in->sets[in->nsets++] = (struct heatmap_cells){ refw,
+		    (const unsigned char *)PQgetvalue(in->cells, i, 1), len / HEATMAP_CELL_BYTES };
+	}
+	return 1;
+}
+
+/* Takes the element cells into in->el, digesting each row into rd. */
+static void
+take_elements(struct render *rd, struct reading *in)
+{
+	int	 n = PQntuples(in->elements);
+
+	in->el = xcalloc(n > 0 ? n : 1, sizeof(*in->el));
+	for (int i = 0; i < n; i++) {
+		struct heatmap_element *e = &in->el[in->nel++];
+		*e = (struct heatmap_element){ (int)num(in->elements, i, 0), (int)num(in->elements, i, 1),
+		    (int)num(in->elements, i, 2), (int)num(in->elements, i, 3),
+		    (int)num(in->elements, i, 4), (int)num(in->elements, i, 5), num(in->elements, i, 6) };
+		heatmap_digest(&rd->digest, (long long)e->x << 20 ^ e->y, (long long)e->w << 20 ^ e->h,
+		    (long long)e->ex << 8 ^ e->ey, e->clicks);
+		rd->rows++;
+	}
+}
+
+/*
+ * Reads what one range's map is drawn from: click cells and, where the
+ * screenshot has element boxes, element cells; or the scroll depths.
+ * Digests every cell and row. Returns 1, or 0 on a database error.
+ */
+static int
+read_range(struct heatmap *h, struct render *rd, struct reading *in)
+{
+	const char	*params[6] = { rd->site.id, rd->p.path, in->range->from, in->range->to,
 	    rd->p.device, rd->shot.id };
 	PGresult	*res;
 
@@ -327,71 +350,37 @@ read_rollups(struct heatmap *h, struct render *rd)
 		for (int i = 0; i < PQntuples(res); i++) {
 			long long d = num(res, i, 0), n = num(res, i, 1);
 			if (d >= 0 && d <= 100)
-				rd->views[d] += n;
-			digest_row(rd, d, 0, 0, n);
+				in->views[d] += n;
+			heatmap_digest(&rd->digest, d, 0, 0, n);
+			rd->rows++;
 		}
 		PQclear(res);
 		return 1;
 	}
-	if ((rd->cells = db_exec(&h->db, Q_CELLS, 5, params)) == NULL)
+	if ((in->cells = db_exec(&h->db, Q_CELLS, 5, params)) == NULL || !take_cells(in))
 		return 0;
-	for (int i = 0; i < PQntuples(rd->cells); i++)
-		digest_row(rd, num(rd->cells, i, 0), num(rd->cells, i, 1), num(rd->cells, i, 2),
-		    num(rd->cells, i, 3));
+	heatmap_digest_cells(&rd->digest, &rd->rows, in->sets, in->nsets);
 	if (rd->shot.id[0] == '\0')
 		return 1;
-	params[4] = shot_device(&rd->p);
-	if ((rd->elements = db_exec(&h->db, Q_ELEMENTS, 6, params)) == NULL)
+	params[4] = heatmap_shot_device(&rd->p);
+	if ((in->elements = db_exec(&h->db, Q_ELEMENTS, 6, params)) == NULL)
 		return 0;
-	for (int i = 0; i < PQntuples(rd->elements); i++)
-		digest_row(rd, num(rd->elements, i, 0) << 20 ^ num(rd->elements, i, 1),
-		    num(rd->elements, i, 2) << 20 ^ num(rd->elements, i, 3),
-		    num(rd->elements, i, 4) << 8 ^ num(rd->elements, i, 5), num(rd->elements, i, 6));
+	take_elements(rd, in);
 	return 1;
 }
 
-/*
- * Decides the output size: the requested width, and the screenshot's
- * height scaled to it when there is a screenshot, else the lowest click
- * plus a margin (at least three quarters of the width), or for a scroll
- * map twice the width; then cut to MAX_HEIGHT and MAX_PIXELS.
- */
 static void
-size_output(struct render *rd)
+reading_free(struct reading *in)
 {
-	double	 lowest = 0;
-	int	 maxh;
-
-	rd->W = rd->p.width;
-	if (rd->shot.id[0] != '\0')
-		rd->Href = (double)rd->shot.height * rd->R / rd->shot.width;
-	else if (rd->p.scroll)
-		rd->Href = 2.0 * rd->R;
-	else {
-		for (int i = 0; rd->cells != NULL && i < PQntuples(rd->cells); i++) {
-			double y = (num(rd->cells, i, 2) + 1.0) * HEAT_CELL * rd->R / num(rd->cells, i, 0);
-			if (y > lowest)
-				lowest = y;
-		}
-		rd->Href = lowest + MARGIN_REF;
-		if (rd->Href < rd->R * 0.75)
-			rd->Href = rd->R * 0.75;
-	}
-	rd->Hdoc = rd->Href;
-	rd->H = (int)ceil(rd->Href * rd->W / rd->R);
-	maxh = (int)(MAX_PIXELS / rd->W < MAX_HEIGHT ? MAX_PIXELS / rd->W : MAX_HEIGHT);
-	if (rd->H > maxh) {
-		rd->H = maxh;
-		rd->Href = (double)maxh * rd->R / rd->W;
-		rd->clipped = 1;
-	}
-	if (rd->H < 1)
-		rd->H = 1;
+	PQclear(in->cells);
+	PQclear(in->elements);
+	free(in->sets);
+	free(in->el);
 }
 
 /*
  * The ETag: a BLAKE2b hash of what the image depends on, the parameters
- * as validated, the screenshot version and the digest of the rows read.
+ * as validated, the screenshot version and the digest of what was read.
  */
 static void
 make_etag(struct render *rd)
@@ -400,9 +389,10 @@ make_etag(struct render *rd)
 	char		 buf[1024];
 	int		 n;
 
-	n = snprintf(buf, sizeof(buf), "v1|%s|%s|%d|%s|%s|%s|%d|%d|%s|%lld|%llu",
-	    rd->p.site_id, rd->p.path, rd->p.scroll, rd->p.device, rd->p.from, rd->p.to,
-	    rd->W, rd->p.overlay, rd->shot.id, rd->rows, (unsigned long long)rd->digest);
+	n = snprintf(buf, sizeof(buf), "v2|%s|%s|%d|%s|%s|%s|%s|%s|%d|%d|%s|%lld|%llu",
+	    rd->site.id, rd->p.path, rd->p.scroll, rd->p.device, rd->p.range.from, rd->p.range.to,
+	    rd->p.compare ? rd->p.against.from : "", rd->p.compare ? rd->p.against.to : "",
+	    rd->size.W, rd->p.overlay, rd->shot.id, rd->rows, (unsigned long long)rd->digest);
 	crypto_generichash(out, sizeof(out), (const unsigned char *)buf,
 	    n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1, NULL, 0);
 	rd->etag[0] = '"';
@@ -419,95 +409,68 @@ not_modified(FCGX_Request *r, const char *etag)
 	return inm != NULL && (strstr(inm, etag) != NULL || strcmp(inm, "*") == 0);
 }
 
-/*
- * Marks in mask (one byte per grid cell) the cells under the boxes of the
- * elements that element cells are drawn for: the document-position cells
- * there are the same clicks, and are left out.
- */
-static void
-mask_boxes(const struct render *rd, const struct heat_grid *g, unsigned char *mask)
-{
-	double	 k = (double)rd->R / rd->shot.width / HEAT_CELL;
-
-	for (int i = 0; i < PQntuples(rd->elements); i++) {
-		int x0 = (int)floor(num(rd->elements, i, 0) * k);
-		int y0 = (int)floor(num(rd->elements, i, 1) * k);
-		int x1 = (int)ceil((num(rd->elements, i, 0) + num(rd->elements, i, 2)) * k);
-		int y1 = (int)ceil((num(rd->elements, i, 1) + num(rd->elements, i, 3)) * k);
-
-		for (int y = y0 < 0 ? 0 : y0; y < y1 && y < g->h; y++)
-			for (int x = x0 < 0 ? 0 : x0; x < x1 && x < g->w; x++)
-				mask[(size_t)y * g->w + x] = 1;
-	}
-}
-
-/*
- * Builds the click density grid in rd->R reference px: element cells at
- * their place in their element's box, then the document cells (scaled
- * from each device's reference width) not under such a box.
- */
+/* The density grid of one range (heatmap_density()), blurred. */
 static struct heat_grid *
-click_density(const struct render *rd)
+range_density(const struct render *rd, const struct reading *in)
 {
-	struct heat_grid	*g = heat_grid_new(rd->R / HEAT_CELL, (int)ceil(rd->Href / HEAT_CELL) + 1);
-	unsigned char		*mask = NULL;
-	int			 own = param_device(shot_device(&rd->p), 0)->width;
+	struct heatmap_clicks	 c = { in->sets, in->nsets, in->el, in->nel, rd->shot.width,
+	    param_device(heatmap_shot_device(&rd->p), 0)->width };
+	struct heat_grid	*g = heatmap_density(&c, rd->R, rd->size.Href);
 
-	if (rd->elements != NULL && PQntuples(rd->elements) > 0) {
-		double k = (double)rd->R / rd->shot.width / HEAT_CELL;
-		mask = xcalloc((size_t)g->w * g->h, 1);
-		mask_boxes(rd, g, mask);
-		for (int i = 0; i < PQntuples(rd->elements); i++) {
-			double x = num(rd->elements, i, 0) + (num(rd->elements, i, 4) + 0.5) / 20 *
-			    num(rd->elements, i, 2);
-			double y = num(rd->elements, i, 1) + (num(rd->elements, i, 5) + 0.5) / 20 *
-			    num(rd->elements, i, 3);
-			heat_splat(g, x * k, y * k, (double)num(rd->elements, i, 6));
-		}
-	}
-	for (int i = 0; i < PQntuples(rd->cells); i++) {
-		int refw = (int)num(rd->cells, i, 0);
-		long long cx = num(rd->cells, i, 1), cy = num(rd->cells, i, 2);
-		double k = (double)rd->R / refw;
-
-		if (mask != NULL && refw == own && cx >= 0 && cy >= 0 && cx * k < g->w &&
-		    cy * k < g->h && mask[(size_t)(cy * k) * g->w + (size_t)(cx * k)])
-			continue;
-		heat_splat(g, (cx + 0.5) * k, (cy + 0.5) * k, (double)num(rd->cells, i, 3));
-	}
-	free(mask);
+	heat_blur(g, BLUR_RADIUS, BLUR_PASSES);
 	return g;
 }
 
-/* Paints a click map into im: density, blur, normalisation at the 99th percentile, palette. */
+/*
+ * Paints a click map into im: density, blur, normalisation at the 99th
+ * percentile, palette; or with a compared range the difference of the
+ * two, normalised at the 99th percentile of its magnitude.
+ */
 static void
 paint_clicks(struct render *rd, gdImagePtr im)
 {
-	struct heat_grid	*g = click_density(rd);
+	struct heat_grid	*g = range_density(rd, &rd->in[0]), *b;
+	double			 cellpx = (double)HEAT_CELL * rd->size.W / rd->R;
 
-	heat_blur(g, BLUR_RADIUS, BLUR_PASSES);
-	heat_normalise(g, heat_percentile(g, 0.99));
-	rd->t_density = now_ms();
-	heat_paint(g, im->pixels, rd->W, rd->H, (double)HEAT_CELL * rd->W / rd->R);
-	heat_legend(im, "fewer", "more clicks");
+	if (rd->nin == 2) {
+		b = range_density(rd, &rd->in[1]);
+		heatmap_difference(g, b);
+		heat_grid_free(b);
+		heatmap_signed_normalise(g, 0.99);
+		rd->t_density = now_ms();
+		heat_diff_paint(g, im->pixels, rd->size.W, rd->size.H, cellpx);
+		heat_legend(im, "fewer", "more clicks");
+	} else {
+		heat_normalise(g, heat_percentile(g, 0.99));
+		rd->t_density = now_ms();
+		heat_paint(g, im->pixels, rd->size.W, rd->size.H, cellpx);
+		heat_legend(im, "fewer", "more clicks");
+	}
 	heat_grid_free(g);
 }
 
 /*
  * Paints a scroll map into im: rows shaded by the share of views reaching
- * them, lines where 75, 50 and 25 % of views stop, and the fold (the first
- * screen of the device class) when the page is longer.
+ * them (or its difference from the compared range's), lines where 75, 50
+ * and 25 % of views stop, and the fold (the first screen of the device
+ * class) when the page is longer.
  */
 static void
 paint_scroll(struct render *rd, gdImagePtr im)
 {
 	static const double	 marks[] = { 0.75, 0.5, 0.25 };
-	double			 share[101], doc = rd->Hdoc * rd->W / rd->R;
+	double			 share[101], other[101], diff[101];
+	double			 doc = rd->size.Hdoc * rd->size.W / rd->R;
 	char			 label[48];
 
-	heat_scroll_share(rd->views, share);
+	heat_scroll_share(rd->in[0].views, share);
 	rd->t_density = now_ms();
-	heat_scroll_paint(share, im->pixels, rd->W, rd->H, doc);
+	if (rd->nin == 2) {
+		heat_scroll_share(rd->in[1].views, other);
+		heatmap_scroll_difference(share, other, diff);
+		heat_scroll_diff_paint(diff, im->pixels, rd->size.W, rd->size.H, doc);
+	} else
+		heat_scroll_paint(share, im->pixels, rd->size.W, rd->size.H, doc);
 	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
 		int d = heat_scroll_reach(share, marks[i]);
 		if (d < 0 || d == 100)
@@ -515,10 +478,13 @@ paint_scroll(struct render *rd, gdImagePtr im)
 		snprintf(label, sizeof(label), "%d%% of views reach here", (int)(marks[i] * 100));
 		heat_marker(im, (int)(d / 100.0 * doc), label);
 	}
-	if (strcmp(rd->p.device, "all") != 0 && rd->p.dev->fold < rd->Href)
-		heat_marker(im, (int)((double)rd->p.dev->fold * rd->W / rd->p.dev->width),
+	if (strcmp(rd->p.device, "all") != 0 && rd->p.dev->fold < rd->size.Href)
+		heat_marker(im, (int)((double)rd->p.dev->fold * rd->size.W / rd->p.dev->width),
 		    "fold (first screen)");
-	heat_legend(im, "nobody", "all views");
+	if (rd->nin == 2)
+		heat_legend(im, "fewer", "more views");
+	else
+		heat_legend(im, "nobody", "all views");
 }
 
 /*
@@ -540,11 +506,11 @@ overlay(struct heatmap *h, struct render *rd, gdImagePtr heat)
 	PQfreemem(png);
 	if (shot == NULL)
 		return NULL;
-	if ((out = gdImageCreateTrueColor(rd->W, rd->H)) == NULL)
+	if ((out = gdImageCreateTrueColor(rd->size.W, rd->size.H)) == NULL)
 		abort();
-	gdImageFilledRectangle(out, 0, 0, rd->W - 1, rd->H - 1, gdTrueColor(255, 255, 255));
-	gdImageCopyResampled(out, shot, 0, 0, 0, 0, rd->W,
-	    (int)lround((double)gdImageSY(shot) * rd->W / gdImageSX(shot)),
+	gdImageFilledRectangle(out, 0, 0, rd->size.W - 1, rd->size.H - 1, gdTrueColor(255, 255, 255));
+	gdImageCopyResampled(out, shot, 0, 0, 0, 0, rd->size.W,
+	    (int)lround((double)gdImageSY(shot) * rd->size.W / gdImageSX(shot)),
 	    gdImageSX(shot), gdImageSY(shot));
 	gdImageDestroy(shot);
 	heat_composite(out, heat);
@@ -560,7 +526,7 @@ send_png(FCGX_Request *r, struct render *rd, const void *png, int size)
 	snprintf(hdr, sizeof(hdr), "Content-Type: image/png\r\nContent-Length: %d\r\n"
 	    "Cache-Control: private, no-cache\r\nETag: %s\r\n%s"
 	    "Server-Timing: read;dur=%.1f, density;dur=%.1f, colour;dur=%.1f, encode;dur=%.1f\r\n",
-	    size, rd->etag, rd->clipped ? "X-SitePulse-Clipped: 1\r\n" : "",
+	    size, rd->etag, rd->size.clipped ? "X-SitePulse-Clipped: 1\r\n" : "",
 	    rd->t_read - rd->t0, rd->t_density - rd->t_read, rd->t_colour - rd->t_density,
 	    rd->t_encode - rd->t_colour);
 	http_status(r, 200, hdr);
@@ -575,10 +541,12 @@ send_png(FCGX_Request *r, struct render *rd, const void *png, int size)
 static void
 render_png(struct heatmap *h, FCGX_Request *r, struct render *rd)
 {
-	gdImagePtr	 im = heat_image(rd->W, rd->H), out = NULL;
+	gdImagePtr	 im, out = NULL;
 	void		*png;
 	int		 size = 0;
 
+	im = rd->nin == 2 ? heat_diff_image(rd->size.W, rd->size.H) :
+	    heat_image(rd->size.W, rd->size.H);
 	if (rd->p.scroll)
 		paint_scroll(rd, im);
 	else
@@ -602,18 +570,16 @@ render_png(struct heatmap *h, FCGX_Request *r, struct render *rd)
 }
 
 /*
- * Whether the page has any data in the range beyond what was read (a page
+ * Whether the page has any data in range beyond what was read (a page
  * view), or a screenshot. Returns 1, 0, or -1 on a database error.
  */
 static int
-page_known(struct heatmap *h, const struct render *rd)
+range_known(struct heatmap *h, const struct render *rd, const struct param_range *range)
 {
-	const char	*params[4] = { rd->p.site_id, rd->p.path, rd->p.from, rd->p.to };
+	const char	*params[4] = { rd->site.id, rd->p.path, range->from, range->to };
 	PGresult	*res;
 	int		 known;
 
-	if (rd->rows > 0 || rd->shot.id[0] != '\0')
-		return 1;
 	if ((res = db_exec(&h->db, Q_KNOWN, 4, params)) == NULL)
 		return -1;
 	known = PQgetvalue(res, 0, 0)[0] == 't';
@@ -621,41 +587,65 @@ page_known(struct heatmap *h, const struct render *rd)
 	return known;
 }
 
+/* Whether the page has anything to show in either range: 1, 0, or -1 on a database error. */
+static int
+page_known(struct heatmap *h, const struct render *rd)
+{
+	int	 rc = 0;
+
+	if (rd->rows > 0 || rd->shot.id[0] != '\0')
+		return 1;
+	for (int i = 0; i < rd->nin && rc == 0; i++)
+		rc = range_known(h, rd, rd->in[i].range);
+	return rc;
+}
+
+/* Sizes the output: the screenshot, or the lowest click of either range (heatmap_size()). */
+static void
+size_output(struct render *rd)
+{
+	double	 lowest = 0;
+
+	for (int i = 0; i < rd->nin && !rd->p.scroll && rd->shot.id[0] == '\0'; i++) {
+		double l = heatmap_lowest(rd->in[i].sets, rd->in[i].nsets, rd->R);
+		if (l > lowest)
+			lowest = l;
+	}
+	heatmap_size(rd->p.width, rd->R, rd->shot.id[0] != '\0' ? rd->shot.width : 0,
+	    rd->shot.height, rd->p.scroll, lowest, &rd->size);
+}
+
 /*
  * GET /heatmap.png. Answers 200 (PNG), 304 (If-None-Match), 400 (bad
- * parameter), 404 (unknown site, or a page without any data in the range),
- * 500 or 503.
+ * parameter), 403 (a share link naming another site), 404 (unknown site
+ * or share link, or a page without any data in the range), 500 or 503.
  */
 static void
-do_png(struct heatmap *h, FCGX_Request *r)
+do_png(struct heatmap *h, FCGX_Request *r, int shared)
 {
 	struct http_query	 q;
 	struct render		 rd;
-	const char		*why;
 	int			 rc;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.t0 = now_ms();
-	if (!http_query_parse(http_param(r, "QUERY_STRING"), &q)) {
-		http_error(r, 400, "query: malformed", NULL);
+	if (!parse_request(r, shared, 1, &q, &rd.p) || !resolve_site(h, r, &rd.p, &rd.site))
 		return;
-	}
-	if (!parse_params(&q, &rd.p, 1, &why)) {
-		http_error(r, 400, why, NULL);
-		return;
-	}
 	rd.R = rd.p.dev->width;
-	if ((rc = find_site(h, &rd.p)) <= 0) {
-		rc < 0 ? db_error(h, r) : http_error(r, 404, "unknown site", NULL);
-		return;
-	}
-	if (!find_shot(h, &rd.p, shot_device(&rd.p), &rd.shot) || !read_rollups(h, &rd) ||
-	    (rc = page_known(h, &rd)) < 0) {
+	rd.in[0].range = &rd.p.range;
+	rd.in[1].range = &rd.p.against;
+	rd.nin = rd.p.compare ? 2 : 1;
+	if (!find_shot(h, rd.site.id, rd.p.path, heatmap_shot_device(&rd.p), &rd.shot)) {
 		db_error(h, r);
 		goto out;
 	}
-	if (rc == 0) {
-		http_error(r, 404, "no data for this page in the range", NULL);
+	for (int i = 0; i < rd.nin; i++)
+		if (!read_range(h, &rd, &rd.in[i])) {
+			db_error(h, r);
+			goto out;
+		}
+	if ((rc = page_known(h, &rd)) <= 0) {
+		rc < 0 ? db_error(h, r) : http_error(r, 404, "no data for this page in the range", NULL);
 		goto out;
 	}
 	rd.t_read = now_ms();
@@ -669,8 +659,8 @@ do_png(struct heatmap *h, FCGX_Request *r)
 	}
 	render_png(h, r, &rd);
 out:
-	PQclear(rd.cells);
-	PQclear(rd.elements);
+	reading_free(&rd.in[0]);
+	reading_free(&rd.in[1]);
 }
 
 /*
@@ -714,30 +704,60 @@ shot_json(const struct shot *s)
 }
 
 /*
- * Fills o with the viewer's data: "pages" (the top 50 paths by page views
- * in the range), and with a path "elements" (its top 50 clicked elements
- * with rage and dead clicks) and "screenshot". Returns 1, or 0 on a
- * database error.
+ * Adds "clicks" (for the device class) and "views" (page views, all
+ * classes) of the page in range to o. Returns 1, or 0 on a database error.
  */
 static int
-viewer_data(struct heatmap *h, const struct params *p, struct json_object *o)
+totals_json(struct heatmap *h, const struct heatmap_params *p, const char *site_id,
+    const struct param_range *range, struct json_object *o)
+{
+	const char	*params[5] = { site_id, p->path, range->from, range->to, p->device };
+	PGresult	*res = db_exec(&h->db, Q_TOTALS, 5, params);
+
+	if (res == NULL)
+		return 0;
+	json_object_object_add(o, "clicks", json_object_new_int64(num(res, 0, 0)));
+	json_object_object_add(o, "views", json_object_new_int64(num(res, 0, 1)));
+	PQclear(res);
+	return 1;
+}
+
+/*
+ * Fills o with the viewer's data: "pages" (the top 50 paths by page views
+ * in the range), and with a path "clicks", "views", "elements" (its top
+ * 50 clicked elements with rage and dead clicks) and "screenshot"; with a
+ * compared range "compare" ({"from","to"} and, with a path, its "clicks"
+ * and "views"). Returns 1, or 0 on a database error.
+ */
+static int
+viewer_data(struct heatmap *h, const struct heatmap_params *p, const char *site_id,
+    struct json_object *o)
 {
 	static const char *const page_cols[] = { "path", "pageviews" };
 	static const char *const elem_cols[] = { "sel", "clicks", "rage", "dead" };
-	const char		*pp[3] = { p->site_id, p->from, p->to };
-	const char		*ep[4] = { p->site_id, p->path, p->from, p->to };
-	struct json_object	*pages = json_object_new_array(), *elems;
+	const char		*pp[3] = { site_id, p->range.from, p->range.to };
+	const char		*ep[4] = { site_id, p->path, p->range.from, p->range.to };
+	struct json_object	*pages = json_object_new_array(), *elems, *cmp = NULL;
 	struct shot		 s;
 
 	json_object_object_add(o, "pages", pages);
 	if (!json_rows(h, Q_PAGES, 3, pp, page_cols, 2, pages))
 		return 0;
+	if (p->compare) {
+		cmp = json_object_new_object();
+		json_object_object_add(o, "compare", cmp);
+		json_object_object_add(cmp, "from", json_object_new_string(p->against.from));
+		json_object_object_add(cmp, "to", json_object_new_string(p->against.to));
+	}
 	if (p->path == NULL)
 		return 1;
+	if (!totals_json(h, p, site_id, &p->range, o) ||
+	    (cmp != NULL && !totals_json(h, p, site_id, &p->against, cmp)))
+		return 0;
 	elems = json_object_new_array();
 	json_object_object_add(o, "elements", elems);
 	if (!json_rows(h, Q_TOP, 4, ep, elem_cols, 4, elems) ||
-	    !find_shot(h, p, shot_device(p), &s))
+	    !find_shot(h, site_id, p->path, heatmap_shot_device(p), &s))
 		return 0;
 	json_object_object_add(o, "screenshot", shot_json(&s));
 	return 1;
@@ -745,69 +765,55 @@ viewer_data(struct heatmap *h, const struct params *p, struct json_object *o)
 
 /*
  * GET /heatmap.json: what the dashboard's heatmap viewer lists. Answers
- * 200, 400, 404 (unknown site), 500 or 503.
+ * 200, 400, 403 (a share link naming another site), 404 (unknown site or
+ * share link), 500 or 503.
  */
 static void
-do_json(struct heatmap *h, FCGX_Request *r)
+do_json(struct heatmap *h, FCGX_Request *r, int shared)
 {
 	struct http_query	 q;
-	struct params		 p;
+	struct heatmap_params	 p;
+	struct site		 site;
 	struct json_object	*o;
-	const char		*why;
-	int			 rc;
 
-	if (!http_query_parse(http_param(r, "QUERY_STRING"), &q)) {
-		http_error(r, 400, "query: malformed", NULL);
+	if (!parse_request(r, shared, 0, &q, &p) || !resolve_site(h, r, &p, &site))
 		return;
-	}
-	if (!parse_params(&q, &p, 0, &why)) {
-		http_error(r, 400, why, NULL);
-		return;
-	}
-	if ((rc = find_site(h, &p)) <= 0) {
-		rc < 0 ? db_error(h, r) : http_error(r, 404, "unknown site", NULL);
-		return;
-	}
 	o = json_object_new_object();
-	json_object_object_add(o, "from", json_object_new_string(p.from));
-	json_object_object_add(o, "to", json_object_new_string(p.to));
+	json_object_object_add(o, "site", json_object_new_string(site.key));
+	json_object_object_add(o, "from", json_object_new_string(p.range.from));
+	json_object_object_add(o, "to", json_object_new_string(p.range.to));
 	json_object_object_add(o, "device", json_object_new_string(p.device));
-	if (!viewer_data(h, &p, o))
+	if (!viewer_data(h, &p, site.id, o))
 		db_error(h, r);
 	else {
 		http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
-		FCGX_FPrintF(r->out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		FCGX_FPrintF(r->out, "%s\n", json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	}
 	json_object_put(o);
 }
 
 /*
  * GET /heatmap-shot.png: the newest screenshot of a page and device class,
- * as stored (a PNG SitePulse produced). Answers 200, 304, 400, 404 (unknown
- * site or no screenshot), 500 or 503.
+ * as stored (a PNG SitePulse produced). Answers 200, 304, 400, 403, 404
+ * (unknown site or share link, or no screenshot), 500 or 503.
  */
 static void
-do_shot(struct heatmap *h, FCGX_Request *r)
+do_shot(struct heatmap *h, FCGX_Request *r, int shared)
 {
 	struct http_query	 q;
-	struct params		 p;
+	struct heatmap_params	 p;
+	struct site		 site;
 	struct shot		 s;
-	const char		*why;
 	unsigned char		*png;
 	char			 etag[40], hdr[256];
 	size_t			 n;
-	int			 rc, dberr;
+	int			 dberr;
 
-	if (!http_query_parse(http_param(r, "QUERY_STRING"), &q)) {
-		http_error(r, 400, "query: malformed", NULL);
+	if (!parse_request(r, shared, 1, &q, &p) || !resolve_site(h, r, &p, &site))
 		return;
-	}
-	if (!parse_params(&q, &p, 1, &why)) {
-		http_error(r, 400, why, NULL);
-		return;
-	}
-	if ((rc = find_site(h, &p)) <= 0 || !find_shot(h, &p, shot_device(&p), &s)) {
-		rc == 0 ? http_error(r, 404, "unknown site", NULL) : db_error(h, r);
+	if (!find_shot(h, site.id, p.path, heatmap_shot_device(&p), &s)) {
+		db_error(h, r);
 		return;
 	}
 	if (s.id[0] == '\0') {
@@ -835,7 +841,7 @@ do_shot(struct heatmap *h, FCGX_Request *r)
 /* The routes: path suffix under the prefix, handler; all answer GET and HEAD. */
 static const struct route {
 	const char	*path;
-	void		(*fn)(struct heatmap *, FCGX_Request *);
+	void		(*fn)(struct heatmap *, FCGX_Request *, int);
 } routes[] = {
 	{ "/heatmap.png",	do_png },
 	{ "/heatmap.json",	do_json },
@@ -843,8 +849,11 @@ static const struct route {
 };
 
 /*
- * Routes one request: 401 or 403 off an authenticated route (access.h),
- * 404 for an unknown path, 405 for a method other than GET or HEAD.
+ * Routes one request. Who may ask is the web server's word, never the
+ * URI's (access.h): on a share route only a share token's own site is
+ * served; on any other the server must have authenticated the request,
+ * or it is 401. 404 for an unknown path, 405 for a method other than GET
+ * or HEAD.
  */
 static void
 handle(struct heatmap *h, FCGX_Request *r)
@@ -852,14 +861,14 @@ handle(struct heatmap *h, FCGX_Request *r)
 	struct access	 acc;
 	char		 path[1024];
 
-	if (!http_access(r, ACCESS_PROTECTED, &acc))
+	if (!http_access(r, ACCESS_PROTECTED | ACCESS_SHARE, &acc))
 		return;
 	http_path(r, path, sizeof(path));
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (!http_ends_with(path, routes[i].path))
 			continue;
 		if (http_method_is(r, "GET") || http_method_is(r, "HEAD"))
-			routes[i].fn(h, r);
+			routes[i].fn(h, r, acc.route == ACCESS_SHARE);
 		else
 			http_error(r, 405, "method not allowed", "Allow: GET, HEAD\r\n");
 		return;
@@ -876,6 +885,7 @@ main(void)
 	if (!config_load(&h.cfg) || !hash_init())
 		return 1;
 	db_init(&h.db, "sp-heatmap", sql, Q__MAX, &h.cfg);
+	h.db.binary = 1ULL << Q_CELLS;
 	h.ctr = counters_open(NULL, "sp-heatmap");
 	h.db.counters = h.ctr;
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
