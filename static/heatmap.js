@@ -22,7 +22,7 @@
  * to share/<endpoint>?share=TOKEN, and nothing that writes is shown.
  * Everything is fetched relative to the page, with the browser's
  * credentials; all text from the server goes in as text, never as markup.
- * Nothing runs while the view is hidden.
+ * Nothing runs while the section is hidden.
  */
 (function () {
 	'use strict';
@@ -32,7 +32,8 @@
 	var LEGENDS = {
 		click: ['fewer clicks', 'more clicks'],
 		scroll: ['seen by nobody', 'seen by every view'],
-		diff: ['fewer clicks', 'more clicks'],
+		'diff-click': ['fewer clicks', 'more clicks'],
+		'diff-scroll': ['fewer views reach here', 'more views reach here'],
 	};
 	var state = { site: null, path: '', device: 'desktop', kind: 'click', period: 'live',
 	    from: '', to: '', compare: 'off', cfrom: '', cto: '', balance: 50, visible: false,
@@ -135,11 +136,18 @@
 		});
 		f.map.addEventListener('error', function () {
 			f.map.dataset.failed = f.map.src;
-			f.caption.dataset.error = '';
-			f.caption.textContent += ' (could not be drawn: no data in this range?)';
+			f.map.classList.add('hm-failed');
+			failed(f);
 		});
 		f.shot.addEventListener('error', function () { f.shot.hidden = true; });
 		return f;
+	}
+
+	/* Says in figure f's caption that its map could not be drawn. */
+	function failed(f) {
+		f.caption.dataset.error = '';
+		f.caption.textContent += (f.caption.textContent ? ': ' : '') +
+		    'no map could be drawn (no clicks or page views in this range?)';
 	}
 
 	function buildControls() {
@@ -176,8 +184,8 @@
 		el.legendHi = h('span', { 'class': 'hm-legend-hi' });
 		el.legendMid = h('span', { 'class': 'hm-legend-mid', text: 'no change' });
 		el.legendBar = h('span', { 'class': 'hm-legend-bar', 'aria-hidden': 'true' });
-		el.legend = h('p', { 'class': 'hm-legend', id: 'hm-legend' },
-		    [el.legendLo, el.legendBar, el.legendMid, el.legendHi]);
+		el.legend = h('p', { 'class': 'hm-legend', id: 'hm-legend' }, [el.legendLo,
+		    h('span', { 'class': 'hm-legend-key' }, [el.legendBar, el.legendMid]), el.legendHi]);
 		return el.legend;
 	}
 
@@ -219,7 +227,12 @@
 
 	function wire() {
 		el.page.addEventListener('change', function () { state.path = el.page.value; refresh(); });
-		el.device.addEventListener('change', function () { state.device = el.device.value; refresh(); });
+		el.device.addEventListener('change', function () {
+			state.device = el.device.value;
+			if (el.upDevice && state.device !== 'all')
+				el.upDevice.value = state.device;
+			refresh();
+		});
 		el.kind.addEventListener('change', function () {
 			state.kind = el.kind.value;
 			showLegend();
@@ -275,11 +288,12 @@
 
 	/* The legend of what is drawn: the click or scroll ramp, or the difference's. */
 	function showLegend() {
-		var kind = state.compare === 'diff' ? 'diff' : state.kind;
+		var diff = state.compare === 'diff', kind = (diff ? 'diff-' : '') + state.kind;
+		var than = diff ? ' than ' + rangeText(compareRange()) : '';
 		el.legend.dataset.kind = kind;
-		el.legendLo.textContent = LEGENDS[kind][0] + (kind === 'diff' ? ' than ' + rangeText(compareRange()) : '');
-		el.legendHi.textContent = LEGENDS[kind][1] + (kind === 'diff' ? ' than ' + rangeText(compareRange()) : '');
-		el.legendMid.hidden = kind !== 'diff';
+		el.legendLo.textContent = LEGENDS[kind][0] + than;
+		el.legendHi.textContent = LEGENDS[kind][1] + than;
+		el.legendMid.hidden = !diff;
 	}
 
 	function rangeText(r) {
@@ -376,7 +390,11 @@
 
 	/* Points figure f at the screenshot (or none) and a map of the given query. */
 	function drawFigure(f, shot, q, caption) {
-		f.map.src = endpoint('heatmap.png') + '?' + q;
+		var src = endpoint('heatmap.png') + '?' + q;
+		if (f.map.getAttribute('src') !== src) {
+			f.map.classList.remove('hm-failed');
+			f.map.src = src;
+		}
 		f.shot.hidden = !shot;
 		if (shot && f.shot.dataset.id !== shot.id + state.path + state.device) {
 			f.shot.dataset.id = shot.id + state.path + state.device;
@@ -385,6 +403,8 @@
 		f.stage.style.maxWidth = REFWIDTH[state.device] + 'px';
 		f.caption.textContent = caption;
 		delete f.caption.dataset.error;
+		if (f.map.classList.contains('hm-failed'))
+			failed(f);
 	}
 
 	/* Loads the maps (main, and the compared range's or the difference) for the current choices. */
@@ -392,8 +412,7 @@
 		var w = REFWIDTH[state.device], v = state.version || '0', c = compareRange(), r = range();
 		if (!state.path || !r)
 			return;
-		var kind = state.compare === 'diff' ? 'click' : state.kind;
-		var extra = { kind: kind, width: w, _: v };
+		var kind = state.kind, extra = { kind: kind, width: w, _: v };
 		if (state.compare === 'diff') {
 			extra.compare_from = c.from;
 			extra.compare_to = c.to;
@@ -698,15 +717,20 @@
 		if (!section)
 			return;
 		build(section);
-		/* A page without tabs (a share link's) shows the view at once. */
-		state.visible = !document.querySelector('[aria-controls="heatmap-view"]') && !section.hidden;
+		/*
+		 * Visible is the section not hidden, however a page's tabs hide it
+		 * (app.js's, or a share link's page; one without tabs shows it at once).
+		 */
+		state.visible = !section.hidden;
 		el.period.addEventListener('change', restartPoll);
-		document.addEventListener('sitepulse:view', function (e) {
-			state.visible = e.detail === 'heatmap-view';
+		new MutationObserver(function () {
+			if (state.visible === !section.hidden)
+				return;
+			state.visible = !section.hidden;
 			restartPoll();
 			if (state.visible)
 				refresh();
-		});
+		}).observe(section, { attributes: true, attributeFilter: ['hidden'] });
 		if (window.SitePulse)
 			window.SitePulse.onSite(function (key) {
 				state.site = key;

@@ -21,9 +21,9 @@
  *  - the screenshots table shows the page's screenshot age, "Capture now"
  *    posts {"site","path","device"} with the cross-site header and shows
  *    Queued; without a capture worker the page says how to upload instead;
- *  - in a share link's page (window.SitePulse.share set) every request
- *    goes to share/... with the token, none to admin/, and no upload or
- *    capture control is shown.
+ *  - in the share link's page (static/share/, window.SitePulse.share set)
+ *    the map is drawn, every request goes to share/... with the token,
+ *    none to admin/, and no upload or capture control is shown.
  * Needs the stack: SP_BASE, SP_ADMIN_PASSWORD and PG* (tools/stack env).
  */
 const zlib = require('zlib');
@@ -347,30 +347,47 @@ async function screenshots(page, posts) {
 	t.like(await page.textContent('#hm-note'), /blank grid\. (A screenshot is queued|Press "Capture now"|No screenshot taker is running on this server: upload)/,
 	    'a page without screenshot says why the grid is blank and what to do');
 	t.ok(!/make screenshot/.test(await page.textContent('#heatmap-view')), 'no command to run is asked for');
+
+	/* The upload, for the device shown. */
+	t.is(await page.inputValue('#hm-up-device'), 'tablet', 'the upload is for the device shown');
+	await page.setInputFiles('#hm-up-file', { name: 'tablet.png', mimeType: 'image/png', buffer: png(800, 1500) });
+	await page.click('#hm-upload button[type="submit"]');
+	await page.waitForFunction(() => /^Stored: 800 × 1500 px/.test(document.getElementById('hm-up-note').textContent),
+	    null, { timeout: 10000 }).catch(() => {});
+	t.like(await page.textContent('#hm-up-note'), /^Stored: 800 × 1500 px for \/viewer\/ \(tablet\)/, 'an upload is stored');
+	const up = posts.find((x) => /\/sitepulse\/admin\/screenshot\?/.test(x.url));
+	t.ok(up && up.headers['x-sitepulse-request'] == '1', 'with the cross-site header', up && up.headers);
+	await page.waitForFunction(() => /^Drawn over a screenshot of this page 800 px wide/.test(
+	    document.getElementById('hm-note').textContent), null, { timeout: 10000 }).catch(() => {});
+	t.like(await page.textContent('#hm-note'), /^Drawn over a screenshot of this page 800 px wide \(tablet\)/,
+	    'and the heat is drawn over it at once');
+	t.ok(await page.evaluate(() => {
+		const s = document.querySelector('#heatmap-view .hm-shot');
+		return !s.hidden && s.complete && s.naturalWidth == 800;
+	}), 'the uploaded screenshot is shown');
 }
 
-/* A share link's page: the viewer's script with window.SitePulse.share set. */
+/* The share link's page (static/share/), which runs this script with window.SitePulse.share set. */
 async function shared(context) {
 	const token = psql(`SELECT share_token FROM sitepulse.sites WHERE key = '${SITE}'`);
-	const url = `${BASE}/sitepulse/heatmap-viewer-share-test.html`;
-	await context.route(url, (route) => route.fulfill({ contentType: 'text/html', body:
-	    '<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="style.css">' +
-	    '<link rel="stylesheet" href="heatmap.css"><script>window.SitePulse = { share: ' +
-	    JSON.stringify(token) + ', site: function () { return null; }, onSite: function (fn) { ' +
-	    `fn(${JSON.stringify(SITE)}); } };</script><script src="heatmap.js" defer></script></head>` +
-	    '<body><section id="heatmap-view"></section></body></html>' }));
 	const page = await context.newPage();
 	const seen = [];
 	page.on('request', (r) => seen.push(r.url()));
-	await page.goto(url);
-	await page.waitForFunction(() => document.getElementById('hm-map') &&
-	    /heatmap\.png/.test(document.getElementById('hm-map').src), null, { timeout: 10000 }).catch(() => {});
-	await page.waitForTimeout(500);
-	const api = seen.filter((u) => /\/sitepulse\/(share\/)?(heatmap|live|admin)/.test(u));
+	const res = await page.goto(`${BASE}/sitepulse/share/${token}/`);
+	t.is(res.status(), 200, 'the share link\'s page opens');
+	await page.click('#tab-heatmap');
+	const drawn = await page.waitForFunction((p) => {
+		const m = document.getElementById('hm-map');
+		return m && m.dataset.loaded === m.src && document.getElementById('hm-page').value === p;
+	}, PAGE, { timeout: 10000 }).then(() => true, () => false);
+	t.ok(drawn, 'its Heatmaps tab draws the page\'s map');
+	const api = seen.filter((u) => /\/sitepulse\/(share\/)?(heatmap\.(json|png)|heatmap-shot\.png|live|admin\/)/.test(u));
 	t.ok(api.length > 0 && api.every((u) => u.startsWith(`${BASE}/sitepulse/share/`) &&
 	    new URL(u).searchParams.get('share') == token && !new URL(u).searchParams.has('site')),
-	    'in a share link every request goes to share/ with the token and no site', api);
-	t.ok(api.some((u) => /\/share\/heatmap\.png\?/.test(u)), 'and the map is asked for there', api);
+	    'every request of the view goes to share/ with the token and no site', api);
+	t.ok(api.some((u) => /\/share\/heatmap\.png\?/.test(u)) && api.some((u) => /\/share\/heatmap-shot\.png\?/.test(u)),
+	    'the map and the screenshot are asked for there', api);
+	t.ok(await page.isVisible('#hm-legend') && await page.isVisible('#hm-elements'), 'with the legend and the element table');
 	t.is(await page.$$eval('#hm-upload, #hm-shots, .hm-capture, input[type="file"]', (es) => es.length), 0,
 	    'no upload or capture control is shown');
 	await page.close();
@@ -389,7 +406,8 @@ async function main() {
 			const res = await r.response();
 			requests.push({ url: r.url(), status: res && res.status() });
 			if (r.method() == 'POST')
-				posts.push({ url: r.url(), headers: r.headers(), body: r.postData(), status: res && res.status() });
+				posts.push({ url: r.url(), headers: r.headers(), status: res && res.status(),
+				    body: /capture$/.test(r.url()) ? r.postData() : null });
 		});
 		await owner(page, requests);
 		await screenshots(page, posts);
