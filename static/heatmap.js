@@ -418,7 +418,8 @@
 			extra.compare_to = c.to;
 		}
 		drawFigure(el.main, state.shot, query(extra), state.compare === 'off' ? '' :
-		    state.compare === 'diff' ? 'Difference: ' + rangeText(r) + ' against ' + rangeText(c) :
+		    state.compare === 'diff' ? 'Difference: ' + rangeText(r) + clicks(state.figures) +
+		    ' against ' + rangeText(c) + clicks(state.cfigures) :
 		    'This range, ' + rangeText(r) + figures(state.figures));
 		el.other.el.hidden = state.compare !== 'side';
 		el.figs.dataset.compare = state.compare;
@@ -427,11 +428,16 @@
 			    to: c.to, _: v }), 'Earlier range, ' + rangeText(c) + figures(state.cfigures));
 	}
 
-	/* ", N clicks in N views" when the server counted them. */
+	/* ": N clicks in N page views" when the server counted them. */
 	function figures(f) {
 		if (!f || f.clicks === undefined)
 			return '';
 		return ': ' + f.clicks + ' clicks' + (f.views !== undefined ? ' in ' + f.views + ' page views' : '');
+	}
+
+	/* " (N clicks)" when the server counted them. */
+	function clicks(f) {
+		return f && f.clicks !== undefined ? ' (' + f.clicks + ' clicks)' : '';
 	}
 
 	/* GET an endpoint's JSON; rejects with the server's reason on an error status. */
