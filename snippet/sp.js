@@ -289,19 +289,23 @@
 	 */
 
 	/*
-	 * data-hash: the page's URL with its hash route ("#/a/b", "#!/a/b" or
-	 * "#a/b") as a path below the page's own, so that the collector, which
-	 * drops fragments, keeps the route: https://h/app/#/a/b?q=1 is
-	 * https://h/app/a/b?q=1. The page's query is kept when the route has
-	 * none. Without a route it is the URL without its fragment.
+	 * data-hash: the page's URL with its hash route ("#/a/b" or "#!/a/b")
+	 * as a path below the page's own, so that the collector, which drops
+	 * fragments, keeps the route: https://h/app/#/a/b?q=1 is
+	 * https://h/app/a/b?q=1 (the page's query is kept when the route has
+	 * none). Any other fragment is no route: an anchor ("#top") or a
+	 * token ("#access_token=...") never becomes part of the URL.
 	 */
 	const routed = () => {
-		const route = loc.hash.replace(/^#[!/]*/, '');
-		const u = new URL('./' + route, loc.origin + loc.pathname.replace(/\/?$/, '/'));
+		const route = /^#!?\/+(.+)/.exec(loc.hash);
+		let u;
 
+		if (!route)
+			return loc.href.split('#')[0];
+		u = new URL('./' + route[1], loc.origin + loc.pathname.replace(/\/?$/, '/'));
 		u.search = u.search || loc.search;
 		u.hash = '';
-		return route ? u.href : loc.href.split('#')[0];
+		return u.href;
 	};
 
 	/* The file types data-downloads counts when it names none. */

@@ -179,6 +179,10 @@ async function testHash(ctx) {
 	await sleep(300);
 	await pg.evaluate(() => location.hash = '#');
 	await sleep(300);
+	await pg.evaluate(() => location.hash = '#top');
+	await sleep(300);
+	await pg.evaluate(() => location.hash = '#access_token=tok3n&state=s');
+	await sleep(300);
 	await pg.close({ runBeforeUnload: true });
 	const want = [`${base}first?utm_source=hs`, `${base}second?utm_campaign=c`,
 		`${base}third/?utm_source=hs`, `${base}second?utm_campaign=c`, `${base}?utm_source=hs`];
@@ -186,7 +190,8 @@ async function testHash(ctx) {
 	const views = r.filter((e) => e.type == 'pageview');
 	t.is(views.map((e) => e.url).join(' '), want.join(' '),
 	    'data-hash: each hash route is a page view, the route a path below the page\'s ' +
-	    '(its own query, else the page\'s); no route is the page itself');
+	    '(its own query, else the page\'s); no route, an anchor or a token is the page itself');
+	t.ok(!/tok3n|access_token|top/.test(JSON.stringify(r)), 'a fragment that is no route is never sent');
 	t.is(views.map((e) => e.path).join(' '),
 	    `${DIR}-hash/first ${DIR}-hash/second ${DIR}-hash/third/ ${DIR}-hash/second ${DIR}-hash/`,
 	    'so reports group by the route');

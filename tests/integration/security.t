@@ -203,6 +203,7 @@ HTACCESS_SPELLINGS = [
     "/sitepulse/sp-stats-share.fcgi/x?report=sites",
     "/sitepulse/sp-live.fcgi/collect?site=demo",
     "/sitepulse/sp.js/../sp-stats.fcgi?report=sites",
+    "/sitepulse/sp-full.js/../sp-stats.fcgi?report=sites",
 ]
 
 
