@@ -12,8 +12,13 @@ site's share token) and checks that none answers with data:
   - without credentials, no spelling of a protected route answers 2xx, and
     no answer carries a share token, a site key other than the one asked
     for, a PNG, live state or metrics;
-  - a share token reads its own site's reports and nothing of another
-    site's, whatever else the request names;
+  - a share token reads its own site's reports, live state and heatmaps
+    and nothing of another site's, whatever else the request names, on
+    every share route (share/stats, share/live, share/heatmap.png,
+    share/heatmap.json, share/heatmap-shot.png) and every spelling of it;
+  - the share page's files are public only under share/ (the dashboard's
+    own paths to the same files keep the password), and no spelling of
+    share/ lists a directory;
   - with credentials the same routes do answer (so the checks above can
     fail).
 
@@ -92,7 +97,9 @@ class Secrets:
     def __init__(self, sites):
         self.sites = sites      # key -> token
 
-    def leaks(self, body, allowed_site=None):
+    def leaks(self, body, allowed_site=None, kind=None):
+        """What body gives away; kind "live" or "png" allows that kind of
+        answer (a share route's own site's, checked by the caller)."""
         text = body.decode("utf-8", "replace")
         found = []
         for key, token in self.sites.items():
@@ -102,9 +109,9 @@ class Secrets:
                 found.append("data of site " + key)
             if allowed_site is None and ('"key":"%s"' % key) in text:
                 found.append("site list")
-        if body[:8] == b"\x89PNG\r\n\x1a\n":
+        if body[:8] == b"\x89PNG\r\n\x1a\n" and kind != "png":
             found.append("a PNG")
-        if '"active"' in text and '"version"' in text:
+        if '"active"' in text and '"version"' in text and kind != "live":
             found.append("live state")
         if "sitepulse_" in text and "# TYPE" in text:
             found.append("metrics")
@@ -128,6 +135,12 @@ def protected_routes(site):
         ("GET", "metrics", ""),
         ("GET", "", ""),                    # the dashboard itself
         ("GET", "index.html", ""),
+        # The dashboard's files that share links load through share/: at
+        # their own paths they keep the password.
+        ("GET", "realtime.js", ""),
+        ("GET", "heatmap.js", ""),
+        ("GET", "heatmap.css", ""),
+        ("GET", "style.css", ""),
     ]
 
 
@@ -166,16 +179,35 @@ def spellings(name):
     return out
 
 
-# Spellings of the share route itself, reached without a token or with
-# the site key in place of one: never any data.
-SHARE_SPELLINGS = [
-    "/sitepulse/share/stats", "/sitepulse/shar%65/stats", "/sitepulse/%73hare/stats",
-    "/sitepulse/share/%73tats", "/sitepulse//share/stats", "/sitepulse/share//stats",
-    "/sitepulse/share/./stats", "/sitepulse/share/x/../stats", "/sitepulse/x/../share/stats",
-    "/sitepulse/share%2fstats", "/sitepulse/SHARE/stats", "/sitepulse/share/STATS",
-    "/sitepulse/share/stats/", "/sitepulse/share/stats%00", "/sitepulse/share/stats%20",
-    "/sitepulse/share/stats;x", "/sitepulse/share/stats/..", "/sitepulse/share/stats.",
+# Spellings of a share route, reached without a token or with the site
+# key in place of one: never any data. The first nine are the route
+# itself, however written (a token reads its site through them).
+def share_spellings(name):
+    n, enc = name, "%%%02X" % ord(name[0]) + name[1:]
+    return [
+        "/sitepulse/share/" + n, "/sitepulse/shar%65/" + n, "/sitepulse/%73hare/" + n,
+        "/sitepulse/share/" + enc, "/sitepulse//share/" + n, "/sitepulse/share//" + n,
+        "/sitepulse/share/./" + n, "/sitepulse/share/x/../" + n, "/sitepulse/x/../share/" + n,
+        "/sitepulse/share%2f" + n, "/sitepulse/SHARE/" + n, "/sitepulse/share/" + n.upper(),
+        "/sitepulse/share/" + n + "/", "/sitepulse/share/" + n + "%00", "/sitepulse/share/" + n + "%20",
+        "/sitepulse/share/" + n + ";x", "/sitepulse/share/" + n + "/..", "/sitepulse/share/" + n + ".",
+    ]
+
+
+SHARE_SPELLINGS = share_spellings("stats")
+
+# The share routes to sp-live and sp-heatmap, each with a query that
+# answers data, and the kind of answer (checked against the owner's own).
+SHARE_ROUTES = [
+    ("live", "", "live"),
+    ("heatmap.png", "from=%s&to=%s&path=/demo/" % (FROM, TO), "png"),
+    ("heatmap.json", "from=%s&to=%s&path=/demo/" % (FROM, TO), "json"),
+    ("heatmap-shot.png", "path=/demo/&device=desktop", "shot"),
 ]
+
+# The share page's files: public under share/, nothing else there.
+SHARE_FILES = ["share.js", "history.js", "history.css", "realtime.js", "heatmap.js",
+               "heatmap.css", "style.css"]
 
 # Headers a client might hope a program believes.
 SPOOF_HEADERS = [
@@ -201,6 +233,11 @@ HTACCESS_SPELLINGS = [
     "/sitepulse/sp-collect.fcgi/../sp-stats.fcgi?report=sites",
     "/sitepulse/sp-stats-share.fcgi?report=sites",
     "/sitepulse/sp-stats-share.fcgi/x?report=sites",
+    "/sitepulse/sp-live-share.fcgi?site=demo",
+    "/sitepulse/sp-live-share.fcgi/x?site=demo",
+    "/sitepulse/sp-heatmap-share.fcgi?site=demo&path=/demo/",
+    "/sitepulse/sp-heatmap-share.fcgi/share/heatmap.png?site=demo&path=/demo/",
+    "/sitepulse/sp-live.fcgi/share/live?site=demo",
     "/sitepulse/sp-live.fcgi/collect?site=demo",
     "/sitepulse/sp.js/../sp-stats.fcgi?report=sites",
     "/sitepulse/sp-full.js/../sp-stats.fcgi?report=sites",
@@ -228,13 +265,28 @@ class Run:
             self.bad.append("%s %s %s -> %d %s %s" % (method, target, headers or "", st,
                                                      leaks, body[:120]))
 
-    def expect_site_only(self, target, site):
-        """A share request: at most site's own data, never another's."""
+    def expect_site_only(self, target, site, kind="json", owner=None):
+        """A share request: at most site's own data, never another's. A
+        JSON answer names the site; live state and PNGs must be what the
+        owner's route answers for site (owner() gives those, twice: the
+        state may move on between the two)."""
         self.sent += 1
+        before = owner() if owner else None
         st, _, body = raw(self.port, "GET", target)
-        leaks = self.sec.leaks(body, site)
-        if st >= 500 or st == 0 or leaks or (200 <= st < 300 and ('"site":"%s"' % site) not in
-                                              body.decode("utf-8", "replace")):
+        after = owner() if owner else None
+        leaks = self.sec.leaks(body, site, kind)
+        text = body.decode("utf-8", "replace")
+        if 200 <= st < 300:
+            if kind == "live":
+                v = re.search(r'"version"\s*:\s*"([0-9a-f]+)"', text)
+                good = v is not None and v.group(1) in (before, after)
+            elif kind in ("png", "shot"):
+                good = body in (before, after)
+            else:
+                good = re.search(r'"site"\s*:\s*"%s"' % re.escape(site), text) is not None
+        else:
+            good = True
+        if st >= 500 or st == 0 or leaks or not good:
             self.bad.append("GET %s -> %d %s %s" % (target, st, leaks, body[:120]))
 
     def report(self, what):
@@ -248,12 +300,16 @@ class Run:
 # The share page (share/index.html and its files) is public by design: a
 # spelling of the dashboard's own page that lands there is no leak.
 SHARE_DIR = re.compile(r"^/sitepulse/(share|shar%65|%73hare)//?(index\.html)?$")
+SHARE_FILE = re.compile(r"^/sitepulse/(share|shar%65|%73hare)//?(" +
+                        "|".join(re.escape(f) for f in SHARE_FILES) + ")$")
 
 
 def check_protected(run, extra=()):
     for method, name, query in protected_routes("demo"):
         for path in spellings(name):
             if name in ("", "index.html") and SHARE_DIR.match(path):
+                continue
+            if SHARE_FILE.match(path):
                 continue
             run.expect_no_data(method, path + ("?" + query if query else ""))
     run.report("protected routes, every spelling, no credentials")
@@ -294,10 +350,12 @@ def check_share(run):
         run.expect_no_data("GET", "%s?share=%s&site=%s&%s" % (path, tok_a, OTHER, q),
                            allowed_site="demo")
     # A share token on the protected routes opens nothing.
-    for name in ("live", "heatmap.png", "heatmap.json", "metrics"):
+    for name in ("live", "heatmap.png", "heatmap.json", "heatmap-shot.png", "metrics", "stats"):
         run.expect_no_data("GET", "/sitepulse/%s?share=%s&site=demo&path=/demo/" % (name, tok_a))
-        run.expect_no_data("GET", "/sitepulse/share/%s?share=%s&site=demo" % (name, tok_a))
         run.expect_no_data("GET", "/sitepulse/share/%s/%s?site=demo&path=/demo/" % (tok_a, name))
+        run.expect_no_data("GET", "/sitepulse/share/%s/%s?share=%s&path=/demo/" % (tok_a, name, tok_a))
+    for name in ("metrics", "admin/screenshot", "admin/screenshots", "heatmap", "livex"):
+        run.expect_no_data("GET", "/sitepulse/share/%s?share=%s&site=demo" % (name, tok_a))
     run.report("share token of one site: its own reports only, nothing else")
 
     # The token does read its own site (so the checks above can fail).
@@ -307,6 +365,90 @@ def check_share(run):
     st, _, body = raw(run.port, "GET", "/sitepulse/share/stats?share=%s&%s" % (tok_b, q))
     ok(st == 200 and ('"site":"%s"' % OTHER).encode() in body and b'"site":"demo"' not in body,
        "%s: the other site's token reads the other site only" % run.label)
+
+
+def owner_answer(port, name, site, query, kind):
+    """What the owner's (protected) route answers for site: the live
+    version, or the image; None when it answers no 200."""
+    st, _, body = raw(port, "GET", "/sitepulse/%s?site=%s%s" % (
+        name, site, "&" + query if query else ""), auth=True)
+    if st != 200:
+        return None
+    if kind == "live":
+        m = re.search(rb'"version"\s*:\s*"([0-9a-f]+)"', body)
+        return m.group(1).decode() if m else None
+    return body
+
+
+def check_share_routes(run):
+    """share/live and share/heatmap.*: the token's site only."""
+    tok_a, tok_b = run.tokens["demo"], run.tokens[OTHER]
+    bad_tok = tok_a[:-2] + ("AA" if tok_a[-2:] != "AA" else "BB")
+    for name, query, kind in SHARE_ROUTES:
+        q = "&" + query if query else ""
+        for path in share_spellings(name):
+            run.expect_no_data("GET", path + "?site=demo" + q)
+            run.expect_no_data("GET", path + "?site=%s%s" % (OTHER, q))
+            run.expect_no_data("GET", path + "?share=%s&site=%s%s" % (tok_a, OTHER, q))
+            run.expect_no_data("GET", path + "?share=%s%s" % (bad_tok, q))
+            run.expect_no_data("GET", path + "?share=%s&report=sites%s" % (tok_a, q))
+            run.expect_no_data("GET", path + "?share=%s&site=demo&share=%s%s" % (tok_b, tok_a, q))
+        run.report("share/%s without a valid token, or with another site named" % name)
+
+        for site, tok in (("demo", tok_a), (OTHER, tok_b)):
+            def owner(site=site):
+                return owner_answer(run.port, name, site, query, kind)
+            for path in share_spellings(name)[:9]:
+                run.expect_site_only(path + "?share=%s%s" % (tok, q), site, kind, owner)
+                run.expect_site_only(path + "?share=%s&site=%s%s" % (tok, site, q), site, kind, owner)
+        run.report("share/%s: a token reads its own site only, every spelling" % name)
+
+    # The token does read its own site there (so the checks above can fail):
+    # the live state and the heatmap are the owner's, and differ between
+    # sites; the JSON names the token's site.
+    for name, query, kind in SHARE_ROUTES[:3]:
+        q = "&" + query if query else ""
+        st, _, body = raw(run.port, "GET", "/sitepulse/share/%s?share=%s%s" % (name, tok_a, q))
+        if kind == "json":
+            good = re.search(rb'"site"\s*:\s*"demo"', body) is not None
+        else:
+            mine = owner_answer(run.port, name, "demo", query, kind)
+            other = owner_answer(run.port, name, OTHER, query, kind)
+            if kind == "live":
+                m = re.search(rb'"version"\s*:\s*"([0-9a-f]+)"', body)
+                got = m.group(1).decode() if m else None
+            else:
+                got = body
+            good = mine is not None and got == mine and mine != other
+        ok(st == 200 and good, "%s: share/%s with a token answers its site's data, as the owner"
+           " sees it (%d)" % (run.label, name, st))
+
+
+def check_share_page(run):
+    """The share page and its files are public; no spelling of share/ lists
+    a directory or opens a page without a token."""
+    tok_a = run.tokens["demo"]
+    for f in SHARE_FILES:
+        st, hdrs, body = raw(run.port, "GET", "/sitepulse/share/" + f)
+        ok(st == 200 and len(body) > 100 and b"<html" not in body[:200].lower(),
+           "%s: the share page's share/%s is public (%d)" % (run.label, f, st))
+    st, _, body = raw(run.port, "GET", "/sitepulse/share/%s/" % tok_a)
+    ok(st == 200 and b'id="live-view"' in body and b'id="heatmap-view"' in body and
+       b'id="history-view"' in body and b"../realtime.js" in body and b"../heatmap.js" in body,
+       "%s: a share link opens the page with Live, Heatmaps and History (%d)" % (run.label, st))
+    for target in ["/sitepulse/share/", "/sitepulse/share//", "/sitepulse/share/./",
+                   "/sitepulse/share/%2e/", "/sitepulse/share/x/", "/sitepulse/share/" + tok_a + "/x/",
+                   "/sitepulse/share/" + tok_a + "//", "/sitepulse/share/" + tok_a + "/../",
+                   "/sitepulse/share/" + tok_a[:31] + "/", "/sitepulse/share/?share=" + tok_a,
+                   "/sitepulse/share/realtime.js/", "/sitepulse/share/live/",
+                   "/sitepulse/share/heatmap.png/", "/sitepulse/share/stats/"]:
+        st, _, body = raw(run.port, "GET", target)
+        text = body.decode("utf-8", "replace")
+        run.sent += 1
+        listing = "Index of" in text or re.search(r'href="[^"]*(realtime|heatmap|history)\.js"', text)
+        if listing or st >= 500 or st == 0 or run.sec.leaks(body):
+            run.bad.append("GET %s -> %d %s" % (target, st, body[:120]))
+    run.report("no listing under share/")
 
 
 def check_owner(run):
@@ -323,6 +465,8 @@ def check_all(label, port, sec, tokens, extra=()):
     check_owner(run)
     check_protected(run, extra)
     check_share(run)
+    check_share_routes(run)
+    check_share_page(run)
 
 
 # ---- the .htaccess variant ----------------------------------------------
