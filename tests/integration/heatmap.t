@@ -10,6 +10,19 @@ page without data, heatmap.json, and uploads: a valid PNG stored and used
 (height, overlay, heatmap-shot.png), and a 100000x100000 PNG header, a
 truncated PNG, a GIF and a body over 8 MiB each refused with a 4xx JSON
 answer while the server goes on answering.
+
+Difference maps (compare_from/compare_to): clicks moved from the left of a
+page (an earlier range, stored as the bulk round packs closed days) to its
+right (today, from collect); the PNG's pixels are decoded and must be warm
+("more") where the clicks went and blue ("fewer") where they left, with
+400s naming the parameter for half a pair or a bad date; heatmap.json's
+"compare". A packed day draws the same map (same ETag) as its rows did.
+
+Share links (/sitepulse/share/heatmap.*, SITEPULSE_ACCESS=share in the
+shipped configs): the token's site only and read-only: without a password,
+site= of the token's own site or none; another site's key 403; an unknown
+token 404; a share token on the protected routes 400, and the share routes
+refuse writes.
 """
 import base64
 import json
@@ -27,6 +40,8 @@ BASE = os.environ["SP_BASE"]
 PASSWORD = os.environ["SP_ADMIN_PASSWORD"]
 AUTH = "Basic " + base64.b64encode(("admin:" + PASSWORD).encode()).decode()
 SITE = "hm" + secrets.token_hex(6)
+OTHER = "hmo" + secrets.token_hex(6)
+TOKEN = TODAY = PAST = None
 ORIGIN = "http://heatmap.test"
 PAGE = "/pricing"
 
@@ -106,6 +121,61 @@ def click(x, y, sel=None, ex=None, ey=None):
     if sel:
         e.update(sel=sel, ex=ex, ey=ey)
     return e
+
+
+def decode_png(body):
+    """(width, height, rows of palette indices, palette [(r, g, b, a)]) of an
+    8-bit palette PNG, or None."""
+    if ihdr(body) is None:
+        return None
+    pos, idat, pal, trns = 8, b"", [], b""
+    w = h = 0
+    while pos < len(body):
+        n, kind = struct.unpack(">I4s", body[pos:pos + 8])
+        data = body[pos + 8:pos + 8 + n]
+        pos += 12 + n
+        if kind == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", data[:10])
+            if depth != 8 or ctype != 3:
+                return None
+        elif kind == b"PLTE":
+            pal = [tuple(data[i:i + 3]) for i in range(0, len(data), 3)]
+        elif kind == b"tRNS":
+            trns = data
+        elif kind == b"IDAT":
+            idat += data
+    raw, rows, prev = zlib.decompress(idat), [], bytearray(w)
+    for y in range(h):
+        f, line = raw[y * (w + 1)], bytearray(raw[y * (w + 1) + 1:(y + 1) * (w + 1)])
+        for x in range(w):
+            a = line[x - 1] if x else 0
+            b, c = prev[x], prev[x - 1] if x else 0
+            if f == 1:
+                line[x] = (line[x] + a) & 255
+            elif f == 2:
+                line[x] = (line[x] + b) & 255
+            elif f == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    rgba = [(r, g, b, trns[i] if i < len(trns) else 255) for i, (r, g, b) in enumerate(pal)]
+    return w, h, rows, rgba
+
+
+def colour_near(img, x0, y0, r=6):
+    """The most opaque colour within r px of (x0, y0) of a decoded PNG."""
+    w, h, rows, pal = img
+    best = (0, 0, 0, 0)
+    for y in range(max(0, y0 - r), min(h, y0 + r + 1)):
+        for x in range(max(0, x0 - r), min(w, x0 + r + 1)):
+            c = pal[rows[y][x]]
+            if c[3] > best[3]:
+                best = c
+    return best
 
 
 def json_error(status, body):
@@ -229,8 +299,118 @@ def test_upload():
     ok((d.get("screenshot") or {}).get("height") == 1200, "heatmap.json names the screenshot", body[:300])
 
 
+CPAGE = "/moved"
+
+
+def compare_url(**params):
+    q = {"site": SITE, "path": CPAGE, "from": TODAY, "to": TODAY,
+         "compare_from": PAST, "compare_to": PAST}
+    q.update(params)
+    return "/sitepulse/heatmap.png?" + urllib.parse.urlencode({k: v for k, v in q.items() if v is not None})
+
+
+def test_compare():
+    # Before: 40 clicks at (200, 300) ten days ago, stored as ingest and the bulk round keep them.
+    psql("INSERT INTO sitepulse.click_cells (site_id, day, path, device, cx, cy, clicks) "
+         "SELECT id, '%s', '%s', 'desktop', 50, 75, 40 FROM sitepulse.sites WHERE key = '%s'"
+         % (PAST, CPAGE, SITE))
+    psql("INSERT INTO sitepulse.click_grid_pending (site_id, path, device, day) "
+         "SELECT id, '%s', 'desktop', '%s' FROM sitepulse.sites WHERE key = '%s'" % (CPAGE, PAST, SITE))
+    # After: the clicks moved to (1000, 300), today through collect.
+    moved = [dict(click(1000, 300), url=ORIGIN + CPAGE)] * 40
+    ok(collect(moved) == 204, "today's clicks on the right stored")
+    st, h, body = request(compare_url())
+    before_etag = h.get("ETag")
+    img = decode_png(body)
+    ok(st == 200 and img is not None and img[:2] == (1280, 960), "difference map: a palette PNG",
+       (st, ihdr(body), body[:100]))
+    if img:
+        more, fewer, calm = colour_near(img, 1000, 300), colour_near(img, 200, 300), colour_near(img, 640, 700)
+        ok(more[3] > 100 and more[0] > more[2] + 80, "warm ('more') where the clicks went", more)
+        ok(fewer[3] > 100 and fewer[2] > fewer[0] + 80, "blue ('fewer') where they left", fewer)
+        ok(calm[3] == 0, "clear where nothing changed", calm)
+    st, h, body = request(compare_url(**{"from": PAST, "to": PAST, "compare_from": TODAY,
+                                         "compare_to": TODAY}))
+    img = decode_png(body)
+    if ok(st == 200 and img is not None, "the ranges swapped", st):
+        ok(colour_near(img, 200, 300)[0] > colour_near(img, 200, 300)[2] and
+           colour_near(img, 1000, 300)[2] > colour_near(img, 1000, 300)[0],
+           "swapped: more on the left, fewer on the right")
+    st, h, body = request(compare_url(width="640", kind="scroll"))
+    ok(st == 200 and ihdr(body) and ihdr(body)[0] == 640, "a scroll map takes a compared range too",
+       (st, body[:100]))
+    psql("SELECT sitepulse.compact_click_grids(NULL)")
+    ok(psql("SELECT count(*) FROM sitepulse.click_grids g JOIN sitepulse.sites s ON s.id = g.site_id "
+            "WHERE s.key = '%s' AND g.path = '%s'" % (SITE, CPAGE)) == "1", "the past day is packed")
+    st, h, body = request(compare_url())
+    ok(st == 200 and h.get("ETag") == before_etag, "a packed day draws the same map (same ETag)",
+       (st, h.get("ETag"), before_etag))
+    st, h, body = request(compare_url(), headers={"If-None-Match": before_etag})
+    ok(st == 304, "and answers 304 to its ETag", st)
+    bad = [
+        ({"compare_to": None}, "compare_to"), ({"compare_from": None}, "compare_from"),
+        ({"compare_from": "2024-13-01"}, "compare_from"), ({"compare_to": "soon"}, "compare_to"),
+        ({"compare_from": TODAY, "compare_to": PAST}, "compare_from"),
+        ({"compare_from": "2020-01-01"}, "compare_from"),
+    ]
+    for params, name in bad:
+        st, h, body = request(compare_url(**params))
+        ok(st == 400 and json_error(st, body) and name in json.loads(body)["error"],
+           "400 naming %s for %s" % (name, params), (st, body[:200]))
+    st, h, body = request("/sitepulse/heatmap.json?" + urllib.parse.urlencode(
+        {"site": SITE, "path": CPAGE, "from": TODAY, "to": TODAY, "compare_from": PAST, "compare_to": PAST}))
+    d = json.loads(body) if st == 200 else {}
+    ok(d.get("clicks") == 40 and d.get("compare") == {"from": PAST, "to": PAST, "clicks": 40, "views": 0},
+       "heatmap.json: clicks, and the compared range's in compare", body[:300])
+    st, h, body = request("/sitepulse/heatmap.json?" + urllib.parse.urlencode(
+        {"site": SITE, "path": CPAGE, "compare_from": PAST}))
+    ok(st == 400 and "compare_to" in body.decode(), "heatmap.json: half a pair is 400", (st, body[:200]))
+
+
+def share_url(route, **params):
+    q = {"share": TOKEN, "path": PAGE}
+    q.update(params)
+    return "/sitepulse/share/%s?%s" % (route, urllib.parse.urlencode({k: v for k, v in q.items() if v is not None}))
+
+
+def test_share():
+    st, h, body = request(share_url("heatmap.png", width="320"), auth=False)
+    ok(st == 200 and ihdr(body) and ihdr(body)[:2] == (320, 600), "share: heatmap.png without a password",
+       (st, body[:200]))
+    st, h, body = request(share_url("heatmap.png", site=SITE, width="320"), auth=False)
+    ok(st == 200 and ihdr(body) is not None, "share: site= of the token's own site", st)
+    st, h, body = request(share_url("heatmap.png", site=OTHER), auth=False)
+    ok(st == 403 and json_error(st, body), "share: another site's key is refused", (st, body[:200]))
+    st, h, body = request(share_url("heatmap.json", site=OTHER), auth=False)
+    ok(st == 403 and json_error(st, body), "share: heatmap.json of another site is refused", (st, body[:200]))
+    st, h, body = request(share_url("heatmap-shot.png", site=OTHER), auth=False)
+    ok(st == 403 and json_error(st, body), "share: another site's screenshot is refused", (st, body[:200]))
+    st, h, body = request(share_url("heatmap.png", share="A" * 43), auth=False)
+    ok(st == 404 and json_error(st, body), "share: an unknown token is 404", (st, body[:200]))
+    st, h, body = request(share_url("heatmap.png", share=None, site=SITE), auth=False)
+    ok(st == 400 and json_error(st, body), "share: no token is 400", (st, body[:200]))
+    st, h, body = request(share_url("heatmap.json"), auth=False)
+    d = json.loads(body) if st == 200 else {}
+    ok(st == 200 and d.get("site") == SITE and any(p.get("path") == PAGE for p in d.get("pages", [])),
+       "share: heatmap.json of the token's site", body[:300])
+    st, h, body = request(share_url("heatmap-shot.png"), auth=False)
+    ok(st == 200 and ihdr(body) and ihdr(body)[:2] == (640, 1200), "share: heatmap-shot.png", (st, body[:100]))
+    st, h, body = request(share_url("heatmap.png", **{"compare_from": PAST, "compare_to": PAST}), auth=False)
+    ok(st == 200 and ihdr(body) is not None, "share: a difference map", st)
+    st, h, body = request(share_url("heatmap.png"), method="POST", data=b"x", auth=False)
+    ok(st in (403, 405), "share: POST is refused", st)
+    st, h, body = request(heatmap(share=TOKEN, site=None), auth=False)
+    ok(st == 401, "a share token on the protected route still needs the password", st)
+    st, h, body = request(heatmap(share=TOKEN))
+    ok(st == 400 and json_error(st, body), "a share token on the protected route: 400", (st, body[:200]))
+
+
 def main():
+    global TOKEN, TODAY, PAST
     psql("SELECT sitepulse.add_site('%s', 'heatmap test', ARRAY['%s'])" % (SITE, ORIGIN))
+    TOKEN = psql("SELECT share_token FROM sitepulse.sites WHERE key = '%s'" % SITE)
+    TODAY = psql("SELECT sitepulse.utc_day(now())")
+    PAST = psql("SELECT sitepulse.utc_day(now()) - 10")
     try:
         events = [click(200, 1500)] * 5 + [click(640, 300, "#buy", 0.5, 0.5)] * 30
         events += [{"type": "scroll", "url": ORIGIN + PAGE, "vw": 1280, "depth": d}
@@ -241,8 +421,12 @@ def main():
         test_errors()
         test_json()
         test_upload()
+        test_compare()
+        psql("SELECT sitepulse.add_site('%s', 'another site', ARRAY['%s'])" % (OTHER, ORIGIN))
+        test_share()
     finally:
         psql("SELECT sitepulse.remove_site('%s')" % SITE)
+        psql("SELECT sitepulse.remove_site('%s')" % OTHER)
     print("1..%d" % n_tests)
     sys.exit(1 if failed or not n_tests else 0)
 
