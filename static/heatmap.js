@@ -319,14 +319,16 @@
 	}
 
 	/*
-	 * A selector as text that wraps only between its steps (" > "), never
-	 * inside one; a step wider than the column ends in an ellipsis, and the
-	 * whole selector is the button's title.
+	 * A selector as text that wraps at its joints only: between its steps
+	 * (" > ") first, and inside a step wider than the column before a class,
+	 * id, attribute or pseudo-class; never inside a name. A name wider than
+	 * the column ends in an ellipsis; the whole selector is the button's title.
 	 */
 	function selectorText(sel) {
-		var parts = String(sel).split(' > ');
-		return parts.map(function (p, i) {
-			return h('span', { 'class': 'hm-step', text: (i ? '> ' : '') + p });
+		return String(sel).split(' > ').map(function (step, i) {
+			return h('span', { 'class': 'hm-step' }, step.split(/(?=[.:#[])/).map(function (tok, j) {
+				return h('span', { 'class': 'hm-tok', text: (i && !j ? '> ' : '') + tok });
+			}));
 		});
 	}
 

@@ -9,9 +9,10 @@
  *  - the legend is page text, at least 12 px, with a contrast of at least
  *    4.5:1 in the light and the dark theme, at a wide and a narrow window,
  *    and stays in view when the map is scrolled;
- *  - a long selector wraps between its steps only: no line of it is
- *    narrower than a step, the cell is at most one line per step, and its
- *    full text is the button's title;
+ *  - a long selector wraps at its joints only (between steps, before a
+ *    class or pseudo-class), never inside a name, nothing of it is cut,
+ *    and its full text is the button's title; a single name wider than
+ *    the column stays on one line and ends in an ellipsis;
  *  - choosing an element row (by keyboard) outlines that element's box on
  *    the screenshot, within 2 px of where the box is drawn;
  *  - the slider fades the heat out at one end and the page at the other;
@@ -128,28 +129,34 @@ async function legend(page, what) {
 	}
 }
 
-/* The long selector's cell: its height in lines, the narrowest line and the number of steps. */
+/*
+ * The long selector's cell: its height in lines, its lines (distinct tops of
+ * its pieces), its pieces (names with their . # : [ joints) and how many are cut.
+ */
 function selectorShape(sel) {
 	const b = Array.from(document.querySelectorAll('#hm-elements .hm-sel')).find((x) => x.title === sel);
 	const lh = parseFloat(getComputedStyle(b).lineHeight);
-	const steps = Array.from(b.querySelectorAll('.hm-step'));
-	const tops = new Set(steps.map((s) => Math.round(s.getBoundingClientRect().top)));
-	return { lines: b.clientHeight / lh, rows: tops.size, steps: steps.length, title: b.title,
-	    stepHeights: steps.map((s) => s.getBoundingClientRect().height / lh),
-	    minWidth: Math.min(...steps.map((s) => s.getBoundingClientRect().width)) };
+	const toks = Array.from(b.querySelectorAll('.hm-tok'));
+	const tops = new Set(toks.map((s) => Math.round(s.getBoundingClientRect().top)));
+	return { lines: b.clientHeight / lh, rows: tops.size, toks: toks.length, title: b.title,
+	    text: toks.map((x) => x.textContent).join(''), cut: toks.filter((x) => x.scrollWidth > x.clientWidth).length,
+	    tokHeights: toks.map((s) => s.getBoundingClientRect().height / lh),
+	    minWidth: Math.min(...toks.map((s) => s.getBoundingClientRect().width)) };
 }
 
 async function tableChecks(page, what) {
 	await page.waitForSelector('#hm-elements .hm-sel');
 	const s = await page.evaluate(selectorShape, LONG);
-	t.note(`${what}: long selector in ${s.rows} lines of ${s.steps} steps, ` +
-	    `cell ${s.lines.toFixed(1)} line-heights, narrowest step ${s.minWidth.toFixed(0)} px`);
-	t.ok(s.stepHeights.every((x) => x < 1.5), `${what}: no step of the long selector wraps`, s);
-	t.ok(s.rows <= s.steps && s.lines < s.steps + 1, `${what}: at most one line per step`, s);
+	t.note(`${what}: long selector (${LONG.length} characters) in ${s.rows} lines of ${s.toks} ` +
+	    `pieces, cell ${s.lines.toFixed(1)} line-heights, narrowest piece ${s.minWidth.toFixed(0)} px, ${s.cut} cut`);
+	t.ok(s.tokHeights.every((x) => x < 1.5), `${what}: no piece of the long selector wraps inside a name`, s);
+	t.ok(s.rows <= s.toks && s.lines < s.rows + 1, `${what}: its lines are whole pieces`, s);
+	t.is(s.cut, 0, `${what}: none of it is cut off`);
+	t.is(s.text, LONG.replace(/ > /g, '> '), `${what}: the pieces spell the selector`);
 	t.is(s.title, LONG, `${what}: the full selector is the title`);
 	const one = await page.evaluate((sel) => {
 		const b = Array.from(document.querySelectorAll('#hm-elements .hm-sel')).find((x) => x.title === sel);
-		const st = b.querySelector('.hm-step');
+		const st = b.querySelector('.hm-tok');
 		return { lines: b.clientHeight / parseFloat(getComputedStyle(b).lineHeight),
 		    cut: st.scrollWidth > st.clientWidth, ellipsis: getComputedStyle(st).textOverflow };
 	}, ELEMENTS[2][0]);
