@@ -492,6 +492,8 @@
 
 	/* A duration in words, from seconds: "5 minutes", "3 days". */
 	function age(s) {
+		if (!isFinite(s))
+			return 'some time';
 		var units = [[86400, 'day'], [3600, 'hour'], [60, 'minute']];
 		for (var i = 0; i < units.length; i++)
 			if (s >= units[i][0]) {
@@ -514,8 +516,8 @@
 		var where = REFWIDTH[d] + ' px wide (' + d + ')';
 		var s = row && row.screenshot, t;
 		if (state.shot) {
-			t = 'Drawn over a screenshot of this page ' + where + ', taken ' +
-			    (s ? age(s.age_s) + ' ago' : new Date(state.shot.created_at).toLocaleString());
+			t = 'Drawn over a screenshot of this page ' + where + ', taken ' + (s ? age(s.age_s) :
+			    age((Date.now() - Date.parse(state.shot.created_at)) / 1000)) + ' ago';
 			if (s && s.stale)
 				t += s.reason === 'layout' ? '; the page has changed since, a new one is due' :
 				    '; it is old, a new one is due';

@@ -228,8 +228,8 @@ async function owner(page, requests) {
 	await page.waitForFunction((p) => document.getElementById('hm-page').value === p &&
 	    document.querySelector('#heatmap-view .hm-shot').complete && document.getElementById('hm-note')
 	    .textContent.length > 0, PAGE, { timeout: 10000 });
-	t.like(await page.textContent('#hm-note'), /Drawn over a screenshot of this page 1280 px wide/,
-	    'the note says what the heat is drawn over');
+	t.like(await page.textContent('#hm-note'), /^Drawn over a screenshot of this page 1280 px wide \(desktop\), taken (less than a minute|\d+ minutes?) ago/,
+	    'the note says what the heat is drawn over and how old it is');
 
 	/* The legend, light and dark, wide and narrow; still in view when the map scrolls. */
 	await legend(page, 'light, 1280 px');
@@ -395,6 +395,7 @@ async function shared(context) {
 	t.ok(api.some((u) => /\/share\/heatmap\.png\?/.test(u)) && api.some((u) => /\/share\/heatmap-shot\.png\?/.test(u)),
 	    'the map and the screenshot are asked for there', api);
 	t.ok(await page.isVisible('#hm-legend') && await page.isVisible('#hm-elements'), 'with the legend and the element table');
+	t.like(await page.textContent('#hm-note'), /taken (less than a minute|\d+ minutes?) ago/, 'and the screenshot\'s age');
 	t.is(await page.$$eval('#hm-upload, #hm-shots, .hm-capture, input[type="file"]', (es) => es.length), 0,
 	    'no upload or capture control is shown');
 	await page.close();
