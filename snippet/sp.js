@@ -308,6 +308,14 @@
 		return u.href;
 	};
 
+	/*
+	 * What an option sends of a link's or a form's URL (u, an anchor or a
+	 * URL): for http(s), its origin and path, without credentials, query
+	 * or fragment; otherwise only its scheme, since a data: or blob: link
+	 * holds the file itself and a mailto: an address.
+	 */
+	const bare = (u) => /^http/.test(u.protocol) ? (u.origin + u.pathname).slice(0, 256) : u.protocol;
+
 	/* The file types data-downloads counts when it names none. */
 	const DOWNLOADS = 'pdf,zip,gz,tgz,bz2,xz,7z,rar,dmg,exe,msi,pkg,deb,rpm,apk,iso,csv,' +
 	    'xls,xlsx,doc,docx,ppt,pptx,odt,ods,odp,epub,mp3,mp4,mov,avi,mkv,wav';
@@ -319,12 +327,12 @@
 	 *   data-downloads[="pdf,zip"]: a click (or middle click) on a link to
 	 *     a file of those types (default DOWNLOADS), or on a link with a
 	 *     download attribute, sends event "download" with props.url, the
-	 *     link's URL without query and fragment.
-	 *   data-hash: hash routes are pages (routed()); a hash change is a
-	 *     page view.
+	 *     link's bare() URL.
+	 *   data-hash: hash routes are pages (routed()); a hash change to
+	 *     another route is a page view.
 	 *   data-forms: a form's submit event sends event "form" with
-	 *     props.form (the form's selector) and props.action (the path it
-	 *     posts to); never a field's name or value.
+	 *     props.form (the form's selector) and props.action (the bare()
+	 *     URL it posts to); never a field's name or value.
 	 */
 	const options = (data) => {
 		const types = (data.downloads || DOWNLOADS).toLowerCase().split(/[\s,.]+/).filter(String);
@@ -336,13 +344,13 @@
 
 			if (e.button < 2 && a && (a.hasAttribute('download') ||
 			    types.some((x) => a.pathname.toLowerCase().endsWith('.' + x))))
-				track({ type: 'event', name: 'download', props: { url: (a.origin + a.pathname).slice(0, 256) } });
+				track({ type: 'event', name: 'download', props: { url: bare(a) } });
 		}, true));
 		'forms' in data && on(d, 'submit', (e) => {
 			const f = e.target;
 
 			track({ type: 'event', name: 'form', props: { form: spSelector(f),
-			    action: new URL(f.getAttribute('action') || '', loc.href).pathname.slice(0, 256) } });
+			    action: bare(new URL(f.getAttribute('action') || '', loc.href)) } });
 		}, true);
 	};
 	/* ---- END OPTIONS --------------------------------------------------- */

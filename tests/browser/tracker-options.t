@@ -75,6 +75,7 @@ const LINKS = `
 <a id="txt" href="${DIR}/files/notes.txt" download>txt</a>
 <a id="html" href="${DIR}/other.html">html</a>
 <a id="dmg" href="https://files.example/dl/setup.dmg">dmg</a>
+<a id="blob" href="data:text/csv,name%2Csomeone%40mail.example" download="list.csv">generated</a>
 <script>for (const k of ['click', 'auxclick'])
 	document.addEventListener(k, (e) => e.target.closest('a') && e.preventDefault());</script>`;
 
@@ -127,14 +128,17 @@ async function testDownloads(ctx) {
 	await activate(pg, '#txt', 'middle');
 	await activate(pg, '#html');
 	await activate(pg, '#dmg');
+	await activate(pg, '#blob');
 	await pg.close({ runBeforeUnload: true });
-	let r = await waitRows('-dl/default', (x) => names(x, 'download').length >= 4 &&
+	let r = await waitRows('-dl/default', (x) => names(x, 'download').length >= 5 &&
 	    x.some((e) => e.type == 'leave'));
 	t.is(names(r, 'download').map((e) => e.props.url).join(' '),
 	    `${BASE}${DIR}/files/Report.PDF ${BASE}${DIR}/files/data.csv ${BASE}${DIR}/files/notes.txt ` +
-	    'https://files.example/dl/setup.dmg',
+	    'https://files.example/dl/setup.dmg data:',
 	    'data-downloads: a click, Enter and a middle click on file links send "download" with ' +
-	    'the URL without query or fragment; a download attribute counts; a page link does not');
+	    'the URL without query or fragment (of a data: link only its scheme); a download ' +
+	    'attribute counts; a page link does not');
+	t.ok(!/someone|secret|p2/.test(JSON.stringify(r)), 'no query, fragment or data: content is sent');
 	t.ok(names(r, 'download').every((e) => Object.keys(e.props).join() == 'url'),
 	    'a download event has only props.url', names(r, 'download'));
 	t.is(names(r, 'outbound').length, 1, 'a file on another host is an outbound link as well');
@@ -208,9 +212,9 @@ async function testForms(ctx) {
 	await pg.close({ runBeforeUnload: true });
 	const r = await waitRows('-form/', (x) => names(x, 'form').length >= 2 && x.some((e) => e.type == 'leave'));
 	t.is(JSON.stringify(names(r, 'form').map((e) => e.props)), JSON.stringify([
-		{ form: 'body > form.search:nth-of-type(2)', action: `${DIR}-form/page.html` },
-		{ form: '#signup', action: `${DIR}-form/thanks.html` }]),
-	    'data-forms: a submit sends "form" with the form\'s selector and action path, ' +
+		{ form: 'body > form.search:nth-of-type(2)', action: `${BASE}${DIR}-form/page.html` },
+		{ form: '#signup', action: `${BASE}${DIR}-form/thanks.html` }]),
+	    'data-forms: a submit sends "form" with the form\'s selector and action URL, ' +
 	    'whether the page handles it or it posts');
 	const all = JSON.stringify(r);
 	t.ok(!/someone|mail\.example|hunter2|private|secret|email|"pw"|"q"/.test(all),
