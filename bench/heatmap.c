@@ -266,7 +266,7 @@ scroll_map(PGconn *c, const char *id)
 	gdImagePtr im = heat_image(WIDTH, HEIGHT);
 	heat_scroll_paint(share, im->pixels, WIDTH, HEIGHT, HEIGHT);
 	heat_legend(im, "nobody", "all views");
-	gdFree(heat_png(im, &size));
+	free(heat_png(im, &size));
 	gdImageDestroy(im);
 	return now_ms() - t;
 }
@@ -317,7 +317,7 @@ main(int argc, char **argv)
 		t4 = now_ms();
 		bytes = size;
 		ncells = rows;
-		gdFree(png);
+		free(png);
 		gdImageDestroy(im);
 		heat_grid_free(g);
 		PQclear(in.res);

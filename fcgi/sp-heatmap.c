@@ -563,7 +563,7 @@ render_png(struct heatmap *h, FCGX_Request *r, struct render *rd)
 		counters_observe(h->ctr, H_HEATMAP_MS, rd->t_encode - rd->t0);
 		send_png(r, rd, png, size);
 	}
-	gdFree(png);
+	free(png);
 	if (out != NULL)
 		gdImageDestroy(out);
 	gdImageDestroy(im);

@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # Build: compiler, pkg-config and the libraries' headers.
-BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev libsodium-dev libyaml-dev libpcre2-dev libseccomp-dev"
+BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev libsodium-dev libyaml-dev libpcre2-dev libseccomp-dev zlib1g-dev"
 # The Debian package (make deb): debhelper and dpkg-buildpackage, lintian.
 DEB="debhelper dpkg-dev fakeroot lintian"
 # Run: PostgreSQL server, web servers, user-agent data.

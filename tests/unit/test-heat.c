@@ -194,8 +194,46 @@ test_png(void)
 	    png[22] == 0 && png[23] == 200, "IHDR says 300 x 200");
 	ok(png[25] == 3, "colour type 3: a palette image");
 	ok(memmem(png, size, "tRNS", 4) != NULL, "with a transparency chunk");
-	gdFree(png);
+	free(png);
 	gdImageDestroy(im);
+}
+
+/* What heat_png() writes decodes (libgd's reader) to the same colours and alpha, pixel by pixel. */
+static void
+test_png_roundtrip(void)
+{
+	static const struct { int diff, W, H; } t[] = { { 0, 300, 200 }, { 1, 97, 31 }, { 0, 1, 1 } };
+
+	for (size_t c = 0; c < sizeof(t) / sizeof(t[0]); c++) {
+		gdImagePtr	 im = t[c].diff ? heat_diff_image(t[c].W, t[c].H) : heat_image(t[c].W, t[c].H);
+		gdImagePtr	 back;
+		void		*png;
+		int		 size = 0, bad = 0;
+
+		for (int y = 0; y < t[c].H; y++)
+			for (int x = 0; x < t[c].W; x++)
+				im->pixels[y][x] = (unsigned char)((x * 7 + y * 3) % HEAT_NCOLOURS);
+		heat_legend(im, "fewer", "more");
+		png = heat_png(im, &size);
+		back = png != NULL ? gdImageCreateFromPngPtr(size, png) : NULL;
+		for (int y = 0; back != NULL && y < t[c].H; y++)
+			for (int x = 0; x < t[c].W; x++) {
+				int a = gdImageGetPixel(im, x, y), b = gdImageGetPixel(back, x, y);
+				int ta = gdImageGetTransparent(im) == a, tb = gdImageGetTransparent(back) == b;
+				if (ta != tb || (!ta && (gdImageRed(im, a) != gdImageRed(back, b) ||
+				    gdImageGreen(im, a) != gdImageGreen(back, b) ||
+				    gdImageBlue(im, a) != gdImageBlue(back, b) ||
+				    gdImageAlpha(im, a) != gdImageAlpha(back, b))))
+					bad++;
+			}
+		ok(back != NULL && gdImageSX(back) == t[c].W && gdImageSY(back) == t[c].H && bad == 0,
+		    "PNG %dx%d (%s palette) decodes to the same pixels (%d differ)", t[c].W, t[c].H,
+		    t[c].diff ? "diverging" : "ramp", bad);
+		if (back != NULL)
+			gdImageDestroy(back);
+		free(png);
+		gdImageDestroy(im);
+	}
 }
 
 int
@@ -207,5 +245,6 @@ main(void)
 	test_hottest();
 	test_scroll();
 	test_png();
+	test_png_roundtrip();
 	return done_testing();
 }
