@@ -296,12 +296,11 @@ COMMENT ON FUNCTION sitepulse.take_capture(text) IS
     'Takes the next queued page for capture worker p_worker (requests first): site key, path, device, the site''s origins, reason; no row when nothing waits.';
 
 -- Ends worker p_worker's take of page p_path, device p_device of site
--- p_key: with p_error NULL the page was captured (the entry goes, selectors
--- p_selectors are kept with the newest screenshot); otherwise the entry
--- waits again with the error recorded. Returns false when no such entry
--- was held.
+-- p_key: with p_error NULL the page was captured and the entry goes;
+-- otherwise the entry waits again with the error recorded. Returns false
+-- when there was no such entry.
 CREATE FUNCTION sitepulse.finish_capture(p_worker text, p_key text, p_path text, p_device text,
-    p_error text DEFAULT NULL, p_selectors text[] DEFAULT NULL)
+    p_error text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -318,12 +317,6 @@ BEGIN
            failed = failed + (p_error IS NOT NULL)::int
      WHERE name = left(p_worker, 128);
     IF p_error IS NULL THEN
-        IF p_selectors IS NOT NULL THEN
-            UPDATE sitepulse.screenshots s SET selectors = p_selectors
-             WHERE s.id = (SELECT max(k.id) FROM sitepulse.screenshots k
-                            WHERE k.site_id = v_site AND k.path = p_path AND k.device = p_device
-                              AND k.source = 'tool');
-        END IF;
         DELETE FROM sitepulse.capture_queue
          WHERE site_id = v_site AND path = p_path AND device = p_device;
     ELSE
@@ -334,8 +327,22 @@ BEGIN
     RETURN FOUND;
 END
 $$;
-COMMENT ON FUNCTION sitepulse.finish_capture(text, text, text, text, text, text[]) IS
-    'Ends a capture worker''s take of a queued page: without p_error the entry goes (and p_selectors are kept with the newest tool screenshot); with it the entry waits again, the error recorded.';
+COMMENT ON FUNCTION sitepulse.finish_capture(text, text, text, text, text) IS
+    'Ends a capture worker''s take of a queued page: without p_error the entry goes; with it the entry waits again, the error recorded.';
+
+-- Keeps p_selectors, every selector a capture found on the page, with tool
+-- screenshot p_id (tools/screenshot calls it around add_screenshot():
+-- set_screenshot_selectors(add_screenshot(...), ...)). Returns p_id, or
+-- NULL when p_id is NULL or not a tool screenshot.
+CREATE FUNCTION sitepulse.set_screenshot_selectors(p_id bigint, p_selectors text[]) RETURNS bigint
+LANGUAGE sql VOLATILE
+AS $$
+    UPDATE sitepulse.screenshots SET selectors = p_selectors
+     WHERE id = p_id AND source = 'tool'
+    RETURNING id
+$$;
+COMMENT ON FUNCTION sitepulse.set_screenshot_selectors(bigint, text[]) IS
+    'Keeps the selectors a capture found on the page with tool screenshot p_id (for layout staleness); returns p_id, or NULL.';
 
 -- The admin endpoint's view of site p_key (sp-admin, GET
 -- /sitepulse/admin/screenshots): no row for an unknown site; else the
@@ -365,7 +372,8 @@ INSERT INTO sitepulse.program_rights (role, privilege, object, definer) VALUES
     ('sitepulse_capture', 'USAGE',   'SCHEMA sitepulse', false),
     ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.queue_captures(text)', true),
     ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.take_capture(text)', true),
-    ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.finish_capture(text, text, text, text, text, text[])', true),
+    ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.finish_capture(text, text, text, text, text)', true),
+    ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.set_screenshot_selectors(bigint, text[])', true),
     ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.capture_heartbeat(text)', true),
     ('sitepulse_capture', 'EXECUTE',
      'FUNCTION sitepulse.add_screenshot(text, text, text, int, int, bytea, jsonb, text, text, int)', true);

@@ -4,7 +4,7 @@
 -- take/finish/heartbeat keep the queue and the workers' table right; the
 -- roles may call what they need and nothing else.
 \ir tap_begin.inc
-SELECT plan(33);
+SELECT plan(34);
 
 CREATE FUNCTION pg_temp.run_as(p_role name, p_sql text) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -68,9 +68,10 @@ SELECT is(sitepulse.queue_captures('tap_cap'), 1, 'a failed entry is dropped a d
 SELECT is((SELECT reason FROM sitepulse.capture_queue WHERE path = '/a' AND device = 'desktop'), 'missing',
           '... and queued afresh');
 UPDATE sitepulse.capture_queue SET taken_at = now() - interval '11 minutes' WHERE path = '/a' AND device = 'mobile';
-SELECT add_screenshot IS NOT NULL AS stored FROM sitepulse.add_screenshot('tap_cap', '/c', 'tablet', 800, 600,
-    '\x89504e47', '[{"sel":"#hero","x":0,"y":0,"w":10,"h":10}]', 'tool') \gset
-SELECT ok(sitepulse.finish_capture('w1', 'tap_cap', '/c', 'tablet', NULL, ARRAY['#hero', 'main']),
+SELECT ok(sitepulse.set_screenshot_selectors(sitepulse.add_screenshot('tap_cap', '/c', 'tablet', 800, 600,
+    '\x89504e47', '[{"sel":"#hero","x":0,"y":0,"w":10,"h":10}]', 'tool'), ARRAY['#hero', 'main']) IS NOT NULL,
+    'set_screenshot_selectors(add_screenshot(...))');
+SELECT ok(sitepulse.finish_capture('w1', 'tap_cap', '/c', 'tablet'),
           'finish_capture after a capture');
 SELECT is((SELECT count(*)::int FROM sitepulse.capture_queue WHERE path = '/c'), 0, 'the entry is gone');
 SELECT is((SELECT selectors FROM sitepulse.screenshots s JOIN sitepulse.sites t ON t.id = s.site_id
