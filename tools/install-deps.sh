@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 
 # Build: compiler, pkg-config and the libraries' headers.
 BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev libsodium-dev libyaml-dev libpcre2-dev libseccomp-dev zlib1g-dev"
-# The Debian package (make deb): debhelper and dpkg-buildpackage, lintian.
-DEB="debhelper dpkg-dev fakeroot lintian"
+# The Debian package (make deb): debhelper and dpkg-buildpackage, lintian;
+# systemd for tests/package/deb.t (systemd-analyze verify, systemd-tmpfiles).
+DEB="debhelper dpkg-dev fakeroot lintian systemd"
 # Run: PostgreSQL server, web servers, user-agent data.
 RUN="postgresql-15 lighttpd apache2 libapache2-mod-fcgid apache2-utils spawn-fcgi multiwatch uap-core"
 # Test: pgTAP, prove, the browser, load and fuzz tools, monitoring.

@@ -401,6 +401,10 @@ def main():
                   "/etc/lighttpd/conf-available/50-sitepulse-vars.conf",
                   "/etc/lighttpd/conf-available/51-sitepulse.conf", "/etc/sitepulse/sitepulse.env"]:
             ok(f in conffiles, "conffile: " + f)
+        p = run(["systemd-analyze", "verify", "--man=no", "sitepulse-maintain.service", "sitepulse-maintain.timer",
+                 "sitepulse@sp-collect.socket", "sitepulse@sp-collect.service"])
+        ok(p.returncode == 0 and not p.stderr.strip(), "systemd-analyze verify: the units" +
+           ("" if p.returncode == 0 and not p.stderr.strip() else ": " + p.stderr[-800:]))
         ok(not glob.glob("/etc/apache2/conf-enabled/sitepulse*") and
            not glob.glob("/etc/lighttpd/conf-enabled/*sitepulse*"), "installing enabled no configuration")
         ok("sitepulse" in accounts()[0] and "sitepulse-web" in accounts()[1], "the system user and group exist")
