@@ -7,6 +7,15 @@
  *   POST /sitepulse/admin/screenshot?site=KEY&path=/x[&device=desktop|tablet|mobile]
  *        header: X-SitePulse-Request: 1
  *        body: a PNG or JPEG image of at most 8 MiB (any Content-Type)
+ *   GET  /sitepulse/admin/screenshots?site=KEY[&path=/x]
+ *        each clicked (or captured, or queued) page and device of the site,
+ *        its newest screenshot's age and staleness, whether it is queued,
+ *        and whether a capture worker (tools/capture) was seen in the last
+ *        15 minutes (sql/018_capture_queue.sql: screenshot_overview())
+ *   POST /sitepulse/admin/capture
+ *        header: X-SitePulse-Request: 1
+ *        body: {"site":"KEY","path":"/x","device":"desktop|tablet|mobile"}
+ *        queues the page for the capture worker, ahead of the rest: 202
  *
  * A browser sends the administrator's Basic credentials with any request
  * to this host, whichever page made it, so a state change must prove that
@@ -29,6 +38,7 @@
 #include <strings.h>
 
 #include <fcgiapp.h>
+#include <json-c/json.h>
 #include <libpq-fe.h>
 
 #include "access.h"
@@ -42,12 +52,27 @@
 #include "valid.h"
 
 #define UPLOAD_MAX	 (8 << 20)
+#define CAPTURE_BODY_MAX 4096		/* a capture request's JSON body */
+#define WORKER_FRESH_S	 (15 * 60)	/* a worker seen this recently is available */
 
-enum stmt { Q_ADD, Q__MAX };
+enum stmt { Q_ADD, Q_OVERVIEW, Q_CAPTURE, Q__MAX };
+
+#define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static const char *const sql[Q__MAX] = {
 	[Q_ADD] = "SELECT sitepulse.add_screenshot($1, $2, $3, $4::int, $5::int, $6::bytea, "
 	    "NULL, 'upload')",
+	[Q_OVERVIEW] = "SELECT max_age_days, " ISO("last_seen") ", "
+	    "coalesce(last_seen > now() - make_interval(secs => $3::int), false), "
+	    "path, device, clicks, screenshot_id, " ISO("created_at") ", age_s, source, stale, queued "
+	    "FROM sitepulse.screenshot_overview($1, $2)",
+	[Q_CAPTURE] = "SELECT sitepulse.request_capture($1, $2, $3)",
+};
+
+/* The columns of Q_OVERVIEW, in order. */
+enum overview_col {
+	O_MAX_AGE, O_LAST_SEEN, O_AVAILABLE, O_PATH, O_DEVICE, O_CLICKS, O_SHOT_ID,
+	O_CREATED, O_AGE, O_SOURCE, O_STALE, O_QUEUED
 };
 
 /* Everything a request needs, kept for the life of the process. */
@@ -61,6 +86,18 @@ struct admin {
 /* A validated upload request. */
 struct upload {
 	const char	*site, *path, *device;
+};
+
+/* A validated screenshots overview request: path may be NULL (every page). */
+struct overview {
+	const char	*site, *path;
+};
+
+/* A validated capture request, copied out of its JSON body. */
+struct capture {
+	char		 site[VALID_KEY_MAX + 1];
+	char		 path[VALID_PATH_MAX + 1];
+	char		 device[8];
 };
 
 /* What a request says about where it comes from: CGI parameters, each may be NULL. */
@@ -164,6 +201,105 @@ parse_upload(const struct http_query *q, struct upload *u, const char **why)
 		return *why = "device: desktop, tablet or mobile", 0;
 	u->device = dev->name;
 	return 1;
+}
+
+/* True when path is a page path: starts with /, valid text of at most VALID_PATH_MAX bytes. */
+static int
+valid_page_path(const char *path)
+{
+	return path != NULL && path[0] == '/' && valid_text(path, strlen(path), VALID_PATH_MAX);
+}
+
+/*
+ * Validates the query of a screenshots overview into o: site required,
+ * path optional. Returns 1, or 0 with *why set to the reason for a 400.
+ */
+static int
+parse_overview(const struct http_query *q, struct overview *o, const char **why)
+{
+	static const char *const names[] = { "site", "path", NULL };
+
+	if (!http_query_only(q, names))
+		return *why = "unknown parameter", 0;
+	o->site = http_query_get(q, "site");
+	o->path = http_query_get(q, "path");
+	if (!valid_site_key(o->site))
+		return *why = "site: missing or not a site key", 0;
+	if (o->path != NULL && !valid_page_path(o->path))
+		return *why = "path: not a page path", 0;
+	return 1;
+}
+
+/*
+ * Copies string member name of JSON object o into buf (size sz). Returns 1,
+ * or 0 when it is missing, not a string or does not fit.
+ */
+static int
+json_member(struct json_object *o, const char *name, char *buf, size_t sz)
+{
+	struct json_object	*v;
+	int			 n;
+
+	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
+		return 0;
+	n = json_object_get_string_len(v);
+	if (n < 0 || (size_t)n >= sz || memchr(json_object_get_string(v), '\0', (size_t)n) != NULL)
+		return 0;
+	memcpy(buf, json_object_get_string(v), (size_t)n + 1);
+	return 1;
+}
+
+/* True when the n bytes at s are all JSON whitespace. */
+static int
+blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			return 0;
+	return 1;
+}
+
+/*
+ * Validates a capture request's body (len bytes, not NUL-terminated): one
+ * JSON object of exactly the string members site, path and device, each
+ * valid. Returns 1 with c filled in, or 0 with *why set to the reason for
+ * a 400. Pure.
+ */
+static int
+parse_capture(const char *body, size_t len, struct capture *c, const char **why)
+{
+	struct json_tokener	*tok;
+	struct json_object	*root = NULL;
+	int			 ok = 0;
+
+	*why = NULL;
+	if (len == 0)
+		return *why = "body: empty (a JSON object with site, path and device)", 0;
+	if ((tok = json_tokener_new_ex(4)) == NULL) {
+		fprintf(stderr, "sp-admin: out of memory for a JSON parser\n");
+		exit(1);
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, body, (int)len);
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !blank(body + json_tokener_get_parse_end(tok), len - json_tokener_get_parse_end(tok)))
+		*why = "body: not one JSON object";
+	else if (!json_object_is_type(root, json_type_object))
+		*why = "body: not a JSON object";
+	else if (json_object_object_length(root) != 3)
+		*why = "body: exactly the members site, path and device";
+	else if (!json_member(root, "site", c->site, sizeof(c->site)) || !valid_site_key(c->site))
+		*why = "site: missing or not a site key";
+	else if (!json_member(root, "path", c->path, sizeof(c->path)) || !valid_page_path(c->path))
+		*why = "path: missing or not a page path";
+	else if (!json_member(root, "device", c->device, sizeof(c->device)) ||
+	    param_device(c->device, 0) == NULL)
+		*why = "device: desktop, tablet or mobile";
+	else
+		ok = 1;
+	json_object_put(root);
+	json_tokener_free(tok);
+	return ok;
 }
 
 /* The HTTP status for an image_check() or image_reencode() refusal. */
@@ -278,11 +414,174 @@ do_upload(struct admin *a, FCGX_Request *r)
 		http_db_error(r, rc == 503, a->cfg.retry_after);
 }
 
+/* Column col of row i of res as a JSON string, or JSON null when it is NULL. */
+static struct json_object *
+text_or_null(PGresult *res, int i, int col)
+{
+	return PQgetisnull(res, i, col) ? NULL : json_object_new_string(PQgetvalue(res, i, col));
+}
+
+/* Column col of row i of res as a JSON integer (0 when NULL). */
+static struct json_object *
+int_of(PGresult *res, int i, int col)
+{
+	return json_object_new_int64(PQgetisnull(res, i, col) ? 0 :
+	    strtoll(PQgetvalue(res, i, col), NULL, 10));
+}
+
+/* Column col of row i of res as a JSON boolean. */
+static struct json_object *
+bool_of(PGresult *res, int i, int col)
+{
+	return json_object_new_boolean(strcmp(PQgetvalue(res, i, col), "t") == 0);
+}
+
+/* Row i of an overview result as a page object; its screenshot is null when it has none. */
+static struct json_object *
+overview_page(PGresult *res, int i)
+{
+	struct json_object	*page = json_object_new_object(), *shot = NULL;
+
+	json_object_object_add(page, "path", text_or_null(res, i, O_PATH));
+	json_object_object_add(page, "device", text_or_null(res, i, O_DEVICE));
+	json_object_object_add(page, "clicks", int_of(res, i, O_CLICKS));
+	if (!PQgetisnull(res, i, O_SHOT_ID)) {
+		shot = json_object_new_object();
+		json_object_object_add(shot, "id", int_of(res, i, O_SHOT_ID));
+		json_object_object_add(shot, "created_at", text_or_null(res, i, O_CREATED));
+		json_object_object_add(shot, "age_s", int_of(res, i, O_AGE));
+		json_object_object_add(shot, "source", text_or_null(res, i, O_SOURCE));
+		json_object_object_add(shot, "stale", json_object_new_boolean(!PQgetisnull(res, i, O_STALE)));
+		json_object_object_add(shot, "reason", text_or_null(res, i, O_STALE));
+	}
+	json_object_object_add(page, "screenshot", shot);
+	json_object_object_add(page, "queued", bool_of(res, i, O_QUEUED));
+	return page;
+}
+
+/*
+ * Answers 200 with the overview of site o as JSON (contract: README.md,
+ * "Screenshots"): one row per page and device, or a single row with a NULL
+ * path for a site that has none.
+ */
+static void
+overview_json(FCGX_Request *r, const struct overview *o, PGresult *res)
+{
+	struct json_object	*root = json_object_new_object(), *cap = json_object_new_object();
+	struct json_object	*pages = json_object_new_array();
+
+	json_object_object_add(root, "site", json_object_new_string(o->site));
+	json_object_object_add(root, "max_age_days", int_of(res, 0, O_MAX_AGE));
+	json_object_object_add(cap, "available", bool_of(res, 0, O_AVAILABLE));
+	json_object_object_add(cap, "last_seen", text_or_null(res, 0, O_LAST_SEEN));
+	json_object_object_add(root, "capture", cap);
+	for (int i = 0; i < PQntuples(res); i++)
+		if (!PQgetisnull(res, i, O_PATH))
+			json_object_array_add(pages, overview_page(res, i));
+	json_object_object_add(root, "pages", pages);
+	http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
+	FCGX_PutS(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE), r->out);
+	FCGX_PutS("\n", r->out);
+	json_object_put(root);
+}
+
+/*
+ * GET /admin/screenshots. Answers 200, 400 (bad parameter), 404 (unknown
+ * site), 500 or 503.
+ */
+static void
+do_overview(struct admin *a, FCGX_Request *r)
+{
+	struct http_query	 q;
+	struct overview		 o;
+	const char		*why, *params[3];
+	char			 fresh[16];
+	PGresult		*res;
+
+	if (!http_query_parse(http_param(r, "QUERY_STRING"), &q)) {
+		http_error(r, 400, "query: malformed", NULL);
+		return;
+	}
+	if (!parse_overview(&q, &o, &why)) {
+		http_error(r, 400, why, NULL);
+		return;
+	}
+	snprintf(fresh, sizeof(fresh), "%d", WORKER_FRESH_S);
+	params[0] = o.site;
+	params[1] = o.path;
+	params[2] = fresh;
+	if ((res = db_exec(&a->db, Q_OVERVIEW, 3, params)) == NULL) {
+		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+		return;
+	}
+	if (PQntuples(res) == 0)
+		http_error(r, 404, "unknown site", NULL);
+	else
+		overview_json(r, &o, res);
+	PQclear(res);
+}
+
+/*
+ * POST /admin/capture. Answers 202, 400 (bad body), 404 (unknown site),
+ * 413 (body over 4 KiB), 500 or 503.
+ */
+static void
+do_capture(struct admin *a, FCGX_Request *r)
+{
+	struct capture		 c;
+	const char		*why, *params[3];
+	PGresult		*res;
+	size_t			 len;
+	int			 rc, known;
+
+	if ((rc = http_read_body(r, (char *)a->body, CAPTURE_BODY_MAX, &len)) <= 0) {
+		http_error(r, rc == 0 ? 413 : 400, rc == 0 ? "body larger than 4 KiB" :
+		    "body: unreadable or shorter than Content-Length", NULL);
+		return;
+	}
+	if (!parse_capture((const char *)a->body, len, &c, &why)) {
+		http_error(r, 400, why, NULL);
+		return;
+	}
+	params[0] = c.site;
+	params[1] = c.path;
+	params[2] = c.device;
+	if ((res = db_exec(&a->db, Q_CAPTURE, 3, params)) == NULL) {
+		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+		return;
+	}
+	known = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!known) {
+		http_error(r, 404, "unknown site", NULL);
+		return;
+	}
+	http_status(r, 202, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
+	FCGX_PutS("{\"queued\":true}\n", r->out);
+}
+
+/* A route of sp-admin: its path suffix, method, whether it changes state, and handler. */
+struct route {
+	const char	*suffix;
+	const char	*method;
+	const char	*allow;		/* the Allow header of a 405 */
+	int		 changes;	/* state-changing: the cross-site guard applies */
+	void		(*handler)(struct admin *, FCGX_Request *);
+};
+
+static const struct route routes[] = {
+	{ "/admin/screenshot", "POST", "Allow: POST\r\n", 1, do_upload },
+	{ "/admin/screenshots", "GET", "Allow: GET, HEAD\r\n", 0, do_overview },
+	{ "/admin/capture", "POST", "Allow: POST\r\n", 1, do_capture },
+};
+
 /*
  * Routes one request. First of all, before anything of it is read, the
  * access its route was given (protected only: else 401 or 403, answered
  * by http_access()); then 404 for an unknown path, 405 (with Allow) for a
- * wrong method, and 403 for a request that may come from another site.
+ * wrong method, and for a route that changes state, 403 for a request that
+ * may come from another site; then the route's handler.
  */
 static void
 handle(struct admin *a, FCGX_Request *r)
@@ -292,19 +591,25 @@ handle(struct admin *a, FCGX_Request *r)
 	const char		*why;
 	char			 path[1024];
 
+	const struct route	*rt = NULL;
+
 	if (!http_access(r, ACCESS_PROTECTED, &acc))
 		return;
 	http_path(r, path, sizeof(path));
 	p = provenance(r);
-	if (!http_ends_with(path, "/admin/screenshot"))
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (http_ends_with(path, routes[i].suffix))
+			rt = &routes[i];
+	if (rt == NULL)
 		http_error(r, 404, "not found", NULL);
-	else if (!http_method_is(r, "POST"))
-		http_error(r, 405, "method not allowed", "Allow: POST\r\n");
-	else if ((why = cross_site_refusal(&p)) != NULL) {
-		fprintf(stderr, "sp-admin: upload by %s refused: %s\n", acc.user, why);
+	else if (!http_method_is(r, rt->method) &&
+	    !(strcmp(rt->method, "GET") == 0 && http_method_is(r, "HEAD")))
+		http_error(r, 405, "method not allowed", rt->allow);
+	else if (rt->changes && (why = cross_site_refusal(&p)) != NULL) {
+		fprintf(stderr, "sp-admin: %s by %s refused: %s\n", rt->suffix, acc.user, why);
 		http_error(r, 403, why, NULL);
 	} else
-		do_upload(a, r);
+		rt->handler(a, r);
 }
 
 int

@@ -1,6 +1,7 @@
 /*
  * Tests of sp-admin (fcgi/sp-admin.c, included with its main renamed):
- * the cross-site check, table-driven, and whole requests through handle()
+ * the cross-site check and the validators of the screenshots overview's
+ * query and the capture request's body, table-driven, and whole requests through handle()
  * on in-memory FastCGI streams, none of which reaches the database: a
  * route the web server did not authenticate or did not declare protected
  * is refused before the body is read, and so is an upload that may come
@@ -51,6 +52,100 @@ test_cross_site(void)
 		const char *why = cross_site_refusal(&t[i].p);
 		ok((why != NULL) == t[i].refused, "cross-site: %s: %s (%s)", t[i].name,
 		    t[i].refused ? "403" : "allowed", why ? why : "-");
+	}
+}
+
+static void
+test_parse_overview(void)
+{
+	static const struct {
+		const char	*query;
+		int		 ok;
+	} t[] = {
+		{ "site=demo", 1 },
+		{ "site=demo&path=/pricing.html", 1 },
+		{ "site=a_b-C9&path=/", 1 },
+		{ "", 0 },
+		{ "path=/x", 0 },
+		{ "site=", 0 },
+		{ "site=de%20mo", 0 },
+		{ "site=demo&path=x", 0 },
+		{ "site=demo&path=", 0 },
+		{ "site=demo&path=/%00x", 0 },
+		{ "site=demo&path=/%ff", 0 },
+		{ "site=demo&device=mobile", 0 },
+		{ "site=demo&site=other", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct http_query	 q;
+		struct overview		 o;
+		const char		*why = NULL;
+		int			 valid = http_query_parse(t[i].query, &q) && parse_overview(&q, &o, &why);
+
+		ok(valid == t[i].ok, "overview query \"%s\": %s (%s)", t[i].query, t[i].ok ? "valid" : "400",
+		    why ? why : "-");
+	}
+}
+
+static void
+test_parse_capture(void)
+{
+	static const struct {
+		const char	*body;
+		int		 ok;
+		const char	*device;
+	} t[] = {
+		{ "{\"site\":\"demo\",\"path\":\"/\",\"device\":\"desktop\"}", 1, "desktop" },
+		{ "{\"device\":\"mobile\",\"path\":\"/a/b?c\",\"site\":\"x_1\"}\n", 1, "mobile" },
+		{ " {\"site\":\"demo\",\"path\":\"/p\",\"device\":\"tablet\"} \r\n", 1, "tablet" },
+		{ "", 0, NULL },
+		{ "null", 0, NULL },
+		{ "[]", 0, NULL },
+		{ "\"demo\"", 0, NULL },
+		{ "{\"site\":\"demo\",\"path\":\"/\"}", 0, NULL },
+		{ "{\"site\":\"demo\",\"path\":\"/\",\"device\":\"desktop\",\"x\":1}", 0, NULL },
+		{ "{\"site\":\"demo\",\"path\":\"/\",\"device\":\"all\"}", 0, NULL },
+		{ "{\"site\":\"demo\",\"path\":\"/\",\"device\":\"Desktop\"}", 0, NULL },
+		{ "{\"site\":\"demo\",\"path\":\"/\",\"device\":null}", 0, NULL },
+		{ "{\"site\":\"de mo\",\"path\":\"/\",\"device\":\"desktop\"}", 0, NULL },
+		{ "{\"site\":1,\"path\":\"/\",\"device\":\"desktop\"}", 0, NULL },
+		{ "{\"site\":\"demo\",\"path\":\"x\",\"device\":\"desktop\"}", 0, NULL },
+		{ "{\"site\":\"demo\",\"path\":\"\",\"device\":\"desktop\"}", 0, NULL },
+		{ "{\"site\":\"demo\",\"path\":\"/\\u0000x\",\"device\":\"desktop\"}", 0, NULL },
+		{ "{\"site\":\"demo\",\"path\":\"//evil.example/\",\"device\":\"desktop\"}", 1, "desktop" },
+		{ "{\"site\":\"demo\",\"path\":\"/\",\"device\":\"desktop\"} {}", 0, NULL },
+		{ "{\"site\":\"demo\",\"path\":\"/\",\"device\":\"desktop\"", 0, NULL },
+		{ "{\"site\":\"demo\",\"site\":\"demo\",\"device\":\"desktop\"}", 0, NULL },
+		{ "{'site':'demo','path':'/','device':'desktop'}", 0, NULL },
+		{ "{\"site\":\"demo\",\"path\":\"/\xff\",\"device\":\"desktop\"}", 0, NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct capture	 c;
+		const char	*why = NULL;
+		int		 valid = parse_capture(t[i].body, strlen(t[i].body), &c, &why);
+
+		ok(valid == t[i].ok && (!valid || strcmp(c.device, t[i].device) == 0) && (valid || why != NULL),
+		    "capture body %.*s: %s (%s)", (int)strcspn(t[i].body, "\r\n"), t[i].body,
+		    t[i].ok ? "valid" : "400", why ? why : "-");
+	}
+	/* A path one byte over the limit, and one at it. */
+	{
+		char		 body[VALID_PATH_MAX + 128], path[VALID_PATH_MAX + 2];
+		struct capture	 c;
+		const char	*why;
+
+		memset(path, 'a', sizeof(path) - 1);
+		path[0] = '/';
+		path[sizeof(path) - 1] = '\0';
+		snprintf(body, sizeof(body), "{\"site\":\"d\",\"path\":\"%s\",\"device\":\"mobile\"}", path);
+		ok(!parse_capture(body, strlen(body), &c, &why), "capture: a path of %zu bytes: 400",
+		    strlen(path));
+		path[VALID_PATH_MAX] = '\0';
+		snprintf(body, sizeof(body), "{\"site\":\"d\",\"path\":\"%s\",\"device\":\"mobile\"}", path);
+		ok(parse_capture(body, strlen(body), &c, &why) && strcmp(c.path, path) == 0,
+		    "capture: a path of %zu bytes: valid", strlen(path));
 	}
 }
 
@@ -123,6 +218,27 @@ test_requests(void)
 				    "HTTP_SEC_FETCH_SITE=same-origin", NULL };
 	char			*other[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/sitepulse/admin/x",
 				    "REMOTE_USER=admin", NULL };
+	static const char	 capture_body[] = "{\"site\":\"demo\",\"path\":\"/\",\"device\":\"desktop\"}";
+	char			*shots_anonymous[] = { "REQUEST_METHOD=GET",
+				    "REQUEST_URI=/sitepulse/admin/screenshots?site=demo", "QUERY_STRING=site=demo", NULL };
+	char			*shots_post[] = { "REQUEST_METHOD=POST", "REMOTE_USER=admin",
+				    "REQUEST_URI=/sitepulse/admin/screenshots?site=demo", "QUERY_STRING=site=demo",
+				    "HTTP_X_SITEPULSE_REQUEST=1", NULL };
+	char			*shots_bad[] = { "REQUEST_METHOD=GET", "REMOTE_USER=admin",
+				    "REQUEST_URI=/sitepulse/admin/screenshots?site=a%20b", "QUERY_STRING=site=a%20b", NULL };
+	char			*capture_get[] = { "REQUEST_METHOD=GET", "REMOTE_USER=admin",
+				    "REQUEST_URI=/sitepulse/admin/capture", NULL };
+	char			*capture_unmarked[] = { "REQUEST_METHOD=POST", "REMOTE_USER=admin",
+				    "REQUEST_URI=/sitepulse/admin/capture", "CONTENT_LENGTH=49", "HTTP_HOST=a.test", NULL };
+	char			*capture_foreign[] = { "REQUEST_METHOD=POST", "REMOTE_USER=admin",
+				    "REQUEST_URI=/sitepulse/admin/capture", "CONTENT_LENGTH=49", "HTTP_HOST=a.test",
+				    "HTTP_X_SITEPULSE_REQUEST=1", "HTTP_ORIGIN=http://evil.example", NULL };
+	char			*capture_marked[] = { "REQUEST_METHOD=POST", "REMOTE_USER=admin",
+				    "REQUEST_URI=/sitepulse/admin/capture", "CONTENT_LENGTH=15", "HTTP_HOST=a.test",
+				    "HTTP_X_SITEPULSE_REQUEST=1", "HTTP_ORIGIN=http://a.test", NULL };
+	char			*capture_big[] = { "REQUEST_METHOD=POST", "REMOTE_USER=admin",
+				    "REQUEST_URI=/sitepulse/admin/capture", "CONTENT_LENGTH=5000", "HTTP_HOST=a.test",
+				    "HTTP_X_SITEPULSE_REQUEST=1", NULL };
 
 	a.body = xmalloc(UPLOAD_MAX);
 	ok(run(&a, &f, anonymous, gif, 16) == 401 && unread(&f) &&
@@ -136,6 +252,22 @@ test_requests(void)
 	    "authenticated text/plain upload from another origin: 403 with a JSON reason, body unread");
 	ok(run(&a, &f, marked, gif, 16) == 415 && !unread(&f),
 	    "authenticated same-origin upload with the header reaches the image check (GIF: 415)");
+	ok(run(&a, &f, shots_anonymous, "", 0) == 401, "screenshots overview, not authenticated: 401");
+	ok(run(&a, &f, shots_post, "", 0) == 405 && strstr((char *)f.outbuf, "Allow: GET") != NULL,
+	    "screenshots overview by POST: 405 with Allow: GET");
+	ok(run(&a, &f, shots_bad, "", 0) == 400 && strstr((char *)f.outbuf, "\"error\":\"site:") != NULL,
+	    "screenshots overview with a bad site: 400 naming site");
+	ok(run(&a, &f, capture_get, "", 0) == 405 && strstr((char *)f.outbuf, "Allow: POST") != NULL,
+	    "capture by GET: 405 with Allow: POST");
+	ok(run(&a, &f, capture_unmarked, capture_body, strlen(capture_body)) == 403 && unread(&f),
+	    "capture without X-SitePulse-Request: 403, body unread");
+	ok(run(&a, &f, capture_foreign, capture_body, strlen(capture_body)) == 403 && unread(&f),
+	    "capture from another origin: 403, body unread");
+	ok(run(&a, &f, capture_marked, "{\"site\":\"demo\"}", 15) == 400 && !unread(&f) &&
+	    strstr((char *)f.outbuf, "\"error\":") != NULL,
+	    "capture with a bad body: 400 with a JSON reason");
+	ok(run(&a, &f, capture_big, capture_body, strlen(capture_body)) == 413,
+	    "capture with a body over 4 KiB (Content-Length): 413");
 	free(a.body);
 }
 
@@ -143,6 +275,8 @@ int
 main(void)
 {
 	test_cross_site();
+	test_parse_overview();
+	test_parse_capture();
 	test_requests();
 	return done_testing();
 }
