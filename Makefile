@@ -120,7 +120,7 @@ DEB_FILE = sitepulse_$(shell dpkg-parsechangelog -S Version)_$(shell dpkg-archit
 deb: deps
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
 	git ls-files -co --exclude-standard -z | tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(BUILD)/deb/src
-	ln -s $(CURDIR)/node_modules $(BUILD)/deb/src/node_modules
+	ln -sfn $(CURDIR)/node_modules $(BUILD)/deb/src/node_modules
 	cd $(BUILD)/deb/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE -u CI \
 		dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
 	cp $(BUILD)/deb/$(DEB_FILE) $(BUILD)/
