@@ -126,13 +126,14 @@ def port_open(port):
 
 
 def check_public(variant, port):
-    r = request(port, "GET", "/sitepulse/sp.js")
-    ok(r.status == 200 and len(r.body) > 100,
-       "%s: sp.js is public (200, the script)" % variant, r)
-    ok("javascript" in r.header("Content-Type"),
-       "%s: sp.js is served as JavaScript" % variant, r.header("Content-Type"))
-    ok("max-age=3600" in r.header("Cache-Control"),
-       "%s: sp.js may be cached for an hour" % variant, r.header("Cache-Control"))
+    for name in ("sp.js", "sp-full.js"):
+        r = request(port, "GET", "/sitepulse/" + name)
+        ok(r.status == 200 and len(r.body) > 100 and b"sendBeacon" in r.body,
+           "%s: %s is public (200, the script)" % (variant, name), r)
+        ok("javascript" in r.header("Content-Type"),
+           "%s: %s is served as JavaScript" % (variant, name), r.header("Content-Type"))
+        ok("max-age=3600" in r.header("Cache-Control"),
+           "%s: %s may be cached for an hour" % (variant, name), r.header("Cache-Control"))
 
 
 def check_collect(variant, port):
