@@ -368,10 +368,14 @@ async function screenshots(page, posts) {
 	    document.getElementById('hm-note').textContent), null, { timeout: 10000 }).catch(() => {});
 	t.like(await page.textContent('#hm-note'), /^Drawn over a screenshot of this page 800 px wide \(tablet\)/,
 	    'and the heat is drawn over it at once');
-	t.ok(await page.evaluate(() => {
+	const shown = await page.waitForFunction(() => {
 		const s = document.querySelector('#heatmap-view .hm-shot');
 		return !s.hidden && s.complete && s.naturalWidth == 800;
-	}), 'the uploaded screenshot is shown');
+	}, null, { timeout: 5000 }).then(() => true, () => false);
+	t.ok(shown, 'the uploaded screenshot is shown', await page.evaluate(() => {
+		const s = document.querySelector('#heatmap-view .hm-shot');
+		return { hidden: s.hidden, src: s.src, complete: s.complete, width: s.naturalWidth };
+	}));
 }
 
 /* The share link's page (static/share/), which runs this script with window.SitePulse.share set. */
