@@ -8,7 +8,9 @@
  * slider between the page's screenshot and the heat. Above the map, a
  * legend in the page's own text (so it reads the same at any image size);
  * beside it, the page's most clicked elements with their rage and dead
- * clicks: choosing one outlines its box on the screenshot.
+ * clicks: choosing one outlines its box on the screenshot (the boxes are
+ * heatmap.json's "boxes", [{"sel","x","y","w","h"}] in the screenshot's
+ * px, or an element's own "box"; without one the table says so).
  *
  * The screenshot (heatmap-shot.png) and the map (heatmap.png, drawn
  * without overlay at the screenshot's size) are two images laid over each
@@ -37,7 +39,8 @@
 	};
 	var state = { site: null, path: '', device: 'desktop', kind: 'click', period: 'live',
 	    from: '', to: '', compare: 'off', cfrom: '', cto: '', balance: 50, visible: false,
-	    version: '', pollId: 0, shot: null, boxes: {}, selected: null, shots: null };
+	    version: '', pollId: 0, shot: null, boxes: {}, selected: null, shots: null,
+	    figures: null, cfigures: null, watch: 0 };
 	var el = {};
 
 	/* A new element with attributes and children (strings become text). */
