@@ -99,7 +99,7 @@
 	 */
 	const track = (ev) => {
 		if (page) {
-			queue.push(Object.assign({ url: page, ts: now(), vw: w.innerWidth, vh: w.innerHeight,
+			queue.push(Object.assign({ url: page, ts: now(), vw: innerWidth, vh: innerHeight,
 			    sw: screen.width }, ev));
 			flushTimer = flushTimer || setTimeout(flush, 1000);
 		}
@@ -150,7 +150,7 @@
 
 	/* The max scroll depth of this page view so far, in percent of the document. */
 	const scrolled = () => depth = Math.max(depth,
-	    Math.min(100, Math.round((w.scrollY + w.innerHeight) / de.scrollHeight * 100)));
+	    Math.min(100, Math.round((scrollY + innerHeight) / de.scrollHeight * 100)));
 
 	/* Milliseconds this page view has been visible (the collector takes up to a day). */
 	const engaged = () => Math.min(visibleMs + (visibleSince && now() - visibleSince), 864e5);
@@ -168,7 +168,7 @@
 	const observer = new MutationObserver(safe(release));
 
 	const hold = (ev) => {
-		observer.observe(de, { childList: 1, subtree: 1, attributes: 1, characterData: 1 });
+		observer.observe(de, { subtree: 1, childList: 1, attributes: 1, characterData: 1 });
 		held.push(ev);
 		setTimeout(safe(() => {
 			const i = held.indexOf(ev);
