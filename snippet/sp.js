@@ -360,7 +360,9 @@
 	 * no site key, the page is not http(s) or the visitor opted out; then
 	 * replaces the queue stub with the real API and drains the calls it
 	 * queued. The history methods are wrapped so that errors of the page's
-	 * own calls still reach the page.
+	 * own calls still reach the page. In sp-full.js the options go on
+	 * before the first page view (data-hash shapes its URL), and data-404
+	 * sends its event right after it.
 	 */
 	const start = () => {
 		const stub = w.sitepulse, script = d.currentScript, data = script.dataset;
