@@ -452,11 +452,17 @@ def main():
         apache_test(tmp, pg, ports[0])
         lighttpd_test(tmp, pg, ports[1])
 
-        # An upgrade (the same version again) runs the migrations.
+        # An upgrade (the same version again) runs the migrations, which end
+        # by granting the program roles their rights again: a right taken
+        # away comes back.
+        right = "SELECT has_function_privilege('sitepulse_collect', 'sitepulse.ingest_many(jsonb)', 'EXECUTE')"
+        pg.sql("REVOKE EXECUTE ON FUNCTION sitepulse.ingest_many(jsonb) FROM sitepulse_collect")
+        is_(pg.sql(right), (0, "f"), "a program right taken away")
         p = apt("install", "--reinstall", "--no-install-recommends", os.path.abspath(deb))
         ok(p.returncode == 0 and "database sitepulse is up to date" in p.stdout,
            "reinstalling (an upgrade) runs sitepulse-setup --upgrade" +
            ("" if "up to date" in p.stdout else ": " + (p.stdout + p.stderr)[-1500:]))
+        is_(pg.sql(right), (0, "t"), "the upgrade's migrations gave it back")
 
         p = apt("remove", "sitepulse")
         ok(p.returncode == 0 and not installed(), "apt-get remove")
