@@ -4,8 +4,9 @@
 # Upload one copy per program into the sitepulse/ directory of the web
 # root, named after the program: sp-collect.fcgi, sp-live.fcgi,
 # sp-heatmap.fcgi, sp-stats.fcgi, sp-admin.fcgi, sp-metrics.fcgi, and
-# sp-stats-share.fcgi, which runs sp-stats for share links (mode 0755;
-# see apache-conf/htaccess-fcgid). mod_fcgid
+# sp-stats-share.fcgi, sp-live-share.fcgi and sp-heatmap-share.fcgi, which
+# run sp-stats, sp-live and sp-heatmap for share links (mode 0755; see
+# apache-conf/htaccess-fcgid). mod_fcgid
 # runs the copy with the listening socket as standard input; this script
 # loads the settings and replaces itself with the program of the same name,
 # which inherits that socket.
