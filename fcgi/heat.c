@@ -324,16 +324,19 @@ diff_index_of(float v)
  * Paints grid g into the W x H palette rows, cellpx output px per cell,
  * sampling it bilinearly between cell centres: values 0-1 through the
  * ramp, or with signed values -1..1 through the diverging one. Work is
- * per output pixel, the encoder's cost, and the many rows with no heat
- * nearby are cleared with one memset.
+ * per output pixel, the encoder's cost, except where there is no heat to
+ * paint: rows with none nearby are cleared with one memset, and so are the
+ * pixels between two cells of a row that are both too faint for the
+ * palette (every value between them is, too; `quiet` keeps a margin for
+ * rounding).
  */
 static void
 paint_grid(const struct heat_grid *g, unsigned char **rows, int W, int H, double cellpx, int sgn)
 {
-	int	*x0 = xmalloc(W * sizeof(int));
+	int	*x0 = xmalloc(W * sizeof(int)), *start = xmalloc((g->w + 1) * sizeof(int));
 	float	*tx = xmalloc(W * sizeof(float)), *line = xmalloc(g->w * sizeof(float));
 	char	*empty = xcalloc(g->h, 1);
-	float	 low = sgn ? HEAT_DIFF_MIN : 1.0f / HEAT_RAMP;
+	float	 low = sgn ? HEAT_DIFF_MIN : 1.0f / HEAT_RAMP, quiet = low * 0.999f;
 
 	for (int x = 0; x < W; x++) {
 		double gx = (x + 0.5) / cellpx - 0.5;
@@ -343,6 +346,12 @@ paint_grid(const struct heat_grid *g, unsigned char **rows, int W, int H, double
 			gx = g->w - 1;
 		x0[x] = (int)gx < g->w - 1 ? (int)gx : g->w - 1;
 		tx[x] = (float)(gx - x0[x]);
+	}
+	/* start[i]: the first pixel sampled from cell i onwards (x0 never decreases). */
+	for (int i = 0, x = 0; i <= g->w; i++) {
+		while (x < W && x0[x] < i)
+			x++;
+		start[i] = x;
 	}
 	for (int y = 0; y < g->h; y++) {
 		const float *row = g->v + (size_t)y * g->w;
@@ -367,12 +376,23 @@ paint_grid(const struct heat_grid *g, unsigned char **rows, int W, int H, double
 		const float *a = g->v + (size_t)y0 * g->w, *b = g->v + (size_t)y1 * g->w;
 		for (int i = 0; i < g->w; i++)
 			line[i] = a[i] + ty * (b[i] - a[i]);
-		for (int x = 0; x < W; x++) {
-			int i = x0[x], j = i + 1 < g->w ? i + 1 : i;
-			float v = line[i] + tx[x] * (line[j] - line[i]);
-			rows[y][x] = sgn ? diff_index_of(v) : index_of(v);
+		for (int i = 0; i < g->w; i++) {
+			int j = i + 1 < g->w ? i + 1 : i;
+			float li = line[i], d = line[j] - li;
+
+			if (start[i] == start[i + 1])
+				continue;
+			if (fabsf(li) < quiet && fabsf(line[j]) < quiet) {
+				memset(rows[y] + start[i], HEAT_CLEAR, start[i + 1] - start[i]);
+				continue;
+			}
+			for (int x = start[i]; x < start[i + 1]; x++) {
+				float v = li + tx[x] * d;
+				rows[y][x] = sgn ? diff_index_of(v) : index_of(v);
+			}
 		}
 	}
+	free(start);
 	free(x0);
 	free(tx);
 	free(line);
