@@ -189,7 +189,8 @@ COMMENT ON FUNCTION sitepulse.capture_pages(int, text) IS
 -- Queues, for site p_key (every site when NULL), each page and device with
 -- clicks whose screenshot is missing or stale; a page already queued keeps
 -- its entry. Entries that failed capture_max_attempts times are dropped a
--- day after their last failure, so such a page is tried again daily.
+-- day after their last failure, so such a page is tried again daily; so
+-- are workers not seen for 30 days.
 -- Returns the number of entries added.
 CREATE FUNCTION sitepulse.queue_captures(p_key text DEFAULT NULL) RETURNS int
 LANGUAGE plpgsql VOLATILE
@@ -202,6 +203,7 @@ BEGIN
     DELETE FROM sitepulse.capture_queue
      WHERE failed_at < now() - interval '1 day'
        AND attempts >= sitepulse.setting_int('capture_max_attempts', 3);
+    DELETE FROM sitepulse.capture_workers WHERE seen_at < now() - interval '30 days';
     FOR v_site IN SELECT id FROM sitepulse.sites WHERE p_key IS NULL OR key = p_key ORDER BY id LOOP
         INSERT INTO sitepulse.capture_queue (site_id, path, device, reason)
         SELECT v_site, p.path, p.device, coalesce(p.stale, 'missing')
@@ -262,13 +264,14 @@ $$;
 COMMENT ON FUNCTION sitepulse.capture_last_seen() IS
     'The latest heartbeat of any capture worker, or NULL when none ever ran.';
 
--- Takes the next queued page for worker p_worker: requests first, then the
--- oldest; skips entries another worker holds (unless its take is older
--- than 10 minutes: it died) and those that failed capture_max_attempts
--- times. Returns no row when nothing waits; else the site key, page, device
+-- Takes the next queued page for worker p_worker (of site p_key only, if
+-- given): requests first, then the oldest; skips entries another worker holds (unless its take is older
+-- than 10 minutes: it died), those that failed in the last 10 minutes
+-- (a failed page is tried again in a later round, not at once) and those
+-- that failed capture_max_attempts times. Returns no row when nothing waits; else the site key, page, device
 -- and the site's registered origins, the only origins the worker may load
 -- the page from.
-CREATE FUNCTION sitepulse.take_capture(p_worker text)
+CREATE FUNCTION sitepulse.take_capture(p_worker text, p_key text DEFAULT NULL)
 RETURNS TABLE (site text, path text, device text, origins text[], reason text)
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -278,6 +281,8 @@ BEGIN
     PERFORM sitepulse.capture_heartbeat(p_worker);
     SELECT * INTO v_q FROM sitepulse.capture_queue q
      WHERE (q.taken_at IS NULL OR q.taken_at < now() - interval '10 minutes')
+       AND (p_key IS NULL OR q.site_id = (SELECT id FROM sitepulse.sites WHERE key = p_key))
+       AND (q.failed_at IS NULL OR q.failed_at < now() - interval '10 minutes')
        AND q.attempts < sitepulse.setting_int('capture_max_attempts', 3)
      ORDER BY q.reason = 'request' DESC, q.queued_at, q.site_id, q.path, q.device
      LIMIT 1
@@ -292,8 +297,8 @@ BEGIN
                    FROM sitepulse.sites s WHERE s.id = v_q.site_id;
 END
 $$;
-COMMENT ON FUNCTION sitepulse.take_capture(text) IS
-    'Takes the next queued page for capture worker p_worker (requests first): site key, path, device, the site''s origins, reason; no row when nothing waits.';
+COMMENT ON FUNCTION sitepulse.take_capture(text, text) IS
+    'Takes the next queued page for capture worker p_worker (of site p_key only, if given; requests first): site key, path, device, the site''s origins, reason; no row when nothing waits.';
 
 -- Ends worker p_worker's take of page p_path, device p_device of site
 -- p_key: with p_error NULL the page was captured and the entry goes;
@@ -371,7 +376,7 @@ INSERT INTO sitepulse.program_rights (role, privilege, object, definer) VALUES
     -- tools/capture
     ('sitepulse_capture', 'USAGE',   'SCHEMA sitepulse', false),
     ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.queue_captures(text)', true),
-    ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.take_capture(text)', true),
+    ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.take_capture(text, text)', true),
     ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.finish_capture(text, text, text, text, text)', true),
     ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.set_screenshot_selectors(bigint, text[])', true),
     ('sitepulse_capture', 'EXECUTE', 'FUNCTION sitepulse.capture_heartbeat(text)', true),

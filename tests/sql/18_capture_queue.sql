@@ -4,7 +4,7 @@
 -- take/finish/heartbeat keep the queue and the workers' table right; the
 -- roles may call what they need and nothing else.
 \ir tap_begin.inc
-SELECT plan(34);
+SELECT plan(35);
 
 CREATE FUNCTION pg_temp.run_as(p_role name, p_sql text) RETURNS text
 LANGUAGE plpgsql AS $$
@@ -60,14 +60,16 @@ SELECT results_eq(
     $$SELECT taken_at IS NULL, attempts, last_error FROM sitepulse.capture_queue
        WHERE path = '/a' AND device = 'desktop'$$,
     $$VALUES (true, 1, 'timed out after 20 s'::text)$$, 'a failed take waits again, the error kept');
-UPDATE sitepulse.capture_queue SET attempts = 3 WHERE path = '/a' AND device = 'desktop';
 SELECT results_eq($$SELECT path, device FROM sitepulse.take_capture('w2')$$,
-    $$VALUES ('/a'::text, 'mobile'::text)$$, 'a page that failed three times is skipped');
+    $$VALUES ('/a'::text, 'mobile'::text)$$, 'a page that failed minutes ago is not taken again at once');
+UPDATE sitepulse.capture_queue SET attempts = 3, failed_at = now() - interval '11 minutes'
+ WHERE path = '/a' AND device = 'desktop';
+SELECT results_eq($$SELECT path, device FROM sitepulse.take_capture('w2', 'tap_cap')$$,
+    $$VALUES ('/b'::text, 'desktop'::text)$$, 'one that failed three times is skipped (of the site asked for)');
 UPDATE sitepulse.capture_queue SET failed_at = now() - interval '25 hours' WHERE path = '/a' AND device = 'desktop';
 SELECT is(sitepulse.queue_captures('tap_cap'), 1, 'a failed entry is dropped a day after its last failure ...');
 SELECT is((SELECT reason FROM sitepulse.capture_queue WHERE path = '/a' AND device = 'desktop'), 'missing',
           '... and queued afresh');
-UPDATE sitepulse.capture_queue SET taken_at = now() - interval '11 minutes' WHERE path = '/a' AND device = 'mobile';
 SELECT ok(sitepulse.set_screenshot_selectors(sitepulse.add_screenshot('tap_cap', '/c', 'tablet', 800, 600,
     '\x89504e47', '[{"sel":"#hero","x":0,"y":0,"w":10,"h":10}]', 'tool'), ARRAY['#hero', 'main']) IS NOT NULL,
     'set_screenshot_selectors(add_screenshot(...))');
