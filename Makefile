@@ -111,6 +111,12 @@ install: programs
 	cp -R sql static lighttpd-conf apache-conf monitoring $(DESTDIR)$(SHAREDIR)/
 	install -m 644 $(BUILD)/sp.js $(BUILD)/sp-full.js $(DESTDIR)$(SHAREDIR)/static/
 	install -m 755 tools/migrate $(DESTDIR)$(SHAREDIR)/
+	# The screenshot capture worker (apache-conf/systemd/sitepulse-capture.*):
+	# it reads the snippet's selector block and needs playwright-core.
+	install -d $(DESTDIR)$(SHAREDIR)/tools $(DESTDIR)$(SHAREDIR)/snippet $(DESTDIR)$(SHAREDIR)/node_modules
+	install -m 755 tools/capture tools/screenshot $(DESTDIR)$(SHAREDIR)/tools/
+	install -m 644 snippet/sp.js $(DESTDIR)$(SHAREDIR)/snippet/
+	cp -R node_modules/playwright-core $(DESTDIR)$(SHAREDIR)/node_modules/
 
 # The Debian package, $(BUILD)/sitepulse_VERSION_ARCH.deb (debian/): built by
 # dpkg-buildpackage in a copy of the checkout under $(BUILD)/deb/ (tracked and
