@@ -2,7 +2,9 @@
 -- packs closed days, and click_density() answers exactly the click_cells
 -- of a range whichever form each day is in, also after late clicks.
 \ir tap_begin.inc
-SELECT plan(20);
+SET LOCAL statement_timeout = '30s';
+CREATE EXTENSION IF NOT EXISTS dblink SCHEMA tap;
+SELECT plan(23);
 
 SELECT sitepulse.add_site('tap_grid', 'Grids', ARRAY['https://grid.example']) IS NOT NULL AS added \gset
 CREATE TEMP VIEW me AS
@@ -25,6 +27,32 @@ RETURNS TABLE (width int, cx int, cy int, clicks bigint) LANGUAGE sql AS $$
        AND (p_device = 'all' OR c.device = p_device)
      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 $$;
+
+-- Ingest holds its mark until it commits, and the round waits for it: two
+-- other sessions, so committed data (its site is removed after the
+-- ROLLBACK below); first, before this session holds any lock they need.
+SELECT format('host=%s port=%s dbname=%s', split_part(current_setting('unix_socket_directories'), ',', 1),
+              current_setting('port'), current_database()) AS conn \gset
+SELECT dblink_connect('c17', :'conn') AS c \gset
+SELECT dblink_connect('b17', :'conn') AS b \gset
+SELECT x AS s FROM dblink('c17', $$SELECT sitepulse.remove_site('tap_grid_lock')::text$$) AS t(x text) \gset
+SELECT x AS s FROM dblink('c17', $$SELECT sitepulse.add_site('tap_grid_lock', 'lock', '{}')::text$$) AS t(x text) \gset
+SELECT x AS s FROM dblink('c17', $$SELECT sitepulse.ingest('tap_grid_lock', NULL, NULL, 1, NULL, NULL,
+  '[{"type":"click","path":"/p","x":1,"y":1,"dw":1280,"device":"desktop"}]')::text$$) AS t(x text) \gset
+SELECT dblink_exec('b17', 'BEGIN') AS b \gset
+SELECT x AS s FROM dblink('b17', $$SELECT sitepulse.ingest('tap_grid_lock', NULL, NULL, 2, NULL, NULL,
+  '[{"type":"click","path":"/p","x":9,"y":9,"dw":1280,"device":"desktop"}]')::text$$) AS t(x text) \gset
+SET LOCAL lock_timeout = '300ms';
+SELECT throws_ok($$SELECT sitepulse.compact_click_grids(NULL, current_date + 2)$$, '55P03', NULL,
+                 'while an ingest of that page and day is open, the round waits for it');
+SELECT dblink_exec('b17', 'COMMIT') AS b \gset
+SELECT is(sitepulse.compact_click_grids(NULL, current_date + 2) >= 1, true, 'once it commits, the round goes on');
+SELECT is((SELECT g.clicks FROM sitepulse.click_grids g JOIN sitepulse.sites s ON s.id = g.site_id
+            WHERE s.key = 'tap_grid_lock'), 2::bigint, 'and its grid holds both ingests'' clicks');
+SELECT dblink_disconnect('b17') AS d \gset
+SELECT dblink_disconnect('c17') AS d \gset
+
+SET LOCAL lock_timeout = 0;
 
 SELECT is((SELECT string_agg(format('%s,%s,%s', cx, cy, clicks), ' ')
              FROM sitepulse.click_grid_cells(sitepulse.click_grid_cell(1, 2, 3) ||
@@ -114,3 +142,4 @@ SELECT alike(sitepulse.maintain(), '%click_grids %', 'maintain() runs the bulk r
 
 SELECT * FROM finish();
 ROLLBACK;
+SELECT sitepulse.remove_site('tap_grid_lock') AS removed \gset
