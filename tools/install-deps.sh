@@ -13,8 +13,10 @@ BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev 
 DEB="debhelper dpkg-dev fakeroot lintian systemd"
 # Run: PostgreSQL server, web servers, user-agent data.
 RUN="postgresql-15 lighttpd apache2 libapache2-mod-fcgid apache2-utils spawn-fcgi multiwatch uap-core"
-# Test: pgTAP, prove, the browser, load and fuzz tools, monitoring.
-TEST="postgresql-15-pgtap perl chromium curl wrk clang libclang-rt-14-dev python3 procps iproute2 lsof slowhttptest prometheus prometheus-alertmanager"
+# Test: pgTAP, prove, the browser, load and fuzz tools, monitoring; msmtp
+# (not msmtp-mta: it claims /usr/sbin/sendmail) as the sendmail that
+# tests/integration/digest.t points tools/digest at.
+TEST="postgresql-15-pgtap perl chromium curl wrk clang libclang-rt-14-dev python3 procps iproute2 lsof slowhttptest prometheus prometheus-alertmanager msmtp"
 
 missing=""
 for p in $BUILD $DEB $RUN $TEST; do

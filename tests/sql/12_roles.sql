@@ -105,9 +105,10 @@ SELECT is(ARRAY(SELECT r.role || ': ' || r.object FROM sitepulse.program_rights 
           '{}'::text[], 'every row of program_rights names an existing role and object');
 SELECT is(sitepulse.grant_program_rights(), (SELECT count(*)::int FROM sitepulse.program_rights),
           'grant_program_rights() applies every row again');
--- (sitepulse_capture, tools/capture's role, is tested by 18_capture_queue.sql.)
+-- (sitepulse_capture, tools/capture's role, is tested by 18_capture_queue.sql;
+-- sitepulse_digest, tools/digest's, by 20_digests.sql.)
 SELECT is(ARRAY(SELECT DISTINCT role::text FROM sitepulse.program_rights
-                 WHERE role <> 'sitepulse_capture' ORDER BY 1),
+                 WHERE role NOT IN ('sitepulse_capture', 'sitepulse_digest') ORDER BY 1),
           ARRAY(SELECT role::text FROM roles ORDER BY 1), 'program_rights covers the six roles');
 
 -- No program role writes a table ------------------------------------------------
