@@ -79,7 +79,7 @@
 #define BLUR_PASSES	 3
 
 enum stmt { Q_SITE, Q_SHARE, Q_SHOT, Q_SHOT_PNG, Q_CELLS, Q_ELEMENTS, Q_SCROLL, Q_KNOWN,
-    Q_PAGES, Q_TOP, Q_TOTALS, Q__MAX };
+    Q_PAGES, Q_TOP, Q_TOTALS, Q_BOXES, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
 	[Q_SITE] = "SELECT id, key FROM sitepulse.sites WHERE key = $1",
@@ -103,6 +103,8 @@ static const char *const sql[Q__MAX] = {
 	[Q_PAGES] = "SELECT path, sum(pageviews)::bigint FROM sitepulse.page_minutes "
 	    "WHERE site_id = $1 AND minute >= $2::date AND minute < $3::date + 1 "
 	    "GROUP BY path ORDER BY 2 DESC, 1 LIMIT 50",
+	[Q_BOXES] = "SELECT sel, x, y, w, h FROM sitepulse.screenshot_elements "
+	    "WHERE screenshot_id = $1 ORDER BY sel",
 	[Q_TOP] = "SELECT sel, sum(clicks)::bigint, sum(rage)::bigint, sum(dead)::bigint "
 	    "FROM sitepulse.element_clicks WHERE site_id = $1 AND path = $2 "
 	    "AND day BETWEEN $3::date AND $4::date GROUP BY sel ORDER BY 2 DESC, 1 LIMIT 50",
@@ -725,7 +727,8 @@ totals_json(struct heatmap *h, const struct heatmap_params *p, const char *site_
 /*
  * Fills o with the viewer's data: "pages" (the top 50 paths by page views
  * in the range), and with a path "clicks", "views", "elements" (its top
- * 50 clicked elements with rage and dead clicks) and "screenshot"; with a
+ * 50 clicked elements with rage and dead clicks), "screenshot" and
+ * "boxes" (its element boxes, {"sel","x","y","w","h"} in its px); with a
  * compared range "compare" ({"from","to"} and, with a path, its "clicks"
  * and "views"). Returns 1, or 0 on a database error.
  */
@@ -735,10 +738,12 @@ viewer_data(struct heatmap *h, const struct heatmap_params *p, const char *site_
 {
 	static const char *const page_cols[] = { "path", "pageviews" };
 	static const char *const elem_cols[] = { "sel", "clicks", "rage", "dead" };
+	static const char *const box_cols[] = { "sel", "x", "y", "w", "h" };
 	const char		*pp[3] = { site_id, p->range.from, p->range.to };
 	const char		*ep[4] = { site_id, p->path, p->range.from, p->range.to };
-	struct json_object	*pages = json_object_new_array(), *elems, *cmp = NULL;
+	struct json_object	*pages = json_object_new_array(), *elems, *boxes, *cmp = NULL;
 	struct shot		 s;
+	const char		*bp[1] = { s.id };
 
 	json_object_object_add(o, "pages", pages);
 	if (!json_rows(h, Q_PAGES, 3, pp, page_cols, 2, pages))
@@ -760,7 +765,9 @@ viewer_data(struct heatmap *h, const struct heatmap_params *p, const char *site_
 	    !find_shot(h, site_id, p->path, heatmap_shot_device(p), &s))
 		return 0;
 	json_object_object_add(o, "screenshot", shot_json(&s));
-	return 1;
+	boxes = json_object_new_array();
+	json_object_object_add(o, "boxes", boxes);
+	return s.id[0] == '\0' || json_rows(h, Q_BOXES, 1, bp, box_cols, 5, boxes);
 }
 
 /*
