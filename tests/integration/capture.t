@@ -16,6 +16,8 @@ registered with its origin) has a page whose elements the test changes:
 4. The time limit: a page that never finishes loading fails after the
    worker's --timeout, and the worker goes on.
 5. The endpoints' bad inputs are 4xx with a JSON reason and queue nothing.
+And first of all, what `make start` does before it says where to look: the
+demo's six pages are captured at the three widths, and only once.
 """
 import http.server
 import json
@@ -244,9 +246,30 @@ def bad_inputs():
     is_(queued(), before, "no bad request queued anything")
 
 
+def demo_at_start():
+    """What `make start` does before it says where to look (tools/stack
+    capture-demo): every demo page at the three device widths, once."""
+    top = psql_value("SELECT coalesce(max(id), 0) FROM sitepulse.screenshots")
+    t0 = time.monotonic()
+    r = stack("capture-demo")
+    secs = time.monotonic() - t0
+    ok(r.returncode == 0, "tools/stack capture-demo (%.1f s)" % secs) or diag(r.stdout + r.stderr)
+    note((r.stdout + r.stderr).strip())
+    is_(psql_value("SELECT count(DISTINCT (s.path, s.device)) FROM sitepulse.screenshots s "
+                   "JOIN sitepulse.sites t ON t.id = s.site_id WHERE t.key = 'demo' AND s.id > :top "
+                   "AND s.source = 'tool'", top=top), "18",
+        "the six demo pages at three widths were captured")
+    r = stack("capture-demo")
+    ok(r.returncode == 0 and "capturing" not in r.stderr, "a second start captures nothing") or diag(r.stderr)
+    psql("DELETE FROM sitepulse.screenshots s USING sitepulse.sites t WHERE t.id = s.site_id "
+         "AND t.key = 'demo' AND s.id > :top", top=top)
+    psql("DELETE FROM sitepulse.capture_workers WHERE name = 'stack-start'")
+
+
 def main():
     psql("SELECT sitepulse.add_site(:'site', 'capture test', ARRAY[:'origin'])", site=SITE, origin=SITE_ORIGIN)
     try:
+        demo_at_start()
         missing_and_layout()
         origins_and_time_limit()
         bad_inputs()
