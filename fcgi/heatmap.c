@@ -92,9 +92,9 @@ heatmap_parse(const struct http_query *q, int shared, int need_path, long today,
     struct heatmap_params *p, const char **why)
 {
 	static const char *const names[] = { "site", "share", "path", "kind", "device", "from", "to",
-	    "compare_from", "compare_to", "width", "overlay", "_", NULL };
+	    "compare_from", "compare_to", "width", "overlay", "legend", "_", NULL };
 	const char	*kind = http_query_get(q, "kind"), *w = http_query_get(q, "width");
-	const char	*ov = http_query_get(q, "overlay");
+	const char	*ov = http_query_get(q, "overlay"), *lg = http_query_get(q, "legend");
 	long long	 v = 0;
 
 	memset(p, 0, sizeof(*p));
@@ -117,6 +117,9 @@ heatmap_parse(const struct http_query *q, int shared, int need_path, long today,
 	if (ov != NULL && strcmp(ov, "0") != 0 && strcmp(ov, "1") != 0)
 		return *why = "overlay: 0 or 1", 0;
 	p->overlay = ov != NULL && ov[0] == '1';
+	if (lg != NULL && strcmp(lg, "0") != 0 && strcmp(lg, "1") != 0)
+		return *why = "legend: 0 or 1", 0;
+	p->no_legend = lg != NULL && lg[0] == '0';
 	if (!param_range(http_query_get(q, "from"), http_query_get(q, "to"), today,
 	    HEATMAP_DEFAULT_DAYS, HEATMAP_MAX_DAYS, &p->range))
 		return *why = p->range.why, 0;

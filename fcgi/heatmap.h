@@ -37,6 +37,7 @@ struct heatmap_params {
 	const char	*device;	/* desktop, tablet, mobile or all */
 	const struct param_device *dev;
 	int		 scroll, overlay;
+	int		 no_legend;	/* legend=0: no legend drawn in the image */
 	int		 width;		/* output width, px */
 	struct param_range range;	/* from, to */
 	int		 compare;	/* 1: compare_from/compare_to given */

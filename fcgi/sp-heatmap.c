@@ -3,7 +3,7 @@
  * heatmap viewer needs beside them.
  *
  *   GET /sitepulse/heatmap.png?site=&path=[&kind=click|scroll]
- *       [&device=desktop|tablet|mobile|all][&from=DATE&to=DATE][&width=PX][&overlay=0|1]
+ *       [&device=desktop|tablet|mobile|all][&from=DATE&to=DATE][&width=PX][&overlay=0|1][&legend=0|1]
  *       [&compare_from=DATE&compare_to=DATE]
  *   GET /sitepulse/heatmap.json?site=[&path=][&device=][&from=&to=][&compare_from=&compare_to=]
  *       top pages, and for path its clicks, views, top clicked elements
@@ -23,7 +23,9 @@
  * parameters, sizing, density and difference are heatmap.c's pure
  * functions. Defaults: kind=click, device=desktop, the last 30 days
  * (UTC) ending today, width = the device class's reference width (1280 for
- * all), overlay=0. With device=all every class is scaled to the output width
+ * all), overlay=0, legend=1 (legend=0 leaves out the small legend drawn in
+ * the image's top right corner, for a page that shows its own, as the
+ * dashboard does). With device=all every class is scaled to the output width
  * and the desktop screenshot is used.
  *
  * Click maps are layout-proof where the page's screenshot carries element
@@ -391,10 +393,10 @@ make_etag(struct render *rd)
 	char		 buf[1024];
 	int		 n;
 
-	n = snprintf(buf, sizeof(buf), "v2|%s|%s|%d|%s|%s|%s|%s|%s|%d|%d|%s|%lld|%llu",
+	n = snprintf(buf, sizeof(buf), "v2|%s|%s|%d|%s|%s|%s|%s|%s|%d|%d|%d|%s|%lld|%llu",
 	    rd->site.id, rd->p.path, rd->p.scroll, rd->p.device, rd->p.range.from, rd->p.range.to,
 	    rd->p.compare ? rd->p.against.from : "", rd->p.compare ? rd->p.against.to : "",
-	    rd->size.W, rd->p.overlay, rd->shot.id, rd->rows, (unsigned long long)rd->digest);
+	    rd->size.W, rd->p.overlay, rd->p.no_legend, rd->shot.id, rd->rows, (unsigned long long)rd->digest);
 	crypto_generichash(out, sizeof(out), (const unsigned char *)buf,
 	    n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1, NULL, 0);
 	rd->etag[0] = '"';
@@ -441,12 +443,14 @@ paint_clicks(struct render *rd, gdImagePtr im)
 		heatmap_signed_normalise(g, 0.99);
 		rd->t_density = now_ms();
 		heat_diff_paint(g, im->pixels, rd->size.W, rd->size.H, cellpx);
-		heat_legend(im, "fewer", "more clicks");
+		if (!rd->p.no_legend)
+			heat_legend(im, "fewer", "more clicks");
 	} else {
 		heat_normalise(g, heat_percentile(g, 0.99));
 		rd->t_density = now_ms();
 		heat_paint(g, im->pixels, rd->size.W, rd->size.H, cellpx);
-		heat_legend(im, "fewer", "more clicks");
+		if (!rd->p.no_legend)
+			heat_legend(im, "fewer", "more clicks");
 	}
 	heat_grid_free(g);
 }
@@ -483,6 +487,8 @@ paint_scroll(struct render *rd, gdImagePtr im)
 	if (strcmp(rd->p.device, "all") != 0 && rd->p.dev->fold < rd->size.Href)
 		heat_marker(im, (int)((double)rd->p.dev->fold * rd->size.W / rd->p.dev->width),
 		    "fold (first screen)");
+	if (rd->p.no_legend)
+		return;
 	if (rd->nin == 2)
 		heat_legend(im, "fewer", "more views");
 	else

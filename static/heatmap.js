@@ -395,7 +395,8 @@
 
 	/* Points figure f at the screenshot (or none) and a map of the given query. */
 	function drawFigure(f, shot, q, caption) {
-		var src = endpoint('heatmap.png') + '?' + q;
+		/* legend=0: the view shows its legend in the page's text. */
+		var src = endpoint('heatmap.png') + '?' + q + '&legend=0';
 		if (f.map.getAttribute('src') !== src) {
 			f.map.classList.remove('hm-failed');
 			f.map.src = src;

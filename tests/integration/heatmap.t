@@ -208,6 +208,17 @@ def test_png():
     st, h, body = request(heatmap(kind="scroll", device="all", width="500"))
     size = ihdr(body)
     ok(st == 200 and size and size[0] == 500, "scroll map for all devices", (st, size))
+    # The legend sits in the top right corner; legend=0 leaves it out: the
+    # two images differ there and nowhere below it, with their own ETags.
+    for kind in ("click", "scroll"):
+        st, h, body = request(heatmap(kind=kind, width="640"))
+        st0, h0, body0 = request(heatmap(kind=kind, width="640", legend="0"))
+        a, b = decode_png(body), decode_png(body0)
+        top = a and b and a[2][:40] != b[2][:40]
+        below = a and b and a[2][200:] == b[2][200:]
+        ok(st == 200 and st0 == 200 and top and below and h.get("ETag") != h0.get("ETag"),
+           "%s map: legend=0 leaves the corner legend out, with its own ETag" % kind,
+           (st, st0, top, below))
     st, h, body = request(heatmap(device="mobile"))
     size = ihdr(body)
     ok(st == 200 and size and size[0] == 380, "mobile: 380 px reference width, empty map", (st, size))

@@ -46,6 +46,9 @@ test_params(void)
 		{ "site=demo&path=/p&width=2001", 0, 1, 0, "width" },
 		{ "site=demo&path=/p&width=2000", 0, 1, 1, NULL },
 		{ "site=demo&path=/p&overlay=2", 0, 1, 0, "overlay" },
+		{ "site=demo&path=/p&legend=0", 0, 1, 1, NULL },
+		{ "site=demo&path=/p&legend=1", 0, 1, 1, NULL },
+		{ "site=demo&path=/p&legend=no", 0, 1, 0, "legend" },
 		{ "site=demo&path=/p&colour=red", 0, 1, 0, "unknown" },
 		{ "site=demo&path=/p&from=2024-01-01", 0, 1, 0, "from and to" },
 		{ "site=demo&path=/p&from=2024-02-01&to=2024-01-01", 0, 1, 0, "after" },
@@ -91,9 +94,11 @@ test_defaults(void)
 	const char		*why;
 
 	ok(parse("site=demo&path=/p", 0, 1, &p, &why) && strcmp(p.device, "desktop") == 0 &&
-	    p.width == 1280 && !p.scroll && !p.overlay && !p.compare &&
+	    p.width == 1280 && !p.scroll && !p.overlay && !p.no_legend && !p.compare &&
 	    strcmp(p.range.to, "2024-10-04") == 0 && strcmp(p.range.from, "2024-09-05") == 0,
 	    "defaults: desktop, 1280 px, the 30 days ending today, no compare");
+	ok(parse("site=demo&path=/p&legend=0", 0, 1, &p, &why) && p.no_legend,
+	    "legend=0: no legend in the image");
 	ok(parse("site=demo&path=/p&device=mobile", 0, 1, &p, &why) && p.width == 380,
 	    "mobile: its reference width");
 	ok(parse("site=demo&path=/p&from=2024-03-01&to=2024-03-31&compare_from=2024-02-01"
