@@ -115,6 +115,8 @@ install: programs
 	# it reads the snippet's selector block and needs playwright-core.
 	install -d $(DESTDIR)$(SHAREDIR)/tools $(DESTDIR)$(SHAREDIR)/snippet $(DESTDIR)$(SHAREDIR)/node_modules
 	install -m 755 tools/capture tools/screenshot $(DESTDIR)$(SHAREDIR)/tools/
+	# The e-mail digests (apache-conf/systemd/sitepulse-digest.*): python3, psql.
+	install -m 755 tools/digest $(DESTDIR)$(SHAREDIR)/tools/
 	install -m 644 snippet/sp.js $(DESTDIR)$(SHAREDIR)/snippet/
 	cp -R node_modules/playwright-core $(DESTDIR)$(SHAREDIR)/node_modules/
 
