@@ -18,7 +18,9 @@ a multipart/related HTML part whose cid: reference names an image/png
 part that is a real PNG 600 px wide; a second run sends nothing again;
 two overlapping runs send a new recipient's digest once; in a weekly-only
 window a monthly recipient gets nothing while the weekly one of the same
-site gets theirs, and on the 1st the monthly one comes.
+site gets theirs, and on the 1st the monthly one comes. And tools/digest's
+formatting functions by tables of cases, and a site name with a line
+break that cannot add a header.
 """
 import datetime
 import email
@@ -263,6 +265,39 @@ def test_monthly_window():
     psql("SELECT sitepulse.remove_site(:'site')", site=OTHER)
 
 
+def test_pure():
+    """tools/digest's formatting functions, by tables of cases."""
+    from importlib.machinery import SourceFileLoader
+    import importlib.util
+    loader = SourceFileLoader("digest_tool", os.path.join(SP_ROOT, "tools", "digest"))
+    spec = importlib.util.spec_from_loader("digest_tool", loader)
+    tool = importlib.util.module_from_spec(spec)
+    loader.exec_module(tool)
+    for now, before, kind, want in [
+            (5, 4, "percent", "+25%"), (3, 2, "percent", "+50%"), (1, 3, "percent", "-67%"),
+            (201, 200, "percent", "+0.5%"), (4, 4, "percent", "="), (3, 0, "percent", "new"),
+            (0, 0, "percent", ""), (None, None, "percent", ""), (0, 5, "percent", "-100%"),
+            (33.3, 50.0, "points", "-16.7 pts"), (50.0, 50.0, "points", "="), (60, 50.5, "points", "+9.5 pts"),
+            (None, 50.0, "points", ""), (50.0, None, "points", "")]:
+        is_(tool.change(now, before, kind), want, "change(%r, %r, %s) = %r" % (now, before, kind, want))
+    for secs, want in [(0, "0s"), (59.4, "59s"), (60, "1m 00s"), (75.5, "1m 16s"), (3599, "59m 59s")]:
+        is_(tool.duration(secs), want, "duration(%r) = %r" % (secs, want))
+    for value, how, want in [(None, "{:,}", "-"), (12345, "{:,}", "12,345"), (57.1, "{}%", "57.1%"),
+                             (90, "duration", "1m 30s")]:
+        is_(tool.shown(value, how), want, "shown(%r, %r) = %r" % (value, how, want))
+    is_(tool.clean("Shop\r\nBcc: x@example.com\t"), "Shop Bcc: x@example.com", "clean() drops control characters")
+    d = {"recipient_id": 1, "site_key": "k", "site_name": "Evil\r\nBcc: x@example.com", "email": "a@b.example",
+         "period": "weekly", "period_start": "2026-11-30", "period_end": "2026-12-06",
+         "previous_start": "2026-11-23", "previous_end": "2026-11-29", "share_token": "t"}
+    f = {"now": {}, "before": {}, "pages": [], "sources": []}
+    m = email.message_from_bytes(tool.message(d, f, None, "SitePulse <s@h.example>").as_bytes(),
+                                 policy=email.policy.default)
+    ok(m["Bcc"] is None and "Bcc" in m["Subject"] and m["To"] == "a@b.example",
+       "a site name with a line break cannot add a header")
+    is_([p.get_content_type() for p in m.iter_parts()], ["text/plain", "text/html"],
+        "without a heatmap: text and HTML, no related part")
+
+
 def main():
     global SENDMAIL
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Sink)
@@ -276,6 +311,7 @@ def main():
                     "from digest@sitepulse.test\n" % port)
         SENDMAIL = "msmtp -C %s -t -i" % conf
         try:
+            test_pure()
             test_digests(tmp)
             test_monthly_window()
         finally:
