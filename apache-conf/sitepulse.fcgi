@@ -5,7 +5,8 @@
 # root, named after the program: sp-collect.fcgi, sp-live.fcgi,
 # sp-heatmap.fcgi, sp-stats.fcgi, sp-admin.fcgi, sp-metrics.fcgi, and
 # sp-stats-share.fcgi, sp-live-share.fcgi and sp-heatmap-share.fcgi, which
-# run sp-stats, sp-live and sp-heatmap for share links (mode 0755; see
+# run sp-stats, sp-live and sp-heatmap for share links, and
+# sp-stats-api.fcgi, sp-stats for API tokens (mode 0755; see
 # apache-conf/htaccess-fcgid). mod_fcgid
 # runs the copy with the listening socket as standard input; this script
 # loads the settings and replaces itself with the program of the same name,
@@ -38,6 +39,7 @@ prog=$(basename "$0" .fcgi)
 # A second name for a program on another route (the .htaccess tells it
 # which access that route has), not another program.
 prog=${prog%-share}
+prog=${prog%-api}
 for sp_env in "$SITEPULSE_HOME/sitepulse.env" "$SITEPULSE_HOME/$prog.env"; do
 	if [ -r "$sp_env" ]; then
 		set -a

@@ -1,4 +1,5 @@
 #include <string.h>
+#include <strings.h>
 
 #include "access.h"
 
@@ -15,6 +16,8 @@ access_route(const char *declared)
 		return ACCESS_PUBLIC;
 	if (declared != NULL && strcmp(declared, "share") == 0)
 		return ACCESS_SHARE;
+	if (declared != NULL && strcmp(declared, "token") == 0)
+		return ACCESS_TOKEN;
 	return ACCESS_PROTECTED;
 }
 
@@ -24,7 +27,10 @@ access_route(const char *declared)
  * NULL); served is the set of route classes (ACCESS_* bits) the program
  * answers. Fills a and returns 0 when the request may go on; otherwise
  * returns 401 (a protected route the server did not authenticate) or 403
- * (a route class the program does not serve) with the reason in *why. Pure.
+ * (a route class the program does not serve) with the reason in *why. A
+ * token route goes on without a user: the program then checks the Bearer
+ * token (access_bearer() and the database), and never takes REMOTE_USER
+ * there as a reason to serve more. Pure.
  */
 int
 access_decide(const char *declared, const char *user, unsigned served, struct access *a,
@@ -40,4 +46,32 @@ access_decide(const char *declared, const char *user, unsigned served, struct ac
 		return *why = "authentication required", 401;
 	a->user = user;
 	return 0;
+}
+
+/*
+ * Takes the API token out of an Authorization header value: the scheme
+ * "Bearer" (any case, RFC 7235), one or more spaces, and a token of the
+ * form sql/021 makes ("spt_" and 43 base64url characters), nothing after
+ * it. Copies the token into out (outsz > ACCESS_TOKEN_LEN) and returns 1;
+ * returns 0 for anything else (no header, another scheme, a token of
+ * another shape), which the program answers 401 without asking the
+ * database. Pure.
+ */
+int
+access_bearer(const char *header, char *out, size_t outsz)
+{
+	static const char	 b64url[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const char		*t;
+	size_t			 plen = strlen(ACCESS_TOKEN_PREFIX);
+
+	if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0 || outsz <= ACCESS_TOKEN_LEN)
+		return 0;
+	for (t = header + 7; *t == ' '; t++)
+		;
+	if (strncmp(t, ACCESS_TOKEN_PREFIX, plen) != 0 || strlen(t) != ACCESS_TOKEN_LEN ||
+	    plen + strspn(t + plen, b64url) != ACCESS_TOKEN_LEN)
+		return 0;
+	memcpy(out, t, ACCESS_TOKEN_LEN + 1);
+	return 1;
 }

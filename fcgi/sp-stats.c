@@ -5,6 +5,16 @@
  *       [&interval=hour|day][&format=json|csv][&limit=N][&name=EVENT]
  *   GET /sitepulse/stats?report=sites                      the site list
  *   GET /sitepulse/share/stats?share=TOKEN&report=...       read-only share link
+ *   GET /sitepulse/api/stats?report=...[&site=KEY]          with an API token
+ *   POST /sitepulse/api/annotation {"note":..., "at":...}   with an API token
+ *       of scope annotate: adds a note to its site's history (201 {"id":N})
+ *
+ * On the token route (SITEPULSE_ACCESS=token) the request carries
+ * "Authorization: Bearer spt_..." (sql/021): no token, a malformed or
+ * unknown or revoked one is 401 with WWW-Authenticate: Bearer; a site=
+ * other than the token's, the site list, or an annotation with a token of
+ * scope read is 403. sitepulse.token_site() finds the token's site (this
+ * program's role never reads token hashes) and records its use.
  *
  * Each report is one function of the report schema (sql/report/), the
  * same that psql users call, so there is one definition of every report.
@@ -32,11 +42,15 @@
 
 #define ISO_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS " col
 
-enum stmt { Q_SITE, Q_SHARE, Q_REPORT, Q__MAX = Q_REPORT + STATS__MAX };
+enum stmt { Q_SITE, Q_SHARE, Q_TOKEN, Q_ANNOTATE, Q_REPORT, Q__MAX = Q_REPORT + STATS__MAX };
 
 static const char *const sql[Q__MAX] = {
 	[Q_SITE] = "SELECT key FROM sitepulse.sites WHERE key = $1",
 	[Q_SHARE] = "SELECT key FROM sitepulse.sites WHERE share_token = $1",
+	[Q_TOKEN] = "SELECT site, scope FROM sitepulse.token_site($1)",
+	/* A date or a UTC time ("...Z"): timestamp input ignores the zone, so both read as UTC. */
+	[Q_ANNOTATE] = "SELECT sitepulse.token_annotate($1, coalesce(nullif($2, '')::timestamp "
+	    "AT TIME ZONE 'UTC', now()), $3)",
 	[Q_REPORT + STATS_TIMESERIES] = "SELECT " ISO_UTC("t") ", visitors, pageviews, visits, "
 	    "bounce_rate, avg_duration_s FROM report.timeseries($1, $2::date, $3::date, $4)",
 	[Q_REPORT + STATS_SUMMARY] = "SELECT * FROM report.summary($1, $2::date, $3::date)",
@@ -57,6 +71,8 @@ static const char *const sql[Q__MAX] = {
 	[Q_REPORT + STATS_SCROLL] = "SELECT * FROM report.scroll($1, $2::date, $3::date, $4::int)",
 	[Q_REPORT + STATS_GOALS] = "SELECT * FROM report.goals($1, $2::date, $3::date)",
 	[Q_REPORT + STATS_FUNNELS] = "SELECT * FROM report.funnels($1, $2::date, $3::date)",
+	[Q_REPORT + STATS_ANNOTATIONS] = "SELECT id, " ISO_UTC("at") ", note "
+	    "FROM report.annotations($1, $2::date, $3::date)",
 	[Q_REPORT + STATS_SITES] = "SELECT key, name, share_token, " ISO_UTC("created_at")
 	    " FROM report.sites()",
 };
@@ -206,9 +222,52 @@ report_params(const struct stats_req *req, const char *site, const char **p)
 	return n;
 }
 
-/* GET /stats: validates, resolves the site, runs the report, answers it. */
+/*
+ * The API token a request on the token route carries, checked: fills in
+ * its site key and scope and returns 1, or answers 401 (no token, a
+ * malformed, unknown or revoked one) or a database error and returns 0.
+ */
+static int
+token_check(struct stats *s, FCGX_Request *r, char *site, size_t sitesz, char *scope,
+    size_t scopesz)
+{
+	static const char	 challenge[] = "WWW-Authenticate: Bearer realm=\"SitePulse\"\r\n",
+				 invalid[] = "WWW-Authenticate: Bearer realm=\"SitePulse\", "
+				     "error=\"invalid_token\"\r\n";
+	const char		*authz = http_param(r, "HTTP_AUTHORIZATION"), *p[1];
+	char			 token[ACCESS_TOKEN_LEN + 1];
+	PGresult		*res;
+	int			 found;
+
+	if (authz == NULL || *authz == '\0') {
+		http_error(r, 401, "an API token is required (Authorization: Bearer ...)", challenge);
+		return 0;
+	}
+	if (!access_bearer(authz, token, sizeof(token))) {
+		http_error(r, 401, "Authorization: Bearer spt_... is required", invalid);
+		return 0;
+	}
+	p[0] = token;
+	if ((res = db_exec(&s->db, Q_TOKEN, 1, p)) == NULL) {
+		db_error(s, r);
+		return 0;
+	}
+	if ((found = PQntuples(res) == 1)) {
+		snprintf(site, sitesz, "%s", PQgetvalue(res, 0, 0));
+		snprintf(scope, scopesz, "%s", PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	if (!found)
+		http_error(r, 401, "unknown or revoked API token", invalid);
+	return found;
+}
+
+/*
+ * GET /stats: validates, resolves the site, runs the report, answers it.
+ * token_site is the API token's site on the token route (else NULL).
+ */
 static void
-do_stats(struct stats *s, FCGX_Request *r, int shared)
+do_stats(struct stats *s, FCGX_Request *r, enum stats_who who, const char *token_site)
 {
 	struct http_query	 q;
 	struct stats_req	 req;
@@ -221,11 +280,21 @@ do_stats(struct stats *s, FCGX_Request *r, int shared)
 		http_error(r, 400, "query: malformed", NULL);
 		return;
 	}
-	if (!stats_parse(&q, shared, &req, &why)) {
+	if (!stats_parse(&q, who, &req, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
 	}
-	if (!(req.flags & STATS_NOSITE)) {
+	if (token_site != NULL) {
+		if (req.flags & STATS_NOSITE) {
+			http_error(r, 403, "an API token reads its own site's reports only", NULL);
+			return;
+		}
+		if (req.site != NULL && strcmp(req.site, token_site) != 0) {
+			http_error(r, 403, "this API token is for another site", NULL);
+			return;
+		}
+		site = token_site;
+	} else if (!(req.flags & STATS_NOSITE)) {
 		if ((st = resolve_site(s, r, &req, key, sizeof(key))) != 200) {
 			if (st == 404)
 				http_error(r, 404, req.share ? "unknown share link" : "unknown site", NULL);
@@ -246,30 +315,93 @@ do_stats(struct stats *s, FCGX_Request *r, int shared)
 }
 
 /*
+ * POST /api/annotation with an API token of scope annotate: validates the
+ * JSON body (stats_note_parse()) and adds the note to the token's site.
+ * 201 {"id":N}; 400 a bad body; 403 a token of scope read; 413 too large.
+ */
+static void
+do_annotation(struct stats *s, FCGX_Request *r, const char *token_scope)
+{
+	struct stats_note	 note;
+	char			 body[STATS_NOTE_BODY_MAX], token[ACCESS_TOKEN_LEN + 1], out[64];
+	const char		*why, *p[3];
+	size_t			 len;
+	PGresult		*res;
+	int			 rd;
+
+	if (strcmp(token_scope, "annotate") != 0) {
+		http_error(r, 403, "this API token may only read (scope read)", NULL);
+		return;
+	}
+	if ((rd = http_read_body(r, body, sizeof(body), &len)) <= 0) {
+		http_error(r, rd == 0 ? 413 : 400, rd == 0 ? "body: larger than 4096 bytes" :
+		    "body: unreadable", NULL);
+		return;
+	}
+	if (!stats_note_parse(body, len, &note, &why)) {
+		http_error(r, 400, why, NULL);
+		return;
+	}
+	/* token_check() has taken this header apart already. */
+	(void)access_bearer(http_param(r, "HTTP_AUTHORIZATION"), token, sizeof(token));
+	p[0] = token;
+	p[1] = note.at;
+	p[2] = note.note;
+	if ((res = db_exec(&s->db, Q_ANNOTATE, 3, p)) == NULL) {
+		db_error(s, r);
+		return;
+	}
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
+		http_error(r, 403, "this API token may not add annotations", NULL);
+	} else {
+		snprintf(out, sizeof(out), "{\"id\":%s}\n", PQgetvalue(res, 0, 0));
+		http_status(r, 201, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
+		FCGX_PutS(out, r->out);
+	}
+	PQclear(res);
+}
+
+/*
  * Routes one request. Who may ask is the web server's word, never the
  * URI's (access.h): on a share route (/sitepulse/share/stats in the
- * shipped configs) only a share token's own site is served; on any other
- * route the server must have authenticated the request, or it is 401.
- * A path not ending in /stats is 404, a method other than GET or HEAD 405.
+ * shipped configs) only a share token's own site is served; on a token
+ * route (/sitepulse/api/) only an API token's site, after the token is
+ * checked; on any other route the server must have authenticated the
+ * request, or it is 401. The path picks the handler: /stats (GET, HEAD)
+ * anywhere, /annotation (POST) on the token route only; else 404, and
+ * another method 405.
  */
 static void
 handle(struct stats *s, FCGX_Request *r)
 {
 	struct access	 acc;
-	char		 path[1024];
+	char		 path[1024], site[72] = "", scope[16] = "";
+	int		 note;
 
-	if (!http_access(r, ACCESS_PROTECTED | ACCESS_SHARE, &acc))
+	if (!http_access(r, ACCESS_PROTECTED | ACCESS_SHARE | ACCESS_TOKEN, &acc))
 		return;
 	http_path(r, path, sizeof(path));
-	if (!http_ends_with(path, "/stats")) {
+	note = acc.route == ACCESS_TOKEN && http_ends_with(path, "/annotation");
+	if (!note && !http_ends_with(path, "/stats")) {
 		http_error(r, 404, "not found", NULL);
 		return;
 	}
-	if (!http_method_is(r, "GET") && !http_method_is(r, "HEAD")) {
+	if (note && !http_method_is(r, "POST")) {
+		http_error(r, 405, "method not allowed", "Allow: POST\r\n");
+		return;
+	}
+	if (!note && !http_method_is(r, "GET") && !http_method_is(r, "HEAD")) {
 		http_error(r, 405, "method not allowed", "Allow: GET, HEAD\r\n");
 		return;
 	}
-	do_stats(s, r, acc.route == ACCESS_SHARE);
+	if (acc.route == ACCESS_TOKEN && !token_check(s, r, site, sizeof(site), scope, sizeof(scope)))
+		return;
+	if (note)
+		do_annotation(s, r, scope);
+	else if (acc.route == ACCESS_TOKEN)
+		do_stats(s, r, STATS_BY_TOKEN, site);
+	else
+		do_stats(s, r, acc.route == ACCESS_SHARE ? STATS_BY_SHARE : STATS_BY_USER, NULL);
 }
 
 int

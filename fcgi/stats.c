@@ -1,6 +1,9 @@
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "http.h"
 #include "stats.h"
@@ -30,6 +33,7 @@ static const struct {
 	[STATS_SCROLL] =	{ "scroll",		STATS_RANGE | STATS_LIMIT },
 	[STATS_GOALS] =		{ "goals",		STATS_RANGE },
 	[STATS_FUNNELS] =	{ "funnels",		STATS_RANGE },
+	[STATS_ANNOTATIONS] =	{ "annotations",	STATS_RANGE },
 	[STATS_SITES] =		{ "sites",		STATS_NOSITE },
 };
 
@@ -72,14 +76,26 @@ valid_share(const char *s)
 	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
 }
 
-/* Checks who the request is for: exactly one of site and share, share only on a share path. */
+/*
+ * Checks who the request is for: exactly one of site and share, share
+ * only on a share path; with an API token, at most a site (the program
+ * holds it to the token's own) and the site list too, which the program
+ * refuses with 403 once it knows the token is real.
+ */
 static int
-parse_who(const struct http_query *q, int shared, struct stats_req *req, const char **why)
+parse_who(const struct http_query *q, enum stats_who who, struct stats_req *req, const char **why)
 {
 	req->site = http_query_get(q, "site");
 	req->share = http_query_get(q, "share");
+	if (who == STATS_BY_TOKEN) {
+		if (req->share != NULL)
+			return *why = "share tokens go to share/stats, not with an API token", 0;
+		if (req->site != NULL && !valid_site_key(req->site))
+			return *why = "site: malformed key", 0;
+		return 1;
+	}
 	if (req->flags & STATS_NOSITE) {
-		if (shared || req->share != NULL)
+		if (who == STATS_BY_SHARE || req->share != NULL)
 			return *why = "report not available through a share link", 0;
 		if (req->site != NULL)
 			return *why = "this report takes no site", 0;
@@ -87,7 +103,7 @@ parse_who(const struct http_query *q, int shared, struct stats_req *req, const c
 	}
 	if (req->site != NULL && req->share != NULL)
 		return *why = "give site or share, not both", 0;
-	if (shared && req->share == NULL)
+	if (who == STATS_BY_SHARE && req->share == NULL)
 		return *why = "share links need share=TOKEN", 0;
 	if (req->share != NULL)
 		return valid_share(req->share) ? 1 : (*why = "share: malformed token", 0);
@@ -132,13 +148,15 @@ parse_options(const struct http_query *q, struct stats_req *req, const char **wh
 }
 
 /*
- * Validates the query of a /stats request into req. shared is true when
- * the request came through the public share path, which must carry a
- * share token and never reaches the site list. Returns 1, or 0 with *why
- * set to a reason fit for a 400 answer. req points into q.
+ * Validates the query of a /stats request into req. who is the route's
+ * way of naming the site: STATS_BY_SHARE (a share path, which must carry
+ * a share token and never reaches the site list), STATS_BY_TOKEN (an API
+ * token's route: site= is optional) or STATS_BY_USER. Returns 1, or 0
+ * with *why set to a reason fit for a 400 answer. req points into q.
  */
 int
-stats_parse(const struct http_query *q, int shared, struct stats_req *req, const char **why)
+stats_parse(const struct http_query *q, enum stats_who who, struct stats_req *req,
+    const char **why)
 {
 	memset(req, 0, sizeof(*req));
 	if (!http_query_only(q, params))
@@ -146,7 +164,7 @@ stats_parse(const struct http_query *q, int shared, struct stats_req *req, const
 	if (!stats_report_find(http_query_get(q, "report"), &req->report))
 		return *why = "report: missing or unknown", 0;
 	req->flags = reports[req->report].flags;
-	if (!parse_who(q, shared, req, why) || !parse_options(q, req, why))
+	if (!parse_who(q, who, req, why) || !parse_options(q, req, why))
 		return 0;
 	req->from = http_query_get(q, "from");
 	req->to = http_query_get(q, "to");
@@ -193,4 +211,109 @@ stats_csv_cell(struct util_buf *b, const char *s, int text)
 	}
 	if (quote)
 		util_buf_add(b, "\"", 1);
+}
+
+/*
+ * An annotation's time: a date (YYYY-MM-DD, its UTC midnight) or a UTC
+ * time YYYY-MM-DDTHH:MM[:SS]Z, each field in range. Pure.
+ */
+static int
+valid_note_at(const char *s)
+{
+	static const char	 full[] = "dddd-dd-ddTdd:dd:ddZ", minutes[] = "dddd-dd-ddTdd:ddZ";
+	char			 date[11];
+	const char		*shape = NULL;
+	int			 y, m, d;
+	size_t			 n = strlen(s);
+
+	if (n == 10)
+		return valid_date(s, &y, &m, &d);
+	if (n == sizeof(full) - 1)
+		shape = full;
+	else if (n == sizeof(minutes) - 1)
+		shape = minutes;
+	else
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
+			return 0;
+	memcpy(date, s, 10);
+	date[10] = '\0';
+	return valid_date(date, &y, &m, &d) && atoi(s + 11) < 24 && atoi(s + 14) < 60 &&
+	    (shape == minutes || atoi(s + 17) < 60);
+}
+
+/*
+ * Validates the JSON body of an annotation (POST /sitepulse/api/annotation,
+ * POST /sitepulse/admin/annotation): {"note": TEXT, "at": WHEN}, at
+ * optional (now), note 1 to STATS_NOTE_MAX characters of UTF-8 without
+ * control characters, nothing else. Fills out and returns 1, or returns 0
+ * with *why set for a 400 answer. Pure.
+ */
+int
+stats_note_parse(const char *body, size_t len, struct stats_note *out, const char **why)
+{
+	struct json_tokener	*tok = json_tokener_new_ex(4);
+	struct json_object	*root = NULL, *note = NULL, *at = NULL;
+	const char		*text;
+	size_t			 chars = 0, tlen, end = 0;
+	int			 good = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (tok != NULL && len > 0 && len <= STATS_NOTE_BODY_MAX) {
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+		root = json_tokener_parse_ex(tok, body, (int)len);
+	}
+	if (root != NULL)
+		for (end = json_tokener_get_parse_end(tok); end < len; end++)
+			if (strchr(" \t\r\n", body[end]) == NULL || body[end] == '\0')
+				break;
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success || end != len ||
+	    !json_object_is_type(root, json_type_object)) {
+		*why = "body: a JSON object {\"note\": ..., \"at\": ...} is required";
+		goto out;
+	}
+	json_object_object_foreach(root, k, v) {
+		if (strcmp(k, "note") == 0)
+			note = v;
+		else if (strcmp(k, "at") == 0)
+			at = v;
+		else {
+			*why = "body: unknown field (note and at only)";
+			goto out;
+		}
+	}
+	if (note == NULL || !json_object_is_type(note, json_type_string)) {
+		*why = "note: a string is required";
+		goto out;
+	}
+	text = json_object_get_string(note);
+	tlen = (size_t)json_object_get_string_len(note);
+	if (tlen == 0 || tlen >= sizeof(out->note) || strlen(text) != tlen ||
+	    !valid_text(text, tlen, sizeof(out->note) - 1)) {
+		*why = "note: empty, too long, or with control characters";
+		goto out;
+	}
+	for (size_t i = 0; i < tlen; i++)
+		chars += ((unsigned char)text[i] & 0xC0) != 0x80;
+	if (chars > STATS_NOTE_MAX) {
+		*why = "note: at most 200 characters";
+		goto out;
+	}
+	memcpy(out->note, text, tlen + 1);
+	if (at != NULL) {
+		if (!json_object_is_type(at, json_type_string) ||
+		    !valid_note_at(json_object_get_string(at))) {
+			*why = "at: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)";
+			goto out;
+		}
+		snprintf(out->at, sizeof(out->at), "%s", json_object_get_string(at));
+	}
+	good = 1;
+out:
+	if (root != NULL)
+		json_object_put(root);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return good;
 }

@@ -34,6 +34,7 @@ enum stats_report {
 	STATS_SCROLL,
 	STATS_GOALS,
 	STATS_FUNNELS,
+	STATS_ANNOTATIONS,
 	STATS_SITES,
 	STATS__MAX
 };
@@ -54,6 +55,23 @@ enum stats_report {
 
 enum stats_format { STATS_JSON, STATS_CSV };
 
+/* Whom a request names its site for, as its route class says (access.h). */
+enum stats_who {
+	STATS_BY_USER,		/* protected: site=KEY (or no site for the site list) */
+	STATS_BY_SHARE,		/* share: share=TOKEN, never the site list */
+	STATS_BY_TOKEN		/* token: the API token's site; site=KEY optional */
+};
+
+/* An annotation's note: at most this many characters (sql/021). */
+#define STATS_NOTE_MAX		 200
+#define STATS_NOTE_BODY_MAX	 4096	/* bytes of its JSON body */
+
+/* A validated annotation to add: when (YYYY-MM-DD or an ISO UTC time), what. */
+struct stats_note {
+	char	 at[24];		/* "" for now */
+	char	 note[STATS_NOTE_MAX * 4 + 1];
+};
+
 /* A validated request. Strings point into the http_query it came from. */
 struct stats_req {
 	enum stats_report	 report;
@@ -72,7 +90,9 @@ struct stats_req {
 const char	*stats_report_name(enum stats_report);
 unsigned	 stats_report_flags(enum stats_report);
 int		 stats_report_find(const char *, enum stats_report *);
-int		 stats_parse(const struct http_query *, int, struct stats_req *, const char **);
+int		 stats_parse(const struct http_query *, enum stats_who, struct stats_req *,
+		    const char **);
+int		 stats_note_parse(const char *, size_t, struct stats_note *, const char **);
 
 int		 stats_csv_risky(const char *);
 void		 stats_csv_cell(struct util_buf *, const char *, int);

@@ -19,6 +19,10 @@ site's share token) and checks that none answers with data:
   - the share page's files are public only under share/ (the dashboard's
     own paths to the same files keep the password), and no spelling of
     share/ lists a directory;
+  - an API token (Authorization: Bearer) reads its own site's reports on
+    the token route (api/stats) through every spelling of it, and nothing
+    else: not another site's, not the site list, not a protected route;
+    without a token, or with a forged one, the token route answers nothing;
   - with credentials the same routes do answer (so the checks above can
     fail).
 
@@ -196,6 +200,16 @@ def share_spellings(name):
 
 SHARE_SPELLINGS = share_spellings("stats")
 
+
+# Spellings of the token route (api/stats): the first nine are the route
+# itself, however written, the others are not it.
+def api_spellings(name):
+    return [s.replace("share", "api").replace("shar%65", "ap%69").replace("%73hare", "%61pi").replace(
+        "SHARE", "API") for s in share_spellings(name)]
+
+
+API_SPELLINGS = api_spellings("stats")
+
 # The share routes to sp-live and sp-heatmap, each with a query that
 # answers data, and the kind of answer (checked against the owner's own).
 SHARE_ROUTES = [
@@ -214,7 +228,7 @@ SPOOF_HEADERS = [
     {"Remote-User": "admin"}, {"X-Remote-User": "admin"}, {"Remote_User": "admin"},
     {"SitePulse-Access": "share"}, {"Sitepulse_Access": "public"},
     {"X-Forwarded-User": "admin"}, {"Authorization": "Basic YWRtaW46"},
-    {"Auth-Type": "Basic"},
+    {"Auth-Type": "Basic"}, {"Authorization": "Bearer spt_" + "A" * 43},
 ]
 
 # The shared-hosting variant's own spellings: its wrappers by name, with
@@ -233,6 +247,10 @@ HTACCESS_SPELLINGS = [
     "/sitepulse/sp-collect.fcgi/../sp-stats.fcgi?report=sites",
     "/sitepulse/sp-stats-share.fcgi?report=sites",
     "/sitepulse/sp-stats-share.fcgi/x?report=sites",
+    "/sitepulse/sp-stats-api.fcgi?report=sites",
+    "/sitepulse/sp-stats-api.fcgi/x?report=sites",
+    "/sitepulse/sp-stats-api.fcgi/api/stats?report=sites",
+    "/sitepulse/sp-stats.fcgi/api/stats?report=sites",
     "/sitepulse/sp-live-share.fcgi?site=demo",
     "/sitepulse/sp-live-share.fcgi/x?site=demo",
     "/sitepulse/sp-heatmap-share.fcgi?site=demo&path=/demo/",
@@ -367,6 +385,51 @@ def check_share(run):
        "%s: the other site's token reads the other site only" % run.label)
 
 
+def check_api(run):
+    """The token route: an API token's own site's reports, nothing else."""
+    tok_a, tok_b = run.api["demo"], run.api[OTHER]
+    forged = tok_a[:-2] + ("AA" if tok_a[-2:] != "AA" else "BB")
+    q = "from=%s&to=%s&report=summary" % (FROM, TO)
+    for path in API_SPELLINGS:
+        run.expect_no_data("GET", path + "?report=sites")
+        run.expect_no_data("GET", path + "?site=demo&" + q)
+        run.expect_no_data("GET", path + "?share=%s&%s" % (run.tokens["demo"], q))
+        run.expect_no_data("GET", path + "?" + q, {"Authorization": "Bearer " + forged})
+        run.expect_no_data("GET", path + "?" + q, {"Authorization": "Bearer " + run.tokens["demo"]})
+        run.expect_no_data("GET", path + "?report=sites", {"Authorization": "Bearer " + tok_a},
+                           allowed_site="demo")
+        run.expect_no_data("GET", path + "?site=%s&%s" % (OTHER, q), {"Authorization": "Bearer " + tok_a},
+                           allowed_site="demo")
+        run.expect_no_data("POST", path.replace("stats", "annotation"), {
+            "Content-Length": "0", "Authorization": "Bearer " + forged})
+    run.report("the token route without a valid token, or with another site named")
+
+    # A real token on every other route opens nothing.
+    for method, name, query in protected_routes("demo"):
+        for h in ({"Authorization": "Bearer " + tok_a}, {"Authorization": "bearer " + tok_b}):
+            run.expect_no_data(method, "/sitepulse/%s%s" % (name, "?" + query if query else ""), h,
+                               allowed_site=None)
+    for path in SHARE_SPELLINGS[:9]:
+        run.expect_no_data("GET", path + "?" + q, {"Authorization": "Bearer " + tok_a})
+    run.report("an API token on the protected and share routes")
+
+    # Through every spelling of the route itself: its own site at most.
+    good = 0
+    for path in API_SPELLINGS[:9]:
+        for site, tok in (("demo", tok_a), (OTHER, tok_b)):
+            run.sent += 1
+            st, _, body = raw(run.port, "GET", path + "?" + q, {"Authorization": "Bearer " + tok})
+            leaks = run.sec.leaks(body, site)
+            if st >= 500 or st == 0 or leaks or (200 <= st < 300 and
+                                                ('"site":"%s"' % site).encode() not in body):
+                run.bad.append("GET %s (%s) -> %d %s %s" % (path, site, st, leaks, body[:120]))
+            good += st == 200
+    run.report("api/stats: a token reads its own site only, every spelling")
+    st, _, body = raw(run.port, "GET", "/sitepulse/ap%69/stats?" + q, {"Authorization": "Bearer " + tok_a})
+    ok(st == 200 and b'"site":"demo"' in body and good >= 2,
+       "%s: an API token reads its site through the token route's spellings (%d)" % (run.label, st))
+
+
 def owner_answer(port, name, site, query, kind):
     """What the owner's (protected) route answers for site: the live
     version, or the image; None when it answers no 200."""
@@ -462,11 +525,13 @@ def check_owner(run):
 
 def check_all(label, port, sec, tokens, extra=()):
     run = Run(label, port, sec, tokens)
+    run.api = API
     check_owner(run)
     check_protected(run, extra)
     check_share(run)
     check_share_routes(run)
     check_share_page(run)
+    check_api(run)
 
 
 # ---- the .htaccess variant ----------------------------------------------
@@ -506,6 +571,7 @@ def check_htaccess(sec, tokens):
 
 
 OTHER = "sec-other"
+API = {}
 
 
 def check_sockets():
@@ -549,6 +615,9 @@ def main():
     ok(r.status == 204, "a page view and a click stored for the demo site")
     wait_for(lambda: raw(port, "GET", "/sitepulse/heatmap.png?site=demo&path=/demo/&from=%s&to=%s"
                          % (FROM, TO), auth=True)[0] == 200, timeout=5)
+    for key in ("demo", OTHER):
+        psql("SELECT sitepulse.revoke_token(:'k', 'security.t')", k=key)
+        API[key] = psql_value("SELECT sitepulse.add_token(:'k', 'security.t')", k=key)
     sec = Secrets(tokens)
     check_all(SERVER, port, sec, tokens)
     check_sockets()

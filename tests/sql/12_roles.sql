@@ -148,8 +148,10 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
           '{}'::text[], 'stats may execute every report function');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'sitepulse'::regnamespace
-                   AND has_function_privilege('sitepulse_stats', p.oid, 'EXECUTE')),
-          '{}'::text[], 'stats may execute no sitepulse function (none of them writes for it)');
+                   AND has_function_privilege('sitepulse_stats', p.oid, 'EXECUTE')
+                 ORDER BY 1),
+          '{"sitepulse.token_annotate(text,timestamp with time zone,text)",sitepulse.token_site(text)}'::text[],
+          'stats may execute no sitepulse function but the API token checks (sql/021)');
 SELECT ok(has_column_privilege('sitepulse_stats', 'sitepulse.sites', 'share_token', 'SELECT'),
           'stats may read share tokens (share links, report=sites)');
 SELECT ok(NOT has_any_column_privilege('sitepulse_stats', t, 'SELECT'), 'stats may not read ' || t)

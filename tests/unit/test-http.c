@@ -76,6 +76,16 @@ test_access(void)
 		{ "public", "admin", ACCESS_PROTECTED, 403, 0 },
 		{ "public", NULL, ACCESS_PUBLIC, 0, ACCESS_PUBLIC },
 		{ NULL, "admin", ACCESS_PUBLIC, 403, 0 },
+		/* A token route goes on without a user (the program checks the token). */
+		{ "token", NULL, ACCESS_PROTECTED | ACCESS_SHARE | ACCESS_TOKEN, 0, ACCESS_TOKEN },
+		{ "token", "admin", ACCESS_PROTECTED | ACCESS_TOKEN, 0, ACCESS_TOKEN },
+		{ "token", NULL, ACCESS_PROTECTED | ACCESS_SHARE, 403, 0 },
+		{ "token", "admin", ACCESS_PROTECTED, 403, 0 },
+		{ "Token", NULL, ACCESS_PROTECTED | ACCESS_TOKEN, 401, 0 },
+		{ "tokens", NULL, ACCESS_PROTECTED | ACCESS_TOKEN, 401, 0 },
+		{ "share", NULL, ACCESS_TOKEN, 403, 0 },
+		{ "public", NULL, ACCESS_TOKEN, 403, 0 },
+		{ NULL, NULL, ACCESS_TOKEN, 403, 0 },
 	};
 	struct access	 a;
 	const char	*why;

@@ -90,6 +90,16 @@ test_params(void)
 		{ "share=short&report=pages&from=2025-01-01&to=2025-01-01", 1, 0, "token" },
 		{ "share=" TOKEN "%27&report=pages&from=2025-01-01&to=2025-01-01", 1, 0, "token" },
 		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01&site=other", 0, 0, "query" },
+		/* An API token (2, STATS_BY_TOKEN): site optional, checked later against the token's. */
+		{ "report=pages&from=2025-01-01&to=2025-01-01", 2, 1, NULL },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-01", 2, 1, NULL },
+		{ "site=bad key&report=pages&from=2025-01-01&to=2025-01-01", 2, 0, "site" },
+		{ "share=" TOKEN "&report=pages&from=2025-01-01&to=2025-01-01", 2, 0, "share" },
+		{ "report=sites", 2, 1, NULL },		/* refused with 403 by sp-stats */
+		{ "report=annotations&from=2025-01-01&to=2025-01-31", 2, 1, NULL },
+		{ "report=annotations&from=2025-01-01&to=2025-01-31&limit=5", 2, 0, "limit" },
+		{ "site=demo&report=annotations&from=2025-01-01&to=2025-01-31", 0, 1, NULL },
+		{ "share=" TOKEN "&report=annotations&from=2025-01-01&to=2025-01-31", 1, 1, NULL },
 	};
 	struct stats_req	 req;
 	const char		*why;
@@ -97,7 +107,8 @@ test_params(void)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		int got = parse(t[i].qs, t[i].shared, &req, &why);
 		ok(got == t[i].want && (got || strstr(why, t[i].why) != NULL),
-		    "%s%s -> %d%s%s", t[i].shared ? "share: " : "", t[i].qs, t[i].want,
+		    "%s%s -> %d%s%s", t[i].shared == 1 ? "share: " : t[i].shared == 2 ? "token: " : "",
+		    t[i].qs, t[i].want,
 		    got ? "" : ": ", got ? "" : why);
 	}
 	ok(parse("site=demo&report=pages&from=2025-01-01&to=2025-01-02", 0, &req, &why) &&
@@ -119,11 +130,71 @@ test_table(void)
 	ok(!stats_report_find(NULL, &r) && !stats_report_find("", &r), "no report for NULL or empty");
 }
 
+/* stats_note_parse(): an annotation's JSON body. */
+static void
+test_note(void)
+{
+	static const struct { const char *body; int want; const char *at, *why; } t[] = {
+		{ "{\"note\":\"v2.3 deployed\"}", 1, "", NULL },
+		{ "{\"note\":\"x\",\"at\":\"2026-12-01\"}", 1, "2026-12-01", NULL },
+		{ "{\"at\":\"2026-12-01T10:30:00Z\",\"note\":\"x\"}", 1, "2026-12-01T10:30:00Z", NULL },
+		{ "{\"note\":\"x\",\"at\":\"2026-12-01T10:30Z\"}", 1, "2026-12-01T10:30Z", NULL },
+		{ " {\"note\":\"x\"}\r\n", 1, "", NULL },		/* white space around it */
+		{ "{\"note\":\"caf\\u00e9 <b>\"}", 1, "", NULL },
+		{ "", 0, NULL, "body" },
+		{ "note=x", 0, NULL, "body" },
+		{ "[\"x\"]", 0, NULL, "body" },
+		{ "{\"note\":\"x\"} {}", 0, NULL, "body" },
+		{ "{\"note\":\"x\"", 0, NULL, "body" },
+		{ "{\"note\":\"\xff\"}", 0, NULL, "body" },
+		{ "{}", 0, NULL, "note" },
+		{ "{\"note\":5}", 0, NULL, "note" },
+		{ "{\"note\":null}", 0, NULL, "note" },
+		{ "{\"note\":\"\"}", 0, NULL, "note" },
+		{ "{\"note\":\"a\\nb\"}", 0, NULL, "note" },
+		{ "{\"note\":\"a\\tb\"}", 0, NULL, "note" },
+		{ "{\"note\":\"a\\u0000b\"}", 0, NULL, "note" },
+		{ "{\"note\":\"a\\u007fb\"}", 0, NULL, "note" },
+		{ "{\"note\":\"x\",\"site\":\"other\"}", 0, NULL, "unknown" },
+		{ "{\"note\":\"x\",\"at\":\"2026-02-30\"}", 0, NULL, "at" },
+		{ "{\"note\":\"x\",\"at\":\"2026-12-01T10:30:00\"}", 0, NULL, "at" },
+		{ "{\"note\":\"x\",\"at\":\"2026-12-01T24:00:00Z\"}", 0, NULL, "at" },
+		{ "{\"note\":\"x\",\"at\":\"2026-12-01T10:60:00Z\"}", 0, NULL, "at" },
+		{ "{\"note\":\"x\",\"at\":\"2026-12-01 10:30:00Z\"}", 0, NULL, "at" },
+		{ "{\"note\":\"x\",\"at\":\"2026-12-01T10:30:00+01:00\"}", 0, NULL, "at" },
+		{ "{\"note\":\"x\",\"at\":\"now\"}", 0, NULL, "at" },
+		{ "{\"note\":\"x\",\"at\":20261201}", 0, NULL, "at" },
+	};
+	struct stats_note	 n;
+	const char		*why;
+	char			 body[STATS_NOTE_BODY_MAX + 2], *p;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		why = "";
+		int got = stats_note_parse(t[i].body, strlen(t[i].body), &n, &why);
+		ok(got == t[i].want && (got ? strcmp(n.at, t[i].at) == 0 : strstr(why, t[i].why) != NULL),
+		    "note body case %zu -> %d %s", i, t[i].want, got ? n.at : why);
+	}
+	/* 200 characters pass and 201 do not, counted in characters, not bytes. */
+	for (int chars = 200; chars <= 201; chars++) {
+		p = body + sprintf(body, "{\"note\":\"");
+		for (int i = 0; i < chars; i++)
+			p += sprintf(p, "\xc3\xa9");
+		p += sprintf(p, "\"}");
+		ok(stats_note_parse(body, (size_t)(p - body), &n, &why) == (chars == 200),
+		    "a note of %d two-byte characters -> %d", chars, chars == 200);
+	}
+	memset(body, ' ', sizeof(body));
+	ok(!stats_note_parse(body, STATS_NOTE_BODY_MAX + 1, &n, &why), "a body over %d bytes is refused",
+	    STATS_NOTE_BODY_MAX);
+}
+
 int
 main(void)
 {
 	test_csv();
 	test_params();
 	test_table();
+	test_note();
 	return done_testing();
 }
