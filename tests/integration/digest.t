@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sitepulse import *  # noqa: E402,F403
@@ -179,6 +180,7 @@ def check_message(m, now_text):
     png = related[1].get_content()
     size = png_size(png)
     check(size is not None and size[0] == 600 and size[1] > 0, "the image part is a PNG 600 px wide", size)
+    note("message %d bytes; heatmap PNG %s, %d bytes" % (len(m.as_bytes()), size, len(png)))
     ok(len(MESSAGES) and MESSAGES[-1][0] == "digest@sitepulse.test", "envelope sender from the msmtp setup")
 
 
@@ -208,7 +210,9 @@ def test_digests(tmp):
                         JOIN sitepulse.digest_recipients r ON r.id = d.recipient_id WHERE r.email = :'to'""", to=OWNER),
         "1 true", "the failure is recorded and the digest not marked sent")
 
+    started = time.monotonic()
     r = digest("--now", now)
+    note("a run that sent one digest took %.2f s" % (time.monotonic() - started))
     check(r.returncode == 0, "the next run sends it: exit 0", r.stderr)
     like(r.stderr, r"sent with the heatmap", "with the heatmap")
     ok(secrets_absent(r.stderr), "the log names no share token")
