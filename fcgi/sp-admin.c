@@ -16,6 +16,21 @@
  *        header: X-SitePulse-Request: 1
  *        body: {"site":"KEY","path":"/x","device":"desktop|tablet|mobile"}
  *        queues the page for the capture worker, ahead of the rest: 202
+ *   GET  /sitepulse/admin/tokens?site=KEY
+ *        the site's API tokens without their secrets: label, scope,
+ *        created, last used, revoked (sitepulse.list_tokens())
+ *   POST /sitepulse/admin/token
+ *        header: X-SitePulse-Request: 1
+ *        body: {"site":"KEY","label":"TEXT"[,"scope":"read|annotate"]}
+ *        makes an API token: 201 {"token":"spt_..."}, the only time it is
+ *        shown (sql/021 keeps its hash); 409 when the label is taken
+ *   POST /sitepulse/admin/token/revoke
+ *        header: X-SitePulse-Request: 1
+ *        body: {"site":"KEY","label":"TEXT"}: 200, or 404 no such live token
+ *   POST /sitepulse/admin/annotation
+ *        header: X-SitePulse-Request: 1
+ *        body: {"site":"KEY","note":"TEXT"[,"at":"YYYY-MM-DD[THH:MM[:SS]Z]"]}
+ *        adds a note to the site's history chart: 201 {"id":N}
  *
  * A browser sends the administrator's Basic credentials with any request
  * to this host, whichever page made it, so a state change must prove that
@@ -48,14 +63,17 @@
 #include "http.h"
 #include "image.h"
 #include "param.h"
+#include "stats.h"
 #include "util.h"
 #include "valid.h"
 
 #define UPLOAD_MAX	 (8 << 20)
 #define CAPTURE_BODY_MAX 4096		/* a capture request's JSON body */
 #define WORKER_FRESH_S	 (15 * 60)	/* a worker seen this recently is available */
+#define TOKEN_LABEL_MAX	 100		/* characters of an API token's label (sql/021) */
 
-enum stmt { Q_ADD, Q_OVERVIEW, Q_CAPTURE, Q__MAX };
+enum stmt { Q_ADD, Q_OVERVIEW, Q_CAPTURE, Q_TOKENS, Q_TOKEN_ADD, Q_TOKEN_REVOKE, Q_ANNOTATE,
+	Q__MAX };
 
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
@@ -67,6 +85,14 @@ static const char *const sql[Q__MAX] = {
 	    "path, device, clicks, screenshot_id, " ISO("created_at") ", age_s, source, stale, queued "
 	    "FROM sitepulse.screenshot_overview($1, $2)",
 	[Q_CAPTURE] = "SELECT sitepulse.request_capture($1, $2, $3)",
+	[Q_TOKENS] = "SELECT label, scope, " ISO("created_at") ", " ISO("last_used_at") ", "
+	    ISO("revoked_at") " FROM sitepulse.list_tokens($1)",
+	/* NULL for an unknown site, '' when the label is taken (sql/021). */
+	[Q_TOKEN_ADD] = "SELECT sitepulse.dashboard_add_token($1, $2, $3)",
+	[Q_TOKEN_REVOKE] = "SELECT sitepulse.revoke_token($1, $2)",
+	/* NULL for an unknown site. A date or a UTC time ("...Z") both read as UTC. */
+	[Q_ANNOTATE] = "SELECT sitepulse.dashboard_annotate($1, coalesce(nullif($2, '')::timestamp "
+	    "AT TIME ZONE 'UTC', now()), $3, $4)",
 };
 
 /* The columns of Q_OVERVIEW, in order. */
@@ -98,6 +124,13 @@ struct capture {
 	char		 site[VALID_KEY_MAX + 1];
 	char		 path[VALID_PATH_MAX + 1];
 	char		 device[8];
+};
+
+/* A validated token request (make or revoke), copied out of its JSON body. */
+struct token_req {
+	char		 site[VALID_KEY_MAX + 1];
+	char		 label[TOKEN_LABEL_MAX * 4 + 1];
+	char		 scope[16];	/* "read" unless given */
 };
 
 /* What a request says about where it comes from: CGI parameters, each may be NULL. */
@@ -297,6 +330,65 @@ parse_capture(const char *body, size_t len, struct capture *c, const char **why)
 		*why = "device: desktop, tablet or mobile";
 	else
 		ok = 1;
+	json_object_put(root);
+	json_tokener_free(tok);
+	return ok;
+}
+
+/*
+ * Validates a token request's body: a JSON object with the string members
+ * site and label and, when make is true, an optional scope (read or
+ * annotate); nothing else. A label is 1 to 100 characters of text without
+ * control characters. Returns 1 with t filled in, or 0 with *why set for
+ * a 400. Pure.
+ */
+static int
+parse_token_req(const char *body, size_t len, int make, struct token_req *t, const char **why)
+{
+	struct json_tokener	*tok;
+	struct json_object	*root = NULL;
+	size_t			 chars = 0, n, members = 2;
+	int			 ok = 0;
+
+	memset(t, 0, sizeof(*t));
+	*why = NULL;
+	if (len == 0)
+		return *why = "body: empty (a JSON object with site and label)", 0;
+	if ((tok = json_tokener_new_ex(4)) == NULL) {
+		fprintf(stderr, "sp-admin: out of memory for a JSON parser\n");
+		exit(1);
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, body, (int)len);
+	if (make && root != NULL && json_object_is_type(root, json_type_object) &&
+	    json_object_object_get_ex(root, "scope", NULL))
+		members = 3;
+	if (root == NULL || json_tokener_get_error(tok) != json_tokener_success ||
+	    !blank(body + json_tokener_get_parse_end(tok), len - json_tokener_get_parse_end(tok)))
+		*why = "body: not one JSON object";
+	else if (!json_object_is_type(root, json_type_object))
+		*why = "body: not a JSON object";
+	else if ((size_t)json_object_object_length(root) != members)
+		*why = make ? "body: the members site, label and (optionally) scope" :
+		    "body: exactly the members site and label";
+	else if (!json_member(root, "site", t->site, sizeof(t->site)) || !valid_site_key(t->site))
+		*why = "site: missing or not a site key";
+	else if (!json_member(root, "label", t->label, sizeof(t->label)) ||
+	    (n = strlen(t->label)) == 0 || !valid_text(t->label, n, sizeof(t->label) - 1))
+		*why = "label: 1 to 100 characters, no control characters";
+	else if (members == 3 && (!json_member(root, "scope", t->scope, sizeof(t->scope)) ||
+	    (strcmp(t->scope, "read") != 0 && strcmp(t->scope, "annotate") != 0)))
+		*why = "scope: read or annotate";
+	else {
+		for (size_t i = 0; t->label[i] != '\0'; i++)
+			chars += ((unsigned char)t->label[i] & 0xC0) != 0x80;
+		if (chars > TOKEN_LABEL_MAX)
+			*why = "label: 1 to 100 characters, no control characters";
+		else
+			ok = 1;
+	}
+	if (ok && t->scope[0] == '\0')
+		snprintf(t->scope, sizeof(t->scope), "read");
 	json_object_put(root);
 	json_tokener_free(tok);
 	return ok;
@@ -561,6 +653,174 @@ do_capture(struct admin *a, FCGX_Request *r)
 	FCGX_PutS("{\"queued\":true}\n", r->out);
 }
 
+/* Reads a JSON body of at most CAPTURE_BODY_MAX bytes into a->body; else answers 413 or 400. */
+static int
+small_body(struct admin *a, FCGX_Request *r, size_t *len)
+{
+	int	 rc;
+
+	if ((rc = http_read_body(r, (char *)a->body, CAPTURE_BODY_MAX, len)) <= 0) {
+		http_error(r, rc == 0 ? 413 : 400, rc == 0 ? "body larger than 4 KiB" :
+		    "body: unreadable or shorter than Content-Length", NULL);
+		return 0;
+	}
+	return 1;
+}
+
+/* GET /admin/tokens?site=KEY: the site's tokens, no secrets. 200, 400, 500 or 503. */
+static void
+do_tokens(struct admin *a, FCGX_Request *r)
+{
+	static const char *const known[] = { "site", "_", NULL };
+	struct http_query	 q;
+	struct json_object	*root, *list;
+	const char		*site, *params[1];
+	PGresult		*res;
+
+	if (!http_query_parse(http_param(r, "QUERY_STRING"), &q) || !http_query_only(&q, known) ||
+	    (site = http_query_get(&q, "site")) == NULL || !valid_site_key(site)) {
+		http_error(r, 400, "site: missing or not a site key", NULL);
+		return;
+	}
+	params[0] = site;
+	if ((res = db_exec(&a->db, Q_TOKENS, 1, params)) == NULL) {
+		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+		return;
+	}
+	root = json_object_new_object();
+	list = json_object_new_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct json_object *t = json_object_new_object();
+		json_object_object_add(t, "label", text_or_null(res, i, 0));
+		json_object_object_add(t, "scope", text_or_null(res, i, 1));
+		json_object_object_add(t, "created", text_or_null(res, i, 2));
+		json_object_object_add(t, "last_used", text_or_null(res, i, 3));
+		json_object_object_add(t, "revoked", text_or_null(res, i, 4));
+		json_object_array_add(list, t);
+	}
+	PQclear(res);
+	json_object_object_add(root, "site", json_object_new_string(site));
+	json_object_object_add(root, "tokens", list);
+	http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
+	FCGX_PutS(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE), r->out);
+	FCGX_PutS("\n", r->out);
+	json_object_put(root);
+}
+
+/*
+ * POST /admin/token: makes a token and shows it, once. 201 {"token":...},
+ * 400, 404 unknown site, 409 the label names a live token, 413, 500, 503.
+ */
+static void
+do_token_add(struct admin *a, FCGX_Request *r)
+{
+	struct token_req	 t;
+	struct json_object	*o;
+	const char		*why, *params[3];
+	PGresult		*res;
+	size_t			 len;
+
+	if (!small_body(a, r, &len))
+		return;
+	if (!parse_token_req((const char *)a->body, len, 1, &t, &why)) {
+		http_error(r, 400, why, NULL);
+		return;
+	}
+	params[0] = t.site;
+	params[1] = t.label;
+	params[2] = t.scope;
+	if ((res = db_exec(&a->db, Q_TOKEN_ADD, 3, params)) == NULL) {
+		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+		return;
+	}
+	if (PQgetisnull(res, 0, 0) || *PQgetvalue(res, 0, 0) == '\0') {
+		http_error(r, PQgetisnull(res, 0, 0) ? 404 : 409, PQgetisnull(res, 0, 0) ?
+		    "unknown site" : "label: this site has a live token of that name", NULL);
+		PQclear(res);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "token", json_object_new_string(PQgetvalue(res, 0, 0)));
+	json_object_object_add(o, "label", json_object_new_string(t.label));
+	json_object_object_add(o, "scope", json_object_new_string(t.scope));
+	PQclear(res);
+	fprintf(stderr, "sp-admin: API token \"%s\" (%s) made for site %s by %s\n", t.label, t.scope,
+	    t.site, http_param(r, "REMOTE_USER"));
+	http_status(r, 201, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
+	FCGX_PutS(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE), r->out);
+	FCGX_PutS("\n", r->out);
+	json_object_put(o);
+}
+
+/* POST /admin/token/revoke: 200 {"revoked":true}, 400, 404 no such live token, 413, 500, 503. */
+static void
+do_token_revoke(struct admin *a, FCGX_Request *r)
+{
+	struct token_req	 t;
+	const char		*why, *params[2];
+	PGresult		*res;
+	size_t			 len;
+	int			 done;
+
+	if (!small_body(a, r, &len))
+		return;
+	if (!parse_token_req((const char *)a->body, len, 0, &t, &why)) {
+		http_error(r, 400, why, NULL);
+		return;
+	}
+	params[0] = t.site;
+	params[1] = t.label;
+	if ((res = db_exec(&a->db, Q_TOKEN_REVOKE, 2, params)) == NULL) {
+		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+		return;
+	}
+	done = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!done) {
+		http_error(r, 404, "no live token of that label for that site", NULL);
+		return;
+	}
+	http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
+	FCGX_PutS("{\"revoked\":true}\n", r->out);
+}
+
+/* POST /admin/annotation: 201 {"id":N}, 400, 404 unknown site, 413, 500, 503. */
+static void
+do_annotation(struct admin *a, FCGX_Request *r)
+{
+	struct stats_note	 n;
+	const char		*why, *params[4];
+	char			 out[64];
+	PGresult		*res;
+	size_t			 len;
+
+	if (!small_body(a, r, &len))
+		return;
+	if (!stats_note_parse((const char *)a->body, len, 1, &n, &why)) {
+		http_error(r, 400, why, NULL);
+		return;
+	}
+	params[0] = n.site;
+	params[1] = n.at;
+	params[2] = n.note;
+	params[3] = http_param(r, "REMOTE_USER");
+	if ((res = db_exec(&a->db, Q_ANNOTATE, 4, params)) == NULL) {
+		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+		return;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		PQclear(res);
+		http_error(r, 404, "unknown site", NULL);
+		return;
+	}
+	snprintf(out, sizeof(out), "{\"id\":%s}\n", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	http_status(r, 201, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
+	FCGX_PutS(out, r->out);
+}
+
 /* A route of sp-admin: its path suffix, method, whether it changes state, and handler. */
 struct route {
 	const char	*suffix;
@@ -574,6 +834,10 @@ static const struct route routes[] = {
 	{ "/admin/screenshot", "POST", "Allow: POST\r\n", 1, do_upload },
 	{ "/admin/screenshots", "GET", "Allow: GET, HEAD\r\n", 0, do_overview },
 	{ "/admin/capture", "POST", "Allow: POST\r\n", 1, do_capture },
+	{ "/admin/tokens", "GET", "Allow: GET, HEAD\r\n", 0, do_tokens },
+	{ "/admin/token", "POST", "Allow: POST\r\n", 1, do_token_add },
+	{ "/admin/token/revoke", "POST", "Allow: POST\r\n", 1, do_token_revoke },
+	{ "/admin/annotation", "POST", "Allow: POST\r\n", 1, do_annotation },
 };
 
 /*

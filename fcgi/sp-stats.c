@@ -338,7 +338,7 @@ do_annotation(struct stats *s, FCGX_Request *r, const char *token_scope)
 		    "body: unreadable", NULL);
 		return;
 	}
-	if (!stats_note_parse(body, len, &note, &why)) {
+	if (!stats_note_parse(body, len, 0, &note, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
 	}

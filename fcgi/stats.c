@@ -247,14 +247,16 @@ valid_note_at(const char *s)
  * Validates the JSON body of an annotation (POST /sitepulse/api/annotation,
  * POST /sitepulse/admin/annotation): {"note": TEXT, "at": WHEN}, at
  * optional (now), note 1 to STATS_NOTE_MAX characters of UTF-8 without
- * control characters, nothing else. Fills out and returns 1, or returns 0
- * with *why set for a 400 answer. Pure.
+ * control characters, and with with_site a "site": KEY too (the dashboard
+ * names the site; a token has its own); nothing else. Fills out and
+ * returns 1, or returns 0 with *why set for a 400 answer. Pure.
  */
 int
-stats_note_parse(const char *body, size_t len, struct stats_note *out, const char **why)
+stats_note_parse(const char *body, size_t len, int with_site, struct stats_note *out,
+    const char **why)
 {
 	struct json_tokener	*tok = json_tokener_new_ex(4);
-	struct json_object	*root = NULL, *note = NULL, *at = NULL;
+	struct json_object	*root = NULL, *note = NULL, *at = NULL, *site = NULL;
 	const char		*text;
 	size_t			 chars = 0, tlen, end = 0;
 	int			 good = 0;
@@ -278,11 +280,22 @@ stats_note_parse(const char *body, size_t len, struct stats_note *out, const cha
 			note = v;
 		else if (strcmp(k, "at") == 0)
 			at = v;
+		else if (with_site && strcmp(k, "site") == 0)
+			site = v;
 		else {
-			*why = "body: unknown field (note and at only)";
+			*why = with_site ? "body: unknown field (site, note and at only)" :
+			    "body: unknown field (note and at only)";
 			goto out;
 		}
 	}
+	if (with_site && (site == NULL || !json_object_is_type(site, json_type_string) ||
+	    (size_t)json_object_get_string_len(site) >= sizeof(out->site) ||
+	    !valid_site_key(json_object_get_string(site)))) {
+		*why = "site: missing or not a site key";
+		goto out;
+	}
+	if (with_site)
+		snprintf(out->site, sizeof(out->site), "%s", json_object_get_string(site));
 	if (note == NULL || !json_object_is_type(note, json_type_string)) {
 		*why = "note: a string is required";
 		goto out;

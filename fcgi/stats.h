@@ -11,6 +11,7 @@
 
 #include "param.h"
 #include "util.h"
+#include "valid.h"
 
 struct http_query;
 
@@ -66,8 +67,9 @@ enum stats_who {
 #define STATS_NOTE_MAX		 200
 #define STATS_NOTE_BODY_MAX	 4096	/* bytes of its JSON body */
 
-/* A validated annotation to add: when (YYYY-MM-DD or an ISO UTC time), what. */
+/* A validated annotation to add: for which site, when (YYYY-MM-DD or an ISO UTC time), what. */
 struct stats_note {
+	char	 site[VALID_KEY_MAX + 1];	/* with_site only */
 	char	 at[24];		/* "" for now */
 	char	 note[STATS_NOTE_MAX * 4 + 1];
 };
@@ -92,7 +94,7 @@ unsigned	 stats_report_flags(enum stats_report);
 int		 stats_report_find(const char *, enum stats_report *);
 int		 stats_parse(const struct http_query *, enum stats_who, struct stats_req *,
 		    const char **);
-int		 stats_note_parse(const char *, size_t, struct stats_note *, const char **);
+int		 stats_note_parse(const char *, size_t, int, struct stats_note *, const char **);
 
 int		 stats_csv_risky(const char *);
 void		 stats_csv_cell(struct util_buf *, const char *, int);

@@ -70,6 +70,24 @@ $$;
 COMMENT ON FUNCTION sitepulse.add_token(text, text, text) IS
     'Makes an API token for site p_site labelled p_label, scope read (reports) or annotate (reports and annotations), and returns it: the only time it is shown (only its hash is kept).';
 
+CREATE FUNCTION sitepulse.dashboard_add_token(p_site text, p_label text, p_scope text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM sitepulse.sites WHERE key = p_site) THEN
+        RETURN NULL;
+    END IF;
+    IF EXISTS (SELECT 1 FROM sitepulse.api_tokens t JOIN sitepulse.sites s ON s.id = t.site_id
+               WHERE s.key = p_site AND t.label = p_label AND t.revoked_at IS NULL) THEN
+        RETURN '';
+    END IF;
+    RETURN sitepulse.add_token(p_site, p_label, p_scope);
+END
+$$;
+COMMENT ON FUNCTION sitepulse.dashboard_add_token(text, text, text) IS
+    'add_token() for sp-admin: NULL for an unknown site, an empty string when the label names a live token (answered 404 and 409), else the new token. SECURITY DEFINER (program_rights).';
+
 CREATE FUNCTION sitepulse.revoke_token(p_site text, p_label text) RETURNS boolean
 LANGUAGE sql VOLATILE
 AS $$
@@ -193,15 +211,18 @@ COMMENT ON FUNCTION sitepulse.token_annotate(text, timestamptz, text) IS
 CREATE FUNCTION sitepulse.dashboard_annotate(p_site text, p_at timestamptz, p_note text, p_user text)
 RETURNS bigint
 LANGUAGE sql VOLATILE
-AS $$ SELECT sitepulse.annotate(p_site, p_at, p_note, left('dashboard:' || p_user, 120)) $$;
+AS $$
+    SELECT sitepulse.annotate(p_site, p_at, p_note, left('dashboard:' || coalesce(p_user, '?'), 120))
+    WHERE EXISTS (SELECT 1 FROM sitepulse.sites WHERE key = p_site)
+$$;
 COMMENT ON FUNCTION sitepulse.dashboard_annotate(text, timestamptz, text, text) IS
-    'annotate() for sp-admin, recording the dashboard user; SECURITY DEFINER (program_rights).';
+    'annotate() for sp-admin, recording the dashboard user; NULL for an unknown site. SECURITY DEFINER (program_rights).';
 
 INSERT INTO sitepulse.program_rights (role, privilege, object, definer) VALUES
     ('sitepulse_stats', 'EXECUTE', 'FUNCTION sitepulse.token_site(text)', true),
     ('sitepulse_stats', 'EXECUTE', 'FUNCTION sitepulse.token_annotate(text, timestamptz, text)', true),
     ('sitepulse_stats', 'SELECT (id, site_id, at, note)', 'TABLE sitepulse.annotations', false),
-    ('sitepulse_admin', 'EXECUTE', 'FUNCTION sitepulse.add_token(text, text, text)', true),
+    ('sitepulse_admin', 'EXECUTE', 'FUNCTION sitepulse.dashboard_add_token(text, text, text)', true),
     ('sitepulse_admin', 'EXECUTE', 'FUNCTION sitepulse.revoke_token(text, text)', true),
     ('sitepulse_admin', 'EXECUTE', 'FUNCTION sitepulse.list_tokens(text)', true),
     ('sitepulse_admin', 'EXECUTE', 'FUNCTION sitepulse.dashboard_annotate(text, timestamptz, text, text)', true),

@@ -56,6 +56,87 @@ def notes(site):
                           " ON s.id = a.site_id WHERE s.key = :'site'", site=site))
 
 
+DASH = {"X-SitePulse-Request": "1", "Origin": ORIGIN, "Sec-Fetch-Site": "same-origin"}
+CROSS = [("no X-SitePulse-Request", {"Origin": ORIGIN}),
+         ("a foreign Origin", dict(DASH, Origin="http://evil.example")),
+         ("Sec-Fetch-Site cross-site", dict(DASH, **{"Sec-Fetch-Site": "cross-site"})),
+         ("text/plain without the header", {"Content-Type": "text/plain"})]
+
+
+def live_tokens(site):
+    return int(psql_value("SELECT count(*) FROM sitepulse.list_tokens(:'s') WHERE revoked_at IS NULL",
+                          s=site))
+
+
+def check_dashboard():
+    """sp-admin's Tokens panel and annotation form, behind the password and
+    the cross-site guards."""
+    n = live_tokens(A)
+    for name, h in CROSS:
+        r = post("/sitepulse/admin/token", {"site": A, "label": "evil"}, headers=h, auth=True)
+        ok(r.status == 403 and json_error(r), "admin/token, %s: 403 (%d)" % (name, r.status))
+        r = post("/sitepulse/admin/annotation", {"site": A, "note": "evil"}, headers=h, auth=True)
+        ok(r.status == 403 and json_error(r), "admin/annotation, %s: 403 (%d)" % (name, r.status))
+        r = post("/sitepulse/admin/token/revoke", {"site": A, "label": "deploy"}, headers=h, auth=True)
+        ok(r.status == 403 and json_error(r), "admin/token/revoke, %s: 403 (%d)" % (name, r.status))
+    r = post("/sitepulse/admin/token", {"site": A, "label": "evil"}, headers=DASH)
+    ok(r.status == 401, "admin/token without the password: 401 (%d)" % r.status)
+    is_(live_tokens(A), n, "the refused requests made no token")
+
+    r = post("/sitepulse/admin/token", {"site": A, "label": "dashboard made"}, headers=DASH, auth=True)
+    made = r.json().get("token") if r.status == 201 else None
+    ok(r.status == 201 and made and made.startswith("spt_"),
+       "admin/token from the dashboard: 201 with the token (%d)" % r.status) or diag(r.text[:200])
+    r = api("report=summary&" + RANGE, made or "")
+    ok(r.status == 200 and r.json().get("site") == A, "the dashboard's token reads its site")
+    r = post("/sitepulse/admin/token", {"site": A, "label": "dashboard made"}, headers=DASH, auth=True)
+    ok(r.status == 409 and json_error(r), "the same label again: 409 (%d)" % r.status)
+    r = post("/sitepulse/admin/token", {"site": "nosuch" + A, "label": "x"}, headers=DASH, auth=True)
+    ok(r.status == 404 and json_error(r), "an unknown site: 404 (%d)" % r.status)
+    for name, body in [("a bad scope", {"site": A, "label": "x", "scope": "admin"}),
+                       ("an empty label", {"site": A, "label": ""}),
+                       ("a label with a newline", {"site": A, "label": "a\nb"}),
+                       ("a label of 101 characters", {"site": A, "label": "x" * 101}),
+                       ("no label", {"site": A}), ("not JSON", "site=x")]:
+        r = post("/sitepulse/admin/token", body, headers=dict(DASH, **{"Content-Type": "application/json"}),
+                 auth=True)
+        ok(r.status == 400 and json_error(r), "admin/token, %s: 400 (%d)" % (name, r.status))
+    r = get("/sitepulse/admin/tokens?site=" + A, auth=True)
+    labels = [t["label"] for t in r.json().get("tokens", [])] if r.status == 200 else []
+    ok(r.status == 200 and "dashboard made" in labels and "deploy" in labels and
+       made.encode() not in r.body and b"spt_" not in r.body and b"hash" not in r.body,
+       "admin/tokens lists labels, created and last used, no secrets") or diag(r.text[:300])
+    ok(all(set(t) == {"label", "scope", "created", "last_used", "revoked"} for t in r.json()["tokens"]),
+       "each with label, scope, created, last_used, revoked")
+    r = get("/sitepulse/admin/tokens?site=" + A)
+    ok(r.status == 401, "admin/tokens without the password: 401 (%d)" % r.status)
+    r = post("/sitepulse/admin/token/revoke", {"site": A, "label": "dashboard made"}, headers=DASH, auth=True)
+    ok(r.status == 200, "admin/token/revoke: 200 (%d)" % r.status)
+    r = api("report=summary&" + RANGE, made or "")
+    ok(r.status == 401, "the revoked dashboard token: 401 (%d)" % r.status)
+    r = post("/sitepulse/admin/token/revoke", {"site": A, "label": "dashboard made"}, headers=DASH, auth=True)
+    ok(r.status == 404 and json_error(r), "revoking it again: 404 (%d)" % r.status)
+
+    before = notes(A)
+    r = post("/sitepulse/admin/annotation", {"site": A, "note": "Campaign start", "at": FROM},
+             headers=DASH, auth=True)
+    ok(r.status == 201 and isinstance(r.json().get("id"), int),
+       "admin/annotation from the dashboard: 201 {id} (%d)" % r.status) or diag(r.text[:200])
+    r = get("/sitepulse/stats?report=annotations&site=%s&%s" % (A, RANGE), auth=True)
+    ok(r.status == 200 and any(x["note"] == "Campaign start" and x["at"] == FROM + "T00:00:00Z"
+                               for x in r.json()["rows"]), "the annotations report lists it at its date")
+    is_(psql_value("SELECT source FROM sitepulse.annotations WHERE note = 'Campaign start'"),
+        "dashboard:admin", "recording the dashboard user")
+    for name, body in [("a note of 201 characters", {"site": A, "note": "x" * 201}),
+                       ("a control character", {"site": A, "note": "a\u001bb"}),
+                       ("no site", {"note": "x"}), ("a bad date", {"site": A, "note": "x", "at": "yesterday"})]:
+        r = post("/sitepulse/admin/annotation", body, headers=DASH, auth=True)
+        ok(r.status == 400 and json_error(r), "admin/annotation, %s: 400 (%d)" % (name, r.status))
+    r = post("/sitepulse/admin/annotation", {"site": "nosuch" + A, "note": "x"}, headers=DASH, auth=True)
+    ok(r.status == 404 and json_error(r), "admin/annotation for an unknown site: 404 (%d)" % r.status)
+    is_(notes(A), before + 1, "the refused annotations stored nothing")
+
+
 def main():
     for key in (A, B):
         psql("SELECT sitepulse.add_site(:'k', 'tokens.t', ARRAY['http://%s.example'])" % key, k=key)
@@ -194,6 +275,8 @@ def main():
     ok(r.status == 405, "GET api/annotation: 405 (%d)" % r.status)
     r = post("/sitepulse/api/stats?report=summary&" + RANGE, {}, headers=bearer(tok))
     ok(r.status == 405, "POST api/stats: 405 (%d)" % r.status)
+
+    check_dashboard()
 
     # Revoked.
     is_(psql_value("SELECT sitepulse.revoke_token(:'s', 'reader')", s=A), "t", "revoke_token() ends it")

@@ -271,12 +271,63 @@ test_requests(void)
 	free(a.body);
 }
 
+/* parse_token_req(): the body of POST /admin/token (make) and /admin/token/revoke. */
+static void
+test_parse_token(void)
+{
+	static const struct {
+		const char	*body;
+		int		 make, ok;
+		const char	*scope;
+	} t[] = {
+		{ "{\"site\":\"demo\",\"label\":\"deploy script\"}", 1, 1, "read" },
+		{ "{\"site\":\"demo\",\"label\":\"ci\",\"scope\":\"annotate\"}", 1, 1, "annotate" },
+		{ "{\"site\":\"demo\",\"label\":\"ci\",\"scope\":\"read\"}\n", 1, 1, "read" },
+		{ "{\"label\":\"caf\u00e9\",\"site\":\"demo\"}", 0, 1, "read" },
+		{ "{\"site\":\"demo\",\"label\":\"ci\",\"scope\":\"annotate\"}", 0, 0, NULL },
+		{ "{\"site\":\"demo\",\"label\":\"ci\",\"scope\":\"admin\"}", 1, 0, NULL },
+		{ "{\"site\":\"demo\",\"label\":\"ci\",\"scope\":null}", 1, 0, NULL },
+		{ "{\"site\":\"demo\",\"label\":\"\"}", 1, 0, NULL },
+		{ "{\"site\":\"demo\",\"label\":\"a\\nb\"}", 1, 0, NULL },
+		{ "{\"site\":\"demo\",\"label\":\"a\\u0000b\"}", 1, 0, NULL },
+		{ "{\"site\":\"demo\",\"label\":5}", 1, 0, NULL },
+		{ "{\"site\":\"de mo\",\"label\":\"x\"}", 1, 0, NULL },
+		{ "{\"site\":\"demo\"}", 1, 0, NULL },
+		{ "{\"site\":\"demo\",\"label\":\"x\",\"extra\":1}", 1, 0, NULL },
+		{ "{\"site\":\"demo\",\"label\":\"x\"} []", 1, 0, NULL },
+		{ "[\"demo\",\"x\"]", 1, 0, NULL },
+		{ "", 1, 0, NULL },
+		{ "{\"site\":\"demo\",\"label\":\"\xff\"}", 1, 0, NULL },
+	};
+	struct token_req	 tr;
+	const char		*why;
+	char			 body[1200];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		why = NULL;
+		int valid = parse_token_req(t[i].body, strlen(t[i].body), t[i].make, &tr, &why);
+		ok(valid == t[i].ok && (!valid || strcmp(tr.scope, t[i].scope) == 0) && (valid || why != NULL),
+		    "token body case %zu (%s): %s (%s)", i, t[i].make ? "make" : "revoke",
+		    t[i].ok ? "valid" : "400", valid ? tr.scope : why);
+	}
+	/* A label of 100 characters (two bytes each) is fine, 101 is not. */
+	for (int n = 100; n <= 101; n++) {
+		char *p = body + sprintf(body, "{\"site\":\"demo\",\"label\":\"");
+		for (int i = 0; i < n; i++)
+			p += sprintf(p, "\xc3\xa9");
+		p += sprintf(p, "\"}");
+		ok(parse_token_req(body, (size_t)(p - body), 1, &tr, &why) == (n == 100),
+		    "a label of %d characters: %s", n, n == 100 ? "valid" : "400");
+	}
+}
+
 int
 main(void)
 {
 	test_cross_site();
 	test_parse_overview();
 	test_parse_capture();
+	test_parse_token();
 	test_requests();
 	return done_testing();
 }

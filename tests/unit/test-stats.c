@@ -171,7 +171,7 @@ test_note(void)
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		why = "";
-		int got = stats_note_parse(t[i].body, strlen(t[i].body), &n, &why);
+		int got = stats_note_parse(t[i].body, strlen(t[i].body), 0, &n, &why);
 		ok(got == t[i].want && (got ? strcmp(n.at, t[i].at) == 0 : strstr(why, t[i].why) != NULL),
 		    "note body case %zu -> %d %s", i, t[i].want, got ? n.at : why);
 	}
@@ -181,11 +181,20 @@ test_note(void)
 		for (int i = 0; i < chars; i++)
 			p += sprintf(p, "\xc3\xa9");
 		p += sprintf(p, "\"}");
-		ok(stats_note_parse(body, (size_t)(p - body), &n, &why) == (chars == 200),
+		ok(stats_note_parse(body, (size_t)(p - body), 0, &n, &why) == (chars == 200),
 		    "a note of %d two-byte characters -> %d", chars, chars == 200);
 	}
+	/* The dashboard's form names the site. */
+	ok(stats_note_parse("{\"site\":\"demo\",\"note\":\"x\"}", 26, 1, &n, &why) &&
+	    strcmp(n.site, "demo") == 0, "with_site: site, note -> 1");
+	ok(!stats_note_parse("{\"note\":\"x\"}", 12, 1, &n, &why) && strstr(why, "site"),
+	    "with_site: no site -> 0");
+	ok(!stats_note_parse("{\"site\":\"a b\",\"note\":\"x\"}", 25, 1, &n, &why) && strstr(why, "site"),
+	    "with_site: a malformed key -> 0");
+	ok(!stats_note_parse("{\"site\":\"demo\",\"note\":\"x\"}", 26, 0, &n, &why) &&
+	    strstr(why, "unknown"), "without with_site a site member is unknown");
 	memset(body, ' ', sizeof(body));
-	ok(!stats_note_parse(body, STATS_NOTE_BODY_MAX + 1, &n, &why), "a body over %d bytes is refused",
+	ok(!stats_note_parse(body, STATS_NOTE_BODY_MAX + 1, 0, &n, &why), "a body over %d bytes is refused",
 	    STATS_NOTE_BODY_MAX);
 }
 
