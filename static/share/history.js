@@ -11,6 +11,11 @@
  * It lives under static/share/ because a share link's page loads it
  * without the dashboard password.
  *
+ * Annotations (report=annotations: dated notes, a deploy, a campaign) are
+ * drawn on the chart as marker lines, each focusable, with its note shown
+ * on hover or focus, and listed below the chart; the dashboard adds them
+ * with a small form (POST admin/annotation), a share link only shows them.
+ *
  * Data is only ever put into the page as text (textContent), never as HTML.
  */
 (function () {
@@ -71,6 +76,38 @@
 		return this.source.base + '?' + q + (extra || '') + (format ? '&format=' + format : '');
 	};
 
+	/* The dashboard's note form: POST admin/annotation with the cross-site header. */
+	HistoryView.prototype.buildNoteForm = function () {
+		var self = this, form = el('form', { class: 'hist-note-form', 'aria-label': 'Add an annotation' });
+		var at = el('input', { type: 'date', name: 'at', 'aria-label': 'Annotation date', required: '' });
+		var text = el('input', { type: 'text', name: 'note', maxlength: '200', required: '',
+			placeholder: 'Note, e.g. v2.3 deployed', 'aria-label': 'Annotation text' });
+		var msg = el('span', { class: 'hist-note-msg', role: 'status' });
+		at.value = isoDay(new Date());
+		form.appendChild(at);
+		form.appendChild(text);
+		form.appendChild(el('button', { type: 'submit' }, 'Add note'));
+		form.appendChild(msg);
+		form.addEventListener('submit', function (e) {
+			e.preventDefault();
+			msg.textContent = 'Saving…';
+			fetch(self.source.admin + 'annotation', {
+				method: 'POST', credentials: 'same-origin',
+				headers: { 'Content-Type': 'application/json', 'X-SitePulse-Request': '1' },
+				body: JSON.stringify({ site: self.source.site, note: text.value, at: at.value })
+			}).then(function (res) {
+				return res.json().then(function (b) {
+					if (!res.ok)
+						throw new Error(b.error || ('HTTP ' + res.status));
+					msg.textContent = 'Added.';
+					text.value = '';
+					self.load();
+				});
+			}).catch(function (err) { msg.textContent = 'Not added: ' + err.message; });
+		});
+		return form;
+	};
+
 	HistoryView.prototype.build = function () {
 		var self = this, bar = el('form', { class: 'hist-range', 'aria-label': 'Date range' });
 		[['Today', 1], ['7 days', 7], ['30 days', 30]].forEach(function (p) {
@@ -100,9 +137,16 @@
 		this.chart.setAttribute('preserveAspectRatio', 'none');
 		this.chart.setAttribute('role', 'img');
 		this.chart.setAttribute('aria-label', 'Visitors and page views over time');
+		this.noteTip = el('p', { class: 'hist-note-tip', 'aria-live': 'polite' });
+		this.notes = el('section', { class: 'hist-notes', 'aria-label': 'Annotations' });
 		this.tables = el('div', { class: 'hist-tables' });
 		this.root.textContent = '';
-		[bar, this.status, this.summary, this.chart, this.tables].forEach(function (n) { self.root.appendChild(n); });
+		[bar, this.status, this.summary, this.chart, this.noteTip, this.notes].forEach(function (n) {
+			self.root.appendChild(n);
+		});
+		if (this.source.admin)
+			this.root.appendChild(this.buildNoteForm());
+		this.root.appendChild(this.tables);
 	};
 
 	HistoryView.prototype.setRange = function (r) {
@@ -125,7 +169,9 @@
 		this.fromInput.value = this.range.from;
 		this.toInput.value = this.range.to;
 		this.status.textContent = 'Loading ' + this.range.from + ' – ' + this.range.to + '…';
-		var jobs = [this.fetch('summary'), this.fetch('timeseries', '&interval=' + this.interval.value)]
+		/* A server without annotations (older) must not cost the rest of the view. */
+		var notes = this.fetch('annotations').catch(function () { return []; });
+		var jobs = [this.fetch('summary'), this.fetch('timeseries', '&interval=' + this.interval.value), notes]
 		    .concat(TABLES.map(function (t) {
 			    return self.fetch(t[0], t[0] === 'goals' || t[0] === 'funnels' ? '' : '&limit=10');
 		    }));
@@ -135,7 +181,8 @@
 			self.status.textContent = self.range.from + ' – ' + self.range.to + ' (UTC days)';
 			self.renderSummary(res[0][0] || {});
 			self.renderChart(res[1]);
-			self.renderTables(res.slice(2));
+			self.renderNotes(res[1], res[2]);
+			self.renderTables(res.slice(3));
 		}).catch(function (err) {
 			if (seq === self.seq)
 				self.status.textContent = 'Could not load history: ' + err.message;
@@ -175,6 +222,75 @@
 			line.setAttribute('class', 'hist-line ' + key);
 			svg.appendChild(line);
 		});
+	};
+
+	/*
+	 * The x of moment t (ms) on the chart of rows: rows are the starts of
+	 * equal steps (a day or an hour), drawn from x 0 to 600; a moment
+	 * inside the last step is drawn within it, clamped to the chart.
+	 */
+	function noteX(rows, t) {
+		if (rows.length < 2)
+			return 300;
+		var t0 = Date.parse(rows[0].t), step = Date.parse(rows[1].t) - t0;
+		var x = (t - t0) / step * 600 / (rows.length - 1);
+		return Math.max(1, Math.min(599, x));
+	}
+
+	/* Marker lines on the chart and the list below it; hover or focus shows a note. */
+	HistoryView.prototype.renderNotes = function (rows, notes) {
+		var self = this, svg = this.chart, ns = 'http://www.w3.org/2000/svg';
+		var list = el('ul', { class: 'hist-note-list' }), items = [];
+		this.notes.textContent = '';
+		this.noteTip.textContent = '';
+		if (!notes.length)
+			return;
+		this.notes.appendChild(el('h3', {}, 'Annotations'));
+		/* One note shown at a time: the one last hovered or focused. */
+		function show(i, on) {
+			items.forEach(function (it, j) {
+				var mine = j === i && on;
+				it.li.classList.toggle('active', mine);
+				it.g.classList.toggle('active', mine);
+			});
+			if (on || self.noteTip.textContent === items[i].label)
+				self.noteTip.textContent = on ? items[i].label : '';
+		}
+		notes.forEach(function (n, i) {
+			var label = n.at.slice(0, 10) + (n.at.slice(11, 19) !== '00:00:00' ? ' ' + n.at.slice(11, 16) + ' UTC' : '') +
+			    ': ' + n.note;
+			var g = document.createElementNS(ns, 'g'), line = document.createElementNS(ns, 'line');
+			var hit = document.createElementNS(ns, 'rect'), title = document.createElementNS(ns, 'title');
+			var x = noteX(rows, Date.parse(n.at));
+			g.setAttribute('class', 'hist-note');
+			g.setAttribute('tabindex', '0');
+			g.setAttribute('role', 'img');
+			g.setAttribute('aria-label', 'Annotation ' + label);
+			g.setAttribute('data-at', n.at);
+			title.textContent = label;
+			line.setAttribute('x1', x.toFixed(1));
+			line.setAttribute('x2', x.toFixed(1));
+			line.setAttribute('y1', '0');
+			line.setAttribute('y2', '200');
+			/* A wider, invisible target than the 1 px line, for the pointer. */
+			hit.setAttribute('x', (x - 5).toFixed(1));
+			hit.setAttribute('y', '0');
+			hit.setAttribute('width', '10');
+			hit.setAttribute('height', '200');
+			hit.setAttribute('class', 'hist-note-hit');
+			g.appendChild(title);
+			g.appendChild(hit);
+			g.appendChild(line);
+			svg.appendChild(g);
+			var li = el('li', { 'data-at': n.at });
+			li.appendChild(el('time', { datetime: n.at }, label.slice(0, label.indexOf(': '))));
+			li.appendChild(document.createTextNode(' ' + n.note));
+			list.appendChild(li);
+			items.push({ g: g, li: li, label: label });
+			['mouseenter', 'focus'].forEach(function (ev) { g.addEventListener(ev, function () { show(i, true); }); });
+			['mouseleave', 'blur'].forEach(function (ev) { g.addEventListener(ev, function () { show(i, false); }); });
+		});
+		this.notes.appendChild(list);
 	};
 
 	HistoryView.prototype.renderTables = function (results) {
@@ -226,7 +342,8 @@
 			return;
 		var view = null, shown = !root.hidden;
 		window.SitePulse.onSite(function (key) {
-			view = new HistoryView(root, { base: 'stats', who: 'site=' + encodeURIComponent(key) });
+			view = new HistoryView(root, { base: 'stats', who: 'site=' + encodeURIComponent(key),
+				site: key, admin: 'admin/' });
 			if (shown)
 				view.load();
 		});
