@@ -10,6 +10,10 @@
  * note added with the dashboard's form appears at once and is stored as
  * the dashboard user's. The site's share link, without the password,
  * shows the same markers and list, and no form to add one.
+ *
+ * The dashboard's API tokens panel makes a token for the site (shown once,
+ * and it reads the site's stats), lists it without its secret, and revokes
+ * it (after which it reads nothing).
  */
 const crypto = require('crypto');
 const { execFileSync } = require('child_process');
@@ -99,6 +103,30 @@ async function main() {
 		    notes);
 		t.is(psql(`SELECT source FROM sitepulse.annotations WHERE note = '${FORM_NOTE}'`), 'dashboard:admin',
 		    'stored as the dashboard user\'s');
+
+		/* The API tokens panel. */
+		await dash.click('#tokens-panel summary');
+		await dash.fill('#tokens-panel input[name="label"]', 'panel ' + RUN);
+		await dash.click('#tokens-panel .token-form button[type="submit"]');
+		await dash.waitForSelector('#tokens-panel .token-secret', { timeout: 10000 }).catch(() => {});
+		const made = await dash.textContent('#tokens-panel .token-secret').catch(() => '');
+		t.like(made, /^spt_[A-Za-z0-9_-]{43}$/, 'the Tokens panel makes a token and shows it once');
+		const read = await fetch(`${BASE}/sitepulse/api/stats?report=summary&from=${day(7)}&to=${day(0)}`,
+		    { headers: { Authorization: 'Bearer ' + made } });
+		t.is(read.status, 200, 'the panel\'s token reads the site\'s stats');
+		await dash.waitForSelector(`#tokens-panel tr[data-label="panel ${RUN}"]`, { timeout: 10000 }).catch(() => {});
+		const rows = await dash.$$eval('#tokens-panel tbody tr', (rs) => rs.map((r) => r.textContent));
+		t.ok(rows.some((r) => r.includes('panel ' + RUN)) && rows.some((r) => r.includes('deploy')) &&
+		    !(await dash.textContent('#tokens-panel .tokens-list')).includes('spt_'),
+		    'the panel lists the site\'s tokens without their secrets', rows);
+		await dash.click(`#tokens-panel tr[data-label="panel ${RUN}"] .token-revoke`);
+		await dash.waitForFunction((l) => {
+			const r = document.querySelector(`#tokens-panel tr[data-label="${l}"]`);
+			return r && r.textContent.includes('revoked');
+		}, 'panel ' + RUN, { timeout: 10000 }).catch(() => {});
+		const again = await fetch(`${BASE}/sitepulse/api/stats?report=summary&from=${day(7)}&to=${day(0)}`,
+		    { headers: { Authorization: 'Bearer ' + made } });
+		t.is(again.status, 401, 'revoked from the panel, it reads nothing');
 
 		/* The share link: the same notes, read-only, without the password. */
 		const sp = await anon.context.newPage();
