@@ -125,14 +125,16 @@ install: programs
 # new files; node_modules for terser by link), so the checkout stays as it
 # is, then checked by lintian, which fails on errors.
 DEB_FILE = sitepulse_$(shell dpkg-parsechangelog -S Version)_$(shell dpkg-architecture -qDEB_HOST_ARCH).deb
+# The screenshot capture worker's own package (debian/control).
+CAPTURE_DEB = sitepulse-capture_$(shell dpkg-parsechangelog -S Version)_all.deb
 deb: deps
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/src
 	git ls-files -co --exclude-standard -z | tar --null -T - --ignore-failed-read -cf - | tar -xf - -C $(BUILD)/deb/src
 	ln -sfn $(CURDIR)/node_modules $(BUILD)/deb/src/node_modules
 	cd $(BUILD)/deb/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u SANITIZE -u CI \
 		dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || { tail -n 40 ../build.log; exit 1; }
-	cp $(BUILD)/deb/$(DEB_FILE) $(BUILD)/
-	lintian --fail-on error $(BUILD)/$(DEB_FILE)
+	cp $(BUILD)/deb/$(DEB_FILE) $(BUILD)/deb/$(CAPTURE_DEB) $(BUILD)/
+	lintian --fail-on error $(BUILD)/$(DEB_FILE) $(BUILD)/$(CAPTURE_DEB)
 	@echo "deb: $(BUILD)/$(DEB_FILE)"
 
 clean:

@@ -20,7 +20,12 @@ SP_DEB names), then, as an administrator would:
      lighttpd vars conffile edited);
   4. under each: the snippet is served, the dashboard asks for the
      password, an event is collected and stored, stats and live read it back;
-  5. reinstalls it (an upgrade runs the migrations), removes it (configs and
+  5. with it the capture worker's package, sitepulse-capture: its files and
+     units, systemd-analyze verify, and one round of the worker from its
+     installed place, as the timer's unit runs it (the system user
+     sitepulse, the role sitepulse_capture, the embedded playwright-core),
+     on an empty queue, so no browser starts;
+  6. reinstalls it (an upgrade runs the migrations), removes it (configs and
      data stay, the enabled configurations are disabled), purges it, and
      checks that /etc/apache2, /etc/lighttpd, the users and groups and the
      package's paths are as they were before.
@@ -57,7 +62,14 @@ PATHS = ["/usr/lib/sitepulse", "/usr/share/sitepulse", "/usr/sbin/sitepulse-setu
          "/etc/sitepulse", "/var/lib/sitepulse", "/run/sitepulse", "/run/sitepulse-lighttpd",
          "/usr/lib/tmpfiles.d/sitepulse.conf", "/usr/share/doc/sitepulse"] + \
     ["/lib/systemd/system/" + u for u in ("sitepulse@.service", "sitepulse@.socket",
-                                          "sitepulse-maintain.service", "sitepulse-maintain.timer")]
+                                          "sitepulse-maintain.service", "sitepulse-maintain.timer",
+                                          "sitepulse-capture.service", "sitepulse-capture.timer")] + \
+    ["/usr/share/doc/sitepulse-capture", "/etc/systemd/system/timers.target.wants/sitepulse-capture.timer"]
+# The capture worker's package (debian/control): what it installs.
+CAPTURE_FILES = ["/usr/share/sitepulse/tools/capture", "/usr/share/sitepulse/tools/screenshot",
+                 "/usr/share/sitepulse/snippet/sp.js",
+                 "/usr/share/sitepulse/node_modules/playwright-core/package.json",
+                 "/lib/systemd/system/sitepulse-capture.service", "/lib/systemd/system/sitepulse-capture.timer"]
 APACHE_MODS = ["fcgid", "alias", "env", "auth_basic", "authn_file", "authz_user", "headers", "reqtimeout"]
 
 
@@ -127,8 +139,8 @@ def compare(before, after):
     return diffs
 
 
-def installed():
-    p = run(["dpkg-query", "-W", "-f", "${Status}", "sitepulse"])
+def installed(pkg="sitepulse"):
+    p = run(["dpkg-query", "-W", "-f", "${Status}", pkg])
     return p.returncode == 0 and "install ok installed" in p.stdout
 
 
@@ -383,7 +395,7 @@ def main():
     if os.geteuid() != 0:
         ok(False, "the package test installs a package: run it as root")
         done_testing()
-    if installed():
+    if installed() or installed("sitepulse-capture"):
         bail_out("the sitepulse package is installed already: this test installs and purges it")
     before = snapshot()
     user_before = "sitepulse" in before["accounts"][0]
@@ -391,7 +403,17 @@ def main():
     ok(deb is not None and os.path.exists(deb), "make deb builds %s" % (deb and os.path.basename(deb)))
     if not deb:
         done_testing()
-    lint = run(["lintian", "--fail-on", "error", deb])
+    cdeb = os.path.join(os.path.dirname(deb), re.sub(r"^sitepulse_(.*)_[^_]+\.deb$", r"sitepulse-capture_\1_all.deb",
+                                                     os.path.basename(deb)))
+    ok(os.path.exists(cdeb), "and the capture worker's " + os.path.basename(cdeb))
+    if not os.path.exists(cdeb):
+        done_testing()
+    dep = run(["dpkg-deb", "-f", deb, "Depends"]).stdout
+    ok(not re.search(r"\b(nodejs|chromium)\b", dep), "sitepulse needs neither nodejs nor chromium: " + dep.strip())
+    dep = run(["dpkg-deb", "-f", cdeb, "Depends"]).stdout
+    ok(re.search(r"\bnodejs\b", dep) and re.search(r"\bchromium\b", dep) and "sitepulse (=" in dep,
+       "sitepulse-capture needs them, and sitepulse of its version: " + dep.strip())
+    lint = run(["lintian", "--fail-on", "error", deb, cdeb])
     ok(lint.returncode == 0, "lintian: no errors" + ("" if lint.returncode == 0 else "\n" + lint.stdout[-2000:]))
 
     tmp = tempfile.mkdtemp(prefix="sitepulse-deb.")
@@ -420,6 +442,33 @@ def main():
            not glob.glob("/etc/lighttpd/conf-enabled/*sitepulse*"), "installing enabled no configuration")
         ok("sitepulse" in accounts()[0] and "sitepulse-web" in accounts()[1], "the system user and group exist")
         ok(pwd.getpwnam("sitepulse").pw_shell == "/usr/sbin/nologin", "the user sitepulse has no login shell")
+        ok(not any(os.path.exists(f) for f in CAPTURE_FILES), "sitepulse alone installs no capture worker")
+
+        p = apt("install", "--no-install-recommends", os.path.abspath(cdeb))
+        ok(p.returncode == 0 and installed("sitepulse-capture"), "apt-get install ./%s" % os.path.basename(cdeb) +
+           ("" if p.returncode == 0 else ": " + (p.stdout + p.stderr)[-1500:]))
+        owner = run(["dpkg", "-S", *CAPTURE_FILES]).stdout
+        is_(len([l for l in owner.splitlines() if l.startswith("sitepulse-capture: ")]), len(CAPTURE_FILES),
+            "installed by sitepulse-capture: the worker, its module, the snippet, playwright-core, the units")
+        ok(os.access("/usr/share/sitepulse/tools/capture", os.X_OK), "the worker is executable")
+        unit = open("/lib/systemd/system/sitepulse-capture.service").read()
+        ok("ExecStart=/usr/share/sitepulse/tools/capture " in unit and "/usr/local" not in unit,
+           "the capture unit names the package's paths")
+        ok(not os.path.lexists("/etc/systemd/system/timers.target.wants/sitepulse-capture.timer"),
+           "installing enabled no capture timer")
+        p = run(["systemd-analyze", "verify", "--man=no", "sitepulse-capture.service", "sitepulse-capture.timer"])
+        ok(p.returncode == 0 and not p.stderr.strip(), "systemd-analyze verify: the capture units" +
+           ("" if p.returncode == 0 and not p.stderr.strip() else ": " + p.stderr[-800:]))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "NODE", "SITEPULSE_"))}
+        node_env = dict(env, NODE_PATH="")
+        p = subprocess.run(["node", "-e", "console.log(require.resolve('playwright-core'))"], capture_output=True,
+                           text=True, env=node_env, cwd="/usr/share/sitepulse/tools")
+        is_(p.stdout.strip(), "/usr/share/sitepulse/node_modules/playwright-core/index.js",
+            "the worker's directory resolves playwright-core to the embedded copy")
+        p = run(["runuser", "-u", "sitepulse", "--", "/usr/share/sitepulse/tools/capture", "--no-such-option"], env=env)
+        ok(p.returncode == 2 and "usage: tools/capture" in p.stderr,
+           "the installed worker loads (with playwright-core) and checks its arguments as sitepulse" +
+           ("" if p.returncode == 2 else ": %d %s" % (p.returncode, p.stderr[-800:])))
 
         ok(pg.start(), "PostgreSQL of our own on port %d, local peer authentication" % pg.port)
         env = dict(pg.env(), SITEPULSE_ADMIN_PASSWORD=PW)
@@ -449,6 +498,19 @@ def main():
         ok(ht.st_mode & 0o777 == 0o640 and grp.getgrgid(ht.st_gid).gr_name == "www-data",
            "the password file is 0640, group www-data")
 
+        # One round of the worker as its unit runs it (User=sitepulse,
+        # PGUSER=sitepulse_capture), on a queue it does not fill
+        # (--no-queue): the heartbeat and take_capture() reach the database
+        # through sitepulse-setup's peer map, and no browser is started.
+        cenv = dict(pg.env(), PGUSER="sitepulse_capture", PGDATABASE="sitepulse", HOME="/tmp")
+        cenv = {k: v for k, v in cenv.items() if not k.startswith(("NODE", "SITEPULSE_"))}
+        p = run(["runuser", "-u", "sitepulse", "--", "/usr/share/sitepulse/tools/capture", "--name=pkgtest-worker",
+                 "--no-queue", "--max=1"], env=cenv, timeout=60)
+        ok(p.returncode == 0, "a round of the installed worker as sitepulse_capture" +
+           ("" if p.returncode == 0 else ": %d %s" % (p.returncode, (p.stdout + p.stderr)[-800:])))
+        is_(pg.sql("SELECT count(*) FROM sitepulse.capture_workers WHERE name = 'pkgtest-worker'"), (0, "1"),
+            "its heartbeat is stored")
+
         apache_test(tmp, pg, ports[0])
         lighttpd_test(tmp, pg, ports[1])
 
@@ -465,7 +527,10 @@ def main():
         is_(pg.sql(right), (0, "t"), "the upgrade's migrations gave it back")
 
         p = apt("remove", "sitepulse")
-        ok(p.returncode == 0 and not installed(), "apt-get remove")
+        ok(p.returncode == 0 and not installed() and not installed("sitepulse-capture"),
+           "apt-get remove (sitepulse-capture goes with it)")
+        ok(not os.path.exists("/usr/share/sitepulse/tools/capture") and
+           not os.path.exists("/usr/share/sitepulse/node_modules"), "remove takes the capture worker")
         ok(os.path.exists("/etc/apache2/conf-available/sitepulse-fcgid.conf") and
            os.path.exists("/etc/lighttpd/conf-available/50-sitepulse-vars.conf") and
            os.path.exists("/etc/sitepulse/htpasswd"), "remove keeps the configurations and the password file")
@@ -476,16 +541,21 @@ def main():
         is_(pg.sql("SELECT count(*) > 0 FROM sitepulse.events"), (0, "t"), "remove keeps the data")
         ok("sitepulse" in accounts()[0], "remove keeps the user")
 
-        p = apt("purge", "sitepulse")
-        ok(p.returncode == 0, "apt-get purge")
+        p = apt("purge", "sitepulse", "sitepulse-capture")
+        ok(p.returncode == 0, "apt-get purge sitepulse sitepulse-capture")
+        like(p.stdout, r"DROP ROLE \$roles", "purge says how to drop the roles")
+        rc, roles = pg.sql("SELECT string_agg(DISTINCT quote_ident(role), ', ') FROM sitepulse.program_rights")
+        ok(rc == 0 and "sitepulse_capture" in roles.split(", "), "and its query names sitepulse_capture: " + roles)
+        ok(not any(os.path.lexists(f) for f in CAPTURE_FILES + ["/usr/share/sitepulse"]),
+           "purge leaves none of the capture worker's files")
         like(p.stdout, r"dropdb sitepulse", "purge says how to drop the database")
         is_(pg.sql("SELECT count(*) > 0 FROM sitepulse.events"), (0, "t"), "purge keeps the database")
         ok(("sitepulse" in accounts()[0]) == user_before,
            "purge removes the user it created (and only that)")
     finally:
         pg.stop()
-        if installed():
-            apt("purge", "sitepulse")
+        if installed() or installed("sitepulse-capture"):
+            apt("purge", "sitepulse", "sitepulse-capture")
         shutil.rmtree(tmp, ignore_errors=True)
     diffs = compare(before, snapshot())
     ok(not diffs, "the machine is as the test found it" + ("" if not diffs else ":\n  " + "\n  ".join(diffs[:30])))
