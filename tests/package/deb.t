@@ -31,8 +31,10 @@ SP_DEB names), then, as an administrator would:
      package's paths are as they were before.
 
 Runs once per `make test` (tests/run), not under each web server: it
-starts its own servers. Needs root. Prints TAP.
+starts its own servers. Two runs on one machine take turns (a lock in
+/run/lock) from the install on. Needs root. Prints TAP.
 """
+import fcntl
 import glob
 import grp
 import hashlib
@@ -391,14 +393,24 @@ server.modules += ( "mod_staticfile" )
                 os.unlink(os.path.join("/etc/lighttpd/conf-enabled", name))
 
 
+def lock_machine():
+    """Waits (up to 3 minutes) until no other run of this test holds the
+    machine: two runs at once would install and purge the same system
+    package under each other. The lock goes with the process."""
+    f = open("/run/lock/sitepulse-deb-test.lock", "w")
+    for _ in range(180):
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return f
+        except BlockingIOError:
+            time.sleep(1)
+    bail_out("another run of tests/package/deb.t held the machine for 3 minutes")
+
+
 def main():
     if os.geteuid() != 0:
         ok(False, "the package test installs a package: run it as root")
         done_testing()
-    if installed() or installed("sitepulse-capture"):
-        bail_out("the sitepulse package is installed already: this test installs and purges it")
-    before = snapshot()
-    user_before = "sitepulse" in before["accounts"][0]
     deb = build_package()
     ok(deb is not None and os.path.exists(deb), "make deb builds %s" % (deb and os.path.basename(deb)))
     if not deb:
@@ -415,6 +427,12 @@ def main():
        "sitepulse-capture needs them, and sitepulse of its version: " + dep.strip())
     lint = run(["lintian", "--fail-on", "error", deb, cdeb])
     ok(lint.returncode == 0, "lintian: no errors" + ("" if lint.returncode == 0 else "\n" + lint.stdout[-2000:]))
+
+    lock = lock_machine()  # noqa: F841 (held until the process ends)
+    if installed() or installed("sitepulse-capture"):
+        bail_out("the sitepulse package is installed already: this test installs and purges it")
+    before = snapshot()
+    user_before = "sitepulse" in before["accounts"][0]
 
     tmp = tempfile.mkdtemp(prefix="sitepulse-deb.")
     os.chmod(tmp, 0o755)
