@@ -39,7 +39,9 @@ import socket
 import stat
 import subprocess
 import sys
+import struct
 import time
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sitepulse import *  # noqa: E402,F401,F403
@@ -102,8 +104,9 @@ class Secrets:
         self.sites = sites      # key -> token
 
     def leaks(self, body, allowed_site=None, kind=None):
-        """What body gives away; kind "live" or "png" allows that kind of
-        answer (a share route's own site's, checked by the caller)."""
+        """What body gives away; kind "live", "png" or "shot" (a stored
+        screenshot) allows that kind of answer (a share route's own site's,
+        checked by the caller)."""
         text = body.decode("utf-8", "replace")
         found = []
         for key, token in self.sites.items():
@@ -113,7 +116,7 @@ class Secrets:
                 found.append("data of site " + key)
             if allowed_site is None and ('"key":"%s"' % key) in text:
                 found.append("site list")
-        if body[:8] == b"\x89PNG\r\n\x1a\n" and kind != "png":
+        if body[:8] == b"\x89PNG\r\n\x1a\n" and kind not in ("png", "shot"):
             found.append("a PNG")
         if '"active"' in text and '"version"' in text and kind != "live":
             found.append("live state")
@@ -212,11 +215,15 @@ API_SPELLINGS = api_spellings("stats")
 
 # The share routes to sp-live and sp-heatmap, each with a query that
 # answers data, and the kind of answer (checked against the owner's own).
+# A page of the demo site with a screenshot of the test's own (main()), so
+# that share/heatmap-shot.png has an image to show its owner, whichever tests
+# ran before.
+SHOT_PATH = "/demo/security-t/"
 SHARE_ROUTES = [
     ("live", "", "live"),
     ("heatmap.png", "from=%s&to=%s&path=/demo/" % (FROM, TO), "png"),
     ("heatmap.json", "from=%s&to=%s&path=/demo/" % (FROM, TO), "json"),
-    ("heatmap-shot.png", "path=/demo/&device=desktop", "shot"),
+    ("heatmap-shot.png", "path=%s&device=desktop" % SHOT_PATH, "shot"),
 ]
 
 # The share page's files: public under share/, nothing else there.
@@ -469,7 +476,7 @@ def check_share_routes(run):
     # The token does read its own site there (so the checks above can fail):
     # the live state and the heatmap are the owner's, and differ between
     # sites; the JSON names the token's site.
-    for name, query, kind in SHARE_ROUTES[:3]:
+    for name, query, kind in SHARE_ROUTES:
         q = "&" + query if query else ""
         st, _, body = raw(run.port, "GET", "/sitepulse/share/%s?share=%s%s" % (name, tok_a, q))
         if kind == "json":
@@ -615,6 +622,13 @@ def main():
     ok(r.status == 204, "a page view and a click stored for the demo site")
     wait_for(lambda: raw(port, "GET", "/sitepulse/heatmap.png?site=demo&path=/demo/&from=%s&to=%s"
                          % (FROM, TO), auth=True)[0] == 200, timeout=5)
+    png = b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d))
+        for k, d in ((b"IHDR", struct.pack(">IIBBBBB", 64, 48, 8, 2, 0, 0, 0)),
+                     (b"IDAT", zlib.compress(b"".join(b"\0" + bytes([200, 40, 40]) * 64 for _ in range(48)))),
+                     (b"IEND", b"")))
+    psql("SELECT sitepulse.add_screenshot('demo', :'p', 'desktop', 64, 48, decode(:'png', 'hex'),"
+         " '[]'::jsonb, 'upload')", p=SHOT_PATH, png=png.hex())
     for key in ("demo", OTHER):
         psql("SELECT sitepulse.revoke_token(:'k', 'security.t')", k=key)
         API[key] = psql_value("SELECT sitepulse.add_token(:'k', 'security.t')", k=key)
