@@ -25,6 +25,7 @@ const BASE = process.env.SP_BASE, PASSWORD = process.env.SP_ADMIN_PASSWORD;
 const ROOT = path.resolve(__dirname, '..', '..');
 const PAGE = '/demo/pricing.html';
 const STACK = path.join(ROOT, 'tools', 'stack');
+let top = null;		/* the newest screenshot id before the capture */
 
 function psql(sql) {
 	return execFileSync('psql', ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-c', sql],
@@ -96,6 +97,7 @@ async function owner(context) {
 async function main() {
 	if (!BASE || !PASSWORD || !process.env.SP_VAR)
 		t.bail('SP_BASE, SP_ADMIN_PASSWORD and SP_VAR must be set (tools/stack env)');
+	top = psql('SELECT coalesce(max(id), 0) FROM sitepulse.screenshots');
 	execFileSync(STACK, ['capture-demo'], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 180000 });
 	t.ok(shots() >= 1, `capture-demo stored a screenshot of ${PAGE}`);
 	const visitorCtx = await launch();
@@ -112,5 +114,19 @@ async function main() {
 	}
 }
 
+/*
+ * What the capture took is removed again, as capture.t does with its own:
+ * the next server's capture.t expects start to find the demo uncaptured.
+ */
+function cleanup() {
+	if (top === null)
+		return;
+	try {
+		psql('DELETE FROM sitepulse.screenshots s USING sitepulse.sites t WHERE t.id = s.site_id ' +
+		    `AND t.key = 'demo' AND s.id > ${Number(top)}`);
+		psql("DELETE FROM sitepulse.capture_workers WHERE name = 'stack-start'");
+	} catch (e) { /* the stack is gone: nothing to clean */ }
+}
+
 main().catch((e) => t.ok(false, 'the first look test ran to the end', e.stack || String(e)))
-    .finally(() => t.done());
+    .finally(() => { cleanup(); t.done(); });
