@@ -75,7 +75,11 @@ def search_dump():
             if re.search(r"(?<![/\w.])127\.0\.0\.1(?![\w.:])", line)]
     check(not bare, "the client address 127.0.0.1 is stored nowhere (outside URLs and origins)",
           "\n".join(bare[:5]))
-    check("7f000001" not in dump.lower(), "nor its hex form")
+    # As a value of its own (a text or a bytea '\\x7f000001'), not inside
+    # the long hex of an image or a packed click grid, where those eight
+    # digits turn up by chance (0x0000007f followed by 0x00000001).
+    hexed = re.findall(r"(?<![0-9a-f])7f000001(?![0-9a-f])", dump.lower())
+    check(not hexed, "nor its hex form", hexed[:3])
 
 
 def schema_columns():
