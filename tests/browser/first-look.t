@@ -64,13 +64,15 @@ async function owner(context) {
 	await page.waitForFunction((p) => [...document.querySelectorAll('#hm-page option')]
 	    .some((o) => o.value === p), PAGE, { timeout: 15000 });
 	await page.selectOption('#hm-page', PAGE);
-	await page.waitForFunction(() => {
+	/* Until both images are this page's (the first page shown may have a screenshot too). */
+	await page.waitForFunction((p) => {
 		const shot = document.querySelector('#heatmap-view .hm-shot');
 		const map = document.getElementById('hm-map');
-		return shot && !shot.hidden && shot.complete && shot.naturalWidth > 0 &&
-		    map && map.complete && map.naturalWidth > 0 &&
+		const mine = (img) => img && (img.getAttribute('src') || '').includes(encodeURIComponent(p)) &&
+		    img.complete && img.naturalWidth > 0;
+		return mine(shot) && !shot.hidden && mine(map) &&
 		    document.getElementById('hm-note').textContent.length > 0;
-	}, null, { timeout: 15000 });
+	}, PAGE, { timeout: 15000 }).catch(() => t.note('the page\'s screenshot and map did not both load in 15 s'));
 	const seen = await page.evaluate(() => {
 		const shot = document.querySelector('#heatmap-view .hm-shot');
 		const map = document.getElementById('hm-map');
