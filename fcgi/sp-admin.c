@@ -551,6 +551,42 @@ overview_page(PGresult *res, int i)
 	return page;
 }
 
+/* Runs statement q; on a database error answers 500 or 503 and returns NULL. */
+static PGresult *
+query(struct admin *a, FCGX_Request *r, enum stmt q, int n, const char *const *params)
+{
+	PGresult	*res;
+
+	if ((res = db_exec(&a->db, q, n, params)) == NULL)
+		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+	return res;
+}
+
+/* Answers status with o as the JSON body, not to be cached, and frees o. */
+static void
+send_json(FCGX_Request *r, int status, struct json_object *o)
+{
+	http_status(r, status, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
+	FCGX_PutS(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE), r->out);
+	FCGX_PutS("\n", r->out);
+	json_object_put(o);
+}
+
+/* Reads a JSON body of at most CAPTURE_BODY_MAX bytes into a->body; else answers 413 or 400. */
+static int
+small_body(struct admin *a, FCGX_Request *r, size_t *len)
+{
+	int	 rc;
+
+	if ((rc = http_read_body(r, (char *)a->body, CAPTURE_BODY_MAX, len)) <= 0) {
+		http_error(r, rc == 0 ? 413 : 400, rc == 0 ? "body larger than 4 KiB" :
+		    "body: unreadable or shorter than Content-Length", NULL);
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * Answers 200 with the overview of site o as JSON (contract: README.md,
  * "Screenshots"): one row per page and device, or a single row with a NULL
@@ -571,11 +607,7 @@ overview_json(FCGX_Request *r, const struct overview *o, PGresult *res)
 		if (!PQgetisnull(res, i, O_PATH))
 			json_object_array_add(pages, overview_page(res, i));
 	json_object_object_add(root, "pages", pages);
-	http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
-	FCGX_PutS(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE), r->out);
-	FCGX_PutS("\n", r->out);
-	json_object_put(root);
+	send_json(r, 200, root);
 }
 
 /*
@@ -603,10 +635,8 @@ do_overview(struct admin *a, FCGX_Request *r)
 	params[0] = o.site;
 	params[1] = o.path;
 	params[2] = fresh;
-	if ((res = db_exec(&a->db, Q_OVERVIEW, 3, params)) == NULL) {
-		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+	if ((res = query(a, r, Q_OVERVIEW, 3, params)) == NULL)
 		return;
-	}
 	if (PQntuples(res) == 0)
 		http_error(r, 404, "unknown site", NULL);
 	else
@@ -625,13 +655,10 @@ do_capture(struct admin *a, FCGX_Request *r)
 	const char		*why, *params[3];
 	PGresult		*res;
 	size_t			 len;
-	int			 rc, known;
+	int			 known;
 
-	if ((rc = http_read_body(r, (char *)a->body, CAPTURE_BODY_MAX, &len)) <= 0) {
-		http_error(r, rc == 0 ? 413 : 400, rc == 0 ? "body larger than 4 KiB" :
-		    "body: unreadable or shorter than Content-Length", NULL);
+	if (!small_body(a, r, &len))
 		return;
-	}
 	if (!parse_capture((const char *)a->body, len, &c, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
@@ -639,10 +666,8 @@ do_capture(struct admin *a, FCGX_Request *r)
 	params[0] = c.site;
 	params[1] = c.path;
 	params[2] = c.device;
-	if ((res = db_exec(&a->db, Q_CAPTURE, 3, params)) == NULL) {
-		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+	if ((res = query(a, r, Q_CAPTURE, 3, params)) == NULL)
 		return;
-	}
 	known = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!known) {
@@ -651,20 +676,6 @@ do_capture(struct admin *a, FCGX_Request *r)
 	}
 	http_status(r, 202, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
 	FCGX_PutS("{\"queued\":true}\n", r->out);
-}
-
-/* Reads a JSON body of at most CAPTURE_BODY_MAX bytes into a->body; else answers 413 or 400. */
-static int
-small_body(struct admin *a, FCGX_Request *r, size_t *len)
-{
-	int	 rc;
-
-	if ((rc = http_read_body(r, (char *)a->body, CAPTURE_BODY_MAX, len)) <= 0) {
-		http_error(r, rc == 0 ? 413 : 400, rc == 0 ? "body larger than 4 KiB" :
-		    "body: unreadable or shorter than Content-Length", NULL);
-		return 0;
-	}
-	return 1;
 }
 
 /* GET /admin/tokens?site=KEY: the site's tokens, no secrets. 200, 400, 500 or 503. */
@@ -683,10 +694,8 @@ do_tokens(struct admin *a, FCGX_Request *r)
 		return;
 	}
 	params[0] = site;
-	if ((res = db_exec(&a->db, Q_TOKENS, 1, params)) == NULL) {
-		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+	if ((res = query(a, r, Q_TOKENS, 1, params)) == NULL)
 		return;
-	}
 	root = json_object_new_object();
 	list = json_object_new_array();
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -701,11 +710,7 @@ do_tokens(struct admin *a, FCGX_Request *r)
 	PQclear(res);
 	json_object_object_add(root, "site", json_object_new_string(site));
 	json_object_object_add(root, "tokens", list);
-	http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
-	FCGX_PutS(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE), r->out);
-	FCGX_PutS("\n", r->out);
-	json_object_put(root);
+	send_json(r, 200, root);
 }
 
 /*
@@ -730,10 +735,8 @@ do_token_add(struct admin *a, FCGX_Request *r)
 	params[0] = t.site;
 	params[1] = t.label;
 	params[2] = t.scope;
-	if ((res = db_exec(&a->db, Q_TOKEN_ADD, 3, params)) == NULL) {
-		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+	if ((res = query(a, r, Q_TOKEN_ADD, 3, params)) == NULL)
 		return;
-	}
 	if (PQgetisnull(res, 0, 0) || *PQgetvalue(res, 0, 0) == '\0') {
 		http_error(r, PQgetisnull(res, 0, 0) ? 404 : 409, PQgetisnull(res, 0, 0) ?
 		    "unknown site" : "label: this site has a live token of that name", NULL);
@@ -747,11 +750,7 @@ do_token_add(struct admin *a, FCGX_Request *r)
 	PQclear(res);
 	fprintf(stderr, "sp-admin: API token \"%s\" (%s) made for site %s by %s\n", t.label, t.scope,
 	    t.site, http_param(r, "REMOTE_USER"));
-	http_status(r, 201, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
-	FCGX_PutS(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE), r->out);
-	FCGX_PutS("\n", r->out);
-	json_object_put(o);
+	send_json(r, 201, o);
 }
 
 /* POST /admin/token/revoke: 200 {"revoked":true}, 400, 404 no such live token, 413, 500, 503. */
@@ -772,10 +771,8 @@ do_token_revoke(struct admin *a, FCGX_Request *r)
 	}
 	params[0] = t.site;
 	params[1] = t.label;
-	if ((res = db_exec(&a->db, Q_TOKEN_REVOKE, 2, params)) == NULL) {
-		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+	if ((res = query(a, r, Q_TOKEN_REVOKE, 2, params)) == NULL)
 		return;
-	}
 	done = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!done) {
@@ -806,10 +803,8 @@ do_annotation(struct admin *a, FCGX_Request *r)
 	params[1] = n.at;
 	params[2] = n.note;
 	params[3] = http_param(r, "REMOTE_USER");
-	if ((res = db_exec(&a->db, Q_ANNOTATE, 4, params)) == NULL) {
-		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
+	if ((res = query(a, r, Q_ANNOTATE, 4, params)) == NULL)
 		return;
-	}
 	if (PQgetisnull(res, 0, 0)) {
 		PQclear(res);
 		http_error(r, 404, "unknown site", NULL);
