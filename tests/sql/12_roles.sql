@@ -6,28 +6,7 @@
 \ir tap_begin.inc
 SELECT plan(92);
 
--- Runs p_sql as role p_role (SET LOCAL ROLE, the test's user being a
--- superuser) and returns the first column of its first row as text, 'ok'
--- when that is NULL or there is none, or the SQLSTATE of the error it
--- raised (42501 is permission denied). pgTAP itself is out of the roles'
--- reach, hence this go-between.
-CREATE FUNCTION pg_temp.run_as(p_role name, p_sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_result text;
-BEGIN
-    BEGIN
-        EXECUTE format('SET LOCAL ROLE %I', p_role);
-        EXECUTE 'SET LOCAL search_path = sitepulse, pg_catalog';
-        EXECUTE p_sql INTO v_result;
-        RESET ROLE;
-        SET LOCAL search_path = tap, public;
-        RETURN coalesce(v_result, 'ok');
-    EXCEPTION WHEN OTHERS THEN
-        RETURN SQLSTATE;   -- the block's SET LOCALs are undone with it
-    END;
-END
-$$;
+\ir run_as.inc
 
 CREATE TEMP TABLE roles (role name, program text);
 INSERT INTO roles VALUES ('sitepulse_collect', 'sp-collect'), ('sitepulse_live', 'sp-live'),

@@ -6,23 +6,7 @@
 \ir tap_begin.inc
 SELECT plan(35);
 
-CREATE FUNCTION pg_temp.run_as(p_role name, p_sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_result text;
-BEGIN
-    BEGIN
-        EXECUTE format('SET LOCAL ROLE %I', p_role);
-        EXECUTE 'SET LOCAL search_path = sitepulse, pg_catalog';
-        EXECUTE p_sql INTO v_result;
-        RESET ROLE;
-        SET LOCAL search_path = tap, public;
-        RETURN coalesce(v_result, 'ok');
-    EXCEPTION WHEN OTHERS THEN
-        RETURN SQLSTATE;
-    END;
-END
-$$;
+\ir run_as.inc
 
 DELETE FROM sitepulse.capture_queue;
 DELETE FROM sitepulse.capture_workers;

@@ -3,22 +3,7 @@
 \ir tap_begin.inc
 SELECT plan(58);
 
-CREATE FUNCTION pg_temp.run_as(p_role name, p_sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_result text;
-BEGIN
-    BEGIN
-        EXECUTE format('SET LOCAL ROLE %I', p_role);
-        EXECUTE p_sql INTO v_result;
-        RESET ROLE;
-        RETURN coalesce(v_result, 'null');
-    EXCEPTION WHEN OTHERS THEN
-        RESET ROLE;
-        RETURN SQLSTATE;
-    END;
-END
-$$;
+\ir run_as.inc
 
 -- Addresses: a table of cases.
 SELECT is(sitepulse.valid_email(c.addr), c.valid, format('valid_email(%L) = %s', replace(replace(c.addr, E'\r', '\r'), E'\n', '\n'), c.valid))
