@@ -4,8 +4,10 @@
  * The chosen site lives in the page URL (?site=KEY, default "demo"), so a
  * view can be bookmarked and shared. Views learn of it through
  * window.SitePulse: SitePulse.site() is the current key and
- * SitePulse.onSite(fn) calls fn(key) now and on every change.
- * There is no list of sites to pick from yet: sites are managed from psql.
+ * SitePulse.onSite(fn) calls fn(key) now and on every change, and
+ * SitePulse.setSite(key) changes it. SitePulse.call(method, path, data)
+ * calls sp-admin (admin/PATH) and SitePulse.me() tells who is signed in
+ * and which sites they may see, with their role on each (admin/me).
  */
 (function () {
 	'use strict';
@@ -32,7 +34,39 @@
 		listeners.forEach(function (fn) { fn(key); });
 	}
 
+	/*
+	 * Calls sp-admin: a Promise of the answer's JSON, rejected with an
+	 * Error carrying the server's "error" text. A call with data is a
+	 * state change: a JSON body and the X-SitePulse-Request header that
+	 * sp-admin's cross-site guard requires.
+	 */
+	function call(method, path, data) {
+		var opts = { method: method, credentials: 'same-origin', headers: {} };
+		if (data !== undefined) {
+			opts.headers['Content-Type'] = 'application/json';
+			opts.headers['X-SitePulse-Request'] = '1';
+			opts.body = JSON.stringify(data);
+		}
+		return fetch('admin/' + path, opts).then(function (res) {
+			return res.json().catch(function () { return {}; }).then(function (b) {
+				if (!res.ok)
+					throw new Error(b.error || ('HTTP ' + res.status));
+				return b;
+			});
+		});
+	}
+
+	var me = null;
+
 	window.SitePulse = {
+		call: call,
+		/* Who is signed in (admin/me), asked once; me(true) asks again. */
+		me: function (fresh) {
+			if (me === null || fresh)
+				me = call('GET', 'me');
+			return me;
+		},
+		setSite: setSite,
 		site: function () { return current; },
 		onSite: function (fn) {
 			listeners.push(fn);

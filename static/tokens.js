@@ -20,19 +20,7 @@
 	}
 
 	function call(method, path, data) {
-		var opts = { method: method, credentials: 'same-origin', headers: {} };
-		if (data) {
-			opts.headers['Content-Type'] = 'application/json';
-			opts.headers['X-SitePulse-Request'] = '1';
-			opts.body = JSON.stringify(data);
-		}
-		return fetch('admin/' + path, opts).then(function (res) {
-			return res.json().then(function (b) {
-				if (!res.ok)
-					throw new Error(b.error || ('HTTP ' + res.status));
-				return b;
-			});
-		});
+		return window.SitePulse.call(method, path, data);
 	}
 
 	function render(tokens) {
