@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -254,6 +255,12 @@ db_exec(struct db *db, int i, int n, const char *const *params)
 		db->err = DB_OK;
 		return res;
 	}
+	if (db_refusal_of(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+	    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), &db->refusal)) {
+		PQclear(res);
+		db->err = DB_REFUSED;
+		return NULL;
+	}
 	PQclear(res);
 fail:
 	db->failures++;
@@ -270,6 +277,23 @@ down:
 	counters_add(db->counters, C_DB_ERRORS, 1);
 	db->err = DB_DOWN;
 	return NULL;
+}
+
+/*
+ * Reads a refusal out of an error's SQLSTATE and primary message (either
+ * may be NULL): "SP" and a 4xx status. Fills out and returns 1, or returns
+ * 0 for any other error. The reason is cut to fit, never empty. Pure.
+ */
+int
+db_refusal_of(const char *sqlstate, const char *message, struct db_refusal *out)
+{
+	if (sqlstate == NULL || strlen(sqlstate) != 5 || strncmp(sqlstate, "SP4", 3) != 0 ||
+	    !isdigit((unsigned char)sqlstate[3]) || !isdigit((unsigned char)sqlstate[4]))
+		return 0;
+	out->status = atoi(sqlstate + 2);
+	snprintf(out->reason, sizeof(out->reason), "%s",
+	    message != NULL && *message != '\0' ? message : "refused");
+	return 1;
 }
 
 /* Closes the connection, if any; the next db_exec opens a new one. */

@@ -24,7 +24,19 @@ struct sp_config;
 enum db_err {
 	DB_OK,
 	DB_DOWN,	/* no connection: answer 503 and let the client retry */
-	DB_FAIL		/* the statement failed on a working connection */
+	DB_FAIL,	/* the statement failed on a working connection */
+	DB_REFUSED	/* the statement refused its input: SQLSTATE SPnnn (db->refusal) */
+};
+
+/*
+ * A refusal: a SQL function raised SQLSTATE 'SPnnn' (sql/022_users_roles.sql)
+ * to say the request is at fault, nnn being the HTTP status to answer
+ * (400, 403, 404, 409) and the message a short reason for the client. Not
+ * a database error: neither logged nor counted as one.
+ */
+struct db_refusal {
+	int	 status;
+	char	 reason[200];
 };
 
 struct db {
@@ -39,6 +51,7 @@ struct db {
 	int			 statement_timeout;	/* s; a program may raise it after db_init */
 	const char		*conninfo;
 	enum db_err		 err;		/* of the last call */
+	struct db_refusal	 refusal;	/* of the last call, when err is DB_REFUSED */
 	unsigned long		 connects, failures;
 	struct counters		*counters;	/* set by the program: db errors and reconnects */
 };
@@ -57,5 +70,6 @@ PGresult	*db_exec(struct db *, int, int, const char *const *);
 void		 db_close(struct db *);
 void		 db_params(const struct db *, struct db_params *);
 PGresult	*db_await(struct db *, long long);
+int		 db_refusal_of(const char *, const char *, struct db_refusal *);
 
 #endif

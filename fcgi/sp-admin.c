@@ -32,6 +32,23 @@
  *        body: {"site":"KEY","note":"TEXT"[,"at":"YYYY-MM-DD[THH:MM[:SS]Z]"]}
  *        adds a note to the site's history chart: 201 {"id":N}
  *
+ * The workspace: the dashboard's sites, goals and funnels, users and
+ * roles. Each route is one SQL function, sitepulse.ws_NAME(user, args)
+ * (sql/022_users_roles.sql and later), which checks the user's role on
+ * the site, validates every field and answers JSON; a refusal (SQLSTATE
+ * SPnnn) is answered with status nnn and its reason (db.h):
+ *   GET  /sitepulse/admin/me, sites, goals?site=KEY, users[?site=KEY]
+ *        args: the query string's parameters as a JSON object of strings
+ *   POST /sitepulse/admin/site, site/remove, goal, goal/remove, funnel,
+ *        funnel/remove, user, user/remove, grant, revoke, password
+ *        header: X-SitePulse-Request: 1
+ *        args: the JSON object of the body (at most 16 KiB)
+ *
+ * Every route is per site: the signed-in user (REMOTE_USER) must hold a
+ * role on the site named (sql/022: viewer to read the screenshots
+ * overview, admin for everything that changes a site), else 404 (no role:
+ * the same answer as an unknown site) or 403 (a role too low).
+ *
  * A browser sends the administrator's Basic credentials with any request
  * to this host, whichever page made it, so a state change must prove that
  * it comes from our own pages: the custom header (no form, and no
@@ -71,9 +88,15 @@
 #define CAPTURE_BODY_MAX 4096		/* a capture request's JSON body */
 #define WORKER_FRESH_S	 (15 * 60)	/* a worker seen this recently is available */
 #define TOKEN_LABEL_MAX	 100		/* characters of an API token's label (sql/021) */
+#define WS_BODY_MAX	 16384		/* a workspace call's JSON body */
 
 enum stmt { Q_ADD, Q_OVERVIEW, Q_CAPTURE, Q_TOKENS, Q_TOKEN_ADD, Q_TOKEN_REVOKE, Q_ANNOTATE,
-	Q__MAX };
+	Q_ROLE, Q_WS_ME, Q_WS_SITES, Q_WS_SITE_SAVE, Q_WS_SITE_REMOVE, Q_WS_GOALS, Q_WS_GOAL_SAVE,
+	Q_WS_GOAL_REMOVE, Q_WS_FUNNEL_SAVE, Q_WS_FUNNEL_REMOVE, Q_WS_USERS, Q_WS_USER_ADD,
+	Q_WS_USER_REMOVE, Q_WS_GRANT, Q_WS_REVOKE, Q_WS_PASSWORD, Q__MAX };
+
+/* A workspace function's statement: its JSON answer as text. */
+#define WS(fn) "SELECT sitepulse." fn "($1, $2::jsonb)::text"
 
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
@@ -93,6 +116,23 @@ static const char *const sql[Q__MAX] = {
 	/* NULL for an unknown site. A date or a UTC time ("...Z") both read as UTC. */
 	[Q_ANNOTATE] = "SELECT sitepulse.dashboard_annotate($1, coalesce(nullif($2, '')::timestamp "
 	    "AT TIME ZONE 'UTC', now()), $3, $4)",
+	/* Refuses (SP404, SP403) unless user $1 holds role $3 or higher on site $2. */
+	[Q_ROLE] = "SELECT sitepulse.require_role($1, $2, $3)",
+	[Q_WS_ME] = WS("ws_me"),
+	[Q_WS_SITES] = WS("ws_sites"),
+	[Q_WS_SITE_SAVE] = WS("ws_site_save"),
+	[Q_WS_SITE_REMOVE] = WS("ws_site_remove"),
+	[Q_WS_GOALS] = WS("ws_goals"),
+	[Q_WS_GOAL_SAVE] = WS("ws_goal_save"),
+	[Q_WS_GOAL_REMOVE] = WS("ws_goal_remove"),
+	[Q_WS_FUNNEL_SAVE] = WS("ws_funnel_save"),
+	[Q_WS_FUNNEL_REMOVE] = WS("ws_funnel_remove"),
+	[Q_WS_USERS] = WS("ws_users"),
+	[Q_WS_USER_ADD] = WS("ws_user_add"),
+	[Q_WS_USER_REMOVE] = WS("ws_user_remove"),
+	[Q_WS_GRANT] = WS("ws_grant"),
+	[Q_WS_REVOKE] = WS("ws_revoke"),
+	[Q_WS_PASSWORD] = WS("ws_password"),
 };
 
 /* The columns of Q_OVERVIEW, in order. */
@@ -142,6 +182,8 @@ struct provenance {
 	const char	*https;		/* HTTPS: "on" over TLS */
 	const char	*scheme;	/* REQUEST_SCHEME */
 };
+
+static int	 may(struct admin *, FCGX_Request *, const char *, const char *);
 
 /* The length of authority (host[:port]) without the default port of its scheme. */
 static size_t
@@ -484,6 +526,8 @@ do_upload(struct admin *a, FCGX_Request *r)
 		http_error(r, 400, why, NULL);
 		return;
 	}
+	if (!may(a, r, u.site, "admin"))
+		return;
 	if ((rc = http_read_body(r, (char *)a->body, UPLOAD_MAX, &len)) <= 0) {
 		http_error(r, rc == 0 ? 413 : 400, rc == 0 ? "image larger than 8 MiB" :
 		    "body: unreadable or shorter than Content-Length", NULL);
@@ -551,15 +595,40 @@ overview_page(PGresult *res, int i)
 	return page;
 }
 
-/* Runs statement q; on a database error answers 500 or 503 and returns NULL. */
+/*
+ * Runs statement q; when it refuses the request (db.h) answers the
+ * refusal's status and reason, on a database error 500 or 503, and
+ * returns NULL.
+ */
 static PGresult *
 query(struct admin *a, FCGX_Request *r, enum stmt q, int n, const char *const *params)
 {
 	PGresult	*res;
 
-	if ((res = db_exec(&a->db, q, n, params)) == NULL)
+	if ((res = db_exec(&a->db, q, n, params)) != NULL)
+		return res;
+	if (a->db.err == DB_REFUSED)
+		http_error(r, a->db.refusal.status, a->db.refusal.reason, NULL);
+	else
 		http_db_error(r, a->db.err == DB_DOWN, a->cfg.retry_after);
-	return res;
+	return NULL;
+}
+
+/*
+ * Whether the signed-in user holds role need (viewer, admin, owner) or a
+ * higher one on site; else answers 404 (no role, or no such site), 403
+ * (a lower role), 500 or 503, and returns 0.
+ */
+static int
+may(struct admin *a, FCGX_Request *r, const char *site, const char *need)
+{
+	const char	*params[3] = { http_param(r, "REMOTE_USER"), site, need };
+	PGresult	*res;
+
+	if ((res = query(a, r, Q_ROLE, 3, params)) == NULL)
+		return 0;
+	PQclear(res);
+	return 1;
 }
 
 /* Answers status with o as the JSON body, not to be cached, and frees o. */
@@ -573,14 +642,16 @@ send_json(FCGX_Request *r, int status, struct json_object *o)
 	json_object_put(o);
 }
 
-/* Reads a JSON body of at most CAPTURE_BODY_MAX bytes into a->body; else answers 413 or 400. */
+/* Reads a JSON body of at most max bytes into a->body; else answers 413 or 400. */
 static int
-small_body(struct admin *a, FCGX_Request *r, size_t *len)
+small_body(struct admin *a, FCGX_Request *r, size_t max, size_t *len)
 {
+	char	 why[48];
 	int	 rc;
 
-	if ((rc = http_read_body(r, (char *)a->body, CAPTURE_BODY_MAX, len)) <= 0) {
-		http_error(r, rc == 0 ? 413 : 400, rc == 0 ? "body larger than 4 KiB" :
+	if ((rc = http_read_body(r, (char *)a->body, max, len)) <= 0) {
+		snprintf(why, sizeof(why), "body larger than %zu KiB", max / 1024);
+		http_error(r, rc == 0 ? 413 : 400, rc == 0 ? why :
 		    "body: unreadable or shorter than Content-Length", NULL);
 		return 0;
 	}
@@ -631,6 +702,8 @@ do_overview(struct admin *a, FCGX_Request *r)
 		http_error(r, 400, why, NULL);
 		return;
 	}
+	if (!may(a, r, o.site, "viewer"))
+		return;
 	snprintf(fresh, sizeof(fresh), "%d", WORKER_FRESH_S);
 	params[0] = o.site;
 	params[1] = o.path;
@@ -657,12 +730,14 @@ do_capture(struct admin *a, FCGX_Request *r)
 	size_t			 len;
 	int			 known;
 
-	if (!small_body(a, r, &len))
+	if (!small_body(a, r, CAPTURE_BODY_MAX, &len))
 		return;
 	if (!parse_capture((const char *)a->body, len, &c, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
 	}
+	if (!may(a, r, c.site, "admin"))
+		return;
 	params[0] = c.site;
 	params[1] = c.path;
 	params[2] = c.device;
@@ -693,6 +768,8 @@ do_tokens(struct admin *a, FCGX_Request *r)
 		http_error(r, 400, "site: missing or not a site key", NULL);
 		return;
 	}
+	if (!may(a, r, site, "admin"))
+		return;
 	params[0] = site;
 	if ((res = query(a, r, Q_TOKENS, 1, params)) == NULL)
 		return;
@@ -726,12 +803,14 @@ do_token_add(struct admin *a, FCGX_Request *r)
 	PGresult		*res;
 	size_t			 len;
 
-	if (!small_body(a, r, &len))
+	if (!small_body(a, r, CAPTURE_BODY_MAX, &len))
 		return;
 	if (!parse_token_req((const char *)a->body, len, 1, &t, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
 	}
+	if (!may(a, r, t.site, "admin"))
+		return;
 	params[0] = t.site;
 	params[1] = t.label;
 	params[2] = t.scope;
@@ -763,12 +842,14 @@ do_token_revoke(struct admin *a, FCGX_Request *r)
 	size_t			 len;
 	int			 done;
 
-	if (!small_body(a, r, &len))
+	if (!small_body(a, r, CAPTURE_BODY_MAX, &len))
 		return;
 	if (!parse_token_req((const char *)a->body, len, 0, &t, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
 	}
+	if (!may(a, r, t.site, "admin"))
+		return;
 	params[0] = t.site;
 	params[1] = t.label;
 	if ((res = query(a, r, Q_TOKEN_REVOKE, 2, params)) == NULL)
@@ -793,12 +874,14 @@ do_annotation(struct admin *a, FCGX_Request *r)
 	PGresult		*res;
 	size_t			 len;
 
-	if (!small_body(a, r, &len))
+	if (!small_body(a, r, CAPTURE_BODY_MAX, &len))
 		return;
 	if (!stats_note_parse((const char *)a->body, len, 1, &n, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
 	}
+	if (!may(a, r, n.site, "admin"))
+		return;
 	params[0] = n.site;
 	params[1] = n.at;
 	params[2] = n.note;
@@ -816,23 +899,121 @@ do_annotation(struct admin *a, FCGX_Request *r)
 	FCGX_PutS(out, r->out);
 }
 
-/* A route of sp-admin: its path suffix, method, whether it changes state, and handler. */
+/*
+ * The arguments of a workspace GET: the query string's parameters as a
+ * JSON object of strings (a repeated name keeps its last value). NULL for
+ * a malformed query string.
+ */
+static struct json_object *
+ws_query_args(const char *qs)
+{
+	struct http_query	 q;
+	struct json_object	*o;
+
+	if (!http_query_parse(qs, &q))
+		return NULL;
+	o = json_object_new_object();
+	for (int i = 0; i < q.n; i++)
+		json_object_object_add(o, q.key[i], json_object_new_string(q.val[i]));
+	return o;
+}
+
+/*
+ * The arguments of a workspace POST: its body, which must be one JSON
+ * object of at most WS_BODY_MAX bytes. NULL after answering 400 or 413.
+ */
+static struct json_object *
+ws_body_args(struct admin *a, FCGX_Request *r)
+{
+	struct json_tokener	*tok;
+	struct json_object	*o;
+	size_t			 len;
+
+	if (!small_body(a, r, WS_BODY_MAX, &len))
+		return NULL;
+	tok = json_tokener_new();
+	o = json_tokener_parse_ex(tok, (const char *)a->body, (int)len);
+	if (o != NULL && tok->char_offset != (int)len)
+		json_object_put(o), o = NULL;
+	json_tokener_free(tok);
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		http_error(r, 400, "body: not a JSON object", NULL);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * A workspace route: statement q, a ws_* function, called with the
+ * signed-in user and the request's arguments; answers its JSON with 200,
+ * or its refusal (400, 403, 404, 409), or 500 or 503.
+ */
+static void
+do_ws(struct admin *a, FCGX_Request *r, enum stmt q)
+{
+	struct json_object	*args;
+	const char		*params[2];
+	PGresult		*res;
+
+	args = http_method_is(r, "POST") ? ws_body_args(a, r) :
+	    ws_query_args(http_param(r, "QUERY_STRING"));
+	if (args == NULL) {
+		if (!http_method_is(r, "POST"))
+			http_error(r, 400, "query: malformed", NULL);
+		return;
+	}
+	params[0] = http_param(r, "REMOTE_USER");
+	params[1] = json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN);
+	res = query(a, r, q, 2, params);
+	json_object_put(args);
+	if (res == NULL)
+		return;
+	http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
+	FCGX_PutS(PQgetvalue(res, 0, 0), r->out);
+	FCGX_PutS("\n", r->out);
+	PQclear(res);
+}
+
+/*
+ * A route of sp-admin: its path suffix, method, whether it changes state,
+ * and its handler, or for a workspace route (no handler) its statement.
+ */
 struct route {
 	const char	*suffix;
 	const char	*method;
 	const char	*allow;		/* the Allow header of a 405 */
 	int		 changes;	/* state-changing: the cross-site guard applies */
 	void		(*handler)(struct admin *, FCGX_Request *);
+	enum stmt	 ws;		/* without a handler: the ws_* function's statement */
 };
 
+#define WS_GET(sfx, q)	{ sfx, "GET", "Allow: GET, HEAD\r\n", 0, NULL, q }
+#define WS_POST(sfx, q)	{ sfx, "POST", "Allow: POST\r\n", 1, NULL, q }
+
 static const struct route routes[] = {
-	{ "/admin/screenshot", "POST", "Allow: POST\r\n", 1, do_upload },
-	{ "/admin/screenshots", "GET", "Allow: GET, HEAD\r\n", 0, do_overview },
-	{ "/admin/capture", "POST", "Allow: POST\r\n", 1, do_capture },
-	{ "/admin/tokens", "GET", "Allow: GET, HEAD\r\n", 0, do_tokens },
-	{ "/admin/token", "POST", "Allow: POST\r\n", 1, do_token_add },
-	{ "/admin/token/revoke", "POST", "Allow: POST\r\n", 1, do_token_revoke },
-	{ "/admin/annotation", "POST", "Allow: POST\r\n", 1, do_annotation },
+	{ "/admin/screenshot", "POST", "Allow: POST\r\n", 1, do_upload, Q__MAX },
+	{ "/admin/screenshots", "GET", "Allow: GET, HEAD\r\n", 0, do_overview, Q__MAX },
+	{ "/admin/capture", "POST", "Allow: POST\r\n", 1, do_capture, Q__MAX },
+	{ "/admin/tokens", "GET", "Allow: GET, HEAD\r\n", 0, do_tokens, Q__MAX },
+	{ "/admin/token", "POST", "Allow: POST\r\n", 1, do_token_add, Q__MAX },
+	{ "/admin/token/revoke", "POST", "Allow: POST\r\n", 1, do_token_revoke, Q__MAX },
+	{ "/admin/annotation", "POST", "Allow: POST\r\n", 1, do_annotation, Q__MAX },
+	WS_GET("/admin/me", Q_WS_ME),
+	WS_GET("/admin/sites", Q_WS_SITES),
+	WS_POST("/admin/site", Q_WS_SITE_SAVE),
+	WS_POST("/admin/site/remove", Q_WS_SITE_REMOVE),
+	WS_GET("/admin/goals", Q_WS_GOALS),
+	WS_POST("/admin/goal", Q_WS_GOAL_SAVE),
+	WS_POST("/admin/goal/remove", Q_WS_GOAL_REMOVE),
+	WS_POST("/admin/funnel", Q_WS_FUNNEL_SAVE),
+	WS_POST("/admin/funnel/remove", Q_WS_FUNNEL_REMOVE),
+	WS_GET("/admin/users", Q_WS_USERS),
+	WS_POST("/admin/user", Q_WS_USER_ADD),
+	WS_POST("/admin/user/remove", Q_WS_USER_REMOVE),
+	WS_POST("/admin/grant", Q_WS_GRANT),
+	WS_POST("/admin/revoke", Q_WS_REVOKE),
+	WS_POST("/admin/password", Q_WS_PASSWORD),
 };
 
 /*
@@ -867,8 +1048,10 @@ handle(struct admin *a, FCGX_Request *r)
 	else if (rt->changes && (why = cross_site_refusal(&p)) != NULL) {
 		fprintf(stderr, "sp-admin: %s by %s refused: %s\n", rt->suffix, acc.user, why);
 		http_error(r, 403, why, NULL);
-	} else
+	} else if (rt->handler != NULL)
 		rt->handler(a, r);
+	else
+		do_ws(a, r, rt->ws);
 }
 
 int

@@ -84,7 +84,9 @@ enum stmt { Q_SITE, Q_SHARE, Q_SHOT, Q_SHOT_PNG, Q_CELLS, Q_ELEMENTS, Q_SCROLL, 
     Q_PAGES, Q_TOP, Q_TOTALS, Q_BOXES, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
-	[Q_SITE] = "SELECT id, key FROM sitepulse.sites WHERE key = $1",
+	/* A site the signed-in user $2 holds a role on (sql/022); else no row, as for an unknown key. */
+	[Q_SITE] = "SELECT id, key FROM sitepulse.sites WHERE key = $1 "
+	    "AND sitepulse.site_role($2, $1) IS NOT NULL",
 	[Q_SHARE] = "SELECT id, key FROM sitepulse.sites WHERE key = sitepulse.share_site($1)",
 	[Q_SHOT] = "SELECT id, width, height, created_at FROM sitepulse.screenshots "
 	    "WHERE site_id = $1 AND path = $2 AND device = $3 ORDER BY id DESC LIMIT 1",
@@ -205,14 +207,16 @@ parse_request(FCGX_Request *r, int shared, int need_path, struct http_query *q,
 /*
  * Finds the site the request is for, by key or by share token (then
  * checking any site= against it), into s. Returns 1, or 0 after answering
- * 404 (unknown site or share link), 403 (a share link asked for another
+ * 404 (unknown site or share link, or by key a site the signed-in user
+ * holds no role on: the same answer), 403 (a share link asked for another
  * site), 500 or 503.
  */
 static int
 resolve_site(struct heatmap *h, FCGX_Request *r, const struct heatmap_params *p, struct site *s)
 {
-	const char	*params[1] = { p->share != NULL ? p->share : p->site };
-	PGresult	*res = db_exec(&h->db, p->share != NULL ? Q_SHARE : Q_SITE, 1, params);
+	const char	*params[2] = { p->share != NULL ? p->share : p->site, http_param(r, "REMOTE_USER") };
+	PGresult	*res = db_exec(&h->db, p->share != NULL ? Q_SHARE : Q_SITE,
+	    p->share != NULL ? 1 : 2, params);
 	int		 found;
 
 	if (res == NULL) {

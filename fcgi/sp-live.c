@@ -12,15 +12,19 @@
  * On a share route (SITEPULSE_ACCESS=share, access.h) the site is the one
  * whose share link the token is, found by sitepulse.share_site() (sql/019):
  * an unknown token is 404, a site= naming another site 403. The answer is
- * the same read-only state the dashboard gets; nothing lists sites.
+ * the same read-only state the dashboard gets; nothing lists sites. On the
+ * protected route the signed-in user (REMOTE_USER) must hold a role on the
+ * site (sitepulse.require_role(), sql/022): else 404, as for an unknown
+ * site.
  *
  * One process holds many waiting requests without a thread each:
  *
  *  - accept threads (LIVE_ACCEPTORS, taking turns on FCGX_Accept_r under a
  *    mutex, as libfcgi's threaded example does) check each request and
  *    either answer it (400, 404 path, 405, 503 over the cap) or park it
- *    in the waitq and go back to accept (a share link's request first
- *    waits in a short list of its own until the hub has found its site);
+ *    in a short list for the hub, which finds a share link's site or
+ *    checks the user's role, then parks it in the waitq; they go back to
+ *    accept;
  *  - one hub thread owns both database connections: a LISTEN sitepulse
  *    connection, waited on with poll() beside a wake-up pipe and the
  *    parked requests' sockets (as testlibpq2.c waits on PQsocket), and a
@@ -77,6 +81,8 @@
 #include "waitq.h"
 
 #define LIVE_ACCEPTORS	 4	/* accept threads */
+#define USER_MAX	 64	/* REMOTE_USER: longer names hold no role (sql/022) */
+#define SETTLED_MAX	 16	/* answers one hub round remembers (hub_pending) */
 #define BACKOFF_MIN	 100	/* ms before the first reconnect attempt */
 #define BACKOFF_MAX	 2000	/* ms between reconnect attempts at most */
 #define POLL_FIXED	 3	/* wake-up pipe, LISTEN, maintenance: then the waiters */
@@ -90,7 +96,7 @@
 #define MAINTAIN_SQL	 "SET LOCAL lock_timeout = '1s'; SELECT sitepulse.maintain_if_due()"
 #define MAINTAIN_STATEMENT_TIMEOUT 3600	/* s: a run's lock waits are short, its deletes may not be */
 
-enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q_DRAIN, Q_SHARE, Q__MAX };
+enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q_DRAIN, Q_SHARE, Q_ROLE, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
 	/* The site, its active visitors and the current minute (since the epoch). */
@@ -114,20 +120,32 @@ static const char *const sql[Q__MAX] = {
 	[Q_DRAIN] = "SELECT sitepulse.drain()",
 	/* The site of a share link (sql/019: this role cannot read tokens). */
 	[Q_SHARE] = "SELECT sitepulse.share_site($1)",
+	/* Refuses (SP404) unless user $1 holds role $3 or higher on site $2 (sql/022). */
+	[Q_ROLE] = "SELECT sitepulse.require_role($1, $2, $3)",
 };
 
 /* What reading a site's state found. */
 enum read_rc { READ_OK, READ_NO_SITE, READ_DOWN };
 
 /*
- * A share link's request, checked, whose site the hub has yet to find
- * from its token; then it is parked in the waitq like any other.
+ * A request, checked, whose site the hub has yet to settle: a share
+ * link's, found from its token, or a signed-in user's, whose role on it
+ * the database confirms; then it is parked in the waitq like any other.
  */
 struct pending {
 	FCGX_Request		*req;
 	struct live_req		 lr;
+	char			 user[USER_MAX + 1];	/* "" on a share route */
 	long long		 deadline;
 	struct pending		*next;
+};
+
+/* What the hub settled for one share token or one user and site (hub_pending). */
+struct settled {
+	const struct pending	*p;		/* the first request it was asked for */
+	int			 status;	/* 0, or the status to answer */
+	const char		*why;
+	char			 key[VALID_KEY_MAX + 1];
 };
 
 /* The process: shared parts under lock, the rest the hub thread's own. */
@@ -136,7 +154,7 @@ struct live {
 	pthread_mutex_t		 accept_lock;	/* one thread in FCGX_Accept_r at a time */
 	pthread_mutex_t		 lock;		/* guards q, pending, npending */
 	struct waitq		 q;
-	struct pending		*pending;	/* share requests for the hub to resolve */
+	struct pending		*pending;	/* requests for the hub to settle */
 	int			 npending;
 	int			 wake[2];	/* a byte on wake[1] wakes the hub */
 	long long		 drained_at;	/* last drain() by the hub (util_now_ms) */
@@ -444,63 +462,91 @@ hub_work(struct live *lv)
 }
 
 /*
- * Finds the site of one share link's request: fills key and returns 0,
- * or returns the status to answer (404 a token that opens no site, 403 a
- * site= naming another site, 503 the database cannot say) with *why.
+ * Settles one request's site: a share link's from its token (404 a token
+ * that opens no site, 403 a site= naming another site), a signed-in
+ * user's by their role on it (404 no role, or no such site: the same
+ * answer). Fills t->key, or t->status and t->why; 503 when the database
+ * cannot say.
  */
-static int
-share_site(struct live *lv, const struct live_req *lr, char *key, size_t keysz,
-    const char **why)
+static void
+settle(struct live *lv, const struct pending *p, struct settled *t)
 {
+	const char	*lr_share[1] = { p->lr.share };
+	const char	*role[3] = { p->user, p->lr.site, "viewer" };
 	PGresult	*res;
-	const char	*p[1] = { lr->share };
-	int		 status = 0;
 
-	if (util_now_ms() < lv->db_retry_at || (res = exec_retry(&lv->db, Q_SHARE, 1, p)) == NULL)
-		return *why = "database unavailable", 503;
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-		status = 404, *why = "unknown share link";
-	else if (lr->site[0] != '\0' && strcmp(lr->site, PQgetvalue(res, 0, 0)) != 0)
-		status = 403, *why = "site: not this share link's site";
+	t->p = p;
+	t->status = 0;
+	res = util_now_ms() < lv->db_retry_at ? NULL : p->user[0] != '\0' ?
+	    exec_retry(&lv->db, Q_ROLE, 3, role) : exec_retry(&lv->db, Q_SHARE, 1, lr_share);
+	if (res == NULL && lv->db.err == DB_REFUSED)
+		t->status = 404, t->why = "unknown site";
+	else if (res == NULL)
+		t->status = 503, t->why = "database unavailable";
+	else if (p->user[0] != '\0')
+		snprintf(t->key, sizeof(t->key), "%s", p->lr.site);
+	else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		t->status = 404, t->why = "unknown share link";
+	else if (p->lr.site[0] != '\0' && strcmp(p->lr.site, PQgetvalue(res, 0, 0)) != 0)
+		t->status = 403, t->why = "site: not this share link's site";
 	else
-		snprintf(key, keysz, "%s", PQgetvalue(res, 0, 0));
+		snprintf(t->key, sizeof(t->key), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	return status;
+}
+
+/* Whether requests a and b settle alike: the same token, or the same user and site. */
+static int
+same_ask(const struct pending *a, const struct pending *b)
+{
+	return strcmp(a->user, b->user) == 0 && (a->user[0] != '\0' ?
+	    strcmp(a->lr.site, b->lr.site) == 0 :
+	    strcmp(a->lr.share, b->lr.share) == 0 && strcmp(a->lr.site, b->lr.site) == 0);
 }
 
 /*
- * Parks each share link's request that handle() left for the hub under
- * its token's site, or answers it: as share_site() says, or 503 when the
- * waitq is full. One indexed lookup per request: a share link's page asks
- * about once per change or per SITEPULSE_LIVE_WAIT, like the dashboard.
+ * Parks each request that handle() left for the hub in the waitq under
+ * its site, or answers it: as settle() says, or 503 when the waitq is
+ * full. One indexed lookup per request, and one per token or per user and
+ * site in a round: a dashboard asks about once per change or per
+ * SITEPULSE_LIVE_WAIT, and many of them wake together.
  */
 static void
-hub_share(struct live *lv)
+hub_pending(struct live *lv)
 {
 	struct pending		*list, *p, *next;
 	struct waitq_waiter	*w;
-	const char		*why = NULL;
-	char			 key[VALID_KEY_MAX + 1];
-	int			 status;
+	struct settled		 done[SETTLED_MAX], one, *t;
+	int			 ndone = 0, status;
 
 	pthread_mutex_lock(&lv->lock);
 	list = lv->pending;
 	lv->pending = NULL;
 	pthread_mutex_unlock(&lv->lock);
-	for (p = list; p != NULL; p = next) {
-		next = p->next;
-		status = share_site(lv, &p->lr, key, sizeof(key), &why);
+	for (p = list; p != NULL; p = p->next) {
+		t = NULL;
+		for (int i = 0; i < ndone && t == NULL; i++)
+			if (same_ask(done[i].p, p))
+				t = &done[i];
+		if (t == NULL) {
+			t = ndone < SETTLED_MAX ? &done[ndone++] : &one;
+			settle(lv, p, t);
+		}
+		status = t->status;
 		pthread_mutex_lock(&lv->lock);
 		lv->npending--;
 		w = NULL;
-		if (status == 0 && (w = waitq_add(&lv->q, key, p->lr.since, p->req, p->deadline,
+		if (status == 0 && (w = waitq_add(&lv->q, t->key, p->lr.since, p->req, p->deadline,
 		    util_now_ms())) != NULL)
 			counters_gauge_add(lv->ctr, C_LIVE_WAITERS, 1);
 		pthread_mutex_unlock(&lv->lock);
 		if (status == 0 && w == NULL)
-			status = 503, why = "too many waiting requests";
-		if (status != 0)
-			answer_error(lv, p->req, status, why);
+			answer_error(lv, p->req, 503, "too many waiting requests");
+		else if (status != 0)
+			answer_error(lv, p->req, status, t->why);
+	}
+	/* done[] points into the list: freed only now. */
+	for (p = list; p != NULL; p = next) {
+		next = p->next;
 		free(p);
 	}
 }
@@ -720,7 +766,7 @@ hub_loop(void *arg)
 
 	while (!atomic_load(&lv->stopping)) {
 		listen_ensure(lv, util_now_ms());
-		hub_share(lv);
+		hub_pending(lv);
 		hub_work(lv);
 		maintain_start(lv, util_now_ms());
 		n = poll_set(lv, &fds, &ws, &cap);
@@ -756,11 +802,14 @@ wake_hub(struct live *lv)
 }
 
 /*
- * Leaves a share link's checked request for the hub, which finds its site
- * (hub_share), or answers 503 when as many requests wait as the cap allows.
+ * Leaves a checked request for the hub, which settles its site
+ * (hub_pending), or answers 503 when as many requests wait as the cap
+ * allows. user is REMOTE_USER on the protected route, NULL on a share
+ * route.
  */
 static void
-park_share(struct live *lv, FCGX_Request *r, const struct live_req *lr, long long deadline)
+park(struct live *lv, FCGX_Request *r, const struct live_req *lr, const char *user,
+    long long deadline)
 {
 	struct pending	*p;
 	int		 full;
@@ -770,6 +819,7 @@ park_share(struct live *lv, FCGX_Request *r, const struct live_req *lr, long lon
 		p = xcalloc(1, sizeof(*p));
 		p->req = r;
 		p->lr = *lr;
+		snprintf(p->user, sizeof(p->user), "%s", user != NULL ? user : "");
 		p->deadline = deadline;
 		p->next = lv->pending;
 		lv->pending = p;
@@ -787,15 +837,15 @@ park_share(struct live *lv, FCGX_Request *r, const struct live_req *lr, long lon
  * (a protected route the web server did not authenticate) or 403 (a route
  * class not served here, access.h), 404 (another path), 405 (not GET),
  * 400 (bad query) or 503 (as many waiters as SITEPULSE_LIVE_MAX_WAITERS).
- * Either way r is no longer the caller's. Unknown sites and share tokens
- * (404) and the database being down (503) are found by the hub, which
- * answers 200 when the state is read.
+ * Either way r is no longer the caller's. Unknown sites, sites the user
+ * holds no role on and unknown share tokens (404) and the database being
+ * down (503) are found by the hub, which answers 200 when the state is
+ * read.
  */
 static void
 handle(struct live *lv, FCGX_Request *r)
 {
 	struct live_req		 req;
-	struct waitq_waiter	*w;
 	struct access		 acc;
 	const char		*why;
 	char			 path[1024];
@@ -818,21 +868,12 @@ handle(struct live *lv, FCGX_Request *r)
 		answer_error(lv, r, 400, why);
 		return;
 	}
-	if (acc.route == ACCESS_SHARE) {
-		park_share(lv, r, &req, now + lv->cfg.live_wait_ms);
+	if (acc.route == ACCESS_PROTECTED && strlen(acc.user) > USER_MAX) {
+		answer_error(lv, r, 404, "unknown site");
 		return;
 	}
-	/* Counted under the lock: the hub cannot answer w, and count it gone, first. */
-	pthread_mutex_lock(&lv->lock);
-	w = waitq_add(&lv->q, req.site, req.since, r, now + lv->cfg.live_wait_ms, now);
-	if (w != NULL)
-		counters_gauge_add(lv->ctr, C_LIVE_WAITERS, 1);
-	pthread_mutex_unlock(&lv->lock);
-	if (w == NULL) {
-		answer_error(lv, r, 503, "too many waiting requests");
-		return;
-	}
-	wake_hub(lv);
+	park(lv, r, &req, acc.route == ACCESS_PROTECTED ? acc.user : NULL,
+	    now + lv->cfg.live_wait_ms);
 }
 
 /* An accept thread: takes requests and hands them over, until accept fails. */

@@ -9,6 +9,10 @@
  * live visitors, the last maintenance run). When the database is down the
  * answer is still 200, with sitepulse_db_up 0 and without the database's
  * series, so that Prometheus tells "database down" from "web tier down".
+ * The metrics name every site, so only a user with a role on every site
+ * (sql/022_users_roles.sql, '*') reads them: anyone else signed in gets
+ * 403. While the database cannot say, the answer holds only this host's
+ * counters, which name no site.
  * Single-threaded: one process is plenty for a scrape every few seconds.
  */
 #include <stdio.h>
@@ -24,9 +28,11 @@
 #include "access.h"
 #include "http.h"
 
-enum stmt { Q_GLOBAL, Q_SITES, Q__MAX };
+enum stmt { Q_GLOBAL, Q_SITES, Q_ROLE, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
+	/* Refuses (SP404, SP403) a user without a role on every site (sql/022). */
+	[Q_ROLE] = "SELECT sitepulse.require_role($1, '*', 'viewer')",
 	/* NOTIFY queue use (0-1) and seconds since the last maintenance run. */
 	[Q_GLOBAL] = "SELECT pg_notification_queue_usage(), "
 	    "(SELECT extract(epoch FROM now() - max(ran_at)) FROM sitepulse.maintenance_runs)",
@@ -235,19 +241,31 @@ put_sites(struct metrics *m, FCGX_Stream *out)
 	return 1;
 }
 
-/* GET /metrics: always 200; the database's part only when it answers. */
+/*
+ * GET /metrics: 200, the database's part only when it answers; 403 when
+ * the database says the user holds no role on every site.
+ */
 static void
 do_get(struct metrics *m, FCGX_Request *r, int head)
 {
 	FCGX_Stream	*out = r->out;
-	int		 up;
+	const char	*user[1] = { http_param(r, "REMOTE_USER") };
+	PGresult	*res;
+	int		 up, allowed = 0;
 
+	if ((res = db_exec(&m->db, Q_ROLE, 1, user)) != NULL) {
+		PQclear(res);
+		allowed = 1;
+	} else if (m->db.err == DB_REFUSED) {
+		http_error(r, 403, "the metrics need a role on every site", NULL);
+		return;
+	}
 	http_status(r, 200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 	    "Cache-Control: no-store\r\n");
 	if (head)
 		return;
 	put_counters(m, out);
-	up = put_global(m, out) && put_sites(m, out);
+	up = allowed && put_global(m, out) && put_sites(m, out);
 	header(out, "sitepulse_db_up", "gauge", "1 if PostgreSQL answered this scrape's queries, else 0.");
 	FCGX_FPrintF(out, "sitepulse_db_up %d\n", up);
 }

@@ -45,7 +45,8 @@
 enum stmt { Q_SITE, Q_SHARE, Q_TOKEN, Q_ANNOTATE, Q_REPORT, Q__MAX = Q_REPORT + STATS__MAX };
 
 static const char *const sql[Q__MAX] = {
-	[Q_SITE] = "SELECT key FROM sitepulse.sites WHERE key = $1",
+	/* A site the signed-in user $2 holds a role on (sql/022); else no row, as for an unknown key. */
+	[Q_SITE] = "SELECT key FROM sitepulse.sites WHERE key = $1 AND sitepulse.site_role($2, $1) IS NOT NULL",
 	[Q_SHARE] = "SELECT key FROM sitepulse.sites WHERE share_token = $1",
 	[Q_TOKEN] = "SELECT site, scope FROM sitepulse.token_site($1)",
 	/* A date or a UTC time ("...Z"): timestamp input ignores the zone, so both read as UTC. */
@@ -73,8 +74,11 @@ static const char *const sql[Q__MAX] = {
 	[Q_REPORT + STATS_FUNNELS] = "SELECT * FROM report.funnels($1, $2::date, $3::date)",
 	[Q_REPORT + STATS_ANNOTATIONS] = "SELECT id, " ISO_UTC("at") ", note "
 	    "FROM report.annotations($1, $2::date, $3::date)",
-	[Q_REPORT + STATS_SITES] = "SELECT key, name, share_token, " ISO_UTC("created_at")
-	    " FROM report.sites()",
+	/* The sites user $1 holds a role on; the share link only for an admin or owner. */
+	[Q_REPORT + STATS_SITES] = "SELECT s.key, s.name, CASE WHEN sitepulse.role_rank(r.role) >= 2 "
+	    "THEN s.share_token END, " ISO_UTC("s.created_at") " FROM report.sites() s "
+	    "CROSS JOIN LATERAL (SELECT sitepulse.site_role($1, s.key) AS role) r "
+	    "WHERE r.role IS NOT NULL",
 };
 
 /* PostgreSQL type oids of the columns reports return (pg_type.h). */
@@ -182,17 +186,18 @@ db_error(struct stats *s, FCGX_Request *r)
 
 /*
  * Finds the site key the request is for (by key or by share token) into
- * key. Returns 200, 404 when there is no such site, or 0 after answering
+ * key. Returns 200, 404 when there is no such site (or, by key, none the
+ * signed-in user holds a role on: the same answer), or 0 after answering
  * a database error.
  */
 static int
 resolve_site(struct stats *s, FCGX_Request *r, const struct stats_req *req, char *key, size_t keysz)
 {
-	const char	*p[1] = { req->share ? req->share : req->site };
+	const char	*p[2] = { req->share ? req->share : req->site, http_param(r, "REMOTE_USER") };
 	PGresult	*res;
 	int		 found;
 
-	if ((res = db_exec(&s->db, req->share ? Q_SHARE : Q_SITE, 1, p)) == NULL) {
+	if ((res = db_exec(&s->db, req->share ? Q_SHARE : Q_SITE, req->share ? 1 : 2, p)) == NULL) {
 		db_error(s, r);
 		return 0;
 	}
@@ -202,14 +207,19 @@ resolve_site(struct stats *s, FCGX_Request *r, const struct stats_req *req, char
 	return found ? 200 : 404;
 }
 
-/* The report's parameters in the order its SQL takes them; returns how many. */
+/*
+ * The report's parameters in the order its SQL takes them; returns how
+ * many. A report of no site (the list of sites) takes the signed-in user.
+ */
 static int
-report_params(const struct stats_req *req, const char *site, const char **p)
+report_params(const struct stats_req *req, const char *site, const char *user, const char **p)
 {
 	int	 n = 0;
 
-	if (req->flags & STATS_NOSITE)
-		return 0;
+	if (req->flags & STATS_NOSITE) {
+		p[n++] = user;
+		return n;
+	}
 	p[n++] = site;
 	p[n++] = req->from;
 	p[n++] = req->to;
@@ -302,7 +312,7 @@ do_stats(struct stats *s, FCGX_Request *r, enum stats_who who, const char *token
 		}
 		site = key;
 	}
-	n = report_params(&req, site, p);
+	n = report_params(&req, site, http_param(r, "REMOTE_USER"), p);
 	if ((res = db_exec(&s->db, Q_REPORT + req.report, n, p)) == NULL) {
 		db_error(s, r);
 		return;

@@ -161,7 +161,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sitepulse.require_role(text, text, text) IS
-    'The id of site p_site if user p_user holds role p_need or higher on it; else SQLSTATE SP404 (unknown site, or no role: the same answer) or SP403 (role too low).';
+    'The id of site p_site if user p_user holds role p_need or higher on it; else SQLSTATE SP404 (unknown site, or no role: the same answer) or SP403 (role too low). SECURITY DEFINER for sp-live, sp-metrics and sp-admin (program_rights).';
 
 -- A bcrypt hash of p_password with a fresh salt, cost 10, written $2y$ (the
 -- prefix Apache's APR and crypt(3) both read). pgcrypto's crypt() may live
@@ -570,15 +570,18 @@ COMMENT ON FUNCTION sitepulse.ws_password(text, jsonb) IS
     'POST /sitepulse/admin/password: the signed-in user sets their own password, if it is kept here (SP409 for an htpasswd user). SECURITY DEFINER for sp-admin (program_rights).';
 
 -- The web servers' role and every program's new right: the programs that
--- serve protected routes ask site_role() before they read a site.
+-- serve protected routes ask site_role() (sp-stats and sp-heatmap, inside
+-- the statement that finds the site) or require_role() (sp-live,
+-- sp-metrics, sp-admin) before they read a site.
 INSERT INTO sitepulse.program_rights (role, privilege, object, definer) VALUES
     ('sitepulse_auth',    'USAGE',   'SCHEMA sitepulse', false),
     ('sitepulse_auth',    'EXECUTE', 'FUNCTION sitepulse.auth_password(text)', true),
     ('sitepulse_stats',   'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
-    ('sitepulse_live',    'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
+    ('sitepulse_stats',   'EXECUTE', 'FUNCTION sitepulse.role_rank(text)', false),
     ('sitepulse_heatmap', 'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
-    ('sitepulse_metrics', 'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
-    ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
+    ('sitepulse_live',    'EXECUTE', 'FUNCTION sitepulse.require_role(text, text, text)', true),
+    ('sitepulse_metrics', 'EXECUTE', 'FUNCTION sitepulse.require_role(text, text, text)', true),
+    ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.require_role(text, text, text)', true),
     ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.ws_me(text, jsonb)', true),
     ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.ws_users(text, jsonb)', true),
     ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.ws_grant(text, jsonb)', true),
