@@ -80,9 +80,13 @@ test: deps all
 test-unit: $(UNIT)
 	prove $(UNIT)
 # The unit and integration suites built with ASan and UBSan (CI runs it).
+# The programs are the same under every server, so two servers suffice:
+# lighttpd and Apache with mod_fcgid, which starts and stops them its own
+# way. The pgTAP tests run no C, so they run under `make test` only.
+SANITIZE_SERVERS ?= lighttpd apache-fcgid
 test-sanitize: deps
 	$(MAKE) SANITIZE=1 all
-	BUILD=build-san tests/run build-san/tests/*.t tests/sql/*.t tests/integration/*.t
+	BUILD=build-san SP_SERVERS="$(SANITIZE_SERVERS)" tests/run build-san/tests/*.t tests/integration/*.t
 
 bench: deps all
 	BUILD=$(BUILD) bench/run
