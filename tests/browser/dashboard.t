@@ -75,7 +75,7 @@ async function main() {
 		    'and shows its section');
 		t.is(await dash.evaluate(() => document.activeElement.id), 'tab-heatmap', 'focus follows');
 		await dash.keyboard.press('End');
-		t.is(await dash.getAttribute('#tab-history', 'aria-selected'), 'true', 'End selects History');
+		t.is(await dash.getAttribute('#tab-users', 'aria-selected'), 'true', 'End selects the last tab, Users');
 		await dash.keyboard.press('Home');
 		t.ok(await dash.isVisible('#live-view'), 'Home goes back to Live');
 
