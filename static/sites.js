@@ -212,8 +212,7 @@
 				    params.value.split(/[\s,]+/).filter(Boolean)
 			} };
 			window.SitePulse.call('POST', 'site', body).then(function (saved) {
-				say('Saved ' + saved.key + '.');
-				load();
+				return load().then(function () { say('Saved ' + saved.key + '.'); });
 			}, function (err) { say('Not saved: ' + err.message, true); });
 		});
 		return form;

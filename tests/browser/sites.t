@@ -124,6 +124,8 @@ async function main() {
 		    null, WAIT).catch(() => {});
 		t.is(psql(`SELECT array_to_string(origins, ' ') || ' ' || raw_retention_days FROM sitepulse.sites WHERE key = '${KEY}'`),
 		    `https://shop-${RUN}.example http://localhost:8081 30`, 'the form changes its origins and retention');
+		await page.waitForFunction(() => /localhost:8081/.test(document.querySelector('#sites-view .sites-facts').textContent),
+		    null, WAIT).catch(() => {});
 		t.like(await page.textContent('#sites-view .sites-facts'), /http:\/\/localhost:8081.*30 days/s,
 		    'and the settings show them');
 
