@@ -27,10 +27,11 @@ PROGS   = $(patsubst fcgi/%.c,$(BUILD)/%,$(wildcard fcgi/sp-*.c))
 UNIT    = $(patsubst tests/unit/%.c,$(BUILD)/tests/%.t,$(wildcard tests/unit/*.c))
 BENCHC  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 
-.PHONY: all snippet run start stop psql test test-unit test-sanitize bench load install clean fuzz deps screenshot import programs deb
-all: $(PROGS) $(UNIT) $(BENCHC) snippet
-# What an installation needs: the programs and the snippet.
-programs: $(PROGS) snippet
+.PHONY: all snippet vendor run start stop psql test test-unit test-sanitize bench load install clean fuzz deps screenshot import programs deb
+all: $(PROGS) $(UNIT) $(BENCHC) snippet vendor
+# What an installation needs: the programs, the snippet and the dashboard's
+# vendored chart library.
+programs: $(PROGS) snippet vendor
 
 $(BUILD)/obj/%.o: fcgi/%.c $(wildcard fcgi/*.h)
 	@mkdir -p $(dir $@)
@@ -62,6 +63,25 @@ $(BUILD)/sp.js $(BUILD)/sp-full.js: snippet/sp.js
 		node_modules/.bin/terser $< --define SP_OPTIONS=$(if $(findstring sp-full,$@),true,false) \
 		    --compress passes=2 --mangle --ecma 2017 -o $@; \
 	else echo "terser missing: run tools/install-deps.sh" >&2; exit 1; fi
+
+# uPlot from npm (package.json, installed by tools/install-deps.sh), the
+# history chart's library: its built files are copied as they are next to
+# the view that uses them, static/share/history.js, as static/share/uplot.js
+# and uplot.css. They are generated, not tracked (.gitignore). The configs
+# serve them with the rest of static/ (tools/stack serves static/ from the
+# checkout), at /sitepulse/share/uplot.js and .css, and make install ships
+# them with static/. Where a page has not loaded them, history.js draws a
+# plain chart. Copied through a temporary file so that builds running at
+# once never serve a half-written one; copied again when package-lock.json
+# changes (as it does for a new version).
+VENDOR = static/share/uplot.js static/share/uplot.css
+vendor: $(VENDOR)
+static/share/uplot.js: UPLOT = uPlot.iife.min.js
+static/share/uplot.css: UPLOT = uPlot.min.css
+$(VENDOR): package-lock.json
+	@if [ -f node_modules/uplot/dist/$(UPLOT) ]; then \
+		cp node_modules/uplot/dist/$(UPLOT) $@.$$$$.tmp && mv -f $@.$$$$.tmp $@; \
+	else echo "uplot missing: run tools/install-deps.sh" >&2; exit 1; fi
 
 deps:
 	tools/install-deps.sh
@@ -114,6 +134,7 @@ install: programs
 	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
 	cp -R sql static lighttpd-conf apache-conf monitoring $(DESTDIR)$(SHAREDIR)/
 	install -m 644 $(BUILD)/sp.js $(BUILD)/sp-full.js $(DESTDIR)$(SHAREDIR)/static/
+	install -m 644 $(VENDOR) $(DESTDIR)$(SHAREDIR)/static/share/
 	install -m 755 tools/migrate $(DESTDIR)$(SHAREDIR)/
 	# The screenshot capture worker (apache-conf/systemd/sitepulse-capture.*):
 	# it reads the snippet's selector block and needs playwright-core.
@@ -142,4 +163,4 @@ deb: deps
 	@echo "deb: $(BUILD)/$(DEB_FILE)"
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz $(VENDOR)

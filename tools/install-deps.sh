@@ -43,7 +43,8 @@ if [ -n "$missing" ]; then
 	done
 fi
 
-# npm: the minifier for the snippet and playwright-core for the browser tests.
-if [ ! -d node_modules/terser ] || [ ! -d node_modules/playwright-core ]; then
+# npm: the minifier for the snippet, playwright-core for the browser tests
+# and uPlot, the history chart's library (make copies it into static/share/).
+if [ ! -d node_modules/terser ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/uplot ]; then
 	npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error
 fi
