@@ -82,7 +82,8 @@
 
 #define LIVE_ACCEPTORS	 4	/* accept threads */
 #define USER_MAX	 64	/* REMOTE_USER: longer names hold no role (sql/022) */
-#define SETTLED_MAX	 16	/* answers one hub round remembers (hub_pending) */
+#define SETTLED_MAX	 64	/* answers the hub remembers (hub_pending) */
+#define SETTLED_MS	 5000	/* for this long: a revoked role or link closes within it */
 #define BACKOFF_MIN	 100	/* ms before the first reconnect attempt */
 #define BACKOFF_MAX	 2000	/* ms between reconnect attempts at most */
 #define POLL_FIXED	 3	/* wake-up pipe, LISTEN, maintenance: then the waiters */
@@ -140,12 +141,19 @@ struct pending {
 	struct pending		*next;
 };
 
-/* What the hub settled for one share token or one user and site (hub_pending). */
+/*
+ * What the hub settled for one share token or one user and site, kept
+ * SETTLED_MS (hub_pending): a thousand dashboards asking again after each
+ * change cost one query, not a thousand.
+ */
 struct settled {
-	const struct pending	*p;		/* the first request it was asked for */
-	int			 status;	/* 0, or the status to answer */
-	const char		*why;
-	char			 key[VALID_KEY_MAX + 1];
+	char		 user[USER_MAX + 1];	/* the ask: "" for a share token */
+	char		 site[VALID_KEY_MAX + 1];
+	char		 share[LIVE_SHARE_MAX + 1];
+	long long	 expires;		/* util_now_ms(); 0: an empty slot */
+	int		 status;		/* 0, or the status to answer */
+	const char	*why;
+	char		 key[VALID_KEY_MAX + 1];
 };
 
 /* The process: shared parts under lock, the rest the hub thread's own. */
@@ -171,6 +179,8 @@ struct live {
 	int			 listening;
 	long long		 db_retry_at, db_backoff;
 	long long		 listen_retry_at, listen_backoff;
+	struct settled		 settled[SETTLED_MAX];	/* a ring; next the slot to reuse */
+	int			 settled_next;
 };
 
 /* Ends a request: flushes the answer, closes the connection, frees r. */
@@ -475,7 +485,9 @@ settle(struct live *lv, const struct pending *p, struct settled *t)
 	const char	*role[3] = { p->user, p->lr.site, "viewer" };
 	PGresult	*res;
 
-	t->p = p;
+	snprintf(t->user, sizeof(t->user), "%s", p->user);
+	snprintf(t->site, sizeof(t->site), "%s", p->lr.site);
+	snprintf(t->share, sizeof(t->share), "%s", p->lr.share);
 	t->status = 0;
 	res = util_now_ms() < lv->db_retry_at ? NULL : p->user[0] != '\0' ?
 	    exec_retry(&lv->db, Q_ROLE, 3, role) : exec_retry(&lv->db, Q_SHARE, 1, lr_share);
@@ -494,59 +506,65 @@ settle(struct live *lv, const struct pending *p, struct settled *t)
 	PQclear(res);
 }
 
-/* Whether requests a and b settle alike: the same token, or the same user and site. */
+/* Whether request p asks what t settled: the same token, or the same user, and the same site=. */
 static int
-same_ask(const struct pending *a, const struct pending *b)
+same_ask(const struct settled *t, const struct pending *p)
 {
-	return strcmp(a->user, b->user) == 0 && (a->user[0] != '\0' ?
-	    strcmp(a->lr.site, b->lr.site) == 0 :
-	    strcmp(a->lr.share, b->lr.share) == 0 && strcmp(a->lr.site, b->lr.site) == 0);
+	return strcmp(t->user, p->user) == 0 && strcmp(t->site, p->lr.site) == 0 &&
+	    (p->user[0] != '\0' || strcmp(t->share, p->lr.share) == 0);
+}
+
+/*
+ * What the hub settled for p within SETTLED_MS, or a fresh answer (kept
+ * unless the database could not say).
+ */
+static const struct settled *
+settled_for(struct live *lv, const struct pending *p, long long now)
+{
+	struct settled	*t;
+
+	for (int i = 0; i < SETTLED_MAX; i++)
+		if (lv->settled[i].expires > now && same_ask(&lv->settled[i], p))
+			return &lv->settled[i];
+	t = &lv->settled[lv->settled_next];
+	settle(lv, p, t);
+	t->expires = t->status == 503 ? 0 : now + SETTLED_MS;
+	if (t->expires != 0)
+		lv->settled_next = (lv->settled_next + 1) % SETTLED_MAX;
+	return t;
 }
 
 /*
  * Parks each request that handle() left for the hub in the waitq under
- * its site, or answers it: as settle() says, or 503 when the waitq is
- * full. One indexed lookup per request, and one per token or per user and
- * site in a round: a dashboard asks about once per change or per
- * SITEPULSE_LIVE_WAIT, and many of them wake together.
+ * its site, or answers it: as settle() says (at most one indexed lookup
+ * per token, or per user and site, every SETTLED_MS), or 503 when the
+ * waitq is full.
  */
 static void
 hub_pending(struct live *lv)
 {
 	struct pending		*list, *p, *next;
 	struct waitq_waiter	*w;
-	struct settled		 done[SETTLED_MAX], one, *t;
-	int			 ndone = 0, status;
+	const struct settled	*t;
 
 	pthread_mutex_lock(&lv->lock);
 	list = lv->pending;
 	lv->pending = NULL;
 	pthread_mutex_unlock(&lv->lock);
-	for (p = list; p != NULL; p = p->next) {
-		t = NULL;
-		for (int i = 0; i < ndone && t == NULL; i++)
-			if (same_ask(done[i].p, p))
-				t = &done[i];
-		if (t == NULL) {
-			t = ndone < SETTLED_MAX ? &done[ndone++] : &one;
-			settle(lv, p, t);
-		}
-		status = t->status;
+	for (p = list; p != NULL; p = next) {
+		next = p->next;
+		t = settled_for(lv, p, util_now_ms());
 		pthread_mutex_lock(&lv->lock);
 		lv->npending--;
 		w = NULL;
-		if (status == 0 && (w = waitq_add(&lv->q, t->key, p->lr.since, p->req, p->deadline,
-		    util_now_ms())) != NULL)
+		if (t->status == 0 && (w = waitq_add(&lv->q, t->key, p->lr.since, p->req,
+		    p->deadline, util_now_ms())) != NULL)
 			counters_gauge_add(lv->ctr, C_LIVE_WAITERS, 1);
 		pthread_mutex_unlock(&lv->lock);
-		if (status == 0 && w == NULL)
+		if (t->status == 0 && w == NULL)
 			answer_error(lv, p->req, 503, "too many waiting requests");
-		else if (status != 0)
-			answer_error(lv, p->req, status, t->why);
-	}
-	/* done[] points into the list: freed only now. */
-	for (p = list; p != NULL; p = next) {
-		next = p->next;
+		else if (t->status != 0)
+			answer_error(lv, p->req, t->status, t->why);
 		free(p);
 	}
 }

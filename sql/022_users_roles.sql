@@ -31,12 +31,20 @@
 -- read password hashes and nothing else.
 
 -- pgcrypto (part of PostgreSQL's contrib, a trusted extension: the database
--- owner may create it) makes and checks the bcrypt hashes. Without it the
--- users table still works for htpasswd users and grants, and add_user()
--- says what is missing.
+-- owner may create it) makes and checks the bcrypt hashes. It gets a schema
+-- of its own, sitepulse_crypto, so that schema sitepulse keeps only
+-- SitePulse's own, commented objects; one installed before, in any schema,
+-- is used where it is (hash_password()). Without it the users table still
+-- works for htpasswd users and grants, and add_user() says what is missing.
 DO $$
 BEGIN
-    CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA sitepulse;
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgcrypto') THEN
+        CREATE SCHEMA IF NOT EXISTS sitepulse_crypto;
+        COMMENT ON SCHEMA sitepulse_crypto IS
+            'pgcrypto, for SitePulse''s password hashes (sql/022_users_roles.sql: hash_password()).';
+        REVOKE ALL ON SCHEMA sitepulse_crypto FROM PUBLIC;
+        CREATE EXTENSION pgcrypto WITH SCHEMA sitepulse_crypto;
+    END IF;
 EXCEPTION WHEN insufficient_privilege OR feature_not_supported OR undefined_file THEN
     RAISE NOTICE 'pgcrypto is not available (%): users signing in with a password kept in PostgreSQL need it; htpasswd users and roles work without it', SQLERRM;
 END
@@ -163,33 +171,58 @@ $$;
 COMMENT ON FUNCTION sitepulse.require_role(text, text, text) IS
     'The id of site p_site if user p_user holds role p_need or higher on it; else SQLSTATE SP404 (unknown site, or no role: the same answer) or SP403 (role too low). SECURITY DEFINER for sp-live, sp-metrics and sp-admin (program_rights).';
 
--- A bcrypt hash of p_password with a fresh salt, cost 10, written $2y$ (the
--- prefix Apache's APR and crypt(3) both read). pgcrypto's crypt() may live
--- in another schema when it was installed before this migration, so the
--- call is made through the extension's own schema.
-CREATE FUNCTION sitepulse.hash_password(p_password text) RETURNS text
+-- pgcrypto's crypt(p_password, p_salt), and with a NULL salt a fresh one
+-- for bcrypt at cost 10 (gen_salt('bf', 10)). pgcrypto may live in another
+-- schema when it was installed before this migration, so the call is made
+-- through the extension's own schema.
+CREATE FUNCTION sitepulse.pgcrypto_crypt(p_password text, p_salt text) RETURNS text
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     v_schema name := (SELECT n.nspname FROM pg_extension e
                         JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pgcrypto');
-    v_hash   text;
+    v_out    text;
 BEGIN
     IF v_schema IS NULL THEN
-        RAISE EXCEPTION 'passwords kept in PostgreSQL need the pgcrypto extension (CREATE EXTENSION pgcrypto WITH SCHEMA sitepulse)';
+        RAISE EXCEPTION 'passwords kept in PostgreSQL need the pgcrypto extension (CREATE EXTENSION pgcrypto)';
     END IF;
+    EXECUTE format('SELECT %1$I.crypt($1, coalesce($2, %1$I.gen_salt(''bf'', 10)))', v_schema)
+       INTO v_out USING p_password, p_salt;
+    RETURN v_out;
+END
+$$;
+COMMENT ON FUNCTION sitepulse.pgcrypto_crypt(text, text) IS
+    'pgcrypto''s crypt(), wherever the extension was installed; a NULL salt is a fresh bcrypt one of cost 10.';
+
+-- A bcrypt hash of p_password with a fresh salt, cost 10, written $2y$ (the
+-- prefix Apache's APR and crypt(3) both read; pgcrypto writes $2a$, the
+-- same algorithm for these passwords).
+CREATE FUNCTION sitepulse.hash_password(p_password text) RETURNS text
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
     IF p_password IS NULL OR length(p_password) NOT BETWEEN 8 AND 72
        OR octet_length(p_password) > 72 THEN
         RAISE EXCEPTION USING ERRCODE = 'SP400',
             MESSAGE = 'password: 8-72 characters (bcrypt reads 72 bytes)';
     END IF;
-    EXECUTE format('SELECT %1$I.crypt($1, %1$I.gen_salt(''bf'', 10))', v_schema)
-       INTO v_hash USING p_password;
-    RETURN '$2y$' || substr(v_hash, 5);
+    RETURN '$2y$' || substr(sitepulse.pgcrypto_crypt(p_password, NULL), 5);
 END
 $$;
 COMMENT ON FUNCTION sitepulse.hash_password(text) IS
     'A bcrypt hash ($2y$, cost 10, fresh salt) of a password of 8-72 characters, through pgcrypto.';
+
+-- Whether p_password is user p_user's password kept here: for psql and
+-- tests (the web servers check it themselves).
+CREATE FUNCTION sitepulse.password_matches(p_user text, p_password text) RETURNS boolean
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT coalesce((SELECT sitepulse.pgcrypto_crypt(p_password, '$2a$' || substr(password, 5))
+                            = '$2a$' || substr(password, 5)
+                       FROM sitepulse.users WHERE name = p_user), false)
+$$;
+COMMENT ON FUNCTION sitepulse.password_matches(text, text) IS
+    'Whether p_password is user p_user''s password kept in sitepulse.users (false for an unknown user or none kept).';
 
 -- For the web servers (role sitepulse_auth): the hash they check a Basic
 -- password against, or NULL for an unknown user.
@@ -281,9 +314,11 @@ COMMENT ON FUNCTION sitepulse.revoke(text, text) IS
 -- The dashboard's answer to "who am I and what may I see": sp-admin's
 -- GET /sitepulse/admin/me.
 CREATE FUNCTION sitepulse.ws_me(p_user text, p_args jsonb) RETURNS jsonb
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 AS $$
-    SELECT jsonb_build_object(
+BEGIN
+    PERFORM sitepulse.ws_only(p_args, '{}');
+    RETURN jsonb_build_object(
         'user', p_user,
         'all_sites', sitepulse.site_role(p_user, '*'),
         'can_add_sites', sitepulse.role_rank(sitepulse.site_role(p_user, '*')) >= 2,
@@ -294,7 +329,8 @@ AS $$
                              ORDER BY s.key)
               FROM sitepulse.sites s
               CROSS JOIN LATERAL (SELECT sitepulse.site_role(p_user, s.key) AS role) r
-             WHERE r.role IS NOT NULL), '[]'::jsonb))
+             WHERE r.role IS NOT NULL), '[]'::jsonb));
+END
 $$;
 COMMENT ON FUNCTION sitepulse.ws_me(text, jsonb) IS
     'GET /sitepulse/admin/me: the user, their every-site role, whether they may add sites, whether their password is kept here, the role everyone signed in has on every site (NULL for none), and each site they may see with their role. SECURITY DEFINER for sp-admin (program_rights).';

@@ -85,9 +85,10 @@ SELECT is(ARRAY(SELECT r.role || ': ' || r.object FROM sitepulse.program_rights 
 SELECT is(sitepulse.grant_program_rights(), (SELECT count(*)::int FROM sitepulse.program_rights),
           'grant_program_rights() applies every row again');
 -- (sitepulse_capture, tools/capture's role, is tested by 18_capture_queue.sql;
--- sitepulse_digest, tools/digest's, by 20_digests.sql.)
+-- sitepulse_digest, tools/digest's, by 20_digests.sql; sitepulse_auth, the
+-- web servers', by 22_users_roles.sql.)
 SELECT is(ARRAY(SELECT DISTINCT role::text FROM sitepulse.program_rights
-                 WHERE role NOT IN ('sitepulse_capture', 'sitepulse_digest') ORDER BY 1),
+                 WHERE role NOT IN ('sitepulse_capture', 'sitepulse_digest', 'sitepulse_auth') ORDER BY 1),
           ARRAY(SELECT role::text FROM roles ORDER BY 1), 'program_rights covers the six roles');
 
 -- No program role writes a table ------------------------------------------------
@@ -129,8 +130,8 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'sitepulse'::regnamespace
                    AND has_function_privilege('sitepulse_stats', p.oid, 'EXECUTE')
                  ORDER BY 1),
-          '{"sitepulse.token_annotate(text,timestamp with time zone,text)",sitepulse.token_site(text)}'::text[],
-          'stats may execute no sitepulse function but the API token checks (sql/021)');
+          '{sitepulse.role_rank(text),"sitepulse.site_role(text,text)","sitepulse.token_annotate(text,timestamp with time zone,text)",sitepulse.token_site(text)}'::text[],
+          'stats may execute no sitepulse function but the API token checks (sql/021) and the role checks (sql/022)');
 SELECT ok(has_column_privilege('sitepulse_stats', 'sitepulse.sites', 'share_token', 'SELECT'),
           'stats may read share tokens (share links, report=sites)');
 SELECT ok(NOT has_any_column_privilege('sitepulse_stats', t, 'SELECT'), 'stats may not read ' || t)
