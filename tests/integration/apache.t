@@ -8,7 +8,11 @@ substitutes only its paths and database (through `Define`, or for the
 .htaccess its AuthUserFile line and the wrapper's sitepulse.env); then
 drives the public and protected endpoints as a browser and an owner would,
 checks that an accepted event reached PostgreSQL, that no SitePulse program
-listens on TCP, and stops it again.
+listens on TCP, and stops it again. The shipped files' users are those
+kept in PostgreSQL (the stack's admin among them); last, mod_fcgid's file
+runs once more with its documented alternative, Define SITEPULSE_USERS
+htpasswd (tools/web-apache with SP_USERS=htpasswd), where the password
+file's admin signs in and a user kept only in PostgreSQL does not.
 
 Needs the stack that tests/run starts (tools/stack env: SP_VAR, PGHOST,
 PGPORT, SP_ADMIN_PASSWORD, SP_ROOT, BUILD, PORT). Prints TAP.
@@ -100,8 +104,10 @@ def psql(sql):
     return out.stdout.strip()
 
 
-def web_apache(cmd, variant, port):
+def web_apache(cmd, variant, port, users=None):
     env = dict(os.environ, PORT=str(port))
+    if users:
+        env["SP_USERS"] = users
     return subprocess.run([os.path.join(ROOT, "tools", "web-apache"), cmd, variant],
                           env=env, capture_output=True, text=True, timeout=120)
 
@@ -279,29 +285,51 @@ def check_sockets(variant):
        {k: oct(v) for k, v in modes.items()})
 
 
-def run_variant(variant):
+def check_htpasswd_users(name, port):
+    """The htpasswd alternative: the file's admin, not PostgreSQL's users."""
+    pw = secrets.token_urlsafe(12)
+    user = "pgonly" + secrets.token_hex(4)
+    psql("SELECT sitepulse.add_user('%s', '%s'), sitepulse.grant('%s', 'demo', 'viewer')"
+         % (user, pw, user))
+    try:
+        r = request(port, "GET", "/sitepulse/", auth=("admin", PASSWORD))
+        ok(r.status == 200, "%s: the password file's admin opens the dashboard" % name, r)
+        r = request(port, "GET", "/sitepulse/", auth=(user, pw))
+        ok(r.status == 401, "%s: a user kept only in PostgreSQL is 401" % name, r)
+        r = request(port, "GET", "/sitepulse/")
+        ok(r.status == 401 and 'realm="SitePulse"' in r.header("WWW-Authenticate"),
+           "%s: the dashboard still needs the password" % name, r)
+    finally:
+        psql("SELECT sitepulse.remove_user('%s')" % user)
+
+
+def run_variant(variant, users=None):
     port = free_port()
-    started = web_apache("start", variant, port)
+    name = variant + (" (%s users)" % users if users else "")
+    started = web_apache("start", variant, port, users)
     if not ok(started.returncode == 0 and port_open(port),
-              "%s: tools/web-apache starts Apache on port %d" % (variant, port),
+              "%s: tools/web-apache starts Apache on port %d" % (name, port),
               started.stderr):
         web_apache("stop", variant, port)
         return
     try:
-        check_public(variant, port)
-        check_collect(variant, port)
-        check_auth(variant, port)
-        check_no_tcp(variant)
-        check_sockets(variant)
+        if users:
+            check_htpasswd_users(name, port)
+        else:
+            check_public(variant, port)
+            check_collect(variant, port)
+            check_auth(variant, port)
+            check_no_tcp(variant)
+            check_sockets(variant)
     finally:
         stopped = web_apache("stop", variant, port)
     deadline = time.time() + 5
     while port_open(port) and time.time() < deadline:
         time.sleep(0.1)
     ok(stopped.returncode == 0 and not port_open(port),
-       "%s: tools/web-apache stop stops Apache" % variant, stopped.stderr)
+       "%s: tools/web-apache stop stops Apache" % name, stopped.stderr)
     left = unix_listeners(socket_dir(variant))
-    ok(not left, "%s: no program is left running after stop" % variant, left)
+    ok(not left, "%s: no program is left running after stop" % name, left)
 
 
 def main():
@@ -311,6 +339,7 @@ def main():
             return 1
     for variant in ("fcgid", "proxy", "htaccess"):
         run_variant(variant)
+    run_variant("fcgid", users="htpasswd")
     print("1..%d" % _count)
     return 1 if _failed else 0
 

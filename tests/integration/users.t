@@ -12,12 +12,25 @@ user whose password is not kept here (NULL). A site the user holds no role
 on is 404, like an unknown one. Once sitepulse.remove_user() has removed
 the user, the web server may still let the name in while its cache lasts
 (5 minutes), but SitePulse itself refuses at once: no report, no live
-view, no site in the list.
+view.
+
+Last, under lighttpd, the documented alternative: lighttpd restarted with
+its users in the htpasswd file (tools/stack SP_USERS=htpasswd, which sets
+var.sitepulse_users as sitepulse-vars.conf describes) lets the file's admin
+in and no user kept only in PostgreSQL; then it is started again as it
+was. (tests/integration/apache.t checks Apache's SITEPULSE_USERS
+htpasswd with an Apache of its own: restarting the stack's Apache costs
+more.)
+
+lighttpd answers a refused password after a second (its
+auth.delay-invalid-creds), so the refusals are asked for at once.
 """
 import os
 import secrets
+import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sitepulse import *  # noqa: E402,F403
@@ -37,6 +50,40 @@ def as_user(path, user=USER, password=PASSWORD):
 
 def refused(r):
     return r.status == 401 and r.headers.get("WWW-Authenticate", "").startswith("Basic")
+
+
+def all_at_once(*calls):
+    """The answers of as_user(*args) for each args in calls, asked for
+    concurrently."""
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(lambda args: as_user(*args), calls))
+
+
+def web_start(users):
+    """Restarts the stack's web server with its users in `users`."""
+    return subprocess.run([os.path.join(SP_ROOT, "tools", "stack"), "web-start"],
+                          env=dict(os.environ, SP_USERS=users),
+                          capture_output=True, text=True, timeout=120)
+
+
+def check_htpasswd():
+    other = "pgonly" + secrets.token_hex(4)
+    psql("SELECT sitepulse.add_user(:'name', :'pw')", name=other, pw=PASSWORD)
+    psql("SELECT sitepulse.grant(:'name', 'demo', 'viewer')", name=other)
+    try:
+        r = web_start("htpasswd")
+        if not is_(r.returncode, 0, "%s restarted with the htpasswd alternative" % SERVER):
+            diag(r.stderr)
+            return
+        r = get("/sitepulse/", auth=True)
+        is_(r.status, 200, "... the file's admin opens the dashboard")
+        ok(refused(as_user("/sitepulse/", user=other)),
+           "... a user kept only in PostgreSQL is 401")
+    finally:
+        r = web_start(os.environ.get("SP_USERS", "pgsql"))
+        is_(r.returncode, 0, "%s started again as it was" % SERVER) or diag(r.stderr)
+        psql("SELECT sitepulse.remove_user(:'name')", name=other)
+    is_(get("/sitepulse/", auth=True).status, 200, "... and admin signs in again")
 
 
 def main():
@@ -64,16 +111,18 @@ def main():
     ok(keys is not None and "demo" in keys and OTHER not in keys,
        "the site list has demo, not the other site") or diag("%d %s" % (r.status, r.text[:300]))
 
-    ok(refused(as_user("/sitepulse/", password=PASSWORD + "x")), "a wrong password is 401")
-    ok(refused(as_user("/sitepulse/", user="nobody" + secrets.token_hex(4))),
-       "an unknown user is 401")
     nopw = "nopw" + secrets.token_hex(4)
     psql("INSERT INTO sitepulse.users (name) VALUES (:'name')", name=nopw)
     psql("SELECT sitepulse.grant(:'name', 'demo', 'viewer')", name=nopw)
-    ok(refused(as_user("/sitepulse/", user=nopw, password="")),
-       "a user without a password kept here is 401 (empty password)")
-    ok(refused(as_user("/sitepulse/", user=nopw, password=PASSWORD)),
-       "... and with any other")
+    wrong, unknown, empty, anyother = all_at_once(
+        ("/sitepulse/", USER, PASSWORD + "x"),
+        ("/sitepulse/", "nobody" + secrets.token_hex(4), PASSWORD),
+        ("/sitepulse/", nopw, ""),
+        ("/sitepulse/", nopw, PASSWORD))
+    ok(refused(wrong), "a wrong password is 401")
+    ok(refused(unknown), "an unknown user is 401")
+    ok(refused(empty), "a user without a password kept here is 401 (empty password)")
+    ok(refused(anyother), "... and with any other")
 
     is_(psql_value("SELECT sitepulse.remove_user(:'name')", name=USER), "t", "remove_user()")
     r = as_user(STATS % "demo")
@@ -83,6 +132,8 @@ def main():
     r = as_user("/sitepulse/live?site=demo")
     ok(r.status in (401, 404), "... and so is its live view (got %d)" % r.status)
     psql("SELECT sitepulse.remove_user(:'name')", name=nopw)
+    if SERVER == "lighttpd":
+        check_htpasswd()
     done_testing()
 
 
