@@ -11,10 +11,26 @@
  * It lives under static/share/ because a share link's page loads it
  * without the dashboard password.
  *
+ * The time series chart is uPlot's (window.uPlot: static/share/uplot.js,
+ * which make copies from npm, Makefile "vendor"): time and count axes, a
+ * legend whose entries show or hide a series (click, or Enter on a focused
+ * entry), the values under the cursor in a tooltip and in the legend, and
+ * drag-to-zoom: the days a drag selects become the range of every report
+ * in the view (setRange). Keyboard: the chart takes focus and the arrow
+ * keys (Home, End) step through its points, reading each one's values; the
+ * range inputs set any range. "Compare with previous period" adds the range
+ * before, of the same length, dashed (another timeseries request until the
+ * API answers compare=previous itself). Beside the chart a one-line text
+ * summary and, under "Chart data", the same figures as a table. Colours
+ * are style.css's (--line visitors, --accent page views), light or dark.
+ * Where uPlot is not loaded (a page without the script), a plain SVG line
+ * chart is drawn instead, with the same markers, summary and table.
+ *
  * Annotations (report=annotations: dated notes, a deploy, a campaign) are
  * drawn on the chart as marker lines, each focusable, with its note shown
  * on hover or focus, and listed below the chart; the dashboard adds them
  * with a small form (POST admin/annotation), a share link only shows them.
+ * The markers are an SVG laid over the plot area (x 0 to 600 across it).
  *
  * Data is only ever put into the page as text (textContent), never as HTML.
  */
@@ -44,12 +60,31 @@
 		from_previous: '% of previous', avg_depth: 'Avg depth %', reached_50: '≥50 %',
 		reached_100: '100 %', sel: 'element', name: ''
 	};
+	var SVG = 'http://www.w3.org/2000/svg';
+	var DAY = 86400000;
+	var WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+	var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+	/* The chart's height in CSS pixels (plot and axes; the legend is below). */
+	var HEIGHT = 240;
+	/* Steps between the time axis's ticks, in seconds: whole days for a daily series. */
+	var DAY_INCRS = [1, 2, 3, 7, 14, 30, 60, 90, 180, 365].map(function (d) { return d * 86400; });
+	var HOUR_INCRS = [1, 2, 3, 6, 12].map(function (h) { return h * 3600; }).concat(DAY_INCRS);
+	/* And on the count axis: whole numbers only, 1, 2, 5, 10, 20, 50, ... */
+	var COUNT_INCRS = [];
+	for (var p = 1; p <= 1e9; p *= 10)
+		COUNT_INCRS.push(p, 2 * p, 5 * p);
 
 	function el(tag, attrs, text) {
 		var e = document.createElement(tag);
 		Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
 		if (text !== undefined && text !== null)
 			e.textContent = String(text);
+		return e;
+	}
+
+	function svgEl(tag, attrs) {
+		var e = document.createElementNS(SVG, tag);
+		Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
 		return e;
 	}
 
@@ -63,19 +98,65 @@
 		return { from: isoDay(from), to: isoDay(to) };
 	}
 
+	/* The range of as many days just before r. */
+	function previousRange(r) {
+		var from = Date.parse(r.from), days = Math.round((Date.parse(r.to) - from) / DAY) + 1;
+		return { from: isoDay(new Date(from - days * DAY)), to: isoDay(new Date(from - DAY)) };
+	}
+
+	function hhmm(d) {
+		return ('0' + d.getUTCHours()).slice(-2) + ':' + ('0' + d.getUTCMinutes()).slice(-2);
+	}
+
+	/* Moment ms in UTC as text: "Tue 4 Jun 2024", with ", 15:00" for an hour. */
+	function when(ms, hours) {
+		var d = new Date(ms);
+		return WEEKDAYS[d.getUTCDay()] + ' ' + d.getUTCDate() + ' ' + MONTHS[d.getUTCMonth()] + ' ' +
+		    d.getUTCFullYear() + (hours ? ', ' + hhmm(d) + ' UTC' : '');
+	}
+
+	function count(n) {
+		return n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US');
+	}
+
+	/*
+	 * A time axis tick, s seconds: "4 Jun" (the year under the first and
+	 * under 1 Jan), or for steps under a day "15:00" (the date under the
+	 * first and under midnight).
+	 */
+	function tick(s, first, incr) {
+		var d = new Date(s * 1000), day = d.getUTCDate() + ' ' + MONTHS[d.getUTCMonth()];
+		if (incr < 86400)
+			return hhmm(d) + (first || hhmm(d) === '00:00' ? '\n' + day : '');
+		return day + (first || day === '1 Jan' ? '\n' + d.getUTCFullYear() : '');
+	}
+
+	/* style.css's colours as the page shows them now, light or dark. */
+	function colours() {
+		var cs = getComputedStyle(document.documentElement);
+		function v(name, dflt) {
+			return cs.getPropertyValue(name).trim() || dflt;
+		}
+		return { visitors: v('--line', '#d9480f'), pageviews: v('--accent', '#2563eb'),
+			text: v('--muted', '#5b6470'), grid: v('--border', '#d9dee5') };
+	}
+
 	function HistoryView(root, source) {
 		this.root = root;
 		this.source = source;		/* { base: 'stats' URL, who: 'site=KEY' or 'share=TOKEN' } */
 		this.range = presetRange(7);
 		this.seq = 0;
+		this.chartSeq = 0;
+		this.u = null;			/* the uPlot chart, when there is one */
+		this.last = null;		/* what the chart shows: chartData()'s answer */
 		this.build();
 	}
 
-	HistoryView.prototype.url = function (report, extra, format) {
-		var q = this.source.who + '&report=' + report + '&from=' + this.range.from + '&to=' + this.range.to;
+	HistoryView.prototype.url = function (report, extra, format, range) {
+		var r = range || this.range;
+		var q = this.source.who + '&report=' + report + '&from=' + r.from + '&to=' + r.to;
 		return this.source.base + '?' + q + (extra || '') + (format ? '&format=' + format : '');
 	};
-
 	/* The dashboard's note form: POST admin/annotation with the cross-site header. */
 	HistoryView.prototype.buildNoteForm = function () {
 		var self = this, form = el('form', { class: 'hist-note-form', 'aria-label': 'Add an annotation' });
@@ -108,6 +189,7 @@
 		return form;
 	};
 
+
 	HistoryView.prototype.build = function () {
 		var self = this, bar = el('form', { class: 'hist-range', 'aria-label': 'Date range' });
 		[['Today', 1], ['7 days', 7], ['30 days', 30]].forEach(function (p) {
@@ -127,16 +209,40 @@
 		});
 		this.interval = el('select', { 'aria-label': 'Interval' });
 		['day', 'hour'].forEach(function (v) { self.interval.appendChild(el('option', { value: v }, 'by ' + v)); });
-		this.interval.addEventListener('change', function () { self.load(); });
+		this.interval.addEventListener('change', function () { self.loadChart(); });
 		bar.appendChild(this.interval);
+		var cmp = el('label', { class: 'hist-compare' });
+		this.compare = cmp.appendChild(el('input', { type: 'checkbox', name: 'compare' }));
+		cmp.appendChild(document.createTextNode(' Compare with previous period'));
+		this.compare.addEventListener('change', function () { self.loadChart(); });
+		bar.appendChild(cmp);
 		this.status = el('p', { class: 'hist-status', role: 'status', 'aria-live': 'polite' });
 		this.summary = el('div', { class: 'hist-summary' });
-		this.chart = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-		this.chart.setAttribute('class', 'hist-chart');
-		this.chart.setAttribute('viewBox', '0 0 600 200');
-		this.chart.setAttribute('preserveAspectRatio', 'none');
-		this.chart.setAttribute('role', 'img');
-		this.chart.setAttribute('aria-label', 'Visitors and page views over time');
+		/*
+		 * The chart: the plot (focusable: the arrow keys step through its
+		 * points, read out by the hidden live region), then a one-line
+		 * summary, and the figures as a table under "Chart data".
+		 */
+		this.chart = el('figure', { class: 'hist-chart' });
+		this.plot = this.chart.appendChild(el('div', { class: 'hist-plot', tabindex: '0', role: 'group',
+			'aria-label': 'Visitors and page views over time: the arrow keys read each point, a drag selects a range' }));
+		this.readout = this.chart.appendChild(el('p', { class: 'hist-sr', 'aria-live': 'polite' }));
+		this.caption = this.chart.appendChild(el('figcaption', { class: 'hist-caption' }));
+		this.data = this.chart.appendChild(el('details', { class: 'hist-data' }));
+		this.data.appendChild(el('summary', {}, 'Chart data'));
+		this.plot.addEventListener('keydown', function (e) { self.key(e); });
+		this.plot.addEventListener('blur', function () {
+			if (self.u)
+				self.u.setCursor({ left: -10, top: -10 });
+		});
+		if (window.ResizeObserver)
+			new ResizeObserver(function () { self.resize(); }).observe(this.plot);
+		var dark = window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)');
+		if (dark && dark.addEventListener)
+			dark.addEventListener('change', function () {
+				if (self.last)
+					self.show(self.last);
+			});
 		this.noteTip = el('p', { class: 'hist-note-tip', 'aria-live': 'polite' });
 		this.notes = el('section', { class: 'hist-notes', 'aria-label': 'Annotations' });
 		this.tables = el('div', { class: 'hist-tables' });
@@ -149,13 +255,14 @@
 		this.root.appendChild(this.tables);
 	};
 
+	/* Sets the range of every report in the view, and loads them. */
 	HistoryView.prototype.setRange = function (r) {
 		this.range = r;
 		this.load();
 	};
 
-	HistoryView.prototype.fetch = function (report, extra) {
-		return fetch(this.url(report, extra), { credentials: 'same-origin' }).then(function (res) {
+	HistoryView.prototype.fetch = function (report, extra, range) {
+		return fetch(this.url(report, extra, null, range), { credentials: 'same-origin' }).then(function (res) {
 			return res.json().then(function (body) {
 				if (!res.ok)
 					throw new Error(body.error || ('HTTP ' + res.status));
@@ -165,28 +272,63 @@
 	};
 
 	HistoryView.prototype.load = function () {
-		var self = this, seq = ++this.seq;
+		var self = this, seq = ++this.seq, chartSeq = ++this.chartSeq;
 		this.fromInput.value = this.range.from;
 		this.toInput.value = this.range.to;
 		this.status.textContent = 'Loading ' + this.range.from + ' – ' + this.range.to + '…';
-		/* A server without annotations (older) must not cost the rest of the view. */
-		var notes = this.fetch('annotations').catch(function () { return []; });
-		var jobs = [this.fetch('summary'), this.fetch('timeseries', '&interval=' + this.interval.value), notes]
-		    .concat(TABLES.map(function (t) {
-			    return self.fetch(t[0], t[0] === 'goals' || t[0] === 'funnels' ? '' : '&limit=10');
-		    }));
+		var jobs = [this.fetch('summary'), this.chartData()].concat(TABLES.map(function (t) {
+			return self.fetch(t[0], t[0] === 'goals' || t[0] === 'funnels' ? '' : '&limit=10');
+		}));
 		Promise.all(jobs).then(function (res) {
 			if (seq !== self.seq)
 				return;		/* a newer range was asked for meanwhile */
 			self.status.textContent = self.range.from + ' – ' + self.range.to + ' (UTC days)';
 			self.renderSummary(res[0][0] || {});
-			self.renderChart(res[1]);
-			self.renderNotes(res[1], res[2]);
-			self.renderTables(res.slice(3));
+			if (chartSeq === self.chartSeq)
+				self.show(res[1]);
+			self.renderTables(res.slice(2));
 		}).catch(function (err) {
 			if (seq === self.seq)
 				self.status.textContent = 'Could not load history: ' + err.message;
 		});
+	};
+
+	/*
+	 * What the chart shows, for the range: { range, interval, rows (the
+	 * timeseries), prev (the previous period's, when compared, else null),
+	 * notes }. The previous period is the range of as many days before;
+	 * its rows line up with rows one for one.
+	 */
+	HistoryView.prototype.chartData = function () {
+		var range = this.range, interval = this.interval.value, extra = '&interval=' + interval;
+		return Promise.all([
+			this.fetch('timeseries', extra),
+			this.compare.checked ? this.fetch('timeseries', extra, previousRange(range)) : null,
+			/* A server without annotations (older) must not cost the rest of the view. */
+			this.fetch('annotations').catch(function () { return []; })
+		]).then(function (r) {
+			return { range: range, interval: interval, rows: r[0], prev: r[1], notes: r[2] };
+		});
+	};
+
+	/* The chart alone again, for another interval or comparison. */
+	HistoryView.prototype.loadChart = function () {
+		var self = this, chartSeq = ++this.chartSeq;
+		this.chartData().then(function (d) {
+			if (chartSeq === self.chartSeq)
+				self.show(d);
+		}).catch(function (err) {
+			if (chartSeq === self.chartSeq)
+				self.status.textContent = 'Could not load the chart: ' + err.message;
+		});
+	};
+
+	HistoryView.prototype.show = function (d) {
+		this.last = d;
+		this.renderChart(d);
+		this.renderNotes(d.notes);
+		this.renderCaption(d);
+		this.renderData(d);
 	};
 
 	HistoryView.prototype.renderSummary = function (s) {
@@ -204,42 +346,285 @@
 	};
 
 	/* Two polylines (visitors, page views) scaled to the larger series. */
-	HistoryView.prototype.renderChart = function (rows) {
-		var svg = this.chart, ns = 'http://www.w3.org/2000/svg';
-		while (svg.firstChild)
-			svg.removeChild(svg.firstChild);
-		var title = document.createElementNS(ns, 'title');
-		title.textContent = 'Visitors and page views, ' + rows.length + ' ' + this.interval.value + 's';
-		svg.appendChild(title);
-		var max = Math.max.apply(null, [1].concat(rows.map(function (r) { return Math.max(r.visitors, r.pageviews); })));
-		['pageviews', 'visitors'].forEach(function (key) {
-			var pts = rows.map(function (r, i) {
-				var x = rows.length > 1 ? i * 600 / (rows.length - 1) : 300;
-				return x.toFixed(1) + ',' + (195 - r[key] * 185 / max).toFixed(1);
-			});
-			var line = document.createElementNS(ns, 'polyline');
-			line.setAttribute('points', pts.join(' '));
-			line.setAttribute('class', 'hist-line ' + key);
-			svg.appendChild(line);
+
+	/*
+	 * The chart of d: uPlot's where the page loaded it, else plain SVG
+	 * lines. Both span the same x range, this.x0 to this.x1 (seconds): the
+	 * first point to the last, or one step around a single one.
+	 */
+	HistoryView.prototype.renderChart = function (d) {
+		var xs = d.rows.map(function (r) { return Date.parse(r.t) / 1000; });
+		var step = xs.length > 1 ? xs[1] - xs[0] : d.interval === 'hour' ? 3600 : 86400;
+		this.xs = xs;
+		this.x0 = xs.length > 1 ? xs[0] : (xs[0] || 0) - step / 2;
+		this.x1 = xs.length > 1 ? xs[xs.length - 1] : (xs[0] || 0) + step / 2;
+		if (this.u)
+			this.u.destroy();
+		this.u = null;
+		this.plot.textContent = '';
+		if (window.uPlot && xs.length)
+			this.drawUplot(d);
+		else
+			this.drawPlain(d);
+	};
+
+	/* Where moment s (seconds) is across the chart, 0 to 600. */
+	HistoryView.prototype.xAt = function (s) {
+		return (s - this.x0) * 600 / (this.x1 - this.x0 || 1);
+	};
+
+	/* Without uPlot: the series as polylines, the previous period's dashed. */
+	HistoryView.prototype.drawPlain = function (d) {
+		var self = this, sets = [[d.rows, '']].concat(d.prev ? [[d.prev, ' prev']] : []), max = 1;
+		var svg = svgEl('svg', { class: 'hist-plain', viewBox: '0 0 600 200', preserveAspectRatio: 'none',
+			role: 'img', 'aria-label': 'Visitors and page views over time' });
+		sets.forEach(function (set) {
+			set[0].forEach(function (r) { max = Math.max(max, r.visitors, r.pageviews); });
 		});
+		sets.forEach(function (set) {
+			['pageviews', 'visitors'].forEach(function (key) {
+				var pts = set[0].slice(0, self.xs.length).map(function (r, i) {
+					return self.xAt(self.xs[i]).toFixed(1) + ',' + (195 - r[key] * 185 / max).toFixed(1);
+				});
+				svg.appendChild(svgEl('polyline', { points: pts.join(' '), class: 'hist-line ' + key + set[1] }));
+			});
+		});
+		this.plot.appendChild(svg);
+		this.marks = svg;
 	};
 
 	/*
-	 * The x of moment t (ms) on the chart of rows: rows are the starts of
-	 * equal steps (a day or an hour), drawn from x 0 to 600; a moment
-	 * inside the last step is drawn within it, clamped to the chart.
+	 * uPlot: visitors and page views (and the previous period's, dashed)
+	 * against time in UTC; the cursor's values in the legend and a
+	 * tooltip; a drag selects days (zoomTo). The annotation markers go in
+	 * an SVG over the plot area (uPlot's .u-over), as wide as the x range.
 	 */
-	function noteX(rows, t) {
-		if (rows.length < 2)
-			return 300;
-		var t0 = Date.parse(rows[0].t), step = Date.parse(rows[1].t) - t0;
-		var x = (t - t0) / step * 600 / (rows.length - 1);
-		return Math.max(1, Math.min(599, x));
-	}
+	HistoryView.prototype.drawUplot = function (d) {
+		var self = this, c = colours(), hours = d.interval === 'hour', n = this.xs.length;
+		function col(rows, key) {
+			var out = [];
+			for (var i = 0; i < n; i++)
+				out.push(rows && rows[i] ? rows[i][key] : null);
+			return out;
+		}
+		function line(label, colour, dashed) {
+			var s = { label: label, stroke: colour, width: dashed ? 1.5 : 2, value: function (u, v) { return count(v); } };
+			if (dashed)
+				s.dash = [6, 4];
+			return s;
+		}
+		var axis = { stroke: c.text, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 } };
+		var data = [this.xs, col(d.rows, 'visitors'), col(d.rows, 'pageviews')];
+		var series = [{ label: hours ? 'Hour' : 'Day', value: function (u, v) { return v === null ? '–' : when(v * 1000, hours); } },
+			line('Visitors', c.visitors), line('Page views', c.pageviews)];
+		if (d.prev) {
+			data.push(col(d.prev, 'visitors'), col(d.prev, 'pageviews'));
+			series.push(line('Visitors, previous period', c.visitors, true),
+			    line('Page views, previous period', c.pageviews, true));
+		}
+		this.u = new window.uPlot({
+			width: this.plot.clientWidth || 600,
+			height: HEIGHT,
+			series: series,
+			tzDate: function (s) { return window.uPlot.tzDate(new Date(s * 1000), 'Etc/UTC'); },
+			scales: {
+				x: { time: true, range: function () { return [self.x0, self.x1]; } },
+				y: { range: function (u, min, max) { return [0, Math.max(max || 0, 4) * 1.1]; } }
+			},
+			axes: [
+				Object.assign({}, axis, { space: 60, incrs: hours ? HOUR_INCRS : DAY_INCRS,
+					values: function (u, splits, i, space, incr) {
+						return self.ticks('x', splits.map(function (s, j) { return tick(s, j === 0, incr); }));
+					} }),
+				Object.assign({}, axis, { incrs: COUNT_INCRS,
+					values: function (u, splits) { return self.ticks('y', splits.map(count)); },
+					size: function (u, values) {
+						return 18 + 7 * Math.max.apply(null, [2].concat((values || []).map(function (v) { return v.length; })));
+					} })
+			],
+			cursor: { drag: { x: true, y: false, setScale: false } },
+			hooks: {
+				setCursor: [function (u) { self.tipAt(u); }],
+				setSelect: [function (u) { self.zoomTo(u); }],
+				setSeries: [function () { self.legendState(); }]
+			}
+		}, data, this.plot);
+		this.tip = this.u.over.appendChild(el('div', { class: 'hist-tip', 'aria-hidden': 'true' }));
+		this.tip.hidden = true;
+		this.marks = this.u.over.appendChild(svgEl('svg', { class: 'hist-marks', viewBox: '0 0 600 200',
+			preserveAspectRatio: 'none' }));
+		/* The legend's entries as toggle buttons, for the keyboard too. */
+		var rows = this.u.root.querySelectorAll('.u-legend .u-series');
+		this.legend = [];
+		for (var i = 1; i < series.length; i++) {
+			var th = rows[rows.length - series.length + i].querySelector('th');
+			th.setAttribute('tabindex', '0');
+			th.setAttribute('role', 'button');
+			th.addEventListener('keydown', this.legendKey.bind(this, i));
+			this.legend[i] = th;
+		}
+		this.legendState();
+	};
+
+	/* The tick labels an axis shows, kept on the plot for tests and inspection. */
+	HistoryView.prototype.ticks = function (axis, labels) {
+		this.plot.setAttribute('data-' + axis + '-ticks', labels.join(' | ').replace(/\n/g, ' '));
+		return labels;
+	};
+
+	HistoryView.prototype.resize = function () {
+		var w = this.plot.clientWidth;
+		if (this.u && w && w !== this.u.width)
+			this.u.setSize({ width: w, height: HEIGHT });
+	};
+
+	HistoryView.prototype.legendState = function () {
+		var u = this.u;
+		this.legend.forEach(function (th, i) { th.setAttribute('aria-pressed', String(u.series[i].show)); });
+	};
+
+	HistoryView.prototype.legendKey = function (i, e) {
+		if (e.key !== 'Enter' && e.key !== ' ')
+			return;
+		e.preventDefault();
+		this.u.setSeries(i, { show: !this.u.series[i].show });
+	};
+
+	/* Point i of the chart as lines of text: its time, its figures, the previous period's. */
+	HistoryView.prototype.pointText = function (i) {
+		var d = this.last, hours = d.interval === 'hour', r = d.rows[i], p = d.prev && d.prev[i];
+		var lines = [when(Date.parse(r.t), hours), count(r.visitors) + ' visitors, ' + count(r.pageviews) + ' page views'];
+		if (p)
+			lines.push('Previous period, ' + when(Date.parse(p.t), hours) + ': ' + count(p.visitors) +
+			    ' visitors, ' + count(p.pageviews) + ' page views');
+		return lines;
+	};
+
+	/* The tooltip beside the cursor, with the point's figures. */
+	HistoryView.prototype.tipAt = function (u) {
+		var i = u.cursor.idx, tip = this.tip;
+		if (!tip)
+			return;
+		if (i === null || i === undefined || u.cursor.left < 0) {
+			tip.hidden = true;
+			return;
+		}
+		tip.textContent = '';
+		this.pointText(i).forEach(function (t, j) { tip.appendChild(el(j ? 'span' : 'strong', {}, t)); });
+		tip.hidden = false;
+		var left = u.cursor.left + 14;
+		if (left + tip.offsetWidth > u.over.clientWidth)
+			left = Math.max(0, u.cursor.left - tip.offsetWidth - 14);
+		tip.style.left = left + 'px';
+	};
+
+	/* The keyboard on the plot: arrows, Home and End step through the points; Escape leaves. */
+	HistoryView.prototype.key = function (e) {
+		var u = this.u, n = this.xs ? this.xs.length : 0, i = u ? u.cursor.idx : null, k = e.key, next = null;
+		if (!u || !n || e.target !== this.plot)
+			return;
+		if (k === 'ArrowRight' || k === 'ArrowDown')
+			next = i === null || i === undefined ? 0 : Math.min(n - 1, i + 1);
+		else if (k === 'ArrowLeft' || k === 'ArrowUp')
+			next = i === null || i === undefined ? n - 1 : Math.max(0, i - 1);
+		else if (k === 'Home' || k === 'End')
+			next = k === 'Home' ? 0 : n - 1;
+		else if (k === 'Escape')
+			next = -1;
+		else
+			return;
+		e.preventDefault();
+		if (next < 0) {
+			u.setCursor({ left: -10, top: -10 });
+			this.readout.textContent = '';
+			return;
+		}
+		u.setCursor({ left: u.valToPos(this.xs[next], 'x'), top: u.valToPos(u.data[1][next] || 0, 'y') });
+		this.readout.textContent = this.pointText(next).join('. ');
+	};
+
+	/*
+	 * A drag over the plot: the days of the points it covers (or of the
+	 * nearest point) become the range of every report; a single day is
+	 * then shown by hour.
+	 */
+	HistoryView.prototype.zoomTo = function (u) {
+		var left = u.select.left, width = u.select.width, xs = this.xs, inside = [];
+		var a = u.posToVal(left, 'x'), b = u.posToVal(left + width, 'x');
+		u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+		if (width < 3)
+			return;
+		xs.forEach(function (x, i) {
+			if (x >= a && x <= b)
+				inside.push(i);
+		});
+		if (!inside.length) {
+			var mid = (a + b) / 2, best = 0;
+			xs.forEach(function (x, i) {
+				if (Math.abs(x - mid) < Math.abs(xs[best] - mid))
+					best = i;
+			});
+			inside = [best];
+		}
+		var r = { from: isoDay(new Date(xs[inside[0]] * 1000)), to: isoDay(new Date(xs[inside[inside.length - 1]] * 1000)) };
+		if (r.from === this.range.from && r.to === this.range.to)
+			return;
+		if (r.from === r.to)
+			this.interval.value = 'hour';
+		this.setRange(r);
+	};
+
+	/* One line of text about the chart: its range, its busiest point, the comparison. */
+	HistoryView.prototype.renderCaption = function (d) {
+		var hours = d.interval === 'hour', unit = hours ? 'hour' : 'day';
+		function busiest(rows) {
+			var best = null;
+			rows.forEach(function (r) {
+				if (r.pageviews > 0 && (!best || r.pageviews > best.pageviews))
+					best = r;
+			});
+			return best ? 'busiest ' + unit + ' ' + when(Date.parse(best.t), hours) + ', ' + count(best.visitors) +
+			    ' visitors and ' + count(best.pageviews) + ' page views' : 'no page views';
+		}
+		var text = 'Visitors and page views by ' + unit + ', ' + d.range.from + ' – ' + d.range.to + ' (UTC): ' +
+		    busiest(d.rows) + '.';
+		if (d.prev) {
+			var p = previousRange(d.range);
+			text += ' Dashed, the previous period, ' + p.from + ' – ' + p.to + ': ' + busiest(d.prev) + '.';
+		}
+		this.caption.textContent = text;
+	};
+
+	/* The chart's figures as a table, under "Chart data". */
+	HistoryView.prototype.renderData = function (d) {
+		var hours = d.interval === 'hour', cols = ['t', 'visitors', 'pageviews'];
+		var heads = [hours ? 'Hour (UTC)' : 'Day (UTC)', 'Visitors', 'Page views'];
+		var rows = d.rows.map(function (r, i) {
+			var p = d.prev && d.prev[i], o = { t: when(Date.parse(r.t), hours), visitors: r.visitors, pageviews: r.pageviews };
+			if (p) {
+				o.pt = when(Date.parse(p.t), hours);
+				o.pv = p.visitors;
+				o.pp = p.pageviews;
+			}
+			return o;
+		});
+		if (d.prev) {
+			cols = cols.concat(['pt', 'pv', 'pp']);
+			heads = heads.concat(['Previous period', 'Visitors', 'Page views']);
+		}
+		while (this.data.childNodes.length > 1)
+			this.data.removeChild(this.data.lastChild);
+		this.data.appendChild(this.table(cols, rows, heads));
+	};
+
+	/* Where note time t (ms) is drawn, inside the chart's 0 to 600. */
+	HistoryView.prototype.noteX = function (t) {
+		return Math.max(1, Math.min(599, this.xAt(t / 1000)));
+	};
 
 	/* Marker lines on the chart and the list below it; hover or focus shows a note. */
-	HistoryView.prototype.renderNotes = function (rows, notes) {
-		var self = this, svg = this.chart, ns = 'http://www.w3.org/2000/svg';
+	HistoryView.prototype.renderNotes = function (notes) {
+		var self = this, svg = this.marks;
 		var list = el('ul', { class: 'hist-note-list' }), items = [];
 		this.notes.textContent = '';
 		this.noteTip.textContent = '';
@@ -259,28 +644,13 @@
 		notes.forEach(function (n, i) {
 			var label = n.at.slice(0, 10) + (n.at.slice(11, 19) !== '00:00:00' ? ' ' + n.at.slice(11, 16) + ' UTC' : '') +
 			    ': ' + n.note;
-			var g = document.createElementNS(ns, 'g'), line = document.createElementNS(ns, 'line');
-			var hit = document.createElementNS(ns, 'rect'), title = document.createElementNS(ns, 'title');
-			var x = noteX(rows, Date.parse(n.at));
-			g.setAttribute('class', 'hist-note');
-			g.setAttribute('tabindex', '0');
-			g.setAttribute('role', 'img');
-			g.setAttribute('aria-label', 'Annotation ' + label);
-			g.setAttribute('data-at', n.at);
-			title.textContent = label;
-			line.setAttribute('x1', x.toFixed(1));
-			line.setAttribute('x2', x.toFixed(1));
-			line.setAttribute('y1', '0');
-			line.setAttribute('y2', '200');
+			var x = self.noteX(Date.parse(n.at)).toFixed(1);
+			var g = svgEl('g', { class: 'hist-note', tabindex: '0', role: 'img', 'aria-label': 'Annotation ' + label,
+				'data-at': n.at });
+			g.appendChild(svgEl('title')).textContent = label;
 			/* A wider, invisible target than the 1 px line, for the pointer. */
-			hit.setAttribute('x', (x - 5).toFixed(1));
-			hit.setAttribute('y', '0');
-			hit.setAttribute('width', '10');
-			hit.setAttribute('height', '200');
-			hit.setAttribute('class', 'hist-note-hit');
-			g.appendChild(title);
-			g.appendChild(hit);
-			g.appendChild(line);
+			g.appendChild(svgEl('rect', { x: (x - 5).toFixed(1), y: '0', width: '10', height: '200', class: 'hist-note-hit' }));
+			g.appendChild(svgEl('line', { x1: x, x2: x, y1: '0', y2: '200' }));
 			svg.appendChild(g);
 			var li = el('li', { 'data-at': n.at });
 			li.appendChild(el('time', { datetime: n.at }, label.slice(0, label.indexOf(': '))));
@@ -309,12 +679,14 @@
 		});
 	};
 
-	HistoryView.prototype.table = function (cols, rows) {
+
+	/* A table of rows' columns cols, headed by heads or by the columns' labels. */
+	HistoryView.prototype.table = function (cols, rows, heads) {
 		if (!rows.length)
 			return el('p', { class: 'hint' }, 'No data in this range.');
 		var table = el('table', { class: 'hist-table' }), tr = el('tr');
-		cols.forEach(function (c) {
-			tr.appendChild(el('th', { scope: 'col' }, LABELS[c] !== undefined ? LABELS[c] : c));
+		cols.forEach(function (c, i) {
+			tr.appendChild(el('th', { scope: 'col' }, heads ? heads[i] : LABELS[c] !== undefined ? LABELS[c] : c));
 		});
 		table.appendChild(el('thead')).appendChild(tr);
 		var body = table.appendChild(el('tbody'));
