@@ -900,9 +900,43 @@ do_annotation(struct admin *a, FCGX_Request *r)
 }
 
 /*
+ * Whether every string in o, keys included, at any depth, is UTF-8
+ * without NUL: PostgreSQL's jsonb takes nothing else, and the SQL
+ * functions should see only text they can answer about.
+ */
+static int
+ws_clean(struct json_object *o)
+{
+	struct json_object_iterator	 it, end;
+	const char			*k;
+
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		return valid_utf8(json_object_get_string(o), (size_t)json_object_get_string_len(o)) &&
+		    memchr(json_object_get_string(o), '\0', (size_t)json_object_get_string_len(o)) == NULL;
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!ws_clean(json_object_array_get_idx(o, i)))
+				return 0;
+		return 1;
+	case json_type_object:
+		it = json_object_iter_begin(o);
+		end = json_object_iter_end(o);
+		for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+			k = json_object_iter_peek_name(&it);
+			if (!valid_utf8(k, strlen(k)) || !ws_clean(json_object_iter_peek_value(&it)))
+				return 0;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+/*
  * The arguments of a workspace GET: the query string's parameters as a
  * JSON object of strings (a repeated name keeps its last value). NULL for
- * a malformed query string.
+ * a malformed query string or one that is not UTF-8.
  */
 static struct json_object *
 ws_query_args(const char *qs)
@@ -915,6 +949,10 @@ ws_query_args(const char *qs)
 	o = json_object_new_object();
 	for (int i = 0; i < q.n; i++)
 		json_object_object_add(o, q.key[i], json_object_new_string(q.val[i]));
+	if (!ws_clean(o)) {
+		json_object_put(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -941,6 +979,11 @@ ws_body_args(struct admin *a, FCGX_Request *r)
 		http_error(r, 400, "body: not a JSON object", NULL);
 		return NULL;
 	}
+	if (!ws_clean(o)) {
+		json_object_put(o);
+		http_error(r, 400, "body: a string is not UTF-8 or holds a NUL", NULL);
+		return NULL;
+	}
 	return o;
 }
 
@@ -960,7 +1003,7 @@ do_ws(struct admin *a, FCGX_Request *r, enum stmt q)
 	    ws_query_args(http_param(r, "QUERY_STRING"));
 	if (args == NULL) {
 		if (!http_method_is(r, "POST"))
-			http_error(r, 400, "query: malformed", NULL);
+			http_error(r, 400, "query: malformed or not UTF-8", NULL);
 		return;
 	}
 	params[0] = http_param(r, "REMOTE_USER");
