@@ -12,8 +12,8 @@ A wrong password and an unknown user are 401 with the Basic challenge, as
 is a user whose password is not kept here (NULL). A site the user holds no role
 on is 404, like an unknown one. Once sitepulse.remove_user() has removed
 the user, the web server may still let the name in while its cache lasts
-(5 minutes), but SitePulse itself refuses at once: no report, no live
-view.
+(5 minutes), but SitePulse itself refuses at once: no report, no heatmap
+(sp-live settles a role for a few seconds: fcgi/sp-live.c, SETTLED_MS).
 
 Last, under lighttpd, the documented alternative: lighttpd restarted with
 its users in the htpasswd file (tools/stack SP_USERS=htpasswd, which sets
@@ -104,6 +104,8 @@ def main():
     ok(r.headers.get("Content-Type", "").startswith("application/json"), "... as JSON")
     r = as_user("/sitepulse/live?site=demo")
     is_(r.status, 200, "... and its live view") or diag(r.text[:300])
+    r = as_user("/sitepulse/heatmap.json?site=demo")
+    is_(r.status, 200, "... and its heatmaps") or diag(r.text[:300])
 
     r = as_user(STATS % OTHER)
     is_(r.status, 404, "a site the user has no role on is 404, like an unknown one")
@@ -129,8 +131,8 @@ def main():
     ok(r.status in (401, 404), "after remove_user() the demo's reports are refused at once "
        "(got %d: 401 from the web server, or 404 while its cache still lets the name in)"
        % r.status)
-    r = as_user("/sitepulse/live?site=demo")
-    ok(r.status in (401, 404), "... and so is its live view (got %d)" % r.status)
+    r = as_user("/sitepulse/heatmap.json?site=demo")
+    ok(r.status in (401, 404), "... and so are its heatmaps (got %d)" % r.status)
     psql("SELECT sitepulse.remove_user(:'name')", name=nopw)
     if SERVER == "lighttpd":
         check_htpasswd()
