@@ -81,8 +81,8 @@
 	/* Runs a change, says how it went, and loads everything again. */
 	function change(path, data, done) {
 		return window.SitePulse.call('POST', path, data).then(function (b) {
-			say(done(b));
-			return load(true);
+			var text = done(b);
+			return load(true).then(function () { say(text); });
 		}, function (e) { say('Not done: ' + e.message, true); });
 	}
 

@@ -8,7 +8,7 @@
 -- site without an owner; sitepulse_auth may run auth_password() and
 -- nothing else, and each program role has its new rights.
 \ir tap_begin.inc
-SELECT plan(136);
+SELECT plan(139);
 
 \ir run_as.inc
 
@@ -249,6 +249,14 @@ SELECT ok(sitepulse.auth_password('eve22') IS NULL AND sitepulse.site_role('eve2
           'and their roles');
 SELECT lives_ok($$SELECT sitepulse.ws_user_remove('boss22', '{"name": "ownb22"}')$$,
                 'and the only owner of B of its own, B keeping the owner of every site');
+
+-- A role of one's own on a site one owns through an every-site role.
+SELECT sitepulse."grant"('boss22', 'tap_u22b', 'viewer');
+SELECT lives_ok($$SELECT sitepulse.ws_grant('boss22', '{"name": "boss22", "site": "tap_u22b", "role": "admin"}')$$,
+                'the owner of every site changes his own role on B, which he owns through his every-site role');
+SELECT lives_ok($$SELECT sitepulse.ws_revoke('boss22', '{"name": "boss22", "site": "tap_u22b"}')$$,
+                'and revokes it');
+SELECT is(sitepulse.site_role('boss22', 'tap_u22b'), 'owner', 'staying B''s owner');
 
 -- The last owner of a site, with nobody owning every site.
 SELECT sitepulse.revoke('boss22', '*');
