@@ -219,13 +219,14 @@
 		this.status = el('p', { class: 'hist-status', role: 'status', 'aria-live': 'polite' });
 		this.summary = el('div', { class: 'hist-summary' });
 		/*
-		 * The chart: the plot (focusable: the arrow keys step through its
-		 * points, read out by the hidden live region), then a one-line
-		 * summary, and the figures as a table under "Chart data".
+		 * The chart: the plot (with uPlot focusable: the arrow keys step
+		 * through its points, read out by the hidden live region), then a
+		 * one-line summary, and the figures as a table under "Chart data".
 		 */
 		this.chart = el('figure', { class: 'hist-chart' });
-		this.plot = this.chart.appendChild(el('div', { class: 'hist-plot', tabindex: '0', role: 'group',
-			'aria-label': 'Visitors and page views over time: the arrow keys read each point, a drag selects a range' }));
+		this.plot = this.chart.appendChild(el('div', window.uPlot ? { class: 'hist-plot', tabindex: '0', role: 'group',
+			'aria-label': 'Visitors and page views over time: the arrow keys read each point, a drag selects a range' } :
+			{ class: 'hist-plot' }));
 		this.readout = this.chart.appendChild(el('p', { class: 'hist-sr', 'aria-live': 'polite' }));
 		this.caption = this.chart.appendChild(el('figcaption', { class: 'hist-caption' }));
 		this.data = this.chart.appendChild(el('details', { class: 'hist-data' }));
@@ -360,7 +361,8 @@
 		this.x1 = xs.length > 1 ? xs[xs.length - 1] : (xs[0] || 0) + step / 2;
 		if (this.u)
 			this.u.destroy();
-		this.u = null;
+		this.u = this.tip = null;
+		this.legend = [];
 		this.plot.textContent = '';
 		if (window.uPlot && xs.length)
 			this.drawUplot(d);
@@ -415,7 +417,7 @@
 		}
 		var axis = { stroke: c.text, grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1 } };
 		var data = [this.xs, col(d.rows, 'visitors'), col(d.rows, 'pageviews')];
-		var series = [{ label: hours ? 'Hour' : 'Day', value: function (u, v) { return v === null ? '–' : when(v * 1000, hours); } },
+		var series = [{ label: hours ? 'Hour' : 'Day', value: function (u, v) { return v === null || v === undefined ? '–' : when(v * 1000, hours); } },
 			line('Visitors', c.visitors), line('Page views', c.pageviews)];
 		if (d.prev) {
 			data.push(col(d.prev, 'visitors'), col(d.prev, 'pageviews'));
@@ -455,7 +457,6 @@
 			preserveAspectRatio: 'none' }));
 		/* The legend's entries as toggle buttons, for the keyboard too. */
 		var rows = this.u.root.querySelectorAll('.u-legend .u-series');
-		this.legend = [];
 		for (var i = 1; i < series.length; i++) {
 			var th = rows[rows.length - series.length + i].querySelector('th');
 			th.setAttribute('tabindex', '0');
@@ -480,7 +481,8 @@
 
 	HistoryView.prototype.legendState = function () {
 		var u = this.u;
-		this.legend.forEach(function (th, i) { th.setAttribute('aria-pressed', String(u.series[i].show)); });
+		if (u)
+			this.legend.forEach(function (th, i) { th.setAttribute('aria-pressed', String(u.series[i].show)); });
 	};
 
 	HistoryView.prototype.legendKey = function (i, e) {
