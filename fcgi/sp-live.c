@@ -83,7 +83,9 @@
 #define LIVE_ACCEPTORS	 4	/* accept threads */
 #define USER_MAX	 64	/* REMOTE_USER: longer names hold no role (sql/022) */
 #define SETTLED_MAX	 64	/* answers the hub remembers (hub_pending) */
-#define SETTLED_MS	 5000	/* for this long: a revoked role or link closes within it */
+#define SETTLED_MS	 5000	/* for this long, or until access changes (ACCESS_CHANGED) */
+/* The NOTIFY payload of a change to roles or sites (sql/022): forget what was settled. */
+#define ACCESS_CHANGED	 "*access"
 #define BACKOFF_MIN	 100	/* ms before the first reconnect attempt */
 #define BACKOFF_MAX	 2000	/* ms between reconnect attempts at most */
 #define POLL_FIXED	 3	/* wake-up pipe, LISTEN, maintenance: then the waiters */
@@ -144,7 +146,9 @@ struct pending {
 /*
  * What the hub settled for one share token or one user and site, kept
  * SETTLED_MS (hub_pending): a thousand dashboards asking again after each
- * change cost one query, not a thousand.
+ * change cost one query, not a thousand. A change to roles or sites
+ * (NOTIFY ACCESS_CHANGED) and a lost LISTEN connection forget it all, so
+ * a revoked role or share link closes at once.
  */
 struct settled {
 	char		 user[USER_MAX + 1];	/* the ask: "" for a share token */
@@ -523,7 +527,8 @@ settled_for(struct live *lv, const struct pending *p, long long now)
 {
 	struct settled	*t;
 
-	for (int i = 0; i < SETTLED_MAX; i++)
+	/* Only while listening: otherwise a change would go unheard. */
+	for (int i = 0; lv->listening && i < SETTLED_MAX; i++)
 		if (lv->settled[i].expires > now && same_ask(&lv->settled[i], p))
 			return &lv->settled[i];
 	t = &lv->settled[lv->settled_next];
@@ -582,6 +587,7 @@ listen_lost(struct live *lv, long long now)
 	db_close(&lv->db);
 	lv->listening = 0;
 	lv->listen_retry_at = now + BACKOFF_MIN;
+	memset(lv->settled, 0, sizeof(lv->settled));
 }
 
 /*
@@ -632,6 +638,8 @@ listen_drain(struct live *lv)
 	while ((n = PQnotifies(lv->ldb.conn)) != NULL) {
 		if (valid_site_key(n->extra))
 			waitq_notify(&lv->q, n->extra, now);
+		else if (strcmp(n->extra, ACCESS_CHANGED) == 0)
+			memset(lv->settled, 0, sizeof(lv->settled));
 		PQfreemem(n);
 	}
 	pthread_mutex_unlock(&lv->lock);

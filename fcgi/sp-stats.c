@@ -76,7 +76,7 @@ static const char *const sql[Q__MAX] = {
 	    "FROM report.annotations($1, $2::date, $3::date)",
 	/* The sites user $1 holds a role on; the share link only for an admin or owner. */
 	[Q_REPORT + STATS_SITES] = "SELECT key, name, CASE WHEN sitepulse.role_rank(r.role) >= 2 "
-	    "THEN share_token END, " ISO_UTC("created_at") " FROM report.sites() s "
+	    "THEN share_token END AS share_token, " ISO_UTC("created_at") " FROM report.sites() s "
 	    "CROSS JOIN LATERAL (SELECT sitepulse.site_role($1, s.key) AS role) r "
 	    "WHERE r.role IS NOT NULL",
 };

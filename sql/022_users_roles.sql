@@ -605,6 +605,27 @@ $$;
 COMMENT ON FUNCTION sitepulse.ws_password(text, jsonb) IS
     'POST /sitepulse/admin/password: the signed-in user sets their own password, if it is kept here (SP409 for an htpasswd user). SECURITY DEFINER for sp-admin (program_rights).';
 
+-- sp-live keeps for a few seconds what it settled (a user's role on a site,
+-- a share token's site); a change to either tells it to forget at once.
+CREATE FUNCTION sitepulse.notify_access() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM pg_notify('sitepulse', '*access');
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION sitepulse.notify_access() IS
+    'Statement trigger: NOTIFY sitepulse ''*access'' (never a site key), so sp-live forgets the roles and share links it settled.';
+CREATE TRIGGER site_roles_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sitepulse.site_roles
+    FOR EACH STATEMENT EXECUTE FUNCTION sitepulse.notify_access();
+COMMENT ON TRIGGER site_roles_notify ON sitepulse.site_roles IS
+    'A role granted, changed or revoked: sp-live asks again.';
+CREATE TRIGGER sites_access_notify AFTER UPDATE OR DELETE ON sitepulse.sites
+    FOR EACH STATEMENT EXECUTE FUNCTION sitepulse.notify_access();
+COMMENT ON TRIGGER sites_access_notify ON sitepulse.sites IS
+    'A site removed or its share token changed: sp-live asks again.';
+
 -- The web servers' role and every program's new right: the programs that
 -- serve protected routes ask site_role() (sp-stats and sp-heatmap, inside
 -- the statement that finds the site) or require_role() (sp-live,
