@@ -119,6 +119,12 @@
 		return n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US');
 	}
 
+	/* A row's figures as words: "1 visitor, 3 page views" (joined by sep). */
+	function figures(r, sep) {
+		return count(r.visitors) + (r.visitors === 1 ? ' visitor' : ' visitors') + sep +
+		    count(r.pageviews) + (r.pageviews === 1 ? ' page view' : ' page views');
+	}
+
 	/*
 	 * A time axis tick, s seconds: "4 Jun" (the year under the first and
 	 * under 1 Jan), or for steps under a day "15:00" (the date under the
@@ -495,10 +501,9 @@
 	/* Point i of the chart as lines of text: its time, its figures, the previous period's. */
 	HistoryView.prototype.pointText = function (i) {
 		var d = this.last, hours = d.interval === 'hour', r = d.rows[i], p = d.prev && d.prev[i];
-		var lines = [when(Date.parse(r.t), hours), count(r.visitors) + ' visitors, ' + count(r.pageviews) + ' page views'];
+		var lines = [when(Date.parse(r.t), hours), figures(r, ', ')];
 		if (p)
-			lines.push('Previous period, ' + when(Date.parse(p.t), hours) + ': ' + count(p.visitors) +
-			    ' visitors, ' + count(p.pageviews) + ' page views');
+			lines.push('Previous period, ' + when(Date.parse(p.t), hours) + ': ' + figures(p, ', '));
 		return lines;
 	};
 
@@ -585,8 +590,8 @@
 				if (r.pageviews > 0 && (!best || r.pageviews > best.pageviews))
 					best = r;
 			});
-			return best ? 'busiest ' + unit + ' ' + when(Date.parse(best.t), hours) + ', ' + count(best.visitors) +
-			    ' visitors and ' + count(best.pageviews) + ' page views' : 'no page views';
+			return best ? 'busiest ' + unit + ' ' + when(Date.parse(best.t), hours) + ', ' + figures(best, ' and ') :
+			    'no page views';
 		}
 		var text = 'Visitors and page views by ' + unit + ', ' + d.range.from + ' – ' + d.range.to + ' (UTC): ' +
 		    busiest(d.rows) + '.';

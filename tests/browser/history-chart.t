@@ -32,6 +32,8 @@ const day = (n) => new Date(Date.now() - n * 86400000).toISOString().slice(0, 10
 /* Visitors on the day n days ago (n = 0 to 13); each has two page views. */
 const visitorsOn = (n) => 1 + (n * 3) % 5;
 const NOTE = 'Chart note ' + RUN;
+/* A day's figures as the chart words them. */
+const figures = (v, pv) => `${v} visitor${v === 1 ? '' : 's'}, ${pv} page view${pv === 1 ? '' : 's'}`;
 
 if (!BASE || !PASSWORD)
 	t.bail('SP_BASE and SP_ADMIN_PASSWORD must be set (tools/stack env)');
@@ -157,7 +159,7 @@ async function main() {
 
 		/* Values under the pointer and from the keyboard. */
 		const tip = await hoverPoint(page, 4, 7);
-		t.ok(tip.includes(`${expect[4].visitors} visitors, ${expect[4].pageviews} page views`) &&
+		t.ok(tip.includes(figures(expect[4].visitors, expect[4].pageviews)) &&
 		    tip.includes(dayTick(expect[4].day)), 'hovering a point shows its day and figures in a tooltip', tip);
 		const values = await page.$$eval('#history-view .u-legend .u-value', (vs) => vs.map((v) => v.textContent));
 		t.ok(values[1] === String(expect[4].visitors) && values[2] === String(expect[4].pageviews),
@@ -167,7 +169,7 @@ async function main() {
 		await page.keyboard.press('Home');
 		await page.keyboard.press('ArrowRight');
 		const read = await page.textContent('#history-view .hist-sr');
-		t.ok(read.includes(`${expect[1].visitors} visitors, ${expect[1].pageviews} page views`),
+		t.ok(read.includes(figures(expect[1].visitors, expect[1].pageviews)),
 		    'the arrow keys on the focused chart read each point', read);
 		await page.keyboard.press('Escape');
 
@@ -195,7 +197,7 @@ async function main() {
 		t.ok(asked.some((q) => q.report === 'timeseries' && q.from === day(13) && q.to === day(7)),
 		    'asked for the 7 days before', asked);
 		const tip2 = await hoverPoint(page, 2, 7);
-		t.ok(tip2.includes('Previous period, ') && tip2.includes(`${visitorsOn(11)} visitors, ${2 * visitorsOn(11)} page views`),
+		t.ok(tip2.includes('Previous period, ') && tip2.includes(figures(visitorsOn(11), 2 * visitorsOn(11))),
 		    'the tooltip shows the previous period\'s figures too', tip2);
 		t.ok((await page.$$eval('#history-view .hist-data th', (th) => th.map((h) => h.textContent)))
 		    .includes('Previous period'), 'and so does the table');
