@@ -256,7 +256,8 @@
 			}
 			change('password', { password: pw.value }, function () {
 				form.reset();
-				return 'Password changed: use it the next time you sign in.';
+				return 'Password changed. The web server may go on taking the old one, and refusing this one, ' +
+				    'for a few minutes.';
 			});
 		});
 		return form;

@@ -320,13 +320,14 @@ def main():
     for user in (VIEWER, ADMIN):
         lists(user)
 
-    # A user whose password is kept in PostgreSQL changes it.
+    # A user whose password is kept in PostgreSQL changes it. The web
+    # server's cache of verified passwords (SP_AUTH_CACHE) goes on taking
+    # the old one, and refusing the new, for a while (docs/deploy-*.md).
     new = secrets.token_urlsafe(12)
     r = send(VIEWER, ("POST", "/sitepulse/admin/password", {"password": new}))
     ok(r.status == 200, "the viewer sets a new password of their own (%d)" % r.status)
-    PW[VIEWER] = new
-    r = send(VIEWER, ("GET", "/sitepulse/admin/me", None))
-    ok(r.status == 200, "and signs in with it (%d)" % r.status)
+    is_(psql_value("SELECT sitepulse.password_matches(:'u', :'n')::text || sitepulse.password_matches(:'u', :'o')::text",
+                   u=VIEWER, n=new, o=PW[VIEWER]), "truefalse", "which is the one kept")
 
     # Bad bytes in a workspace body are the client's fault.
     for name, body in [("a NUL", b'{"name":"a\\u0000b","site":"%s","role":"viewer"}' % A.encode()),
