@@ -72,7 +72,8 @@ CAPTURE_FILES = ["/usr/share/sitepulse/tools/capture", "/usr/share/sitepulse/too
                  "/usr/share/sitepulse/snippet/sp.js",
                  "/usr/share/sitepulse/node_modules/playwright-core/package.json",
                  "/lib/systemd/system/sitepulse-capture.service", "/lib/systemd/system/sitepulse-capture.timer"]
-APACHE_MODS = ["fcgid", "alias", "env", "auth_basic", "authn_file", "authz_user", "headers", "reqtimeout"]
+APACHE_MODS = ["fcgid", "alias", "env", "auth_basic", "authz_user", "headers", "reqtimeout",
+               "dbd", "authn_dbd", "authn_socache", "socache_shmcb"]
 
 
 def run(cmd, check=False, env=None, timeout=300, input=None):
@@ -354,6 +355,9 @@ def lighttpd_test(tmp, pg, port):
     text = open(vars_conf).read()
     edited = text.replace('"PGHOST"     => "/var/run/postgresql",',
                           '"PGHOST"     => "%s",\n\t"PGPORT"     => "%d",' % (pg.sock, pg.port))
+    # The users' database (auth.backend.dbi), the same one.
+    edited = re.sub(r'("host" *=> *)"/var/run/postgresql"', r'\1"%s"' % pg.sock, edited)
+    edited = re.sub(r'("port" *=> *)5432', r'\g<1>%d' % pg.port, edited)
     ok(edited != text, "lighttpd: the vars conffile names the database (as an administrator edits it)")
     with open(vars_conf, "w") as f:
         f.write(edited)
