@@ -39,7 +39,8 @@ static const struct {
 
 /* The query parameters /stats knows; any other one is a 400. */
 static const char *const params[] = {
-	"site", "share", "report", "from", "to", "interval", "format", "limit", "name", "_", NULL
+	"site", "share", "report", "from", "to", "interval", "format", "limit", "name", "compare", "_",
+	NULL
 };
 
 const char *
@@ -148,6 +149,27 @@ parse_options(const struct http_query *q, struct stats_req *req, const char **wh
 }
 
 /*
+ * Checks compare (previous or year) and sets the earlier range beside the
+ * request's. Every report of a range takes it but annotations, which have
+ * no figures to compare.
+ */
+static int
+parse_compare(const struct http_query *q, struct stats_req *req, const char **why)
+{
+	const char	*c = http_query_get(q, "compare");
+
+	req->compare = COMPARE_NONE;
+	if (c == NULL)
+		return 1;
+	if (!(req->flags & STATS_RANGE) || req->report == STATS_ANNOTATIONS)
+		return *why = "compare: this report has no figures to compare", 0;
+	if (!compare_kind_find(c, &req->compare))
+		return *why = "compare must be previous or year", 0;
+	compare_range(&req->range, req->compare, &req->earlier);
+	return 1;
+}
+
+/*
  * Validates the query of a /stats request into req. who is the route's
  * way of naming the site: STATS_BY_SHARE (a share path, which must carry
  * a share token and never reaches the site list), STATS_BY_TOKEN (an API
@@ -169,13 +191,13 @@ stats_parse(const struct http_query *q, enum stats_who who, struct stats_req *re
 	req->from = http_query_get(q, "from");
 	req->to = http_query_get(q, "to");
 	if (!(req->flags & STATS_RANGE))
-		return req->from == NULL && req->to == NULL ? 1 :
+		return req->from == NULL && req->to == NULL ? parse_compare(q, req, why) :
 		    (*why = "this report takes no range", 0);
 	if (!param_range(req->from, req->to, 0, 0, STATS_MAX_DAYS, &req->range))
 		return *why = req->range.why, 0;
 	req->from = req->range.from;
 	req->to = req->range.to;
-	return 1;
+	return parse_compare(q, req, why);
 }
 
 /*

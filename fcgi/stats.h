@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 
+#include "compare.h"
 #include "param.h"
 #include "util.h"
 #include "valid.h"
@@ -82,6 +83,8 @@ struct stats_req {
 	const char		*share;		/* share token, or NULL */
 	const char		*from, *to;	/* YYYY-MM-DD (in range), or NULL without STATS_RANGE */
 	struct param_range	 range;		/* from and to, checked */
+	enum compare_kind	 compare;	/* compare=, or COMPARE_NONE */
+	struct param_range	 earlier;	/* the range compared with (compare_range()) */
 	const char		*interval;	/* "day" or "hour" */
 	const char		*name;		/* event name for event_props */
 	enum stats_format	 format;

@@ -100,6 +100,18 @@ test_params(void)
 		{ "report=annotations&from=2025-01-01&to=2025-01-31&limit=5", 2, 0, "limit" },
 		{ "site=demo&report=annotations&from=2025-01-01&to=2025-01-31", 0, 1, NULL },
 		{ "share=" TOKEN "&report=annotations&from=2025-01-01&to=2025-01-31", 1, 1, NULL },
+		/* compare: on every report of a range but annotations. */
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-31&compare=previous", 0, 1, NULL },
+		{ "site=demo&report=summary&from=2025-01-01&to=2025-01-31&compare=year", 0, 1, NULL },
+		{ "site=demo&report=timeseries&from=2025-01-01&to=2025-01-01&interval=hour&compare=year", 0, 1, NULL },
+		{ "share=" TOKEN "&report=funnels&from=2025-01-01&to=2025-01-31&compare=previous", 1, 1, NULL },
+		{ "report=pages&from=2025-01-01&to=2025-01-31&compare=year&format=csv", 2, 1, NULL },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-31&compare=week", 0, 0, "compare must be" },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-31&compare=", 0, 0, "compare must be" },
+		{ "site=demo&report=pages&from=2025-01-01&to=2025-01-31&compare=Previous", 0, 0, "compare must be" },
+		{ "site=demo&report=annotations&from=2025-01-01&to=2025-01-31&compare=previous", 0, 0, "compare" },
+		{ "report=sites&compare=previous", 0, 0, "compare" },
+		{ "site=demo&report=pages&compare=previous", 0, 0, "required" },
 	};
 	struct stats_req	 req;
 	const char		*why;
@@ -116,6 +128,14 @@ test_params(void)
 	    req.format == STATS_JSON && req.report == STATS_PAGES, "defaults: limit 10, json");
 	ok(parse("site=demo&report=timeseries&from=2025-01-01&to=2025-01-02", 0, &req, &why) &&
 	    strcmp(req.interval, "day") == 0, "default interval is day");
+	ok(parse("site=demo&report=pages&from=2025-01-01&to=2025-01-02", 0, &req, &why) &&
+	    req.compare == COMPARE_NONE, "no comparison by default");
+	ok(parse("site=demo&report=pages&from=2025-03-01&to=2025-03-31&compare=previous", 0, &req, &why) &&
+	    req.compare == COMPARE_PREVIOUS && strcmp(req.earlier.from, "2025-01-29") == 0 &&
+	    strcmp(req.earlier.to, "2025-02-28") == 0, "compare=previous: the 31 days before");
+	ok(parse("site=demo&report=summary&from=2024-02-29&to=2024-03-06&compare=year", 0, &req, &why) &&
+	    req.compare == COMPARE_YEAR && strcmp(req.earlier.from, "2023-02-28") == 0 &&
+	    strcmp(req.earlier.to, "2023-03-06") == 0, "compare=year: the same dates a year before");
 }
 
 static void
