@@ -3,6 +3,7 @@
  *
  *   GET /sitepulse/stats?site=KEY&report=NAME&from=DATE&to=DATE
  *       [&interval=hour|day][&format=json|csv][&limit=N][&name=EVENT]
+ *       [&compare=previous|year]
  *   GET /sitepulse/stats?report=sites                      the site list
  *   GET /sitepulse/share/stats?share=TOKEN&report=...       read-only share link
  *   GET /sitepulse/api/stats?report=...[&site=KEY]          with an API token
@@ -19,7 +20,24 @@
  * Each report is one function of the report schema (sql/report/), the
  * same that psql users call, so there is one definition of every report.
  * The answer is JSON ({"site":..., "report":..., "rows":[{...}, ...]}) or
- * CSV with a header row. Statuses: 200; 400 bad parameters; 401 an
+ * CSV with a header row.
+ *
+ * compare=previous (the range before, of as many days) or compare=year
+ * (the same dates a year earlier, 29 February its 28th), on every report
+ * of a range but annotations, runs the same statement a second time over
+ * the earlier range (compare_range()). Each row then carries "change":
+ * for each figure (the bigint and numeric columns) its relative change,
+ * (now - then) / then rounded to 4 decimals, null where the earlier value
+ * is 0 or NULL or the earlier range has no such row; and the answer gains
+ * "compare": {"kind", "from", "to", "rows"}, the earlier range's own rows
+ * (its top N, as the same request over that range answers). A row is
+ * compared with the earlier row of the same key (its other columns: page,
+ * name, a funnel's step), looked up among the earlier range's top 1000 so
+ * that a page of today's top 10 is found where it ranked 12th; the summary
+ * with its one row, and a time series hour by hour or day by day (t is
+ * not a key). CSV adds, after the report's columns, <col>_previous and
+ * <col>_change for each figure (and t_previous). Matching and changes are
+ * compare.c's, pure; this program only runs the two queries. Statuses: 200; 400 bad parameters; 401 an
  * authenticated route the web server did not authenticate; 403 a route
  * class it does not serve (access.h); 404 unknown site or share token;
  * 405 not GET; 500 a report failed; 503 database unavailable (with
@@ -116,12 +134,51 @@ json_cell(const PGresult *res, int row, int col)
 	return json_object_new_string(v);
 }
 
-/* Writes res as JSON: the request's coordinates and one object per row. */
-static void
-write_json(FCGX_Request *r, const struct stats_req *req, const char *site, const PGresult *res)
+/*
+ * A report's result and, with compare=, the earlier range's: the rows as
+ * text cells for compare.c, and which earlier row each row is compared with.
+ */
+struct report {
+	PGresult		*res, *then;	/* then: NULL without compare= */
+	struct compare_rows	 now, earlier;
+	int			*match;		/* now.nrows indexes into then, or -1 */
+	int			 shown;		/* rows of then to answer (up to the limit) */
+	enum compare_role	*role;		/* each column's, for now and earlier */
+	const char		**names;	/* the columns' names */
+};
+
+/*
+ * The first n rows of res as JSON objects, each with its changes from
+ * the earlier row it is compared with when rep (with compare=) is given.
+ */
+static struct json_object *
+json_rows(const PGresult *res, int n, const struct report *rep)
 {
-	struct json_object	*root = json_object_new_object(), *rows = json_object_new_array();
-	int			 nrows = PQntuples(res), ncols = PQnfields(res);
+	struct json_object	*rows = json_object_new_array();
+	int			 ncols = PQnfields(res);
+
+	for (int i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+		for (int j = 0; j < ncols; j++)
+			json_object_object_add(o, PQfname(res, j), json_cell(res, i, j));
+		if (rep != NULL)
+			json_object_object_add(o, "change", compare_changes(&rep->now, i, &rep->earlier,
+			    rep->match[i], rep->names));
+		json_object_array_add(rows, o);
+	}
+	return rows;
+}
+
+/*
+ * Writes the report as JSON: the request's coordinates and one object
+ * per row; with compare=, each row's "change" and the earlier range's
+ * own rows under "compare".
+ */
+static void
+write_json(FCGX_Request *r, const struct stats_req *req, const char *site, const struct report *rep)
+{
+	struct json_object	*root = json_object_new_object(), *cmp;
+	const PGresult		*res = rep->res;
 
 	if (site != NULL)
 		json_object_object_add(root, "site", json_object_new_string(site));
@@ -132,39 +189,73 @@ write_json(FCGX_Request *r, const struct stats_req *req, const char *site, const
 	}
 	if (req->flags & STATS_INTERVAL)
 		json_object_object_add(root, "interval", json_object_new_string(req->interval));
-	for (int i = 0; i < nrows; i++) {
-		struct json_object *o = json_object_new_object();
-		for (int j = 0; j < ncols; j++)
-			json_object_object_add(o, PQfname(res, j), json_cell(res, i, j));
-		json_object_array_add(rows, o);
+	json_object_object_add(root, "rows", json_rows(res, PQntuples(res), rep->then ? rep : NULL));
+	if (rep->then != NULL) {
+		cmp = json_object_new_object();
+		json_object_object_add(cmp, "kind", json_object_new_string(compare_kind_name(req->compare)));
+		json_object_object_add(cmp, "from", json_object_new_string(req->earlier.from));
+		json_object_object_add(cmp, "to", json_object_new_string(req->earlier.to));
+		json_object_object_add(cmp, "rows", json_rows(rep->then, rep->shown, NULL));
+		json_object_object_add(root, "compare", cmp);
 	}
-	json_object_object_add(root, "rows", rows);
 	http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
 	FCGX_PutS(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), r->out);
 	FCGX_PutS("\n", r->out);
 	json_object_put(root);
 }
 
-/* Writes res as CSV (RFC 4180, CRLF lines) with a header row, as a download. */
+/*
+ * With compare=, the cells CSV adds to row i (-1: the header) after the
+ * report's own: for each figure its earlier value and its change
+ * (<col>_previous, <col>_change), for a time series' time the earlier
+ * one (t_previous); empty where the earlier range has no such row.
+ */
 static void
-write_csv(FCGX_Request *r, const struct stats_req *req, const char *site, const PGresult *res)
+csv_compare(struct util_buf *b, const struct report *rep, int i)
 {
+	const struct compare_rows	*now = &rep->now, *then = &rep->earlier;
+	char				 name[80], change[COMPARE_CHANGE_MAX];
+	int				 k = i >= 0 ? rep->match[i] : -1;
+
+	for (int j = 0; j < now->ncols; j++) {
+		const char *was = k >= 0 ? then->cell[k * then->ncols + j] : NULL;
+
+		if (now->role[j] == COMPARE_KEY)
+			continue;
+		util_buf_add(b, ",", 1);
+		snprintf(name, sizeof(name), "%s_previous", rep->names[j]);
+		stats_csv_cell(b, i < 0 ? name : was ? was : "", i < 0 || now->role[j] != COMPARE_FIGURE);
+		if (now->role[j] != COMPARE_FIGURE)
+			continue;
+		util_buf_add(b, ",", 1);
+		snprintf(name, sizeof(name), "%s_change", rep->names[j]);
+		if (i < 0)
+			stats_csv_cell(b, name, 1);
+		else if (k >= 0 && compare_change(now->cell[i * now->ncols + j], was, change, sizeof(change)))
+			stats_csv_cell(b, change, 0);
+	}
+}
+
+/* Writes the report as CSV (RFC 4180, CRLF lines) with a header row, as a download. */
+static void
+write_csv(FCGX_Request *r, const struct stats_req *req, const char *site, const struct report *rep)
+{
+	const PGresult	*res = rep->res;
 	struct util_buf	 b = { 0 };
 	char			 headers[300];
 	int			 nrows = PQntuples(res), ncols = PQnfields(res);
 
-	for (int j = 0; j < ncols; j++) {
-		if (j > 0)
-			util_buf_add(&b, ",", 1);
-		stats_csv_cell(&b, PQfname(res, j), 1);
-	}
-	util_buf_add(&b, "\r\n", 2);
-	for (int i = 0; i < nrows; i++) {
+	for (int i = -1; i < nrows; i++) {
 		for (int j = 0; j < ncols; j++) {
 			if (j > 0)
 				util_buf_add(&b, ",", 1);
-			stats_csv_cell(&b, PQgetvalue(res, i, j), !is_number(PQftype(res, j)));
+			if (i < 0)
+				stats_csv_cell(&b, PQfname(res, j), 1);
+			else
+				stats_csv_cell(&b, PQgetvalue(res, i, j), !is_number(PQftype(res, j)));
 		}
+		if (rep->then != NULL)
+			csv_compare(&b, rep, i);
 		util_buf_add(&b, "\r\n", 2);
 	}
 	/* site and the dates are validated: [A-Za-z0-9_-] and digits only. */
@@ -208,11 +299,13 @@ resolve_site(struct stats *s, FCGX_Request *r, const struct stats_req *req, char
 }
 
 /*
- * The report's parameters in the order its SQL takes them; returns how
- * many. A report of no site (the list of sites) takes the signed-in user.
+ * The report's parameters in the order its SQL takes them, over the range
+ * from..to with limit; returns how many. A report of no site (the list of
+ * sites) takes the signed-in user.
  */
 static int
-report_params(const struct stats_req *req, const char *site, const char *user, const char **p)
+report_params(const struct stats_req *req, const char *site, const char *user, const char *from,
+    const char *to, const char *limit, const char **p)
 {
 	int	 n = 0;
 
@@ -221,15 +314,81 @@ report_params(const struct stats_req *req, const char *site, const char *user, c
 		return n;
 	}
 	p[n++] = site;
-	p[n++] = req->from;
-	p[n++] = req->to;
+	p[n++] = from;
+	p[n++] = to;
 	if (req->flags & STATS_INTERVAL)
 		p[n++] = req->interval;
 	if (req->flags & STATS_NAME)
 		p[n++] = req->name;
 	if (req->flags & STATS_LIMIT)
-		p[n++] = req->limit_s;
+		p[n++] = limit;
 	return n;
+}
+
+/* The cells of res as text for compare.c, NULL for SQL NULL; the caller frees the array. */
+static const char **
+cells_of(const PGresult *res)
+{
+	int		 nrows = PQntuples(res), ncols = PQnfields(res);
+	const char	**c = xcalloc((size_t)nrows * (size_t)ncols + 1, sizeof(*c));
+
+	for (int i = 0; i < nrows; i++)
+		for (int j = 0; j < ncols; j++)
+			c[i * ncols + j] = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
+	return c;
+}
+
+/*
+ * With compare=, runs the report again over the earlier range, with the
+ * largest limit so that a row of today's top N is found there even where
+ * it ranked lower then, and matches the rows (compare_match()): bigint
+ * and numeric columns are figures, the others name the row (a funnel's
+ * int step too), but a time series' rows match by position. Returns 1,
+ * or 0 after answering a database error.
+ */
+static int
+run_compare(struct stats *s, FCGX_Request *r, const struct stats_req *req, const char *site,
+    struct report *rep)
+{
+	const char		*p[6];
+	char			 limit[8];
+	int			 n, ncols = PQnfields(rep->res);
+	enum compare_role	*role;
+
+	snprintf(limit, sizeof(limit), "%d", STATS_LIMIT_MAX);
+	n = report_params(req, site, NULL, req->earlier.from, req->earlier.to, limit, p);
+	if ((rep->then = db_exec(&s->db, Q_REPORT + req->report, n, p)) == NULL) {
+		db_error(s, r);
+		return 0;
+	}
+	rep->role = role = xcalloc((size_t)ncols + 1, sizeof(*role));
+	rep->names = xcalloc((size_t)ncols + 1, sizeof(*rep->names));
+	for (int j = 0; j < ncols; j++) {
+		Oid t = PQftype(rep->res, j);
+		rep->names[j] = PQfname(rep->res, j);
+		role[j] = t == OID_INT8 || t == OID_NUMERIC || t == OID_FLOAT4 || t == OID_FLOAT8 ?
+		    COMPARE_FIGURE : req->report == STATS_TIMESERIES ? COMPARE_OTHER : COMPARE_KEY;
+	}
+	rep->now = (struct compare_rows){ PQntuples(rep->res), ncols, cells_of(rep->res), role };
+	rep->earlier = (struct compare_rows){ PQntuples(rep->then), ncols, cells_of(rep->then), role };
+	rep->match = compare_match(&rep->now, &rep->earlier);
+	rep->shown = PQntuples(rep->then);
+	if ((req->flags & STATS_LIMIT) && rep->shown > req->limit)
+		rep->shown = req->limit;
+	return 1;
+}
+
+/* Frees what a report holds; rep may be half filled. */
+static void
+report_free(struct report *rep)
+{
+	PQclear(rep->res);
+	PQclear(rep->then);
+	free((void *)rep->now.cell);
+	free((void *)rep->earlier.cell);
+	free(rep->role);
+	free(rep->names);
+	free(rep->match);
 }
 
 /*
@@ -283,7 +442,7 @@ do_stats(struct stats *s, FCGX_Request *r, enum stats_who who, const char *token
 	struct stats_req	 req;
 	const char		*why, *p[6], *site = NULL;
 	char			 key[72];
-	PGresult		*res;
+	struct report		 rep = { 0 };
 	int			 n, st;
 
 	if (!http_query_parse(http_param(r, "QUERY_STRING"), &q)) {
@@ -312,16 +471,19 @@ do_stats(struct stats *s, FCGX_Request *r, enum stats_who who, const char *token
 		}
 		site = key;
 	}
-	n = report_params(&req, site, http_param(r, "REMOTE_USER"), p);
-	if ((res = db_exec(&s->db, Q_REPORT + req.report, n, p)) == NULL) {
+	n = report_params(&req, site, http_param(r, "REMOTE_USER"), req.from, req.to, req.limit_s, p);
+	if ((rep.res = db_exec(&s->db, Q_REPORT + req.report, n, p)) == NULL) {
 		db_error(s, r);
-		return;
+		goto out_free;
 	}
+	if (req.compare != COMPARE_NONE && !run_compare(s, r, &req, site, &rep))
+		goto out_free;
 	if (req.format == STATS_CSV)
-		write_csv(r, &req, site, res);
+		write_csv(r, &req, site, &rep);
 	else
-		write_json(r, &req, site, res);
-	PQclear(res);
+		write_json(r, &req, site, &rep);
+out_free:
+	report_free(&rep);
 }
 
 /*

@@ -4,7 +4,10 @@
 Loads the history fixture of tests/sql/report_fixture.inc (under its own
 site key) with psql, then asks every report in JSON and CSV through the
 running stack, checks known answers, CSV formula neutralisation, the
-share-link path, authentication and the 400/404 answers. The 503 answer is
+share-link path, authentication and the 400/404 answers. The comparison
+(compare=previous and compare=year) is checked on a site of its own with
+known counts in three ranges: each row's change, the earlier rows, the CSV
+columns and the 400 answers. The 503 answer is
 checked on a private sp-stats whose database is unreachable,
 spoken to with a minimal FastCGI client.
 
@@ -20,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -169,6 +173,107 @@ def check_share():
     ok(st == 404, "unknown share token: 404")
 
 
+CMP = "it_compare"
+# Visitors (one page view each) per (day, path): the range 2025-03-10..16,
+# the 7 days before it and the same week a year before.
+CMP_SEED = [("2025-03-10", "/a", 5), ("2025-03-12", "/b", 3), ("2025-03-16", "/new", 2),
+            ("2025-03-03", "/a", 4), ("2025-03-05", "/old", 3), ("2025-03-09", "/b", 1),
+            ("2024-03-10", "/a", 4)]
+
+
+def seed_compare():
+    psql("SELECT sitepulse.remove_site('%s');" % CMP)
+    values = ",".join("('%s', '%s', %d, %d)" % (d, p, n, i) for i, (d, p, n) in enumerate(CMP_SEED))
+    good, _ = psql("""
+SELECT sitepulse.add_site('%(site)s', 'compare', ARRAY['https://cmp.example']) IS NOT NULL;
+INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, client_ts, device, browser, os)
+SELECT s.id, (v.day || ' 12:00+00')::timestamptz, v.i * 100 + k, 'pageview', 'https://cmp.example' || v.path,
+       v.path, (v.day || ' 12:00+00')::timestamptz, 'desktop', 'Firefox', 'Linux'
+  FROM sitepulse.sites s, (VALUES %(values)s) v(day, path, n, i), generate_series(1, v.n) k
+ WHERE s.key = '%(site)s';
+""" % {"site": CMP, "values": values})
+    return good
+
+
+def compared(query):
+    """GET a report of CMP over 2025-03-10..16; returns (status, body as JSON or None)."""
+    st, _, body = stats("site=%s&from=2025-03-10&to=2025-03-16&%s" % (CMP, query))
+    try:
+        return st, json.loads(body)
+    except ValueError:
+        return st, None
+
+
+def check_compare():
+    if not ok(seed_compare(), "compare: seeded"):
+        return
+    # Reports may trail the events a moment: wait until the summary has them.
+    for _ in range(50):
+        st, b = compared("report=summary")
+        if b and b.get("rows") and b["rows"][0]["visitors"] == 10:
+            break
+        time.sleep(0.2)
+    st, b = compared("report=summary&compare=previous")
+    c = (b or {}).get("compare", {})
+    ok(st == 200 and b["rows"][0]["visitors"] == 10 and b["rows"][0]["change"]["visitors"] == 0.25
+       and b["rows"][0]["change"]["pageviews"] == 0.25 and b["rows"][0]["change"]["bounce_rate"] == 0,
+       "compare=previous, summary: 10 visitors against 8 is +0.25 (%s)" % (b or {}).get("rows"))
+    ok(c.get("kind") == "previous" and c.get("from") == "2025-03-03" and c.get("to") == "2025-03-09"
+       and [r["visitors"] for r in c.get("rows", [])] == [8], "and the 7 days before, 8 visitors (%s)" % c)
+
+    st, b = compared("report=pages&compare=previous")
+    got = {r["path"]: (r["visitors"], r["change"]["visitors"]) for r in (b or {}).get("rows", [])}
+    ok(st == 200 and got == {"/a": (5, 0.25), "/b": (3, 2), "/new": (2, None)},
+       "pages: each page against the same page before, none for a new one (%s)" % got)
+    ok([(r["path"], r["visitors"]) for r in b["compare"]["rows"]] == [("/a", 4), ("/old", 3), ("/b", 1)],
+       "pages: the earlier range's own rows")
+    st, b = compared("report=pages&limit=2&compare=previous")
+    ok(st == 200 and [(r["path"], r["change"]["visitors"]) for r in b["rows"]] == [("/a", 0.25), ("/b", 2)]
+       and [r["path"] for r in b["compare"]["rows"]] == ["/a", "/old"],
+       "limit=2: /b ranked third before and still has its change; the earlier rows keep the limit")
+
+    st, b = compared("report=timeseries&compare=previous")
+    rows = (b or {}).get("rows", [])
+    ok(st == 200 and [r["visitors"] for r in rows] == [5, 0, 3, 0, 0, 0, 2]
+       and [r["change"]["visitors"] for r in rows] == [0.25, None, 0, None, None, None, 1],
+       "timeseries: day by day against the day a week before (%s)" % [r.get("change") for r in rows])
+    ok([(r["t"][:10], r["visitors"]) for r in b["compare"]["rows"]] ==
+       [("2025-03-0%d" % d, v) for d, v in zip(range(3, 10), [4, 0, 3, 0, 0, 0, 1])],
+       "and the earlier series, for the chart")
+
+    st, b = compared("report=summary&compare=year")
+    ok(st == 200 and b["rows"][0]["change"]["visitors"] == 1.5 and b["compare"]["from"] == "2024-03-10"
+       and b["compare"]["to"] == "2024-03-16" and b["compare"]["rows"][0]["visitors"] == 4,
+       "compare=year: the same week of 2024, 4 visitors, +1.5")
+    st, b = compared("report=pages&compare=year")
+    ok(st == 200 and {r["path"]: r["change"]["visitors"] for r in b["rows"]} == {"/a": 0.25, "/b": None, "/new": None},
+       "compare=year, pages")
+    _, token = psql("SELECT share_token FROM sitepulse.sites WHERE key = '%s'" % CMP)
+    st, _, body = stats("share=%s&report=summary&from=2025-03-10&to=2025-03-16&compare=previous" % token,
+                        auth=False, prefix="/sitepulse/share/stats")
+    ok(st == 200 and json.loads(body)["rows"][0]["change"]["visitors"] == 0.25, "compare through a share link")
+
+    st, hdr, body = stats("site=%s&from=2025-03-10&to=2025-03-16&report=pages&compare=previous&format=csv" % CMP)
+    lines = body.decode().split("\r\n")
+    ok(st == 200 and lines[0] == "path,visitors,pageviews,visitors_previous,visitors_change,"
+       "pageviews_previous,pageviews_change", "CSV: <col>_previous and <col>_change after the columns (%s)" % lines[0])
+    ok("/a,5,5,4,0.25,4,0.25" in lines and "/b,3,3,1,2,1,2" in lines and "/new,2,2,,,," in lines,
+       "CSV: the earlier value and the change, empty for a new page (%s)" % lines[1:4])
+    st, _, body = stats("site=%s&from=2025-03-10&to=2025-03-16&report=timeseries&compare=previous&format=csv" % CMP)
+    lines = body.decode().split("\r\n")
+    ok(st == 200 and lines[0].startswith("t,visitors,pageviews,visits,bounce_rate,avg_duration_s,t_previous,"
+                                         "visitors_previous,visitors_change,")
+       and lines[1].startswith("2025-03-10T00:00:00Z,5,5,5,") and ",2025-03-03T00:00:00Z,4,0.25," in lines[1],
+       "CSV timeseries: the earlier day beside each day (%s)" % lines[:2])
+
+    for q, name in [("report=pages&compare=week", "compare=week"), ("report=pages&compare=", "empty compare"),
+                    ("report=annotations&compare=previous", "compare on annotations")]:
+        st, b = compared(q)
+        ok(st == 400 and "compare" in (b or {}).get("error", ""), "%s: 400 naming compare (%s)" % (name, b))
+    st, _, body = stats("report=sites&compare=previous")
+    ok(st == 400 and "compare" in json.loads(body).get("error", ""), "compare on the site list: 400")
+
+
 def fcgi_get(sock_path, query):
     """One FastCGI GET request over a unix socket; returns the raw stdout bytes."""
     def record(rtype, content):
@@ -236,9 +341,11 @@ def main():
         check_reports()
         check_errors()
         check_share()
+        check_compare()
         check_db_down()
     finally:
         psql("SELECT sitepulse.remove_site('%s');" % SITE)
+        psql("SELECT sitepulse.remove_site('%s');" % CMP)
     print("1..%d" % count)
     return 1 if failed else 0
 
