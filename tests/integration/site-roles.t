@@ -157,7 +157,7 @@ def setup():
         psql("SELECT sitepulse.add_user(:'u', :'p')", u=user, p=PW[user])
     # Apache checks the bcrypt hash on every request: the users who make
     # hundreds get the same password at cost 4 (same salt), 64 times
-    # cheaper. The owner of B signs in with add_user()'s cost 10 (main()).
+    # cheaper. The owner of B signs in with add_user()'s cost (main()).
     for user in (VIEWER, ADMIN):
         psql("UPDATE sitepulse.users SET password = '$2y$' || substr(sitepulse.pgcrypto_crypt(:'p',"
              " '$2a$04$' || substr(password, 8, 22)), 5) WHERE name = :'u'", u=user, p=PW[user])

@@ -2,7 +2,7 @@
 -- user's own grants, every-site grants ('*' site) and grants to everyone
 -- ('*' user), highest first; require_role() refuses with SP404 both an
 -- unknown site and one the user holds no role on (the same message), and
--- with SP403 a role too low; passwords are bcrypt ($2y$, cost 10, a fresh
+-- with SP403 a role too low; passwords are bcrypt ($2y$, cost 8, a fresh
 -- salt each); grant()/revoke()/remove_user() from psql; the dashboard's
 -- ws_* functions check the caller's role, every field and never leave a
 -- site without an owner; sitepulse_auth may run auth_password() and
@@ -79,8 +79,8 @@ SELECT throws_ok($$SELECT sitepulse.require_role('own22', '*', 'viewer')$$, 'SP4
 -- Passwords -------------------------------------------------------------------------
 SELECT sitepulse.add_user('dana22', 'correct horse');
 SELECT sitepulse.add_user('dora22', 'correct horse');
-SELECT matches((SELECT password FROM sitepulse.users WHERE name = 'dana22'), '^\$2y\$10\$[./A-Za-z0-9]{53}$',
-               'add_user() stores a bcrypt hash: $2y$, cost 10');
+SELECT matches((SELECT password FROM sitepulse.users WHERE name = 'dana22'), '^\$2y\$08\$[./A-Za-z0-9]{53}$',
+               'add_user() stores a bcrypt hash: $2y$, cost 8 (the setting password_cost)');
 SELECT is((SELECT length(password) FROM sitepulse.users WHERE name = 'dana22'), 60, 'of 60 characters');
 -- pgcrypto reads $2a$; $2y$ is the same algorithm under the prefix Apache writes.
 SELECT ok(sitepulse.password_matches('dana22', 'correct horse'), 'crypt() of the password gives the hash');
@@ -205,7 +205,7 @@ SELECT is(sitepulse.site_role('newv22', 'tap_u22a'), NULL, 'which is gone');
 SELECT is(sitepulse.ws_user_add('own22', '{"name": "eve22", "password": "password22", "site": "tap_u22a",
                                            "role": "viewer"}'),
           '{"name": "eve22", "site": "tap_u22a", "role": "viewer"}', 'an owner of A adds a user with a role on A');
-SELECT ok(sitepulse.site_role('eve22', 'tap_u22a') = 'viewer' AND sitepulse.auth_password('eve22') ~ '^\$2y\$10\$',
+SELECT ok(sitepulse.site_role('eve22', 'tap_u22a') = 'viewer' AND sitepulse.auth_password('eve22') ~ '^\$2y\$08\$',
           'who has that role and a password kept here');
 SELECT throws_ok($$SELECT sitepulse.ws_user_add('own22', '{"name": "eve22", "password": "password22",
                                                             "site": "tap_u22a", "role": "viewer"}')$$,
