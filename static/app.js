@@ -8,6 +8,7 @@
  * SitePulse.setSite(key) changes it. SitePulse.call(method, path, data)
  * calls sp-admin (admin/PATH) and SitePulse.me() tells who is signed in
  * and which sites they may see, with their role on each (admin/me).
+ * SitePulse.el() and SitePulse.field() build the views' elements.
  */
 (function () {
 	'use strict';
@@ -56,10 +57,38 @@
 		});
 	}
 
+	/* An element with attributes and text (textContent: never markup). */
+	function el(tag, attrs, text) {
+		var e = document.createElement(tag);
+		Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+		if (text !== undefined && text !== null)
+			e.textContent = String(text);
+		return e;
+	}
+
+	/*
+	 * A labelled form field, <p class="cls"><label>text</label> input
+	 * [hint]</p>, the hint tied to the input by aria-describedby.
+	 */
+	var uid = 0;
+	function field(cls, labelText, input, hint) {
+		var p = el('p', cls ? { class: cls } : {});
+		input.id = input.id || 'sp-f' + (++uid);
+		p.appendChild(el('label', { for: input.id }, labelText));
+		p.appendChild(input);
+		if (hint) {
+			var h = p.appendChild(el('span', { class: 'hint', id: input.id + '-hint' }, hint));
+			input.setAttribute('aria-describedby', h.id);
+		}
+		return p;
+	}
+
 	var me = null;
 
 	window.SitePulse = {
 		call: call,
+		el: el,
+		field: field,
 		/* Who is signed in (admin/me), asked once; me(true) asks again. */
 		me: function (fresh) {
 			if (me === null || fresh)

@@ -27,26 +27,11 @@
 	var view, listBox, detail, status, addBox;
 	var sites = [], defaults = {}, canAdd = false, timer = null;
 
-	function el(tag, attrs, text) {
-		var e = document.createElement(tag);
-		Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-		if (text !== undefined && text !== null)
-			e.textContent = String(text);
-		return e;
-	}
+	var el = window.SitePulse.el;
 
-	var uid = 0;
-	/* A labelled form field: <p><label>text</label> input [hint]</p>. */
+	/* A labelled form field (SitePulse.field()). */
 	function field(labelText, input, hint) {
-		var p = el('p', { class: 'sites-field' });
-		input.id = input.id || 'sites-f' + (++uid);
-		p.appendChild(el('label', { for: input.id }, labelText));
-		p.appendChild(input);
-		if (hint) {
-			var h = p.appendChild(el('span', { class: 'hint', id: input.id + '-hint' }, hint));
-			input.setAttribute('aria-describedby', h.id);
-		}
-		return p;
+		return window.SitePulse.field('sites-field', labelText, input, hint);
 	}
 
 	function say(text, bad) {

@@ -11,13 +11,7 @@
 
 	var site = null, panel, body, list, out, form;
 
-	function el(tag, attrs, text) {
-		var e = document.createElement(tag);
-		Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-		if (text !== undefined && text !== null)
-			e.textContent = String(text);
-		return e;
-	}
+	var el = window.SitePulse.el;
 
 	function call(method, path, data) {
 		return window.SitePulse.call(method, path, data);

@@ -40,22 +40,11 @@
 	var view, status, body;
 	var site = null, me = null, siteList = null, allList = null, seq = 0;
 
-	function el(tag, attrs, text) {
-		var e = document.createElement(tag);
-		Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-		if (text !== undefined && text !== null)
-			e.textContent = String(text);
-		return e;
-	}
+	var el = window.SitePulse.el;
 
-	var uid = 0;
-	/* <p><label>text</label> input</p> */
+	/* <p><label>text</label> input</p> (SitePulse.field()). */
 	function field(labelText, input) {
-		var p = el('p');
-		input.id = 'users-f' + (++uid);
-		p.appendChild(el('label', { for: input.id }, labelText));
-		p.appendChild(input);
-		return p;
+		return window.SitePulse.field('', labelText, input);
 	}
 
 	function roleSelect(name, value) {
