@@ -5,7 +5,7 @@ BINDIR   = $(PREFIX)/lib/sitepulse/fcgi
 SHAREDIR = $(PREFIX)/share/sitepulse
 
 CC      ?= cc
-PKGS     = libpq json-c gdlib libsodium yaml-0.1 libpcre2-8 libseccomp zlib
+PKGS     = libpq json-c gdlib libsodium yaml-0.1 libpcre2-8 libseccomp zlib libmaxminddb
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 ifdef CI

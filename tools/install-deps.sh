@@ -7,19 +7,22 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # Build: compiler, pkg-config and the libraries' headers.
-BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev libsodium-dev libyaml-dev libpcre2-dev libseccomp-dev zlib1g-dev"
+BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev libsodium-dev libyaml-dev libpcre2-dev libseccomp-dev zlib1g-dev libmaxminddb-dev"
 # The Debian package (make deb): debhelper and dpkg-buildpackage, lintian;
 # systemd for tests/package/deb.t (systemd-analyze verify, systemd-tmpfiles).
 DEB="debhelper dpkg-dev fakeroot lintian systemd"
-# Run: PostgreSQL server, web servers, user-agent data; the web servers'
+# Run: PostgreSQL server, web servers, user-agent data, the MaxMind DB
+# reader (countries); the web servers'
 # PostgreSQL drivers for the dashboard's users (Apache's mod_authn_dbd
 # through APR's pgsql driver, lighttpd's mod_authn_dbi through libdbi's).
-RUN="postgresql-15 lighttpd apache2 libapache2-mod-fcgid apache2-utils spawn-fcgi multiwatch uap-core
+RUN="postgresql-15 lighttpd apache2 libapache2-mod-fcgid apache2-utils spawn-fcgi multiwatch uap-core libmaxminddb0
 	libaprutil1-dbd-pgsql lighttpd-modules-dbi libdbd-pgsql"
 # Test: pgTAP, prove, the browser, load and fuzz tools, monitoring; msmtp
 # (not msmtp-mta: it claims /usr/sbin/sendmail) as the sendmail that
-# tests/integration/digest.t points tools/digest at.
-TEST="postgresql-15-pgtap perl chromium curl wrk clang libclang-rt-14-dev python3 procps iproute2 lsof slowhttptest prometheus prometheus-alertmanager msmtp"
+# tests/integration/digest.t points tools/digest at; the MaxMind DB writer
+# that tests/fixtures/geo/make-mmdb builds the tests' country database with.
+TEST="postgresql-15-pgtap perl chromium curl wrk clang libclang-rt-14-dev python3 procps iproute2 lsof slowhttptest prometheus prometheus-alertmanager msmtp
+	libmaxmind-db-writer-perl"
 
 missing=""
 for p in $BUILD $DEB $RUN $TEST; do
