@@ -18,9 +18,12 @@
  * drag-to-zoom: the days a drag selects become the range of every report
  * in the view (setRange). Keyboard: the chart takes focus and the arrow
  * keys (Home, End) step through its points, reading each one's values; the
- * range inputs set any range. "Compare with previous period" adds the range
- * before, of the same length, dashed (another timeseries request until the
- * API answers compare=previous itself). Beside the chart a one-line text
+ * range inputs set any range. "Compare with previous period" asks every
+ * report with compare=previous (the range before, of as many days): the
+ * chart adds the earlier series dashed (the answer's compare.rows), and
+ * each summary figure and each figure of the tables shows its change
+ * ("+25 %", green when better, red when worse; read as "up 25 percent
+ * from the previous period"). Beside the chart a one-line text
  * summary and, under "Chart data", the same figures as a table. Colours
  * are style.css's (--line visitors, --accent page views), light or dark.
  * Where uPlot is not loaded (a page without the script), a plain SVG line
@@ -61,7 +64,6 @@
 		reached_100: '100 %', sel: 'element', name: ''
 	};
 	var SVG = 'http://www.w3.org/2000/svg';
-	var DAY = 86400000;
 	var WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 	var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 	/* The chart's height in CSS pixels (plot and axes; the legend is below). */
@@ -98,10 +100,23 @@
 		return { from: isoDay(from), to: isoDay(to) };
 	}
 
-	/* The range of as many days just before r. */
-	function previousRange(r) {
-		var from = Date.parse(r.from), days = Math.round((Date.parse(r.to) - from) / DAY) + 1;
-		return { from: isoDay(new Date(from - days * DAY)), to: isoDay(new Date(from - DAY)) };
+	/* Figures that are better lower: their rise shows red. */
+	var WORSE_UP = { bounce_rate: true };
+
+	/*
+	 * A figure's change c (0.25: 25 % more; null: none to give) as a small
+	 * "+25 %" beside it, or null: green when better, red when worse, and
+	 * read out as "up 25 percent from the previous period".
+	 */
+	function changeEl(c, key) {
+		if (c === null || c === undefined)
+			return null;
+		var pct = Math.round(c * 100), n = Math.abs(pct).toLocaleString('en-US');
+		var dir = pct > 0 ? 'up' : pct < 0 ? 'down' : 'same';
+		var good = dir === 'same' ? '' : (dir === 'up') !== !!WORSE_UP[key] ? ' better' : ' worse';
+		return el('span', { class: 'hist-change ' + dir + good, role: 'img', 'aria-label': dir === 'same' ?
+			'unchanged from the previous period' : dir + ' ' + n + ' percent from the previous period' },
+		    (pct > 0 ? '+' : pct < 0 ? '−' : '±') + n + ' %');
 	}
 
 	function hhmm(d) {
@@ -158,8 +173,8 @@
 		this.build();
 	}
 
-	HistoryView.prototype.url = function (report, extra, format, range) {
-		var r = range || this.range;
+	HistoryView.prototype.url = function (report, extra, format) {
+		var r = this.range;
 		var q = this.source.who + '&report=' + report + '&from=' + r.from + '&to=' + r.to;
 		return this.source.base + '?' + q + (extra || '') + (format ? '&format=' + format : '');
 	};
@@ -220,7 +235,7 @@
 		var cmp = el('label', { class: 'hist-compare' });
 		this.compare = cmp.appendChild(el('input', { type: 'checkbox', name: 'compare' }));
 		cmp.appendChild(document.createTextNode(' Compare with previous period'));
-		this.compare.addEventListener('change', function () { self.loadChart(); });
+		this.compare.addEventListener('change', function () { self.load(); });
 		bar.appendChild(cmp);
 		this.status = el('p', { class: 'hist-status', role: 'status', 'aria-live': 'polite' });
 		this.summary = el('div', { class: 'hist-summary' });
@@ -268,14 +283,25 @@
 		this.load();
 	};
 
-	HistoryView.prototype.fetch = function (report, extra, range) {
-		return fetch(this.url(report, extra, null, range), { credentials: 'same-origin' }).then(function (res) {
+	/* What a report answers: its rows, and with compare its compare {from, to, rows}. */
+	HistoryView.prototype.fetchBody = function (report, extra) {
+		return fetch(this.url(report, extra), { credentials: 'same-origin' }).then(function (res) {
 			return res.json().then(function (body) {
 				if (!res.ok)
 					throw new Error(body.error || ('HTTP ' + res.status));
-				return body.rows;
+				return body;
 			});
 		});
+	};
+
+	/* A report's rows; with the comparison on, each with its change. */
+	HistoryView.prototype.fetch = function (report, extra) {
+		return this.fetchBody(report, (extra || '') + this.cmp()).then(function (b) { return b.rows; });
+	};
+
+	/* The comparison the view asks for, as a query parameter. */
+	HistoryView.prototype.cmp = function () {
+		return this.compare.checked ? '&compare=previous' : '';
 	};
 
 	HistoryView.prototype.load = function () {
@@ -303,18 +329,20 @@
 	/*
 	 * What the chart shows, for the range: { range, interval, rows (the
 	 * timeseries), prev (the previous period's, when compared, else null),
-	 * notes }. The previous period is the range of as many days before;
-	 * its rows line up with rows one for one.
+	 * prevRange (its from and to), notes }. The previous period is the
+	 * range of as many days before (compare=previous); its rows line up
+	 * with rows one for one.
 	 */
 	HistoryView.prototype.chartData = function () {
-		var range = this.range, interval = this.interval.value, extra = '&interval=' + interval;
+		var range = this.range, interval = this.interval.value;
 		return Promise.all([
-			this.fetch('timeseries', extra),
-			this.compare.checked ? this.fetch('timeseries', extra, previousRange(range)) : null,
+			this.fetchBody('timeseries', '&interval=' + interval + this.cmp()),
 			/* A server without annotations (older) must not cost the rest of the view. */
-			this.fetch('annotations').catch(function () { return []; })
+			this.fetchBody('annotations').then(function (b) { return b.rows; }).catch(function () { return []; })
 		]).then(function (r) {
-			return { range: range, interval: interval, rows: r[0], prev: r[1], notes: r[2] };
+			var c = r[0].compare;
+			return { range: range, interval: interval, rows: r[0].rows, prev: c ? c.rows : null,
+				prevRange: c ? { from: c.from, to: c.to } : null, notes: r[1] };
 		});
 	};
 
@@ -341,13 +369,16 @@
 	HistoryView.prototype.renderSummary = function (s) {
 		var self = this;
 		this.summary.textContent = '';
-		[['Visitors', s.visitors], ['Page views', s.pageviews], ['Visits', s.visits],
-		 ['Bounce rate', s.bounce_rate === null || s.bounce_rate === undefined ? '–' : s.bounce_rate + ' %'],
-		 ['Visit duration', s.avg_duration_s === null || s.avg_duration_s === undefined ? '–' : s.avg_duration_s + ' s']]
-		    .forEach(function (kv) {
-			    var card = el('div', { class: 'hist-stat' });
-			    card.appendChild(el('span', { class: 'hist-stat-label' }, kv[0]));
-			    card.appendChild(el('span', { class: 'hist-stat-value' }, kv[1] === undefined ? '–' : kv[1]));
+		[['Visitors', 'visitors'], ['Page views', 'pageviews'], ['Visits', 'visits'],
+		 ['Bounce rate', 'bounce_rate', ' %'], ['Visit duration', 'avg_duration_s', ' s']]
+		    .forEach(function (f) {
+			    var card = el('div', { class: 'hist-stat', 'data-figure': f[1] }), v = s[f[1]];
+			    var value = el('span', { class: 'hist-stat-value' }, v === null || v === undefined ? '–' : v + (f[2] || ''));
+			    var change = s.change && changeEl(s.change[f[1]], f[1]);
+			    card.appendChild(el('span', { class: 'hist-stat-label' }, f[0]));
+			    card.appendChild(value);
+			    if (change)
+				    value.appendChild(change);
 			    self.summary.appendChild(card);
 		    });
 	};
@@ -595,10 +626,9 @@
 		}
 		var text = 'Visitors and page views by ' + unit + ', ' + d.range.from + ' – ' + d.range.to + ' (UTC): ' +
 		    busiest(d.rows) + '.';
-		if (d.prev) {
-			var p = previousRange(d.range);
-			text += ' Dashed, the previous period, ' + p.from + ' – ' + p.to + ': ' + busiest(d.prev) + '.';
-		}
+		if (d.prev)
+			text += ' Dashed, the previous period, ' + d.prevRange.from + ' – ' + d.prevRange.to + ': ' +
+			    busiest(d.prev) + '.';
 		this.caption.textContent = text;
 	};
 
@@ -676,7 +706,7 @@
 		TABLES.forEach(function (t, i) {
 			var card = el('article', { class: 'hist-card', 'data-report': t[0] });
 			var head = el('h3', {}, t[1]);
-			var csv = el('a', { href: self.url(t[0], t[0] === 'goals' || t[0] === 'funnels' ? '' : '&limit=1000', 'csv'),
+			var csv = el('a', { href: self.url(t[0], (t[0] === 'goals' || t[0] === 'funnels' ? '' : '&limit=1000') + self.cmp(), 'csv'),
 				class: 'hist-csv', download: '' }, 'CSV');
 			head.appendChild(document.createTextNode(' '));
 			head.appendChild(csv);
@@ -687,7 +717,7 @@
 	};
 
 
-	/* A table of rows' columns cols, headed by heads or by the columns' labels. */
+	/* A table of rows' columns cols, headed by heads or by the columns' labels; a figure with a change shows it. */
 	HistoryView.prototype.table = function (cols, rows, heads) {
 		if (!rows.length)
 			return el('p', { class: 'hint' }, 'No data in this range.');
@@ -700,7 +730,10 @@
 		rows.forEach(function (r) {
 			var row = el('tr');
 			cols.forEach(function (c) {
-				row.appendChild(el('td', {}, r[c] === null || r[c] === undefined ? '–' : r[c]));
+				var td = row.appendChild(el('td', {}, r[c] === null || r[c] === undefined ? '–' : r[c]));
+				var change = r.change && changeEl(r.change[c], c);
+				if (change)
+					td.appendChild(change);
 			});
 			body.appendChild(row);
 		});

@@ -11,8 +11,11 @@
  * entries (Visitors, Page views) hide and show their series on a click and
  * on Enter, and the point's figures in a tooltip under the pointer and
  * from the keyboard; a text summary and a table of the same figures; the
- * annotation marker over the plot. "Compare with previous period" asks for
- * the 7 days before and adds them as two more series. A drag over three
+ * annotation marker over the plot. "Compare with previous period" asks
+ * every report with compare=previous: the chart adds the 7 days before as
+ * two more series, and each summary figure and each figure of the tables
+ * shows its change from them ("−9 %", red, read as "down 9 percent from
+ * the previous period"); unchecked, the changes go. A drag over three
  * points sets the range of every report to those three days (the summary,
  * the tables and both series are asked for again with the new from and
  * to), and a drag over one point shows that day by hour. On a page
@@ -194,13 +197,45 @@ async function main() {
 		t.ok(lg.map((l) => l.text).join(',') ===
 		    'Day,Visitors,Page views,Visitors, previous period,Page views, previous period',
 		    'Compare with previous period adds its two series', lg.map((l) => l.text));
-		t.ok(asked.some((q) => q.report === 'timeseries' && q.from === day(13) && q.to === day(7)),
-		    'asked for the 7 days before', asked);
+		t.ok(['timeseries', 'summary', 'pages'].every((r) => asked.some((q) => q.report === r &&
+		    q.compare === 'previous' && q.from === day(6) && q.to === day(0))),
+		    'every report is asked for again with compare=previous', asked);
+		t.ok((await page.textContent('#history-view .hist-caption')).includes(`previous period, ${day(13)} – ${day(7)}`),
+		    'the 7 days before, as the API names them');
 		const tip2 = await hoverPoint(page, 2, 7);
 		t.ok(tip2.includes('Previous period, ') && tip2.includes(figures(visitorsOn(11), 2 * visitorsOn(11))),
 		    'the tooltip shows the previous period\'s figures too', tip2);
 		t.ok((await page.$$eval('#history-view .hist-data th', (th) => th.map((h) => h.textContent)))
 		    .includes('Previous period'), 'and so does the table');
+
+		/* The change beside each figure: 20 visitors against 22 the week before. */
+		const changes = () => page.$$eval('#history-view .hist-summary .hist-stat', (cs) => cs.map((c) => {
+			const ch = c.querySelector('.hist-change');
+			return { figure: c.dataset.figure, text: ch && ch.textContent, label: ch && ch.getAttribute('aria-label'),
+				cls: ch && ch.className, colour: ch && getComputedStyle(ch).color };
+		}));
+		let sum = await changes();
+		const vis = sum.find((c) => c.figure === 'visitors'), pv = sum.find((c) => c.figure === 'pageviews');
+		t.ok(vis.text === '−9 %' && vis.label === 'down 9 percent from the previous period' &&
+		    /worse/.test(vis.cls) && vis.colour === 'rgb(248, 113, 113)' && pv.text === '−9 %',
+		    'each summary figure shows its change, red and read as words', sum);
+		t.ok(sum.find((c) => c.figure === 'bounce_rate').text === null,
+		    'none for a figure that was 0 before (no bounces)', sum);
+		/* Page /pK: a visitor on each day with at least K visitors. */
+		const daysWith = (k, from) => [0, 1, 2, 3, 4, 5, 6].filter((n) => visitorsOn(n + from) >= k).length;
+		const want = [1, 2, 3, 4, 5].map((k) => {
+			const pct = Math.round((daysWith(k, 0) - daysWith(k, 7)) / daysWith(k, 7) * 100);
+			return ['/p' + k, (pct > 0 ? '+' : pct < 0 ? '−' : '±') + Math.abs(pct) + ' %'];
+		}).sort();
+		const pages = (await page.$$eval('#history-view .hist-card[data-report="pages"] tbody tr', (rs) => rs.map((r) => {
+			const ch = r.cells[1].querySelector('.hist-change');
+			return [r.cells[0].textContent, ch ? ch.textContent : null, ch ? ch.getAttribute('aria-label') : null];
+		}))).sort();
+		t.ok(pages.length === 5 && pages.every((r, i) => r[0] === want[i][0] && r[1] === want[i][1] &&
+		    /^(up|down) \d+ percent from the previous period$|^unchanged from the previous period$/.test(r[2])),
+		    'each row of the tables shows its change beside the figure', { pages, want });
+		t.ok(/compare=previous/.test(await page.$eval('#history-view .hist-card[data-report="pages"] .hist-csv', (a) => a.href)),
+		    'the CSV link asks for the comparison too');
 
 		/* Drag to zoom: points 1 to 3 of 7 are days 5 to 3 ago. */
 		asked.length = 0;
@@ -215,8 +250,9 @@ async function main() {
 		const again = (report) => asked.some((q) => q.report === report && q.from === day(5) && q.to === day(3));
 		t.ok(['summary', 'pages', 'referrers', 'goals', 'timeseries'].every(again),
 		    'every report is asked for again with the new range', asked.map((q) => `${q.report} ${q.from} ${q.to}`));
-		t.ok(asked.some((q) => q.report === 'timeseries' && q.from === day(8) && q.to === day(6)),
-		    'and the comparison with the 3 days before it', asked.map((q) => `${q.report} ${q.from} ${q.to}`));
+		t.ok(asked.filter((q) => q.compare === 'previous').length >= 5 &&
+		    (await page.textContent('#history-view .hist-caption')).includes(`previous period, ${day(8)} – ${day(6)}`),
+		    'and the comparison with the 3 days before it', asked.map((q) => `${q.report} ${q.from} ${q.to} ${q.compare}`));
 		t.is(await page.$$eval('#history-view .hist-data tbody tr', (r) => r.length), 3, 'the chart shows three days');
 
 		/* A drag around one point: that day, by hour. */
@@ -232,6 +268,8 @@ async function main() {
 		await page.evaluate(() => { window.uPlot = undefined; });
 		await page.uncheck('#history-view .hist-compare input');
 		await page.waitForSelector('#history-view .hist-plain', WAIT).catch(() => {});
+		await page.waitForFunction(() => !document.querySelector('#history-view .hist-change'), null, WAIT).catch(() => {});
+		t.is(await page.$$eval('#history-view .hist-change', (c) => c.length), 0, 'unchecked, the changes go');
 		const plain = await page.$eval('#history-view .hist-chart', (c) => ({
 			lines: c.querySelectorAll('.hist-plain polyline').length, rows: c.querySelectorAll('.hist-data tbody tr').length,
 			notes: [...c.querySelectorAll('.hist-plain .hist-note line')].map((l) => Math.round(l.getAttribute('x1'))) }));
