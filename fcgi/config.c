@@ -69,6 +69,7 @@ config_load(struct sp_config *c)
 	if (c->rate_file[0] == '\0')
 		snprintf(c->rate_file, sizeof(c->rate_file), "/dev/shm/sitepulse-rate-%u", (unsigned)getuid());
 	c->uap_regexes = config_str("SITEPULSE_UAP_REGEXES", "/usr/share/uap-core/regexes.yaml");
+	c->geoip_db = config_str("SITEPULSE_GEOIP_DB", "");
 	c->db_conninfo = config_str("SITEPULSE_DB", "");
 	return 1;
 }

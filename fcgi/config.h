@@ -20,6 +20,7 @@ struct sp_config {
 	int		 maintain_every;	/* SITEPULSE_MAINTAIN_EVERY, seconds between sp-live's maintenance ticks (0 = off) */
 	char		 rate_file[256];	/* SITEPULSE_RATE_FILE, the shared counting table */
 	const char	*uap_regexes;		/* SITEPULSE_UAP_REGEXES (uap-core's regexes.yaml) */
+	const char	*geoip_db;		/* SITEPULSE_GEOIP_DB, a MaxMind DB of countries; "" = none */
 	const char	*db_conninfo;		/* SITEPULSE_DB: libpq conninfo or URL; "" = PG* variables */
 };
 

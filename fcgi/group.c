@@ -75,8 +75,9 @@ add_str(struct util_buf *b, const char *s)
  * Writes the n jobs into b (emptied first) as sitepulse.ingest_many()
  * reads them: a JSON array with one object per job, in order,
  *   {"site":...,"origin":... or null,"batch":... or null,"visitor":int64,
- *    "browser":...,"os":...,"events":[...]}
- * with each job's events copied verbatim. The text stays b's.
+ *    "browser":...,"os":...[,"country":...][,"language":...],"events":[...]}
+ * with each job's events copied verbatim; country and language only when
+ * known (an absent key reads as NULL). The text stays b's.
  */
 void
 group_json(struct util_buf *b, struct group_job *const *jobs, int n)
@@ -99,6 +100,14 @@ group_json(struct util_buf *b, struct group_job *const *jobs, int n)
 		add_str(b, jobs[i]->browser);
 		util_buf_add(b, ",\"os\":", 6);
 		add_str(b, jobs[i]->os);
+		if (jobs[i]->country != NULL) {
+			util_buf_add(b, ",\"country\":", 11);
+			add_str(b, jobs[i]->country);
+		}
+		if (jobs[i]->language != NULL) {
+			util_buf_add(b, ",\"language\":", 12);
+			add_str(b, jobs[i]->language);
+		}
 		util_buf_add(b, ",\"events\":", 10);
 		util_buf_add(b, jobs[i]->events, strlen(jobs[i]->events));
 		util_buf_add(b, "}", 1);

@@ -59,6 +59,8 @@ struct group_job {
 	int64_t			 visitor;
 	const char		*browser;
 	const char		*os;
+	const char		*country;	/* NULL: unknown (geo.h) */
+	const char		*language;	/* NULL: unknown (geo.h) */
 	const char		*events;
 
 	/* group_submit's own. */

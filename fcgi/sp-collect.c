@@ -6,7 +6,10 @@
  *   GET     /sitepulse/collect.gif   a page view from a <noscript> image
  *
  * Each batch is validated in full (nothing is stored unless every event is
- * valid) and enriched with the visitor id, browser and OS.
+ * valid) and enriched with the visitor id, browser and OS, the country of
+ * the address (with SITEPULSE_GEOIP_DB) and the language the browser asks
+ * for (geo.h); the address itself goes no further than the visitor hash
+ * and the country lookup.
  *
  * Storing a batch costs the database mostly a fixed amount per statement:
  * a transaction, a WAL flush at commit and one firing of every
@@ -56,6 +59,7 @@
 #include "counters.h"
 #include "db.h"
 #include "event.h"
+#include "geo.h"
 #include "group.h"
 #include "hash.h"
 #include "http.h"
@@ -97,6 +101,7 @@ struct collect {
 	struct ratelimit	*rl;		/* lock-free (may be NULL) */
 	pthread_mutex_t		 accept_lock;	/* one thread in FCGX_Accept_r at a time */
 	struct ua_db		*ua;		/* thread-safe with a matcher per thread */
+	struct geo_db		*geo;		/* read-only, shared (NULL: countries unknown) */
 	pthread_mutex_t		 db_lock;	/* guards db */
 	struct db		 db;
 	pthread_mutex_t		 salt_lock;	/* guards salt and salt_day */
@@ -409,7 +414,8 @@ ingest_status(struct collect *c, const struct event_batch *b, int code, const ch
  * rate limits taken before the user-agent rules run (a refused request
  * costs no classification, and a bot's batches count against the limits
  * like anyone's), bots are acknowledged and dropped, and everyone else is
- * stored with the process's next group. Returns the HTTP
+ * stored with the process's next group, with the country and language of
+ * the request (one lookup and one header parse per batch). Returns the HTTP
  * status to answer: 204 (stored, a duplicate, or a bot), 400 (the
  * database refused the batch's data), 403 (unknown site, or origin not
  * registered), 429 (over the visitor's or the site's rate limit), 500 or
@@ -419,8 +425,9 @@ static int
 store(struct worker *w, struct event_batch *b, const char *origin, const char **why)
 {
 	struct collect		*c = w->c;
-	const char		*ua = http_param(&w->r, "HTTP_USER_AGENT");
+	const char		*ua = http_param(&w->r, "HTTP_USER_AGENT"), *ip;
 	char			 ipbuf[64], visitor[24];
+	char			 country[GEO_COUNTRY_SIZE], language[GEO_LANG_SIZE];
 	unsigned char		 salt[HASH_SALT_LEN];
 	struct ua_info		 info = { "Other", "Other", 0 };
 	struct group_job	 job;
@@ -433,7 +440,8 @@ store(struct worker *w, struct event_batch *b, const char *origin, const char **
 	if (!salt_get(c, salt, &down))
 		return ingest_status(c, b, down ? GROUP_DOWN : GROUP_FAILED, why);
 	memset(&job, 0, sizeof(job));
-	job.visitor = hash_visitor(salt, b->site, client_ip(w, ipbuf, sizeof(ipbuf)), ua);
+	ip = client_ip(w, ipbuf, sizeof(ipbuf));
+	job.visitor = hash_visitor(salt, b->site, ip, ua);
 	snprintf(visitor, sizeof(visitor), "%lld", (long long)job.visitor);
 	if (!within_limits(c, b, visitor)) {
 		*why = "rate limited";
@@ -449,6 +457,9 @@ store(struct worker *w, struct event_batch *b, const char *origin, const char **
 	job.batch = b->batch[0] ? b->batch : NULL;
 	job.browser = info.browser;
 	job.os = info.os;
+	job.country = geo_country(c->geo, ip, country) ? country : NULL;
+	job.language = geo_language(http_param(&w->r, "HTTP_ACCEPT_LANGUAGE"), language) ?
+	    language : NULL;
 	job.events = event_json(b);
 	return ingest_status(c, b, group_submit(&c->group, &job), why);
 }
@@ -732,6 +743,7 @@ collect_init(struct collect *c)
 	c->ua = ua_db_load(c->cfg.uap_regexes);
 	if (c->ua == NULL)
 		fprintf(stderr, "sp-collect: no user-agent data: bots are not filtered\n");
+	c->geo = geo_open(c->cfg.geoip_db);
 	if (c->cfg.rate_visitor > 0 || c->cfg.rate_site > 0)
 		c->rl = ratelimit_open(c->cfg.rate_file);
 	c->ctr = counters_open(NULL, "sp-collect");
@@ -768,6 +780,7 @@ collect_free(struct collect *c)
 	db_close(&c->db);
 	db_close(&c->ddb);
 	ua_db_free(c->ua);
+	geo_close(c->geo);
 	ratelimit_close(c->rl);
 	counters_close(c->ctr);
 	pthread_mutex_destroy(&c->accept_lock);
