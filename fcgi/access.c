@@ -75,3 +75,28 @@ access_bearer(const char *header, char *out, size_t outsz)
 	memcpy(out, t, ACCESS_TOKEN_LEN + 1);
 	return 1;
 }
+
+/*
+ * The rank of a role on a site (sql/022_users_roles.sql): viewer 1, admin
+ * 2, owner 3, anything else (NULL included) 0. Pure.
+ */
+int
+access_role_rank(const char *role)
+{
+	static const char *const ranks[] = { "viewer", "admin", "owner" };
+
+	for (int i = 0; role != NULL && i < 3; i++)
+		if (strcmp(role, ranks[i]) == 0)
+			return i + 1;
+	return 0;
+}
+
+/*
+ * Whether role held (what sitepulse.site_role() answered, NULL for none)
+ * is need or higher; need must be a role. Pure.
+ */
+int
+access_role_allows(const char *held, const char *need)
+{
+	return access_role_rank(held) > 0 && access_role_rank(held) >= access_role_rank(need);
+}

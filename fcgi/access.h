@@ -42,5 +42,7 @@ enum access_route	 access_route(const char *);
 int			 access_decide(const char *, const char *, unsigned, struct access *,
 			    const char **);
 int			 access_bearer(const char *, char *, size_t);
+int			 access_role_rank(const char *);
+int			 access_role_allows(const char *, const char *);
 
 #endif

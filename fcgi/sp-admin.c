@@ -116,8 +116,8 @@ static const char *const sql[Q__MAX] = {
 	/* NULL for an unknown site. A date or a UTC time ("...Z") both read as UTC. */
 	[Q_ANNOTATE] = "SELECT sitepulse.dashboard_annotate($1, coalesce(nullif($2, '')::timestamp "
 	    "AT TIME ZONE 'UTC', now()), $3, $4)",
-	/* Refuses (SP404, SP403) unless user $1 holds role $3 or higher on site $2. */
-	[Q_ROLE] = "SELECT sitepulse.require_role($1, $2, $3)",
+	/* User $1's role on site $2, NULL for none (sql/022). */
+	[Q_ROLE] = "SELECT sitepulse.site_role($1, $2)",
 	[Q_WS_ME] = WS("ws_me"),
 	[Q_WS_SITES] = WS("ws_sites"),
 	[Q_WS_SITE_SAVE] = WS("ws_site_save"),
@@ -622,13 +622,26 @@ query(struct admin *a, FCGX_Request *r, enum stmt q, int n, const char *const *p
 static int
 may(struct admin *a, FCGX_Request *r, const char *site, const char *need)
 {
-	const char	*params[3] = { http_param(r, "REMOTE_USER"), site, need };
+	const char	*params[2] = { http_param(r, "REMOTE_USER"), site };
+	const char	*held;
+	char		 why[96];
 	PGresult	*res;
+	int		 ok;
 
-	if ((res = query(a, r, Q_ROLE, 3, params)) == NULL)
+	if ((res = query(a, r, Q_ROLE, 2, params)) == NULL)
 		return 0;
+	held = PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0);
+	if (!(ok = access_role_allows(held, need))) {
+		if (held == NULL)
+			http_error(r, 404, "unknown site", NULL);
+		else {
+			snprintf(why, sizeof(why), "this needs the %s role on this site; yours is %s",
+			    need, held);
+			http_error(r, 403, why, NULL);
+		}
+	}
 	PQclear(res);
-	return 1;
+	return ok;
 }
 
 /* Answers status with o as the JSON body, not to be cached, and frees o. */

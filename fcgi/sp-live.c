@@ -14,7 +14,7 @@
  * an unknown token is 404, a site= naming another site 403. The answer is
  * the same read-only state the dashboard gets; nothing lists sites. On the
  * protected route the signed-in user (REMOTE_USER) must hold a role on the
- * site (sitepulse.require_role(), sql/022): else 404, as for an unknown
+ * site (sitepulse.site_role(), sql/022): else 404, as for an unknown
  * site.
  *
  * One process holds many waiting requests without a thread each:
@@ -123,8 +123,8 @@ static const char *const sql[Q__MAX] = {
 	[Q_DRAIN] = "SELECT sitepulse.drain()",
 	/* The site of a share link (sql/019: this role cannot read tokens). */
 	[Q_SHARE] = "SELECT sitepulse.share_site($1)",
-	/* Refuses (SP404) unless user $1 holds role $3 or higher on site $2 (sql/022). */
-	[Q_ROLE] = "SELECT sitepulse.require_role($1, $2, $3)",
+	/* User $1's role on site $2, NULL for none (sql/022). */
+	[Q_ROLE] = "SELECT sitepulse.site_role($1, $2)",
 };
 
 /* What reading a site's state found. */
@@ -486,7 +486,7 @@ static void
 settle(struct live *lv, const struct pending *p, struct settled *t)
 {
 	const char	*lr_share[1] = { p->lr.share };
-	const char	*role[3] = { p->user, p->lr.site, "viewer" };
+	const char	*role[2] = { p->user, p->lr.site };
 	PGresult	*res;
 
 	snprintf(t->user, sizeof(t->user), "%s", p->user);
@@ -494,11 +494,11 @@ settle(struct live *lv, const struct pending *p, struct settled *t)
 	snprintf(t->share, sizeof(t->share), "%s", p->lr.share);
 	t->status = 0;
 	res = util_now_ms() < lv->db_retry_at ? NULL : p->user[0] != '\0' ?
-	    exec_retry(&lv->db, Q_ROLE, 3, role) : exec_retry(&lv->db, Q_SHARE, 1, lr_share);
-	if (res == NULL && lv->db.err == DB_REFUSED)
-		t->status = 404, t->why = "unknown site";
-	else if (res == NULL)
+	    exec_retry(&lv->db, Q_ROLE, 2, role) : exec_retry(&lv->db, Q_SHARE, 1, lr_share);
+	if (res == NULL)
 		t->status = 503, t->why = "database unavailable";
+	else if (p->user[0] != '\0' && (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)))
+		t->status = 404, t->why = "unknown site";
 	else if (p->user[0] != '\0')
 		snprintf(t->key, sizeof(t->key), "%s", p->lr.site);
 	else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))

@@ -31,8 +31,8 @@
 enum stmt { Q_GLOBAL, Q_SITES, Q_ROLE, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
-	/* Refuses (SP404, SP403) a user without a role on every site (sql/022). */
-	[Q_ROLE] = "SELECT sitepulse.require_role($1, '*', 'viewer')",
+	/* User $1's role on every site, NULL for none (sql/022). */
+	[Q_ROLE] = "SELECT sitepulse.site_role($1, '*')",
 	/* NOTIFY queue use (0-1) and seconds since the last maintenance run. */
 	[Q_GLOBAL] = "SELECT pg_notification_queue_usage(), "
 	    "(SELECT extract(epoch FROM now() - max(ran_at)) FROM sitepulse.maintenance_runs)",
@@ -254,11 +254,12 @@ do_get(struct metrics *m, FCGX_Request *r, int head)
 	int		 up, allowed = 0;
 
 	if ((res = db_exec(&m->db, Q_ROLE, 1, user)) != NULL) {
+		allowed = !PQgetisnull(res, 0, 0);
 		PQclear(res);
-		allowed = 1;
-	} else if (m->db.err == DB_REFUSED) {
-		http_error(r, 403, "the metrics need a role on every site", NULL);
-		return;
+		if (!allowed) {
+			http_error(r, 403, "the metrics need a role on every site", NULL);
+			return;
+		}
 	}
 	http_status(r, 200, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 	    "Cache-Control: no-store\r\n");

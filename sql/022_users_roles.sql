@@ -169,7 +169,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sitepulse.require_role(text, text, text) IS
-    'The id of site p_site if user p_user holds role p_need or higher on it; else SQLSTATE SP404 (unknown site, or no role: the same answer) or SP403 (role too low). SECURITY DEFINER for sp-live, sp-metrics and sp-admin (program_rights).';
+    'The id of site p_site if user p_user holds role p_need or higher on it; else SQLSTATE SP404 (unknown site, or no role: the same answer) or SP403 (role too low). For the ws_* functions.';
 
 -- The bcrypt cost of new password hashes. Apache checks the hash on every
 -- request (mod_authn_socache keeps the hash, not the answer), so each step
@@ -634,17 +634,18 @@ COMMENT ON TRIGGER sites_access_notify ON sitepulse.sites IS
 
 -- The web servers' role and every program's new right: the programs that
 -- serve protected routes ask site_role() (sp-stats and sp-heatmap, inside
--- the statement that finds the site) or require_role() (sp-live,
--- sp-metrics, sp-admin) before they read a site.
+-- the statement that finds the site, sp-live, sp-metrics, sp-admin) before
+-- they read a site; a NULL answer is no error, so a refusal leaves no ERROR
+-- line in PostgreSQL's log.
 INSERT INTO sitepulse.program_rights (role, privilege, object, definer) VALUES
     ('sitepulse_auth',    'USAGE',   'SCHEMA sitepulse', false),
     ('sitepulse_auth',    'EXECUTE', 'FUNCTION sitepulse.auth_password(text)', true),
     ('sitepulse_stats',   'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
     ('sitepulse_stats',   'EXECUTE', 'FUNCTION sitepulse.role_rank(text)', false),
     ('sitepulse_heatmap', 'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
-    ('sitepulse_live',    'EXECUTE', 'FUNCTION sitepulse.require_role(text, text, text)', true),
-    ('sitepulse_metrics', 'EXECUTE', 'FUNCTION sitepulse.require_role(text, text, text)', true),
-    ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.require_role(text, text, text)', true),
+    ('sitepulse_live',    'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
+    ('sitepulse_metrics', 'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
+    ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
     ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.ws_me(text, jsonb)', true),
     ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.ws_users(text, jsonb)', true),
     ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.ws_grant(text, jsonb)', true),

@@ -8,7 +8,7 @@
 -- site without an owner; sitepulse_auth may run auth_password() and
 -- nothing else, and each program role has its new rights.
 \ir tap_begin.inc
-SELECT plan(139);
+SELECT plan(140);
 
 \ir run_as.inc
 
@@ -302,24 +302,25 @@ SELECT is(pg_temp.run_as('sitepulse_stats', $q$SELECT sitepulse.site_role('al22'
           'sitepulse_stats asks site_role()');
 SELECT is(pg_temp.run_as('sitepulse_heatmap', $q$SELECT sitepulse.site_role('al22', 'tap_u22a')$q$), 'owner',
           'so does sitepulse_heatmap');
-SELECT is(pg_temp.run_as('sitepulse_live', format('SELECT sitepulse.require_role(%L, %L, %L)',
-                                                  'al22', 'tap_u22a', 'viewer')), :'a',
-          'sitepulse_live asks require_role()');
-SELECT is(pg_temp.run_as('sitepulse_metrics', $q$SELECT sitepulse.require_role('own22', '*', 'viewer')$q$), 'SP404',
-          'sitepulse_metrics too, which refuses a user without an every-site role');
+SELECT is(pg_temp.run_as('sitepulse_live', $q$SELECT sitepulse.site_role('al22', 'tap_u22a')$q$), 'owner',
+          'so does sitepulse_live');
+SELECT is(pg_temp.run_as('sitepulse_metrics', $q$SELECT sitepulse.site_role('al22', '*')$q$), 'owner',
+          'and sitepulse_metrics, for an every-site role');
+SELECT is(pg_temp.run_as('sitepulse_admin', $q$SELECT sitepulse.site_role('al22', 'tap_u22a')$q$), 'owner',
+          'and sitepulse_admin');
 SELECT is(pg_temp.run_as('sitepulse_admin', $q$SELECT sitepulse.ws_me('view22', '{}') ->> 'user'$q$), 'view22',
           'sitepulse_admin runs the ws_* functions');
 SELECT is(pg_temp.run_as('sitepulse_admin', $q$SELECT sitepulse."grant"('view22', '*', 'owner')$q$), '42501',
           'but not grant() itself');
 SELECT is(pg_temp.run_as('sitepulse_admin', $q$SELECT sitepulse.auth_password('dana22')$q$), '42501',
           'nor reads hashes');
-SELECT is(pg_temp.run_as('sitepulse_stats', $q$SELECT sitepulse.require_role('view22', 'tap_u22a', 'viewer')$q$),
-          '42501', 'sitepulse_stats may not call require_role()');
+SELECT is(pg_temp.run_as('sitepulse_live', $q$SELECT sitepulse.require_role('view22', 'tap_u22a', 'viewer')$q$),
+          '42501', 'no program calls require_role(), the ws_* functions'' check');
 SELECT is(pg_temp.run_as('sitepulse_collect', $q$SELECT sitepulse.site_role('view22', 'tap_u22a')$q$), '42501',
           'sitepulse_collect knows nothing of roles');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'sitepulse'::regnamespace
-                   AND p.proname IN ('site_role', 'require_role', 'auth_password', 'ws_me', 'ws_users', 'ws_grant',
+                   AND p.proname IN ('site_role', 'auth_password', 'ws_me', 'ws_users', 'ws_grant',
                                      'ws_revoke', 'ws_user_add', 'ws_user_remove', 'ws_password')
                    AND NOT (p.prosecdef AND 'search_path=sitepulse, pg_temp' = ANY (p.proconfig))
                  ORDER BY 1), '{}'::text[],

@@ -1,4 +1,7 @@
-/* Table-driven tests of access_bearer() (fcgi/access.c): the API token in an Authorization header. */
+/*
+ * Table-driven tests of fcgi/access.c: access_bearer() (the API token in
+ * an Authorization header) and access_role_allows() (a role on a site).
+ */
 #include <string.h>
 
 #include "access.h"
@@ -48,9 +51,31 @@ test_bearer(void)
 	ok(!access_bearer("Bearer " TOK, out, ACCESS_TOKEN_LEN), "a buffer too small for the token: 0");
 }
 
+static void
+test_roles(void)
+{
+	static const struct { const char *held, *need; int want; } t[] = {
+		{ "viewer", "viewer", 1 }, { "admin", "viewer", 1 }, { "owner", "viewer", 1 },
+		{ "viewer", "admin", 0 }, { "admin", "admin", 1 }, { "owner", "admin", 1 },
+		{ "viewer", "owner", 0 }, { "admin", "owner", 0 }, { "owner", "owner", 1 },
+		{ NULL, "viewer", 0 },				/* no role: nothing */
+		{ "", "viewer", 0 },
+		{ "Owner", "viewer", 0 },			/* exact names only */
+		{ "owner ", "viewer", 0 },
+		{ "superuser", "viewer", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ok(access_role_allows(t[i].held, t[i].need) == t[i].want, "role case %zu [%s for %s] -> %d",
+		    i, t[i].held ? t[i].held : "(none)", t[i].need, t[i].want);
+	ok(access_role_rank("viewer") == 1 && access_role_rank("admin") == 2 &&
+	    access_role_rank("owner") == 3 && access_role_rank(NULL) == 0, "ranks: viewer 1, admin 2, owner 3");
+}
+
 int
 main(void)
 {
 	test_bearer();
+	test_roles();
 	return done_testing();
 }
