@@ -21,7 +21,7 @@ SELECT is((SELECT pg_get_expr(relpartbound, oid) FROM pg_class
 SELECT columns_are('sitepulse', 'events', ARRAY[
     'site_id', 'received_at', 'visitor', 'type', 'url', 'path', 'ref', 'ref_host',
     'client_ts', 'vw', 'vh', 'sw', 'x', 'y', 'dw', 'dh', 'sel', 'ex', 'ey', 'rage',
-    'dead', 'depth', 'engaged', 'name', 'props', 'device', 'browser', 'os']);
+    'dead', 'depth', 'engaged', 'name', 'props', 'device', 'browser', 'os', 'country', 'language']);
 SELECT has_index('sitepulse', 'events', 'events_site_time', ARRAY['site_id', 'received_at']);
 SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index
             WHERE indexrelid = 'sitepulse.events_site_time_clicks'::regclass),
