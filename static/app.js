@@ -150,9 +150,29 @@
 		});
 	}
 
+	/*
+	 * The picker offers the sites the user holds a role on; without a site
+	 * in the URL, a user with no role on the default one starts on their
+	 * first site instead of an "unknown site".
+	 */
+	function offerSites(asked) {
+		window.SitePulse.me().then(function (m) {
+			var list = document.getElementById('site-list');
+			var keys = m.sites.map(function (s) { return s.key; });
+			list.textContent = '';
+			m.sites.forEach(function (s) {
+				list.appendChild(el('option', { value: s.key }, s.name || s.key));
+			});
+			if (!asked && keys.length && keys.indexOf(current) < 0)
+				setSite(keys[0]);
+		}).catch(function () { /* the views say what is wrong */ });
+	}
+
 	document.addEventListener('DOMContentLoaded', function () {
+		var asked = new URLSearchParams(window.location.search).get('site');
 		initTabs();
 		initPicker();
 		setSite(siteFromUrl());
+		offerSites(asked);
 	});
 })();

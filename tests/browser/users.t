@@ -116,6 +116,17 @@ async function viewer(errors) {
 		    'making herself its owner: 403');
 		t.is(psql(`SELECT sitepulse.site_role('${DANA}', 'demo') || ' ' || name FROM sitepulse.sites WHERE key = 'demo'`),
 		    'viewer Demo site', 'nothing changed');
+
+		/* Without demo, and without a site in the URL, she starts on her own site. */
+		psql(`SELECT sitepulse.add_site('${OPEN}', 'users.t', ARRAY['${BASE}']);
+		    SELECT sitepulse."grant"('${DANA}', '${OPEN}', 'viewer'); SELECT sitepulse.revoke('${DANA}', 'demo')`);
+		await page.goto(`${BASE}/sitepulse/`);
+		await page.waitForFunction((k) => document.getElementById('site-input').value === k, OPEN, WAIT)
+		    .catch(() => {});
+		t.is(await page.inputValue('#site-input'), OPEN, 'a user with no role on demo starts on her own site');
+		t.is(JSON.stringify(await page.$$eval('#site-list option', (os) => os.map((o) => o.value))),
+		    JSON.stringify([OPEN]), 'and the picker offers her sites only');
+		psql(`SELECT sitepulse.remove_site('${OPEN}')`);
 	} finally {
 		await dana.close();
 	}
