@@ -83,6 +83,8 @@ static const char *const sql[Q__MAX] = {
 	[Q_REPORT + STATS_DEVICES] = "SELECT * FROM report.devices($1, $2::date, $3::date, $4::int)",
 	[Q_REPORT + STATS_BROWSERS] = "SELECT * FROM report.browsers($1, $2::date, $3::date, $4::int)",
 	[Q_REPORT + STATS_OS] = "SELECT * FROM report.os($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_COUNTRIES] = "SELECT * FROM report.countries($1, $2::date, $3::date, $4::int)",
+	[Q_REPORT + STATS_LANGUAGES] = "SELECT * FROM report.languages($1, $2::date, $3::date, $4::int)",
 	[Q_REPORT + STATS_EVENTS] = "SELECT * FROM report.events($1, $2::date, $3::date, $4::int)",
 	[Q_REPORT + STATS_EVENT_PROPS] =
 	    "SELECT * FROM report.event_props($1, $2::date, $3::date, $4, $5::int)",

@@ -27,6 +27,8 @@ static const struct {
 	[STATS_DEVICES] =	{ "devices",		STATS_RANGE | STATS_LIMIT },
 	[STATS_BROWSERS] =	{ "browsers",		STATS_RANGE | STATS_LIMIT },
 	[STATS_OS] =		{ "os",			STATS_RANGE | STATS_LIMIT },
+	[STATS_COUNTRIES] =	{ "countries",		STATS_RANGE | STATS_LIMIT },
+	[STATS_LANGUAGES] =	{ "languages",		STATS_RANGE | STATS_LIMIT },
 	[STATS_EVENTS] =	{ "events",		STATS_RANGE | STATS_LIMIT },
 	[STATS_EVENT_PROPS] =	{ "event_props",	STATS_RANGE | STATS_LIMIT | STATS_NAME },
 	[STATS_ELEMENTS] =	{ "elements",		STATS_RANGE | STATS_LIMIT },
