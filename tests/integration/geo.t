@@ -10,9 +10,10 @@ and as a <noscript> collect.gif. Then report=countries and
 report=languages of GET /sitepulse/stats count them (the last address of
 a forwarded chain is the visitor's, the one the trusted proxy added), and
 none of the addresses is stored anywhere in the database (pg_dump).
-Then the web tier again with a SITEPULSE_GEOIP_DB that does not exist:
-batches are still stored, with their language and without a country, and
-the program says once why. The web tier is restarted as it was at the end.
+Then the web tier as it was, without a database file: batches are still
+stored, with their language and without a country. (A file that is
+missing or no MaxMind DB is tests/unit/test-geo.c's: one log line, no
+countries.) Two restarts of the web tier, about 7 s under lighttpd.
 """
 import glob
 import os
@@ -129,18 +130,12 @@ def with_database(db):
         check(not bare, "the address %s is stored nowhere" % addr, "\n".join(bare[:3]))
 
 
-def without_database(tmp):
-    missing = os.path.join(tmp, "missing-" + RUN + ".mmdb")
-    if not check(web_start(SITEPULSE_GEOIP_DB=missing, SITEPULSE_TRUST_PROXY="1"),
-                 "%s restarted with a SITEPULSE_GEOIP_DB that does not exist" % sp.SERVER):
-        return
-    sp.is_(view(DE1, "nl", "/g"), 204, "a page view is still stored")
+def without_database():
+    """The web tier as the stack runs it, with no database file (unless the
+    run names one: the address is then the client's own, 127.0.0.1, which
+    no database places)."""
+    sp.is_(view(DE1, "nl", "/g"), 204, "without a database a page view is still stored")
     sp.is_(stored()[-1], ["/geo/%s/g" % RUN, None, "nl"], "with its language and no country")
-    logs = ""
-    for f in glob.glob(os.path.join(sp.SP_VAR, "log", "*")):
-        with open(f, errors="replace") as fh:
-            logs += fh.read()
-    check("SITEPULSE_GEOIP_DB=%s" % missing in logs, "the program logged why it has no countries")
 
 
 def main():
@@ -155,11 +150,12 @@ def main():
             sp.done_testing()
         os.chmod(db, 0o644)
         with_database(db)
-        without_database(tmp)
     finally:
-        check(web_start(), "%s restarted as it was" % sp.SERVER)
+        restored = check(web_start(), "%s restarted as it was" % sp.SERVER)
         shutil.rmtree(tmp, ignore_errors=True)
-        sp.psql("SELECT sitepulse.remove_site(:'site')", site=SITE)
+    if restored:
+        without_database()
+    sp.psql("SELECT sitepulse.remove_site(:'site')", site=SITE)
     sp.done_testing()
 
 
