@@ -52,6 +52,9 @@
 		['devices', 'Devices', ['name', 'visits']],
 		['browsers', 'Browsers', ['name', 'visits']],
 		['os', 'Operating systems', ['name', 'visits']],
+		/* Codes (ISO 3166-1 alpha-2, ISO 639), shown as names by displayName(). */
+		['countries', 'Countries', ['name', 'visits', 'bounce_rate'], 'region'],
+		['languages', 'Languages', ['name', 'visits'], 'language'],
 		['events', 'Custom events', ['name', 'events']],
 		['elements', 'Top clicked elements', ['path', 'sel', 'clicks', 'rage', 'dead']],
 		['scroll', 'Scroll depth', ['path', 'reports', 'avg_depth', 'reached_50', 'reached_100']],
@@ -711,14 +714,35 @@
 			head.appendChild(document.createTextNode(' '));
 			head.appendChild(csv);
 			card.appendChild(head);
-			card.appendChild(self.table(t[2], results[i]));
+			card.appendChild(self.table(t[2], results[i], null, t[3]));
 			self.tables.appendChild(card);
 		});
 	};
 
 
-	/* A table of rows' columns cols, headed by heads or by the columns' labels; a figure with a change shows it. */
-	HistoryView.prototype.table = function (cols, rows, heads) {
+	/*
+	 * The name of country or language code (Intl.DisplayNames type
+	 * 'region' or 'language') in the reader's language, or the code
+	 * where the browser has none.
+	 */
+	var namers = {};
+	function displayName(type, code) {
+		try {
+			if (!namers[type])
+				namers[type] = new Intl.DisplayNames(navigator.languages || [], { type: type, fallback: 'code' });
+			return namers[type].of(code) || code;
+		} catch (e) {
+			return code;
+		}
+	}
+
+	/*
+	 * A table of rows' columns cols, headed by heads or by the columns'
+	 * labels; a figure with a change shows it. With names (a type of
+	 * displayName), the name column's codes are shown as names, the code
+	 * in the cell's title.
+	 */
+	HistoryView.prototype.table = function (cols, rows, heads, names) {
 		if (!rows.length)
 			return el('p', { class: 'hint' }, 'No data in this range.');
 		var table = el('table', { class: 'hist-table' }), tr = el('tr');
@@ -730,7 +754,9 @@
 		rows.forEach(function (r) {
 			var row = el('tr');
 			cols.forEach(function (c) {
-				var td = row.appendChild(el('td', {}, r[c] === null || r[c] === undefined ? '–' : r[c]));
+				var named = names && c === 'name' && r[c];
+				var td = row.appendChild(el('td', named ? { title: r[c] } : {},
+					named ? displayName(names, r[c]) : r[c] === null || r[c] === undefined ? '–' : r[c]));
 				var change = r.change && changeEl(r.change[c], c);
 				if (change)
 					td.appendChild(change);
