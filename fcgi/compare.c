@@ -142,35 +142,75 @@ compare_match(const struct compare_rows *now, const struct compare_rows *then)
 	return match;
 }
 
+/* A number's text as a double: 1, or 0 when s is NULL or not all a finite number. */
+static int
+number(const char *s, double *v)
+{
+	char	*end;
+
+	if (s == NULL)
+		return 0;
+	*v = strtod(s, &end);
+	return end != s && *end == '\0' && isfinite(*v);
+}
+
+/*
+ * Writes c ten-thousandths as a decimal into buf ("0.25", "-1", "2.5"),
+ * without printf's floating point (a report of hours formats thousands).
+ * Returns 0 when it does not fit.
+ */
+static int
+format_change(long long c, char *buf, size_t sz)
+{
+	char			 tmp[32], *p = tmp + sizeof(tmp);
+	unsigned long long	 u = c < 0 ? 0ULL - (unsigned long long)c : (unsigned long long)c;
+	unsigned		 frac = (unsigned)(u % 10000);
+	int			 digits = 4;
+
+	*--p = '\0';
+	for (; frac != 0 && frac % 10 == 0; frac /= 10)
+		digits--;
+	for (; frac != 0; frac /= 10, digits--)
+		*--p = (char)('0' + frac % 10);
+	for (; digits > 0 && digits < 4; digits--)
+		*--p = '0';
+	if (u % 10000 != 0)
+		*--p = '.';
+	u /= 10000;
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (c < 0)
+		*--p = '-';
+	if ((size_t)(tmp + sizeof(tmp) - p) > sz)
+		return 0;
+	memcpy(buf, p, (size_t)(tmp + sizeof(tmp) - p));
+	return 1;
+}
+
 /*
  * The relative change from then to now (numbers as text, NULL for SQL
  * NULL): (now - then) / then, rounded to 4 decimals, as text into buf
- * ("0.25" is 25 % more, "-1" all gone). Returns 1, or 0 when there is no
- * change to give: either is NULL or not a number, or then is 0. Pure.
+ * ("0.25" is 25 % more, "-1" all gone) and as a number into *v (which
+ * may be NULL). Returns 1, or 0 when there is no change to give: either
+ * is NULL or not a number, or then is 0. Pure.
  */
 int
-compare_change(const char *now, const char *then, char *buf, size_t sz)
+compare_change(const char *now, const char *then, char *buf, size_t sz, double *v)
 {
-	char	*end;
-	double	 a, b, c;
-	size_t	 n;
+	double		 a, b, x;
+	long long	 c;
 
-	if (now == NULL || then == NULL)
+	if (!number(now, &a) || !number(then, &b) || b == 0)
 		return 0;
-	a = strtod(now, &end);
-	if (end == now || *end != '\0')
+	x = round((a - b) / b * 10000);
+	if (!isfinite(x) || fabs(x) > 1e15)
 		return 0;
-	b = strtod(then, &end);
-	if (end == then || *end != '\0' || b == 0 || !isfinite(a) || !isfinite(b))
+	c = (long long)x;
+	if (!format_change(c, buf, sz))
 		return 0;
-	c = round((a - b) / b * 10000) / 10000;
-	if (!isfinite(c) || snprintf(buf, sz, "%.4f", c == 0 ? 0 : c) >= (int)sz)
-		return 0;
-	/* 0.2500 -> 0.25, 3.0000 -> 3 */
-	for (n = strlen(buf); buf[n - 1] == '0'; n--)
-		buf[n - 1] = '\0';
-	if (buf[n - 1] == '.')
-		buf[n - 1] = '\0';
+	if (v != NULL)
+		*v = (double)c / 10000;
 	return 1;
 }
 
@@ -186,13 +226,14 @@ compare_changes(const struct compare_rows *now, int i, const struct compare_rows
 {
 	struct json_object	*o = json_object_new_object();
 	char			 buf[COMPARE_CHANGE_MAX];
+	double			 v;
 
 	for (int j = 0; j < now->ncols; j++) {
 		if (now->role[j] != COMPARE_FIGURE)
 			continue;
 		if (k >= 0 && compare_change(now->cell[i * now->ncols + j],
-		    then->cell[k * then->ncols + j], buf, sizeof(buf)))
-			json_object_object_add(o, names[j], json_object_new_double_s(strtod(buf, NULL), buf));
+		    then->cell[k * then->ncols + j], buf, sizeof(buf), &v))
+			json_object_object_add(o, names[j], json_object_new_double_s(v, buf));
 		else
 			json_object_object_add(o, names[j], NULL);
 	}

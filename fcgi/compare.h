@@ -40,7 +40,7 @@ int		 compare_kind_find(const char *, enum compare_kind *);
 const char	*compare_kind_name(enum compare_kind);
 void		 compare_range(const struct param_range *, enum compare_kind, struct param_range *);
 int		*compare_match(const struct compare_rows *, const struct compare_rows *);
-int		 compare_change(const char *, const char *, char *, size_t);
+int		 compare_change(const char *, const char *, char *, size_t, double *);
 struct json_object *compare_changes(const struct compare_rows *, int, const struct compare_rows *, int,
 		    const char *const *);
 

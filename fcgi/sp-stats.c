@@ -233,7 +233,7 @@ csv_compare(struct util_buf *b, const struct report *rep, int i)
 		snprintf(name, sizeof(name), "%s_change", rep->names[j]);
 		if (i < 0)
 			stats_csv_cell(b, name, 1);
-		else if (k >= 0 && compare_change(now->cell[i * now->ncols + j], was, change, sizeof(change)))
+		else if (k >= 0 && compare_change(now->cell[i * now->ncols + j], was, change, sizeof(change), NULL))
 			stats_csv_cell(b, change, 0);
 	}
 }

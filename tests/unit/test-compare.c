@@ -84,16 +84,30 @@ test_change(void)
 		{ "", "4", 0, NULL },
 		{ "inf", "4", 0, NULL },
 		{ "1e308", "1e-308", 0, NULL },
+		{ "1e20", "1", 0, NULL },		/* past what the text holds exactly */
+		{ "1e11", "1", 1, "99999999999" },
+		{ "1.00005", "1", 1, "0.0001" },	/* rounded half away from zero */
+		{ "0.9999", "1", 1, "-0.0001" },
+		{ "0.99999", "1", 1, "0" },		/* never "-0" */
+		{ "1.0101", "1", 1, "0.0101" },		/* inner zeros stay */
+		{ "1.001", "1", 1, "0.001" },
+		{ "11", "1", 1, "10" },
+		{ "2.1", "1", 1, "1.1" },
+		{ "-3", "2", 1, "-2.5" },
+		{ "3", "-2", 1, "-2.5" },		/* over a negative number, as the formula says */
 	};
 	char	 buf[COMPARE_CHANGE_MAX];
+	double	 v;
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		int got = compare_change(t[i].now, t[i].then, buf, sizeof(buf));
-		if (!ok(got == t[i].want && (!got || strcmp(buf, t[i].out) == 0), "change %s -> %s: %s",
+		int got = compare_change(t[i].now, t[i].then, buf, sizeof(buf), &v);
+		if (!ok(got == t[i].want && (!got || (strcmp(buf, t[i].out) == 0 && v == strtod(t[i].out, NULL))),
+		    "change %s -> %s: %s",
 		    t[i].then ? t[i].then : "NULL", t[i].now ? t[i].now : "NULL", t[i].out ? t[i].out : "none"))
 			diag("got %d [%s]", got, got ? buf : "");
 	}
-	ok(!compare_change("5", "4", buf, 3), "no room: no change");
+	ok(!compare_change("5", "4", buf, 4, NULL) && compare_change("5", "4", buf, 5, NULL) &&
+	    strcmp(buf, "0.25") == 0, "no room: no change");
 }
 
 /* Matches now against then; the matches as text, "0 -1 2". */
