@@ -24,7 +24,9 @@
  * to share/<endpoint>?share=TOKEN, and nothing that writes is shown.
  * Everything is fetched relative to the page, with the browser's
  * credentials; all text from the server goes in as text, never as markup.
- * Nothing runs while the section is hidden.
+ * Nothing runs while the section is hidden. On the dashboard, every
+ * heatmap request carries app.js's filters (SitePulse.filters), and the
+ * view loads again when they change.
  */
 (function () {
 	'use strict';
@@ -111,10 +113,17 @@
 		return { from: state.cfrom, to: state.cto };
 	}
 
-	/* The query of a read request: the site (or share token), page, device and period. */
+	/* The dashboard's filters (app.js), or null. */
+	function filters() {
+		return (window.SitePulse && window.SitePulse.filters) || null;
+	}
+
+	/* The query of a read request: the site (or share token), page, device, period and filters. */
 	function query(extra) {
 		var q = new URLSearchParams(token() ? { share: token() } : { site: state.site });
-		var r = range();
+		var r = range(), f = filters() && window.SitePulse.filters.str();
+		if (f)
+			q.set('filters', f);
 		if (state.path)
 			q.set('path', state.path);
 		q.set('device', state.device);
@@ -450,8 +459,11 @@
 	function getJSON(url) {
 		return fetch(url, { credentials: 'same-origin', cache: 'no-store' }).then(function (res) {
 			return res.json().catch(function () { return {}; }).then(function (d) {
-				if (!res.ok)
-					throw new Error(d.error || String(res.status));
+				if (!res.ok) {
+					var err = new Error(d.error || String(res.status));
+					err.status = res.status;
+					throw err;
+				}
 				return d;
 			});
 		});
@@ -491,7 +503,11 @@
 			shotNote();
 			if (!token())
 				loadShots();
-		}).catch(function (e) { note('Heatmap data unavailable: ' + e.message); });
+		}).catch(function (e) {
+			note('Heatmap data unavailable: ' + e.message);
+			if (e.status === 400 && filters())
+				filters().refused(e.message);
+		});
 	}
 
 	/* A duration in words, from seconds: "5 minutes", "3 days". */
@@ -745,6 +761,11 @@
 			if (state.visible)
 				refresh();
 		}).observe(section, { attributes: true, attributeFilter: ['hidden'] });
+		if (filters())
+			filters().onChange(function () {
+				if (state.visible)
+					refresh();
+			});
 		if (window.SitePulse)
 			window.SitePulse.onSite(function (key) {
 				state.site = key;

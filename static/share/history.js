@@ -35,6 +35,12 @@
  * with a small form (POST admin/annotation), a share link only shows them.
  * The markers are an SVG laid over the plot area (x 0 to 600 across it).
  *
+ * On the dashboard, every request (CSV links too) carries app.js's filters
+ * (SitePulse.filters.toQuery()); a row of a report naming a dimension
+ * (a page, a source, a device, ...) is a button that adds the filter
+ * "dimension == that value", and every report loads again; a 400 (a bad
+ * filter) is reported beside the filters' chips.
+ *
  * Data is only ever put into the page as text (textContent), never as HTML.
  */
 (function () {
@@ -165,6 +171,19 @@
 			text: v('--muted', '#5b6470'), grid: v('--border', '#d9dee5') };
 	}
 
+	/* The dashboard's filters (app.js's SitePulse.filters), or null (a share link's page). */
+	function filters() {
+		return (window.SitePulse && window.SitePulse.filters) || null;
+	}
+
+	/* Report -> the filter dimension its rows name, and the column holding the value. */
+	var FILTER_BY = {
+		pages: ['page', 'path'], entry_pages: ['entry_page'], exit_pages: ['exit_page'], referrers: ['source'],
+		utm_sources: ['utm_source'], utm_mediums: ['utm_medium'], utm_campaigns: ['utm_campaign'],
+		devices: ['device'], browsers: ['browser'], os: ['os'], countries: ['country'],
+		languages: ['language'], events: ['event'], goals: ['goal', 'goal']
+	};
+
 	function HistoryView(root, source) {
 		this.root = root;
 		this.source = source;		/* { base: 'stats' URL, who: 'site=KEY' or 'share=TOKEN' } */
@@ -176,10 +195,11 @@
 		this.build();
 	}
 
+	/* Every report's URL, CSV links too: with the dashboard's filters (app.js), when any. */
 	HistoryView.prototype.url = function (report, extra, format) {
-		var r = this.range;
+		var r = this.range, f = filters();
 		var q = this.source.who + '&report=' + report + '&from=' + r.from + '&to=' + r.to;
-		return this.source.base + '?' + q + (extra || '') + (format ? '&format=' + format : '');
+		return this.source.base + '?' + q + (extra || '') + (f ? f.toQuery() : '') + (format ? '&format=' + format : '');
 	};
 	/* The dashboard's note form: POST admin/annotation with the cross-site header. */
 	HistoryView.prototype.buildNoteForm = function () {
@@ -290,8 +310,11 @@
 	HistoryView.prototype.fetchBody = function (report, extra) {
 		return fetch(this.url(report, extra), { credentials: 'same-origin' }).then(function (res) {
 			return res.json().then(function (body) {
-				if (!res.ok)
-					throw new Error(body.error || ('HTTP ' + res.status));
+				if (!res.ok) {
+					var err = new Error(body.error || ('HTTP ' + res.status));
+					err.status = res.status;
+					throw err;
+				}
 				return body;
 			});
 		});
@@ -324,8 +347,15 @@
 				self.show(res[1]);
 			self.renderTables(res.slice(2));
 		}).catch(function (err) {
-			if (seq === self.seq)
-				self.status.textContent = 'Could not load history: ' + err.message;
+			if (seq !== self.seq)
+				return;
+			self.status.textContent = 'Could not load history: ' + err.message;
+			if (err.status === 400 && filters() && filters().str()) {
+				/* A refused filter: no figures rather than the unfiltered ones under its chip. */
+				self.summary.textContent = '';
+				self.tables.textContent = '';
+				filters().refused(err.message);
+			}
 		});
 	};
 
@@ -714,7 +744,7 @@
 			head.appendChild(document.createTextNode(' '));
 			head.appendChild(csv);
 			card.appendChild(head);
-			card.appendChild(self.table(t[2], results[i], null, t[3]));
+			card.appendChild(self.table(t[2], results[i], null, t[3], t[0]));
 			self.tables.appendChild(card);
 		});
 	};
@@ -740,9 +770,11 @@
 	 * A table of rows' columns cols, headed by heads or by the columns'
 	 * labels; a figure with a change shows it. With names (a type of
 	 * displayName), the name column's codes are shown as names, the code
-	 * in the cell's title.
+	 * in the cell's title. With report (a key of FILTER_BY) on the
+	 * dashboard, each row's name is a button that filters every report by it.
 	 */
-	HistoryView.prototype.table = function (cols, rows, heads, names) {
+	HistoryView.prototype.table = function (cols, rows, heads, names, report) {
+		var by = filters() && FILTER_BY[report];
 		if (!rows.length)
 			return el('p', { class: 'hint' }, 'No data in this range.');
 		var table = el('table', { class: 'hist-table' }), tr = el('tr');
@@ -755,8 +787,10 @@
 			var row = el('tr');
 			cols.forEach(function (c) {
 				var named = names && c === 'name' && r[c];
-				var td = row.appendChild(el('td', named ? { title: r[c] } : {},
-					named ? displayName(names, r[c]) : r[c] === null || r[c] === undefined ? '–' : r[c]));
+				var shown = named ? displayName(names, r[c]) : r[c] === null || r[c] === undefined ? '–' : r[c];
+				var td = row.appendChild(el('td', named ? { title: r[c] } : {}, shown));
+				if (by && c === (by[1] || 'name') && r[c] !== null && r[c] !== undefined)
+					td.replaceChild(filterButton(by[0], r[c], shown), td.firstChild);
 				var change = r.change && changeEl(r.change[c], c);
 				if (change)
 					td.appendChild(change);
@@ -765,6 +799,14 @@
 		});
 		return table;
 	};
+
+	/* A row's name as a button: adds the filter dim == value (Enter or a click). */
+	function filterButton(dim, value, shown) {
+		var b = el('button', { type: 'button', class: 'hist-filter',
+			'aria-label': 'Filter by ' + (filters().dims[dim] || dim).toLowerCase() + ' ' + shown }, shown);
+		b.addEventListener('click', function () { filters().add(dim, '==', [String(value)]); });
+		return b;
+	}
 
 	function start() {
 		var root = document.getElementById('history-view');
@@ -790,6 +832,11 @@
 			if (shown && view)
 				view.load();
 		});
+		if (filters())
+			filters().onChange(function () {
+				if (shown && view)
+					view.load();
+			});
 	}
 
 	if (document.readyState === 'loading')
