@@ -260,10 +260,10 @@ RETURNS TABLE (path text, reports bigint, avg_depth numeric, reached_25 numeric,
 LANGUAGE sql STABLE
 AS $$
     SELECT s.path, sum(s.views)::bigint, round(sum(s.views * s.depth) / sum(s.views), 1),
-           report.rate(sum(s.views) FILTER (WHERE s.depth >= 25), sum(s.views)),
-           report.rate(sum(s.views) FILTER (WHERE s.depth >= 50), sum(s.views)),
-           report.rate(sum(s.views) FILTER (WHERE s.depth >= 75), sum(s.views)),
-           report.rate(sum(s.views) FILTER (WHERE s.depth >= 100), sum(s.views))
+           report.rate(coalesce(sum(s.views) FILTER (WHERE s.depth >= 25), 0), sum(s.views)),
+           report.rate(coalesce(sum(s.views) FILTER (WHERE s.depth >= 50), 0), sum(s.views)),
+           report.rate(coalesce(sum(s.views) FILTER (WHERE s.depth >= 75), 0), sum(s.views)),
+           report.rate(coalesce(sum(s.views) FILTER (WHERE s.depth >= 100), 0), sum(s.views))
       FROM sitepulse.scroll_depths s
      WHERE s.site_id = report.site_id(p_site) AND s.day BETWEEN p_from AND p_to
      GROUP BY s.path

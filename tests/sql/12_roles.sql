@@ -130,12 +130,12 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'sitepulse'::regnamespace
                    AND has_function_privilege('sitepulse_stats', p.oid, 'EXECUTE')
                  ORDER BY 1),
-          '{sitepulse.role_rank(text),"sitepulse.site_role(text,text)","sitepulse.token_annotate(text,timestamp with time zone,text)",sitepulse.token_site(text)}'::text[],
-          'stats may execute no sitepulse function but the API token checks (sql/021) and the role checks (sql/022)');
+          '{sitepulse.role_rank(text),"sitepulse.site_role(text,text)","sitepulse.token_annotate(text,timestamp with time zone,text)",sitepulse.token_site(text),"sitepulse.url_param(text,text)","sitepulse.utc_day(timestamp with time zone)","sitepulse.visit_duration_ms(bigint,timestamp with time zone,timestamp with time zone)"}'::text[],
+          'stats may execute no sitepulse function but the API token checks (sql/021), the role checks (sql/022) and the three pure helpers filtered reports use (sql/026)');
 SELECT ok(has_column_privilege('sitepulse_stats', 'sitepulse.sites', 'share_token', 'SELECT'),
           'stats may read share tokens (share links, report=sites)');
 SELECT ok(NOT has_any_column_privilege('sitepulse_stats', t, 'SELECT'), 'stats may not read ' || t)
-  FROM unnest(ARRAY['sitepulse.salts', 'sitepulse.events', 'sitepulse.visits', 'sitepulse.live_visitors']) AS t;
+  FROM unnest(ARRAY['sitepulse.salts', 'sitepulse.live_visitors', 'sitepulse.users', 'sitepulse.api_tokens']) AS t;
 
 -- the others -----------------------------------------------------------------------
 SELECT ok(has_function_privilege('sitepulse_admin',

@@ -1,0 +1,597 @@
+-- report: filtered reports (segments). Every report of a range in
+-- reports.sql and visitors.sql has an overload with one more, last,
+-- argument p_filters: report.top_pages('demo', '2026-11-01', '2026-11-30',
+-- 10, 'source==news.example.org|t.co;device==mobile;page~/blog/').
+--
+-- The syntax (README, "Filters"): terms joined by ';', each DIMENSION OP
+-- VALUE, OP one of == (any of the values), != (none of them) and ~
+-- (contains any of them, ignoring case), several values joined by '|'; a
+-- backslash makes the next character literal (\; \| \\). The dimensions
+-- are those of report.filter_dimensions() and prop:NAME. NULL or '' is no
+-- filter: the overload then returns exactly the unfiltered report. A bad
+-- string raises SQLSTATE SP400 with a message that names the term, which
+-- sp-stats answers as 400 with that message (fcgi/db.c).
+--
+-- What a filter selects is a set of visits (report.segment()): visit
+-- dimensions test the visit's own column (entry_page, exit_page, source,
+-- utm_source, utm_medium, utm_campaign, device, browser, os, country,
+-- language); page, event, prop:NAME, utm_content and utm_term test
+-- whether the visit has a matching page view or custom event (with !=:
+-- has none); goal whether it reached a matching goal (visit_goals). Every
+-- figure is then counted the way the rollups count it, over the selected
+-- visits and their events (report.segment_events()): visits, bounces and
+-- duration on the day the visit started, page views, events and visitors
+-- ((day, visitor) pairs) on the day of the event. A filter that every
+-- visit passes gives the unfiltered figures exactly (tests/sql/26_segments.sql).
+-- A page filter also limits the rows of the pages report (and of
+-- sp-heatmap's page list) to the matching paths.
+--
+-- Filtered reports read raw events and visits, so they cover the raw
+-- retention (sitepulse.set_raw_retention(), sql/023) and not days imported
+-- from another tool, which have no visits; their cost grows with the
+-- range's events, where the unfiltered reports read day rollups
+-- (docs/performance.md). A visit is taken to be under a day long: one
+-- started the day before p_from still counts its events of the range.
+-- tools/migrate re-applies this file on every run, after reports.sql.
+
+CREATE OR REPLACE FUNCTION report.filter_dimensions() RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT ARRAY['page', 'entry_page', 'exit_page', 'source', 'utm_source', 'utm_medium',
+                 'utm_campaign', 'utm_content', 'utm_term', 'device', 'browser', 'os',
+                 'country', 'language', 'goal', 'event']
+$$;
+COMMENT ON FUNCTION report.filter_dimensions() IS
+    'The dimensions a filter may name, besides prop:NAME (a custom event property).';
+
+-- Splits p_text at each p_sep that no backslash escapes; escapes stay.
+CREATE OR REPLACE FUNCTION report.filter_split(p_text text, p_sep text) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+DECLARE
+    v_out text[] := '{}';
+    v_cur text := '';
+    v_i   int := 1;
+    v_c   text;
+BEGIN
+    WHILE v_i <= length(p_text) LOOP
+        v_c := substr(p_text, v_i, 1);
+        IF v_c = '\' THEN
+            v_cur := v_cur || substr(p_text, v_i, 2);
+            v_i := v_i + 2;
+            CONTINUE;
+        END IF;
+        IF v_c = p_sep THEN
+            v_out := v_out || v_cur;
+            v_cur := '';
+        ELSE
+            v_cur := v_cur || v_c;
+        END IF;
+        v_i := v_i + 1;
+    END LOOP;
+    RETURN v_out || v_cur;
+END
+$$;
+COMMENT ON FUNCTION report.filter_split(text, text) IS
+    'p_text split at every p_sep not escaped by a backslash; the escapes are kept.';
+
+CREATE OR REPLACE FUNCTION report.filter_terms(p_filters text)
+RETURNS TABLE (dim text, op text, vals text[])
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+    v_term text;
+    v_name text;
+    v_m    text[];
+    v_n    int := 0;
+BEGIN
+    IF coalesce(p_filters, '') = '' THEN
+        RETURN;
+    END IF;
+    IF octet_length(p_filters) > 2048 THEN
+        RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = 'bad filters: longer than 2048 bytes';
+    END IF;
+    FOREACH v_term IN ARRAY report.filter_split(p_filters, ';') LOOP
+        CONTINUE WHEN btrim(v_term) = '';
+        v_n := v_n + 1;
+        v_name := left(btrim(v_term), 80);
+        IF v_n > 20 THEN
+            RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = 'bad filters: more than 20 terms';
+        END IF;
+        v_m := regexp_match(v_term, '^\s*(prop:[^=!~\s\\]{1,100}|[a-z_]+)\s*(==|!=|~)(.*)$');
+        IF v_m IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = format(
+                'bad filter "%s": expected DIMENSION==VALUE, DIMENSION!=VALUE or DIMENSION~VALUE', v_name);
+        END IF;
+        IF v_m[1] NOT LIKE 'prop:%' AND v_m[1] <> ALL (report.filter_dimensions()) THEN
+            RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = format(
+                'bad filter "%s": unknown dimension %s', v_name, v_m[1]);
+        END IF;
+        dim := v_m[1];
+        op := v_m[2];
+        SELECT array_agg(regexp_replace(u.x, '\\(.)', '\1', 'g') ORDER BY u.o)
+          INTO vals FROM unnest(report.filter_split(v_m[3], '|')) WITH ORDINALITY AS u(x, o);
+        IF '' = ANY (vals) THEN
+            RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = format('bad filter "%s": empty value', v_name);
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION report.filter_terms(text) IS
+    'The terms of filter string p_filters (DIMENSION OP VALUE[|VALUE...] joined by ;), values unescaped; raises SQLSTATE SP400 naming a bad term. NULL or '''' gives none.';
+
+-- The SQL test of one term, over visit v of sitepulse.visits; $1, $2 and
+-- $3 are report.segment()'s site id and range.
+CREATE OR REPLACE FUNCTION report.filter_sql(p_dim text, p_op text, p_vals text[]) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $$
+DECLARE
+    v_expr text;
+    v_test text;
+BEGIN
+    -- The value expression: a column of the visit, or of one of its events.
+    v_expr := CASE p_dim
+        WHEN 'entry_page' THEN 'v.entry_path'
+        WHEN 'exit_page' THEN 'v.exit_path'
+        WHEN 'browser' THEN 'coalesce(v.browser, ''Other'')'
+        WHEN 'os' THEN 'coalesce(v.os, ''Other'')'
+        WHEN 'source' THEN 'v.source'
+        WHEN 'utm_source' THEN 'v.utm_source'
+        WHEN 'utm_medium' THEN 'v.utm_medium'
+        WHEN 'utm_campaign' THEN 'v.utm_campaign'
+        WHEN 'device' THEN 'v.device'
+        WHEN 'country' THEN 'v.country'
+        WHEN 'language' THEN 'v.language'
+        WHEN 'goal' THEN 'n.name'
+        WHEN 'page' THEN 'e.path'
+        WHEN 'event' THEN 'e.name'
+        WHEN 'utm_content' THEN 'sitepulse.url_param(e.url, ''utm_content'')'
+        WHEN 'utm_term' THEN 'sitepulse.url_param(e.url, ''utm_term'')'
+        ELSE format('(e.props ->> %L)', substr(p_dim, 6)) END;
+    -- == and != test equality (!= negates the whole term below), ~
+    -- case-insensitive containment with LIKE's wildcards taken literally.
+    v_test := CASE WHEN p_op = '~' THEN
+        v_expr || ' ILIKE ANY (' || quote_literal(ARRAY(
+            SELECT '%' || replace(replace(replace(x, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+              FROM unnest(p_vals) AS x)) || '::text[])'
+        ELSE v_expr || ' = ANY (' || quote_literal(p_vals) || '::text[])' END;
+    IF p_dim = 'goal' THEN
+        v_test := 'EXISTS (SELECT 1 FROM sitepulse.visit_goals g JOIN sitepulse.goals n ON n.id = g.goal_id '
+            || 'WHERE g.visit_id = v.id AND ' || v_test || ')';
+    ELSIF p_dim IN ('page', 'event', 'utm_content', 'utm_term') OR p_dim LIKE 'prop:%' THEN
+        -- An event of the visit, found in the site's events of the range.
+        v_test := 'EXISTS (SELECT 1 FROM sitepulse.events e WHERE e.site_id = $1 '
+            || 'AND e.received_at >= $2::timestamp AT TIME ZONE ''UTC'' - interval ''1 day'' '
+            || 'AND e.received_at < ($3 + 1)::timestamp AT TIME ZONE ''UTC'' + interval ''1 day'' '
+            || 'AND e.visitor = v.visitor AND e.received_at BETWEEN v.started_at AND v.last_at '
+            || format('AND e.type = %L AND ', CASE WHEN p_dim = 'event' OR p_dim LIKE 'prop:%' THEN 'event'
+                                                ELSE 'pageview' END)
+            || v_test || ')';
+    END IF;
+    RETURN CASE WHEN p_op = '!=' THEN 'NOT coalesce(' ELSE 'coalesce(' END || v_test || ', false)';
+END
+$$;
+COMMENT ON FUNCTION report.filter_sql(text, text, text[]) IS
+    'SQL condition on visit v for one filter term (from report.filter_terms()); used by report.segment() only.';
+
+CREATE OR REPLACE FUNCTION report.segment(p_site int, p_from date, p_to date, p_filters text)
+RETURNS SETOF sitepulse.visits
+LANGUAGE plpgsql STABLE
+SET jit = off
+AS $$
+DECLARE
+    v_where text := '';
+    v_t     record;
+BEGIN
+    FOR v_t IN SELECT * FROM report.filter_terms(p_filters) LOOP
+        v_where := v_where || ' AND ' || report.filter_sql(v_t.dim, v_t.op, v_t.vals);
+    END LOOP;
+    RETURN QUERY EXECUTE
+        'SELECT v.* FROM sitepulse.visits v WHERE v.site_id = $1 '
+        || 'AND v.started_at >= $2::timestamp AT TIME ZONE ''UTC'' - interval ''1 day'' '
+        || 'AND v.started_at < ($3 + 1)::timestamp AT TIME ZONE ''UTC'' '
+        || 'AND v.last_at >= $2::timestamp AT TIME ZONE ''UTC''' || v_where
+        USING p_site, p_from, p_to;
+END
+$$;
+COMMENT ON FUNCTION report.segment(int, date, date, text) IS
+    'The visits of site id p_site that overlap UTC days p_from..p_to and pass every term of p_filters (a visit started up to a day before p_from included, for its events in the range).';
+
+CREATE OR REPLACE FUNCTION report.segment_events(p_site int, p_from date, p_to date, p_filters text)
+RETURNS SETOF sitepulse.events
+LANGUAGE sql STABLE
+SET jit = off
+AS $$
+    SELECT e.*
+      FROM report.segment(p_site, p_from, p_to, p_filters) v
+      JOIN sitepulse.events e
+        ON e.site_id = p_site AND e.visitor = v.visitor
+       AND e.received_at BETWEEN v.started_at AND v.last_at
+     WHERE e.received_at >= p_from::timestamp AT TIME ZONE 'UTC'
+       AND e.received_at < (p_to + 1)::timestamp AT TIME ZONE 'UTC'
+$$;
+COMMENT ON FUNCTION report.segment_events(int, date, date, text) IS
+    'The events received on UTC days p_from..p_to of the visits report.segment() selects.';
+
+-- The visits the visit figures count: started in the range, with a page view.
+CREATE OR REPLACE FUNCTION report.segment_visits(p_site text, p_from date, p_to date, p_filters text)
+RETURNS SETOF sitepulse.visits
+LANGUAGE sql STABLE
+AS $$
+    SELECT v.* FROM report.segment(report.site_id(p_site), p_from, p_to, p_filters) v
+     WHERE v.pageviews > 0 AND sitepulse.utc_day(v.started_at) BETWEEN p_from AND p_to
+$$;
+COMMENT ON FUNCTION report.segment_visits(text, date, date, text) IS
+    'The visits of site p_site started on UTC days p_from..p_to, with a page view, that pass p_filters: those the visit figures (visits, bounces, duration) count.';
+
+CREATE OR REPLACE FUNCTION report.filter_match(p_filters text, p_dim text, p_value text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(bool_and(CASE t.op
+               WHEN '==' THEN p_value = ANY (t.vals)
+               WHEN '!=' THEN p_value <> ALL (t.vals)
+               ELSE EXISTS (SELECT 1 FROM unnest(t.vals) x WHERE strpos(lower(p_value), lower(x)) > 0) END), true)
+      FROM report.filter_terms(p_filters) t
+     WHERE t.dim = p_dim
+$$;
+COMMENT ON FUNCTION report.filter_match(text, text, text) IS
+    'Whether value p_value passes every term of p_filters on dimension p_dim (true when there is none): e.g. which paths a page filter keeps in the pages report.';
+
+-- Traffic ------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION report.timeseries(p_site text, p_from date, p_to date, p_interval text,
+                                             p_filters text)
+RETURNS TABLE (t timestamptz, visitors bigint, pageviews bigint, visits bigint,
+               bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF coalesce(p_filters, '') = '' THEN
+        RETURN QUERY SELECT * FROM report.timeseries(p_site, p_from, p_to, p_interval);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH slots AS (
+        SELECT s AS t
+          FROM generate_series(p_from::timestamp AT TIME ZONE 'UTC',
+                               (p_to + 1)::timestamp AT TIME ZONE 'UTC' - interval '1 second',
+                               CASE p_interval WHEN 'hour' THEN interval '1 hour'
+                                               ELSE interval '1 day' END) AS s
+         WHERE p_interval IN ('day', 'hour')
+    ), ev AS (
+        SELECT date_trunc(p_interval, e.received_at, 'UTC') AS t,
+               count(DISTINCT e.visitor) AS visitors,
+               count(*) FILTER (WHERE e.type = 'pageview') AS pageviews
+          FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
+         GROUP BY 1
+    ), vi AS (
+        SELECT date_trunc(p_interval, v.started_at, 'UTC') AS t, count(*) AS visits,
+               count(*) FILTER (WHERE v.pageviews = 1) AS bounces,
+               sum(sitepulse.visit_duration_ms(v.engaged_ms, v.started_at, v.last_at)) AS duration_ms
+          FROM report.segment_visits(p_site, p_from, p_to, p_filters) v
+         GROUP BY 1
+    )
+    SELECT s.t, coalesce(e.visitors, 0)::bigint, coalesce(e.pageviews, 0)::bigint,
+           coalesce(v.visits, 0)::bigint, report.rate(v.bounces, v.visits),
+           report.seconds(v.duration_ms, v.visits)
+      FROM slots s LEFT JOIN ev e USING (t) LEFT JOIN vi v USING (t)
+     WHERE report.site_id(p_site) IS NOT NULL
+     ORDER BY s.t;
+END
+$$;
+COMMENT ON FUNCTION report.timeseries(text, date, date, text, text) IS
+    'report.timeseries() of the visits that pass filter p_filters (see report.filter_terms()); native days only.';
+
+CREATE OR REPLACE FUNCTION report.summary(p_site text, p_from date, p_to date, p_filters text)
+RETURNS TABLE (visitors bigint, pageviews bigint, events bigint, visits bigint,
+               bounce_rate numeric, avg_duration_s numeric, views_per_visit numeric)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF coalesce(p_filters, '') = '' THEN
+        RETURN QUERY SELECT * FROM report.summary(p_site, p_from, p_to);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH ev AS (
+        SELECT count(DISTINCT (sitepulse.utc_day(e.received_at), e.visitor)) AS visitors,
+               count(*) FILTER (WHERE e.type = 'pageview') AS pageviews, count(*) AS events
+          FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
+    ), vi AS (
+        SELECT count(*) AS visits, count(*) FILTER (WHERE v.pageviews = 1) AS bounces,
+               sum(sitepulse.visit_duration_ms(v.engaged_ms, v.started_at, v.last_at)) AS duration_ms,
+               sum(v.pageviews) AS views
+          FROM report.segment_visits(p_site, p_from, p_to, p_filters) v
+    )
+    SELECT e.visitors, e.pageviews, e.events, v.visits, report.rate(v.bounces, v.visits),
+           report.seconds(v.duration_ms, v.visits), round(e.pageviews / nullif(v.visits, 0)::numeric, 2)
+      FROM ev e, vi v
+     WHERE report.site_id(p_site) IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION report.summary(text, date, date, text) IS
+    'report.summary() of the visits that pass filter p_filters (see report.filter_terms()); native days only.';
+
+-- Pages and visit dimensions -------------------------------------------------
+
+CREATE OR REPLACE FUNCTION report.top_pages(p_site text, p_from date, p_to date, p_limit int,
+                                            p_filters text)
+RETURNS TABLE (path text, visitors bigint, pageviews bigint)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF coalesce(p_filters, '') = '' THEN
+        RETURN QUERY SELECT * FROM report.top_pages(p_site, p_from, p_to, p_limit);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT e.path, count(DISTINCT (sitepulse.utc_day(e.received_at), e.visitor)), count(*)
+      FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
+     WHERE e.type = 'pageview'
+     GROUP BY e.path
+    HAVING report.filter_match(p_filters, 'page', e.path)
+     ORDER BY 3 DESC, 2 DESC, 1
+     LIMIT p_limit;
+END
+$$;
+COMMENT ON FUNCTION report.top_pages(text, date, date, int, text) IS
+    'report.top_pages() of the visits that pass filter p_filters; a page term also keeps only the paths it matches.';
+
+CREATE OR REPLACE FUNCTION report.dimension(p_site text, p_dim text, p_from date, p_to date,
+                                            p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF coalesce(p_filters, '') = '' THEN
+        RETURN QUERY SELECT * FROM report.dimension(p_site, p_dim, p_from, p_to, p_limit);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT x.value, count(*), report.rate(count(*) FILTER (WHERE v.pageviews = 1), count(*)),
+           report.seconds(sum(sitepulse.visit_duration_ms(v.engaged_ms, v.started_at, v.last_at)), count(*))
+      FROM report.segment_visits(p_site, p_from, p_to, p_filters) v
+     CROSS JOIN LATERAL (SELECT CASE p_dim
+                WHEN 'entry' THEN v.entry_path
+                WHEN 'exit' THEN v.exit_path
+                WHEN 'source' THEN CASE WHEN NOT v.spam THEN v.source END
+                WHEN 'utm_source' THEN v.utm_source
+                WHEN 'utm_medium' THEN v.utm_medium
+                WHEN 'utm_campaign' THEN v.utm_campaign
+                WHEN 'device' THEN v.device
+                WHEN 'browser' THEN coalesce(v.browser, 'Other')
+                WHEN 'os' THEN coalesce(v.os, 'Other')
+                WHEN 'country' THEN v.country
+                WHEN 'language' THEN v.language END AS value) x
+     WHERE x.value IS NOT NULL
+     GROUP BY x.value
+     ORDER BY 2 DESC, 1
+     LIMIT p_limit;
+END
+$$;
+COMMENT ON FUNCTION report.dimension(text, text, date, date, int, text) IS
+    'report.dimension() of the visits that pass filter p_filters, counted as sitepulse.rollup_visit_dims() counts them.';
+
+CREATE OR REPLACE FUNCTION report.entry_pages(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'entry', p_from, p_to, p_limit, p_filters) $$;
+COMMENT ON FUNCTION report.entry_pages(text, date, date, int, text) IS 'report.entry_pages() with filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.exit_pages(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'exit', p_from, p_to, p_limit, p_filters) $$;
+COMMENT ON FUNCTION report.exit_pages(text, date, date, int, text) IS 'report.exit_pages() with filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.referrers(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'source', p_from, p_to, p_limit, p_filters) $$;
+COMMENT ON FUNCTION report.referrers(text, date, date, int, text) IS 'report.referrers() with filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.utm_sources(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'utm_source', p_from, p_to, p_limit, p_filters) $$;
+COMMENT ON FUNCTION report.utm_sources(text, date, date, int, text) IS 'report.utm_sources() with filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.utm_mediums(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'utm_medium', p_from, p_to, p_limit, p_filters) $$;
+COMMENT ON FUNCTION report.utm_mediums(text, date, date, int, text) IS 'report.utm_mediums() with filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.utm_campaigns(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'utm_campaign', p_from, p_to, p_limit, p_filters) $$;
+COMMENT ON FUNCTION report.utm_campaigns(text, date, date, int, text) IS 'report.utm_campaigns() with filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.devices(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'device', p_from, p_to, p_limit, p_filters) $$;
+COMMENT ON FUNCTION report.devices(text, date, date, int, text) IS 'report.devices() with filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.browsers(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'browser', p_from, p_to, p_limit, p_filters) $$;
+COMMENT ON FUNCTION report.browsers(text, date, date, int, text) IS 'report.browsers() with filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.os(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'os', p_from, p_to, p_limit, p_filters) $$;
+COMMENT ON FUNCTION report.os(text, date, date, int, text) IS 'report.os() with filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.countries(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'country', p_from, p_to, p_limit, p_filters) $$;
+COMMENT ON FUNCTION report.countries(text, date, date, int, text) IS 'report.countries() with filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.languages(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
+LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'language', p_from, p_to, p_limit, p_filters) $$;
+COMMENT ON FUNCTION report.languages(text, date, date, int, text) IS 'report.languages() with filter p_filters.';
+
+-- Custom events, clicks, scrolling -------------------------------------------
+
+CREATE OR REPLACE FUNCTION report.events(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (name text, events bigint)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF coalesce(p_filters, '') = '' THEN
+        RETURN QUERY SELECT * FROM report.events(p_site, p_from, p_to, p_limit);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT e.name, count(*)
+      FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
+     WHERE e.type = 'event' AND e.name IS NOT NULL
+     GROUP BY e.name
+     ORDER BY 2 DESC, 1
+     LIMIT p_limit;
+END
+$$;
+COMMENT ON FUNCTION report.events(text, date, date, int, text) IS 'report.events() of the visits that pass filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.event_props(p_site text, p_from date, p_to date, p_name text,
+                                              p_limit int, p_filters text)
+RETURNS TABLE (prop text, value text, events bigint)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF coalesce(p_filters, '') = '' THEN
+        RETURN QUERY SELECT * FROM report.event_props(p_site, p_from, p_to, p_name, p_limit);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT left(p.key, 200), left(p.value, 200), count(*)
+      FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
+     CROSS JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(e.props) = 'object'
+                                             THEN e.props ELSE '{}' END) AS p
+     WHERE e.type = 'event' AND e.name = p_name AND p.value IS NOT NULL
+     GROUP BY 1, 2
+     ORDER BY 3 DESC, 1, 2
+     LIMIT p_limit;
+END
+$$;
+COMMENT ON FUNCTION report.event_props(text, date, date, text, int, text) IS
+    'report.event_props() of the visits that pass filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.elements(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (path text, sel text, clicks bigint, rage bigint, dead bigint)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF coalesce(p_filters, '') = '' THEN
+        RETURN QUERY SELECT * FROM report.elements(p_site, p_from, p_to, p_limit);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT e.path, e.sel, count(*), count(*) FILTER (WHERE e.rage), count(*) FILTER (WHERE e.dead)
+      FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
+     WHERE e.type = 'click' AND e.sel IS NOT NULL
+     GROUP BY e.path, e.sel
+     ORDER BY 3 DESC, 1, 2
+     LIMIT p_limit;
+END
+$$;
+COMMENT ON FUNCTION report.elements(text, date, date, int, text) IS
+    'report.elements() of the visits that pass filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.scroll(p_site text, p_from date, p_to date, p_limit int, p_filters text)
+RETURNS TABLE (path text, reports bigint, avg_depth numeric, reached_25 numeric,
+               reached_50 numeric, reached_75 numeric, reached_100 numeric)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF coalesce(p_filters, '') = '' THEN
+        RETURN QUERY SELECT * FROM report.scroll(p_site, p_from, p_to, p_limit);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT e.path, count(*), round(avg(e.depth), 1),
+           report.rate(count(*) FILTER (WHERE e.depth >= 25), count(*)),
+           report.rate(count(*) FILTER (WHERE e.depth >= 50), count(*)),
+           report.rate(count(*) FILTER (WHERE e.depth >= 75), count(*)),
+           report.rate(count(*) FILTER (WHERE e.depth >= 100), count(*))
+      FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
+     WHERE e.type = 'leave' AND e.depth IS NOT NULL
+     GROUP BY e.path
+     ORDER BY 2 DESC, 1
+     LIMIT p_limit;
+END
+$$;
+COMMENT ON FUNCTION report.scroll(text, date, date, int, text) IS
+    'report.scroll() of the visits that pass filter p_filters.';
+
+-- Goals and funnels --------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION report.goals(p_site text, p_from date, p_to date, p_filters text)
+RETURNS TABLE (goal text, kind text, match text, conversions bigint, visits bigint, conversion_rate numeric)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF coalesce(p_filters, '') = '' THEN
+        RETURN QUERY SELECT * FROM report.goals(p_site, p_from, p_to);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH v AS MATERIALIZED (
+        SELECT s.id, s.pageviews FROM report.segment(report.site_id(p_site), p_from, p_to, p_filters) s
+         WHERE sitepulse.utc_day(s.started_at) BETWEEN p_from AND p_to
+    ), total AS (
+        SELECT count(*) FILTER (WHERE v.pageviews > 0) AS visits FROM v
+    )
+    SELECT g.name, g.kind, g.match, count(c.visit_id), t.visits, report.rate(count(c.visit_id), t.visits)
+      FROM sitepulse.goals g
+     CROSS JOIN total t
+      LEFT JOIN (sitepulse.visit_goals c JOIN v ON v.id = c.visit_id) ON c.goal_id = g.id
+     WHERE g.site_id = report.site_id(p_site)
+     GROUP BY g.id, g.name, g.kind, g.match, t.visits
+     ORDER BY 4 DESC, 1;
+END
+$$;
+COMMENT ON FUNCTION report.goals(text, date, date, text) IS
+    'report.goals() of the visits that pass filter p_filters.';
+
+CREATE OR REPLACE FUNCTION report.funnels(p_site text, p_from date, p_to date, p_filters text)
+RETURNS TABLE (funnel text, step int, goal text, visits bigint, from_start numeric, from_previous numeric)
+LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF coalesce(p_filters, '') = '' THEN
+        RETURN QUERY SELECT * FROM report.funnels(p_site, p_from, p_to);
+        RETURN;
+    END IF;
+    -- The walk of sitepulse.rollup_funnels() (sql/011), over the selected visits.
+    RETURN QUERY
+    WITH RECURSIVE v AS MATERIALIZED (
+        SELECT s.id FROM report.segment(report.site_id(p_site), p_from, p_to, p_filters) s
+         WHERE sitepulse.utc_day(s.started_at) BETWEEN p_from AND p_to
+    ), f AS (
+        SELECT f.id, f.name, f.steps FROM sitepulse.funnels f WHERE f.site_id = report.site_id(p_site)
+    ), walk AS (
+        SELECT f.id AS funnel_id, f.steps, g.visit_id, 1 AS step, g.first_at AS at
+          FROM f JOIN sitepulse.visit_goals g ON g.goal_id = f.steps[1]
+          JOIN v ON v.id = g.visit_id
+        UNION ALL
+        SELECT w.funnel_id, w.steps, w.visit_id, w.step + 1,
+               CASE WHEN g.first_at >= w.at THEN g.first_at ELSE g.last_at END
+          FROM walk w
+          JOIN sitepulse.visit_goals g
+            ON g.visit_id = w.visit_id AND g.goal_id = w.steps[w.step + 1] AND g.last_at >= w.at
+         WHERE w.step < cardinality(w.steps)
+    ), steps AS (
+        SELECT f.name AS funnel, s.step, g.name AS goal,
+               (SELECT count(*) FROM walk w WHERE w.funnel_id = f.id AND w.step = s.step) AS visits
+          FROM f
+         CROSS JOIN LATERAL generate_subscripts(f.steps, 1) AS s(step)
+          JOIN sitepulse.goals g ON g.id = f.steps[s.step]
+    )
+    SELECT s.funnel, s.step, s.goal, s.visits,
+           report.rate(s.visits, first_value(s.visits) OVER w),
+           report.rate(s.visits, coalesce(lag(s.visits) OVER w, s.visits))
+      FROM steps s
+    WINDOW w AS (PARTITION BY s.funnel ORDER BY s.step)
+     ORDER BY s.funnel, s.step;
+END
+$$;
+COMMENT ON FUNCTION report.funnels(text, date, date, text) IS
+    'report.funnels() of the visits that pass filter p_filters.';
