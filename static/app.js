@@ -169,6 +169,8 @@
 			url.searchParams.delete('filters');
 		if (push !== null && url.href !== window.location.href)
 			window.history[push ? 'pushState' : 'replaceState'](null, '', url);
+		if (fb.error && now !== before)
+			fb.error.textContent = '';
 		renderFilters();
 		if (now !== before)
 			filterFns.forEach(function (fn) { fn(now); });
@@ -185,7 +187,7 @@
 		fb.clear.addEventListener('click', function () { setFilters([], true); });
 		fb.error = el('p', { class: 'filter-error', id: 'filter-error', role: 'alert' });
 		fb.live = el('p', { class: 'hint filter-live' }, 'The live view is not filtered: filters apply to Heatmaps and History.');
-		var form = el('form', { class: 'filter-form', 'aria-label': 'Add a filter' });
+		var form = fb.form = el('form', { class: 'filter-form', 'aria-label': 'Add a filter' });
 		var dim = el('select', { name: 'dim', 'aria-label': 'Filter dimension' });
 		Object.keys(DIMS).forEach(function (d) { dim.appendChild(el('option', { value: d }, DIMS[d])); });
 		dim.appendChild(el('option', { value: 'prop:' }, 'Property…'));
@@ -214,7 +216,6 @@
 		if (!fb.root)
 			return;
 		fb.chips.textContent = '';
-		fb.error.textContent = '';
 		terms.forEach(function (t, i) {
 			var li = fb.chips.appendChild(el('li', { class: 'filter-chip', 'data-filter': filterStr([t]) }));
 			li.appendChild(el('span', {}, label(t)));
@@ -223,6 +224,7 @@
 		});
 		fb.clear.hidden = !terms.length;
 		fb.live.hidden = !terms.length || shownView !== 'live-view';
+		fb.form.hidden = shownView === 'live-view';
 		fb.root.hidden = ['live-view', 'heatmap-view', 'history-view'].indexOf(shownView) < 0 ||
 		    (shownView === 'live-view' && !terms.length);
 	}
