@@ -4,8 +4,9 @@
  *
  *   GET /sitepulse/heatmap.png?site=&path=[&kind=click|scroll]
  *       [&device=desktop|tablet|mobile|all][&from=DATE&to=DATE][&width=PX][&overlay=0|1][&legend=0|1]
- *       [&compare_from=DATE&compare_to=DATE]
+ *       [&compare_from=DATE&compare_to=DATE][&filters=TERM;...]
  *   GET /sitepulse/heatmap.json?site=[&path=][&device=][&from=&to=][&compare_from=&compare_to=]
+ *       [&filters=TERM;...]
  *       top pages, and for path its clicks, views, top clicked elements
  *       and screenshot (and the compared range's clicks and views)
  *   GET /sitepulse/heatmap-shot.png?site=&path=[&device=]
@@ -19,7 +20,15 @@
  * Everything is read from the rollups (click density through
  * sitepulse.click_density(): closed days as one packed value each,
  * sql/017_click_grids.sql; element_cells, scroll_depths, page_minutes,
- * element_clicks) and the screenshots, never from raw events. The
+ * element_clicks) and the screenshots, never from raw events, but with
+ * filters= (a segment, as /sitepulse/stats takes it: at most 2048 bytes
+ * of text, no control characters; empty is none): then the clicks,
+ * element cells, scroll depths, totals, top elements and the page list
+ * are the segment's, counted from its raw events by the functions of
+ * sql/report/segment_heatmaps.sql in the same forms as the rollups give
+ * them, and a bad term is the database's refusal, answered 400 with its
+ * reason. Whether a page has data at all (404) stays the rollups' word:
+ * a known page the segment never saw is an empty map. The
  * parameters, sizing, density and difference are heatmap.c's pure
  * functions. Defaults: kind=click, device=desktop, the last 30 days
  * (UTC) ending today, width = the device class's reference width (1280 for
@@ -76,12 +85,16 @@
 #include "http.h"
 #include "param.h"
 #include "util.h"
+#include "valid.h"
 
 #define BLUR_RADIUS	 3	/* cells; three passes: sigma 3.5 cells, 14 px at reference */
 #define BLUR_PASSES	 3
 
 enum stmt { Q_SITE, Q_SHARE, Q_SHOT, Q_SHOT_PNG, Q_CELLS, Q_ELEMENTS, Q_SCROLL, Q_KNOWN,
-    Q_PAGES, Q_TOP, Q_TOTALS, Q_BOXES, Q__MAX };
+    Q_PAGES, Q_TOP, Q_TOTALS, Q_BOXES, Q_FCELLS, Q_FELEMENTS, Q_FSCROLL, Q_FPAGES, Q_FTOP,
+    Q_FTOTALS, Q__MAX };
+
+#define FILTERS_MAX	 2048	/* bytes of filters= */
 
 static const char *const sql[Q__MAX] = {
 	/* A site the signed-in user $2 holds a role on (sql/022); else no row, as for an unknown key. */
@@ -115,6 +128,25 @@ static const char *const sql[Q__MAX] = {
 	[Q_TOTALS] = "SELECT sitepulse.click_total($1::int, $2, $3::date, $4::date, $5), "
 	    "(SELECT coalesce(sum(pageviews), 0)::bigint FROM sitepulse.page_minutes "
 	    "WHERE site_id = $1 AND path = $2 AND minute >= $3::date AND minute < $4::date + 1)",
+	/*
+	 * With filters: the same answers for the segment's visits, counted from
+	 * raw events (sql/report/segment_heatmaps.sql); the filters come after
+	 * the arguments the rollup statement takes, the screenshot id last.
+	 */
+	[Q_FCELLS] = "SELECT width, cells FROM report.click_density($1::int, $2, $3::date, $4::date, "
+	    "$5, $6::text)",
+	[Q_FELEMENTS] = "SELECT e.x, e.y, e.w, e.h, c.ex_cell, c.ey_cell, sum(c.clicks)::bigint "
+	    "FROM report.element_cells($1::int, $2, $3::date, $4::date, $5, $6::text) c "
+	    "JOIN sitepulse.screenshot_elements e ON e.screenshot_id = $7 AND e.sel = c.sel "
+	    "GROUP BY 1, 2, 3, 4, 5, 6",
+	[Q_FSCROLL] = "SELECT depth, views FROM report.scroll_depths($1::int, $2, $3::date, $4::date, "
+	    "$5, $6::text)",
+	[Q_FPAGES] = "SELECT path, pageviews FROM report.heatmap_pages($1::int, $2::date, $3::date, 50, "
+	    "$4::text)",
+	[Q_FTOP] = "SELECT sel, clicks, rage, dead FROM report.element_clicks($1::int, $2, $3::date, "
+	    "$4::date, 50, $5::text)",
+	[Q_FTOTALS] = "SELECT report.click_total($1::int, $2, $3::date, $4::date, $5, $6::text), "
+	    "report.page_views($1::int, $2, $3::date, $4::date, $6::text)",
 };
 
 /* Everything a request needs, kept for the life of the process. */
@@ -151,6 +183,7 @@ struct reading {
 /* One heatmap in the making. */
 struct render {
 	struct heatmap_params	 p;
+	const char		*filters;	/* filters=, or NULL */
 	struct site		 site;
 	struct shot		 shot;
 	int			 R;		/* reference width the grid is laid out in */
@@ -174,22 +207,54 @@ now_ms(void)
 }
 
 /*
- * Answers a failed db_exec: 503 with Retry-After when the database is
- * down, 500 when a statement failed (the log has the details).
+ * Answers a failed db_exec: the refusal's status and reason when the
+ * database refused the request's input (a bad filter: 400), 503 with
+ * Retry-After when it is down, 500 when a statement failed (the log has
+ * the details).
  */
 static void
 db_error(struct heatmap *h, FCGX_Request *r)
 {
-	http_db_error(r, h->db.err == DB_DOWN, h->cfg.retry_after);
+	if (h->db.err == DB_REFUSED)
+		http_error(r, h->db.refusal.status, h->db.refusal.reason, NULL);
+	else
+		http_db_error(r, h->db.err == DB_DOWN, h->cfg.retry_after);
 }
 
 /*
- * Parses the query into q and validates it into p, whose strings point
- * into q (shared: a share route). Returns 1, or 0 after answering 400.
+ * Takes filters= out of q (heatmap_parse() knows nothing of it) into
+ * *filters: NULL when absent or empty, else text of at most FILTERS_MAX
+ * bytes without control characters (http_query_parse() has checked its
+ * UTF-8); the database judges its terms. Returns 1, or 0 with *why set.
+ */
+static int
+take_filters(struct http_query *q, const char **filters, const char **why)
+{
+	*filters = NULL;
+	for (int i = 0; i < q->n; i++) {
+		if (strcmp(q->key[i], "filters") != 0)
+			continue;
+		*filters = *q->val[i] != '\0' ? q->val[i] : NULL;
+		q->n--;
+		memmove(&q->key[i], &q->key[i + 1], (q->n - i) * sizeof(q->key[0]));
+		memmove(&q->val[i], &q->val[i + 1], (q->n - i) * sizeof(q->val[0]));
+		break;
+	}
+	if (*filters != NULL && strlen(*filters) > FILTERS_MAX)
+		return *why = "filters: longer than 2048 bytes", 0;
+	if (*filters != NULL && !valid_text(*filters, strlen(*filters), FILTERS_MAX))
+		return *why = "filters: control characters", 0;
+	return 1;
+}
+
+/*
+ * Parses the query into q and validates it into p and *filters, whose
+ * strings point into q (shared: a share route). Returns 1, or 0 after
+ * answering 400.
  */
 static int
 parse_request(FCGX_Request *r, int shared, int need_path, struct http_query *q,
-    struct heatmap_params *p)
+    struct heatmap_params *p, const char **filters)
 {
 	const char	*why;
 
@@ -197,7 +262,8 @@ parse_request(FCGX_Request *r, int shared, int need_path, struct http_query *q,
 		http_error(r, 400, "query: malformed", NULL);
 		return 0;
 	}
-	if (!heatmap_parse(q, shared, need_path, (long)(time(NULL) / 86400), p, &why)) {
+	if (!take_filters(q, filters, &why) ||
+	    !heatmap_parse(q, shared, need_path, (long)(time(NULL) / 86400), p, &why)) {
 		http_error(r, 400, why, NULL);
 		return 0;
 	}
@@ -342,18 +408,20 @@ take_elements(struct render *rd, struct reading *in)
 
 /*
  * Reads what one range's map is drawn from: click cells and, where the
- * screenshot has element boxes, element cells; or the scroll depths.
+ * screenshot has element boxes, element cells; or the scroll depths; of
+ * the segment with filters (one more parameter, before the screenshot).
  * Digests every cell and row. Returns 1, or 0 on a database error.
  */
 static int
 read_range(struct heatmap *h, struct render *rd, struct reading *in)
 {
-	const char	*params[6] = { rd->site.id, rd->p.path, in->range->from, in->range->to,
-	    rd->p.device, rd->shot.id };
+	int		 f = rd->filters != NULL;
+	const char	*params[7] = { rd->site.id, rd->p.path, in->range->from, in->range->to,
+	    rd->p.device, f ? rd->filters : rd->shot.id, rd->shot.id };
 	PGresult	*res;
 
 	if (rd->p.scroll) {
-		if ((res = db_exec(&h->db, Q_SCROLL, 5, params)) == NULL)
+		if ((res = db_exec(&h->db, f ? Q_FSCROLL : Q_SCROLL, 5 + f, params)) == NULL)
 			return 0;
 		for (int i = 0; i < PQntuples(res); i++) {
 			long long d = num(res, i, 0), n = num(res, i, 1);
@@ -365,13 +433,14 @@ read_range(struct heatmap *h, struct render *rd, struct reading *in)
 		PQclear(res);
 		return 1;
 	}
-	if ((in->cells = db_exec(&h->db, Q_CELLS, 5, params)) == NULL || !take_cells(in))
+	if ((in->cells = db_exec(&h->db, f ? Q_FCELLS : Q_CELLS, 5 + f, params)) == NULL ||
+	    !take_cells(in))
 		return 0;
 	heatmap_digest_cells(&rd->digest, &rd->rows, in->sets, in->nsets);
 	if (rd->shot.id[0] == '\0')
 		return 1;
 	params[4] = heatmap_shot_device(&rd->p);
-	if ((in->elements = db_exec(&h->db, Q_ELEMENTS, 6, params)) == NULL)
+	if ((in->elements = db_exec(&h->db, f ? Q_FELEMENTS : Q_ELEMENTS, 6 + f, params)) == NULL)
 		return 0;
 	take_elements(rd, in);
 	return 1;
@@ -394,13 +463,14 @@ static void
 make_etag(struct render *rd)
 {
 	unsigned char	 out[16];
-	char		 buf[1024];
+	char		 buf[1024 + FILTERS_MAX];
 	int		 n;
 
-	n = snprintf(buf, sizeof(buf), "v2|%s|%s|%d|%s|%s|%s|%s|%s|%d|%d|%d|%s|%lld|%llu",
+	n = snprintf(buf, sizeof(buf), "v2|%s|%s|%d|%s|%s|%s|%s|%s|%d|%d|%d|%s|%lld|%llu|%s",
 	    rd->site.id, rd->p.path, rd->p.scroll, rd->p.device, rd->p.range.from, rd->p.range.to,
 	    rd->p.compare ? rd->p.against.from : "", rd->p.compare ? rd->p.against.to : "",
-	    rd->size.W, rd->p.overlay, rd->p.no_legend, rd->shot.id, rd->rows, (unsigned long long)rd->digest);
+	    rd->size.W, rd->p.overlay, rd->p.no_legend, rd->shot.id, rd->rows, (unsigned long long)rd->digest,
+	    rd->filters ? rd->filters : "");
 	crypto_generichash(out, sizeof(out), (const unsigned char *)buf,
 	    n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1, NULL, 0);
 	rd->etag[0] = '"';
@@ -641,7 +711,7 @@ do_png(struct heatmap *h, FCGX_Request *r, int shared)
 
 	memset(&rd, 0, sizeof(rd));
 	rd.t0 = now_ms();
-	if (!parse_request(r, shared, 1, &q, &rd.p) || !resolve_site(h, r, &rd.p, &rd.site))
+	if (!parse_request(r, shared, 1, &q, &rd.p, &rd.filters) || !resolve_site(h, r, &rd.p, &rd.site))
 		return;
 	rd.R = rd.p.dev->width;
 	rd.in[0].range = &rd.p.range;
@@ -717,14 +787,15 @@ shot_json(const struct shot *s)
 
 /*
  * Adds "clicks" (for the device class) and "views" (page views, all
- * classes) of the page in range to o. Returns 1, or 0 on a database error.
+ * classes) of the page in range, of the segment with filters, to o.
+ * Returns 1, or 0 on a database error.
  */
 static int
-totals_json(struct heatmap *h, const struct heatmap_params *p, const char *site_id,
-    const struct param_range *range, struct json_object *o)
+totals_json(struct heatmap *h, const struct heatmap_params *p, const char *filters,
+    const char *site_id, const struct param_range *range, struct json_object *o)
 {
-	const char	*params[5] = { site_id, p->path, range->from, range->to, p->device };
-	PGresult	*res = db_exec(&h->db, Q_TOTALS, 5, params);
+	const char	*params[6] = { site_id, p->path, range->from, range->to, p->device, filters };
+	PGresult	*res = db_exec(&h->db, filters ? Q_FTOTALS : Q_TOTALS, filters ? 6 : 5, params);
 
 	if (res == NULL)
 		return 0;
@@ -740,23 +811,26 @@ totals_json(struct heatmap *h, const struct heatmap_params *p, const char *site_
  * 50 clicked elements with rage and dead clicks), "screenshot" and
  * "boxes" (its element boxes, {"sel","x","y","w","h"} in its px); with a
  * compared range "compare" ({"from","to"} and, with a path, its "clicks"
- * and "views"). Returns 1, or 0 on a database error.
+ * and "views"). With filters the pages, clicks, views and elements are
+ * the segment's (a page filter keeps only matching pages in the list).
+ * Returns 1, or 0 on a database error.
  */
 static int
-viewer_data(struct heatmap *h, const struct heatmap_params *p, const char *site_id,
-    struct json_object *o)
+viewer_data(struct heatmap *h, const struct heatmap_params *p, const char *filters,
+    const char *site_id, struct json_object *o)
 {
 	static const char *const page_cols[] = { "path", "pageviews" };
 	static const char *const elem_cols[] = { "sel", "clicks", "rage", "dead" };
 	static const char *const box_cols[] = { "sel", "x", "y", "w", "h" };
-	const char		*pp[3] = { site_id, p->range.from, p->range.to };
-	const char		*ep[4] = { site_id, p->path, p->range.from, p->range.to };
+	const char		*pp[4] = { site_id, p->range.from, p->range.to, filters };
+	const char		*ep[5] = { site_id, p->path, p->range.from, p->range.to, filters };
+	int			 f = filters != NULL;
 	struct json_object	*pages = json_object_new_array(), *elems, *boxes, *cmp = NULL;
 	struct shot		 s;
 	const char		*bp[1] = { s.id };
 
 	json_object_object_add(o, "pages", pages);
-	if (!json_rows(h, Q_PAGES, 3, pp, page_cols, 2, pages))
+	if (!json_rows(h, f ? Q_FPAGES : Q_PAGES, 3 + f, pp, page_cols, 2, pages))
 		return 0;
 	if (p->compare) {
 		cmp = json_object_new_object();
@@ -766,12 +840,12 @@ viewer_data(struct heatmap *h, const struct heatmap_params *p, const char *site_
 	}
 	if (p->path == NULL)
 		return 1;
-	if (!totals_json(h, p, site_id, &p->range, o) ||
-	    (cmp != NULL && !totals_json(h, p, site_id, &p->against, cmp)))
+	if (!totals_json(h, p, filters, site_id, &p->range, o) ||
+	    (cmp != NULL && !totals_json(h, p, filters, site_id, &p->against, cmp)))
 		return 0;
 	elems = json_object_new_array();
 	json_object_object_add(o, "elements", elems);
-	if (!json_rows(h, Q_TOP, 4, ep, elem_cols, 4, elems) ||
+	if (!json_rows(h, f ? Q_FTOP : Q_TOP, 4 + f, ep, elem_cols, 4, elems) ||
 	    !find_shot(h, site_id, p->path, heatmap_shot_device(p), &s))
 		return 0;
 	json_object_object_add(o, "screenshot", shot_json(&s));
@@ -792,15 +866,16 @@ do_json(struct heatmap *h, FCGX_Request *r, int shared)
 	struct heatmap_params	 p;
 	struct site		 site;
 	struct json_object	*o;
+	const char		*filters;
 
-	if (!parse_request(r, shared, 0, &q, &p) || !resolve_site(h, r, &p, &site))
+	if (!parse_request(r, shared, 0, &q, &p, &filters) || !resolve_site(h, r, &p, &site))
 		return;
 	o = json_object_new_object();
 	json_object_object_add(o, "site", json_object_new_string(site.key));
 	json_object_object_add(o, "from", json_object_new_string(p.range.from));
 	json_object_object_add(o, "to", json_object_new_string(p.range.to));
 	json_object_object_add(o, "device", json_object_new_string(p.device));
-	if (!viewer_data(h, &p, site.id, o))
+	if (!viewer_data(h, &p, filters, site.id, o))
 		db_error(h, r);
 	else {
 		http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
@@ -826,8 +901,9 @@ do_shot(struct heatmap *h, FCGX_Request *r, int shared)
 	char			 etag[40], hdr[256];
 	size_t			 n;
 	int			 dberr;
+	const char		*filters;	/* taken, as every route takes it; a screenshot has none */
 
-	if (!parse_request(r, shared, 1, &q, &p) || !resolve_site(h, r, &p, &site))
+	if (!parse_request(r, shared, 1, &q, &p, &filters) || !resolve_site(h, r, &p, &site))
 		return;
 	if (!find_shot(h, site.id, p.path, heatmap_shot_device(&p), &s)) {
 		db_error(h, r);
@@ -902,7 +978,7 @@ main(void)
 	if (!config_load(&h.cfg) || !hash_init())
 		return 1;
 	db_init(&h.db, "sp-heatmap", sql, Q__MAX, &h.cfg);
-	h.db.binary = 1ULL << Q_CELLS;
+	h.db.binary = 1ULL << Q_CELLS | 1ULL << Q_FCELLS;
 	h.ctr = counters_open(NULL, "sp-heatmap");
 	h.db.counters = h.ctr;
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)

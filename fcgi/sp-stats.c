@@ -3,7 +3,7 @@
  *
  *   GET /sitepulse/stats?site=KEY&report=NAME&from=DATE&to=DATE
  *       [&interval=hour|day][&format=json|csv][&limit=N][&name=EVENT]
- *       [&compare=previous|year]
+ *       [&compare=previous|year][&filters=TERM;...]
  *   GET /sitepulse/stats?report=sites                      the site list
  *   GET /sitepulse/share/stats?share=TOKEN&report=...       read-only share link
  *   GET /sitepulse/api/stats?report=...[&site=KEY]          with an API token
@@ -37,7 +37,16 @@
  * with its one row, and a time series hour by hour or day by day (t is
  * not a key). CSV adds, after the report's columns, <col>_previous and
  * <col>_change for each figure (and t_previous). Matching and changes are
- * compare.c's, pure; this program only runs the two queries. Statuses: 200; 400 bad parameters; 401 an
+ * compare.c's, pure; this program only runs the two queries.
+ *
+ * filters= (a segment, e.g. device==mobile;source~google; the syntax is
+ * sql/report/segments.sql's: at most 2048 bytes of text, no control
+ * characters) narrows every report of a range but annotations to the
+ * visits it selects, on every route, with compare= too: the report's
+ * filtered overload runs instead, the same statement with the filters as
+ * one more, last, parameter (filtered_sql()). PostgreSQL judges the
+ * terms: a bad one is refused (SQLSTATE SP400, db.h) and answered 400 with
+ * its reason, which names the term. Statuses: 200; 400 bad parameters; 401 an
  * authenticated route the web server did not authenticate; 403 a route
  * class it does not serve (access.h); 404 unknown site or share token;
  * 405 not GET; 500 a report failed; 503 database unavailable (with
@@ -60,9 +69,13 @@
 
 #define ISO_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS " col
 
-enum stmt { Q_SITE, Q_SHARE, Q_TOKEN, Q_ANNOTATE, Q_REPORT, Q__MAX = Q_REPORT + STATS__MAX };
+enum stmt { Q_SITE, Q_SHARE, Q_TOKEN, Q_ANNOTATE, Q_REPORT, Q_FILTERED = Q_REPORT + STATS__MAX,
+    Q__MAX = Q_FILTERED + STATS__MAX };
 
-static const char *const sql[Q__MAX] = {
+#define FILTERS_MAX	 2048	/* bytes of filters= */
+
+/* The statements; Q_FILTERED's are made from Q_REPORT's by filtered_sql(). */
+static const char *const sql[Q_FILTERED] = {
 	/* A site the signed-in user $2 holds a role on (sql/022); else no row, as for an unknown key. */
 	[Q_SITE] = "SELECT key FROM sitepulse.sites WHERE key = $1 AND sitepulse.site_role($2, $1) IS NOT NULL",
 	[Q_SHARE] = "SELECT key FROM sitepulse.sites WHERE share_token = $1",
@@ -108,6 +121,7 @@ enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_FLOAT4 = 
 struct stats {
 	struct sp_config	 cfg;
 	struct db		 db;
+	const char		*sql[Q__MAX];	/* sql, then the filtered statements */
 	struct counters		*ctr;		/* shared metrics (may be NULL) */
 };
 
@@ -270,11 +284,65 @@ write_csv(FCGX_Request *r, const struct stats_req *req, const char *site, const 
 	util_buf_free(&b);
 }
 
-/* Answers 503 with Retry-After, or 500, for a failed statement. */
+/*
+ * Answers a failed statement: the refusal's status and reason when the
+ * database refused the request's input (a bad filter: 400), else 503 with
+ * Retry-After, or 500.
+ */
 static void
 db_error(struct stats *s, FCGX_Request *r)
 {
-	http_db_error(r, s->db.err == DB_DOWN, s->cfg.retry_after);
+	if (s->db.err == DB_REFUSED)
+		http_error(r, s->db.refusal.status, s->db.refusal.reason, NULL);
+	else
+		http_db_error(r, s->db.err == DB_DOWN, s->cfg.retry_after);
+}
+
+/*
+ * Report rep's filtered statement: its text with the filters as one more,
+ * last, argument of the report function ($N::text before the closing
+ * parenthesis), or NULL for a report without a filtered overload (the
+ * annotations, the site list); main() keeps it for the life of the process.
+ */
+static char *
+filtered_sql(enum stats_report rep, const char *text)
+{
+	unsigned	 f = stats_report_flags(rep);
+	int		 n = 4 + !!(f & STATS_INTERVAL) + !!(f & STATS_NAME) + !!(f & STATS_LIMIT);
+	size_t		 at = strrchr(text, ')') - text, len = strlen(text) + 16;
+	char		*out;
+
+	if (!(f & STATS_RANGE) || rep == STATS_ANNOTATIONS)
+		return NULL;
+	out = xmalloc(len);
+	snprintf(out, len, "%.*s, $%d::text%s", (int)at, text, n, text + at);
+	return out;
+}
+
+/*
+ * Takes filters= out of q (stats_parse() knows nothing of it) into
+ * *filters: NULL when absent or empty, else text of at most FILTERS_MAX
+ * bytes without control characters (http_query_parse() has checked its
+ * UTF-8). Returns 1, or 0 with *why set for a 400 answer.
+ */
+static int
+take_filters(struct http_query *q, const char **filters, const char **why)
+{
+	*filters = NULL;
+	for (int i = 0; i < q->n; i++) {
+		if (strcmp(q->key[i], "filters") != 0)
+			continue;
+		*filters = *q->val[i] != '\0' ? q->val[i] : NULL;
+		q->n--;
+		memmove(&q->key[i], &q->key[i + 1], (q->n - i) * sizeof(q->key[0]));
+		memmove(&q->val[i], &q->val[i + 1], (q->n - i) * sizeof(q->val[0]));
+		break;
+	}
+	if (*filters != NULL && strlen(*filters) > FILTERS_MAX)
+		return *why = "filters: longer than 2048 bytes", 0;
+	if (*filters != NULL && !valid_text(*filters, strlen(*filters), FILTERS_MAX))
+		return *why = "filters: control characters", 0;
+	return 1;
 }
 
 /*
@@ -302,12 +370,12 @@ resolve_site(struct stats *s, FCGX_Request *r, const struct stats_req *req, char
 
 /*
  * The report's parameters in the order its SQL takes them, over the range
- * from..to with limit; returns how many. A report of no site (the list of
- * sites) takes the signed-in user.
+ * from..to with limit, and filters last when there are any; returns how
+ * many. A report of no site (the list of sites) takes the signed-in user.
  */
 static int
 report_params(const struct stats_req *req, const char *site, const char *user, const char *from,
-    const char *to, const char *limit, const char **p)
+    const char *to, const char *limit, const char *filters, const char **p)
 {
 	int	 n = 0;
 
@@ -324,6 +392,8 @@ report_params(const struct stats_req *req, const char *site, const char *user, c
 		p[n++] = req->name;
 	if (req->flags & STATS_LIMIT)
 		p[n++] = limit;
+	if (filters != NULL)
+		p[n++] = filters;
 	return n;
 }
 
@@ -350,16 +420,16 @@ cells_of(const PGresult *res)
  */
 static int
 run_compare(struct stats *s, FCGX_Request *r, const struct stats_req *req, const char *site,
-    struct report *rep)
+    const char *filters, struct report *rep)
 {
-	const char		*p[6];
+	const char		*p[7];
 	char			 limit[8];
 	int			 n, ncols = PQnfields(rep->res);
 	enum compare_role	*role;
 
 	snprintf(limit, sizeof(limit), "%d", STATS_LIMIT_MAX);
-	n = report_params(req, site, NULL, req->earlier.from, req->earlier.to, limit, p);
-	if ((rep->then = db_exec(&s->db, Q_REPORT + req->report, n, p)) == NULL) {
+	n = report_params(req, site, NULL, req->earlier.from, req->earlier.to, limit, filters, p);
+	if ((rep->then = db_exec(&s->db, (filters ? Q_FILTERED : Q_REPORT) + req->report, n, p)) == NULL) {
 		db_error(s, r);
 		return 0;
 	}
@@ -442,7 +512,7 @@ do_stats(struct stats *s, FCGX_Request *r, enum stats_who who, const char *token
 {
 	struct http_query	 q;
 	struct stats_req	 req;
-	const char		*why, *p[6], *site = NULL;
+	const char		*why, *p[7], *site = NULL, *filters;
 	char			 key[72];
 	struct report		 rep = { 0 };
 	int			 n, st;
@@ -451,8 +521,12 @@ do_stats(struct stats *s, FCGX_Request *r, enum stats_who who, const char *token
 		http_error(r, 400, "query: malformed", NULL);
 		return;
 	}
-	if (!stats_parse(&q, who, &req, &why)) {
+	if (!take_filters(&q, &filters, &why) || !stats_parse(&q, who, &req, &why)) {
 		http_error(r, 400, why, NULL);
+		return;
+	}
+	if (filters != NULL && s->sql[Q_FILTERED + req.report] == NULL) {
+		http_error(r, 400, "filters: this report takes none", NULL);
 		return;
 	}
 	if (token_site != NULL) {
@@ -473,12 +547,13 @@ do_stats(struct stats *s, FCGX_Request *r, enum stats_who who, const char *token
 		}
 		site = key;
 	}
-	n = report_params(&req, site, http_param(r, "REMOTE_USER"), req.from, req.to, req.limit_s, p);
-	if ((rep.res = db_exec(&s->db, Q_REPORT + req.report, n, p)) == NULL) {
+	n = report_params(&req, site, http_param(r, "REMOTE_USER"), req.from, req.to, req.limit_s,
+	    filters, p);
+	if ((rep.res = db_exec(&s->db, (filters ? Q_FILTERED : Q_REPORT) + req.report, n, p)) == NULL) {
 		db_error(s, r);
 		goto out_free;
 	}
-	if (req.compare != COMPARE_NONE && !run_compare(s, r, &req, site, &rep))
+	if (req.compare != COMPARE_NONE && !run_compare(s, r, &req, site, filters, &rep))
 		goto out_free;
 	if (req.format == STATS_CSV)
 		write_csv(r, &req, site, &rep);
@@ -586,7 +661,11 @@ main(void)
 
 	if (!config_load(&s.cfg))
 		return 1;
-	db_init(&s.db, "sp-stats", sql, Q__MAX, &s.cfg);
+	for (int i = 0; i < Q_FILTERED; i++)
+		s.sql[i] = sql[i];
+	for (int i = 0; i < STATS__MAX; i++)
+		s.sql[Q_FILTERED + i] = filtered_sql((enum stats_report)i, sql[Q_REPORT + i]);
+	db_init(&s.db, "sp-stats", s.sql, Q__MAX, &s.cfg);
 	s.ctr = counters_open(NULL, "sp-stats");
 	s.db.counters = s.ctr;
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
