@@ -167,6 +167,10 @@ RETURNS TABLE (path text, pageviews bigint)
 LANGUAGE plpgsql STABLE
 SET jit = off
 AS $$
+DECLARE
+    -- Whether a page term limits the rows: report.filter_match() parses
+    -- the filters again on each call, so it is called only when one does.
+    v_page boolean := EXISTS (SELECT 1 FROM report.filter_terms(p_filters) t WHERE t.dim = 'page');
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT m.path, sum(m.pageviews)::bigint
@@ -182,7 +186,7 @@ BEGIN
       FROM report.segment_events(p_site, p_from, p_to, p_filters) e
      WHERE e.type = 'pageview'
      GROUP BY 1
-    HAVING report.filter_match(p_filters, 'page', e.path)
+    HAVING NOT v_page OR report.filter_match(p_filters, 'page', e.path)
      ORDER BY 2 DESC, 1
      LIMIT p_limit;
 END
