@@ -246,9 +246,13 @@
 			get: function () { return parseFilters(filterStr()); },
 			set: function (list) { setFilters(list, true); },
 			add: function (dim, op, vals) {
-				var list = terms.filter(function (t) { return t.dim !== dim; });
-				list.push({ dim: dim, op: op, vals: vals });
-				setFilters(list, true);
+				var term = { dim: dim, op: op, vals: vals }, found = false;
+				var list = terms.map(function (t) {
+					if (t.dim !== dim)
+						return t;
+					return found ? null : (found = true, term);
+				}).filter(Boolean);
+				setFilters(found ? list : list.concat([term]), true);
 			},
 			remove: function (i) { setFilters(terms.filter(function (t, j) { return j !== i; }), true); },
 			clear: function () { setFilters([], true); },
