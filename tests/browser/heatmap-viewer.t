@@ -186,7 +186,7 @@ async function mapSettled(page, id, re) {
 	await page.waitForFunction(([id, re]) => {
 		const m = document.getElementById(id);
 		return new RegExp(re).test(m.src) && (m.dataset.loaded === m.src || m.dataset.failed === m.src);
-	}, [id, re.source], { timeout: 10000 });
+	}, [id, re.source], { timeout: 20000 });
 	return page.evaluate((id) => {
 		const m = document.getElementById(id);
 		return { loaded: m.dataset.loaded === m.src, width: m.naturalWidth, src: m.src };
@@ -222,7 +222,7 @@ async function owner(page, requests) {
 	await page.click('#tab-heatmap');
 	await page.waitForFunction((p) => document.getElementById('hm-page').value === p &&
 	    document.querySelector('#heatmap-view .hm-shot').complete && document.getElementById('hm-note')
-	    .textContent.length > 0, PAGE, { timeout: 10000 });
+	    .textContent.length > 0, PAGE, { timeout: 20000 });
 	t.like(await page.textContent('#hm-note'), /^Drawn over a screenshot of this page 1280 px wide \(desktop\), taken (less than a minute|\d+ minutes?) ago/,
 	    'the note says what the heat is drawn over and how old it is');
 
@@ -279,8 +279,10 @@ async function owner(page, requests) {
 	/* Side by side: this range and the compared one (yesterday, by default). */
 	await page.selectOption('#hm-compare', 'side');
 	const side = await mapSettled(page, 'hm-map-compare', new RegExp(`from=${YESTERDAY}&to=${YESTERDAY}`));
-	t.ok(await page.isVisible('#hm-map') && await page.isVisible('#hm-map-compare'),
-	    'side by side shows two maps');
+	await mapSettled(page, 'hm-map', new RegExp(`from=${TODAY}`));
+	/* Visible, not merely present: waits while a busy server still sends either image. */
+	const shown = (s) => page.locator(s).waitFor({ state: 'visible', timeout: 15000 }).then(() => true, () => false);
+	t.ok(await shown('#hm-map') && await shown('#hm-map-compare'), 'side by side shows two maps');
 	t.ok(side.loaded && side.width == 1280, 'the compared range\'s map is drawn', side);
 	const main = new URL(await page.getAttribute('#hm-map', 'src'), BASE).searchParams;
 	t.ok(main.get('from') == TODAY && main.get('to') == TODAY && !main.has('compare_from'),
@@ -313,7 +315,7 @@ async function owner(page, requests) {
 
 /* The screenshots table: age, capture now, the upload advice. */
 async function screenshots(page, posts) {
-	await page.waitForSelector(`#hm-shot-table tr[data-path="${PAGE}"][data-device="desktop"]`, { timeout: 10000 });
+	await page.waitForSelector(`#hm-shot-table tr[data-path="${PAGE}"][data-device="desktop"]`, { timeout: 20000 });
 	const row = (d) => `#hm-shot-table tr[data-path="${PAGE}"][data-device="${d}"]`;
 	t.like(await page.textContent(`${row('desktop')} .hm-age`), /^taken (less than a minute|\d+ minutes?) ago/,
 	    'the page\'s desktop screenshot age is shown');
@@ -334,7 +336,7 @@ async function screenshots(page, posts) {
 	else
 		await btn.click();
 	await page.waitForFunction((s) => document.querySelector(s).textContent === 'Queued',
-	    `${row(dev)} .hm-capture`, { timeout: 5000 }).catch(() => {});
+	    `${row(dev)} .hm-capture`, { timeout: 15000 }).catch(() => {});
 	t.is(await btn.textContent(), 'Queued', `Capture now on ${dev} shows Queued`);
 	const p = posts.find((x) => /\/sitepulse\/admin\/capture$/.test(x.url));
 	t.ok(p && p.headers['x-sitepulse-request'] == '1' && p.status == 202, 'it posted to admin/capture ' +
@@ -345,7 +347,7 @@ async function screenshots(page, posts) {
 	/* Tablet has no screenshot: the note says what a newcomer can do. */
 	await page.selectOption('#hm-device', 'tablet');
 	await page.waitForFunction(() => /no picture of this page 800 px wide/.test(
-	    document.getElementById('hm-note').textContent), null, { timeout: 10000 });
+	    document.getElementById('hm-note').textContent), null, { timeout: 20000 });
 	t.like(await page.textContent('#hm-note'), /blank grid\. (A screenshot is queued|Press "Capture now"|No screenshot taker is running on this server: upload)/,
 	    'a page without screenshot says why the grid is blank and what to do');
 	t.ok(!/make screenshot/.test(await page.textContent('#heatmap-view')), 'no command to run is asked for');
@@ -355,12 +357,12 @@ async function screenshots(page, posts) {
 	await page.setInputFiles('#hm-up-file', { name: 'tablet.png', mimeType: 'image/png', buffer: png(800, 1500) });
 	await page.click('#hm-upload button[type="submit"]');
 	await page.waitForFunction(() => /^Stored: 800 × 1500 px/.test(document.getElementById('hm-up-note').textContent),
-	    null, { timeout: 10000 }).catch(() => {});
+	    null, { timeout: 20000 }).catch(() => {});
 	t.like(await page.textContent('#hm-up-note'), /^Stored: 800 × 1500 px for \/viewer\/ \(tablet\)/, 'an upload is stored');
 	const up = posts.find((x) => /\/sitepulse\/admin\/screenshot\?/.test(x.url));
 	t.ok(up && up.headers['x-sitepulse-request'] == '1', 'with the cross-site header', up && up.headers);
 	await page.waitForFunction(() => /^Drawn over a screenshot of this page 800 px wide/.test(
-	    document.getElementById('hm-note').textContent), null, { timeout: 10000 }).catch(() => {});
+	    document.getElementById('hm-note').textContent), null, { timeout: 20000 }).catch(() => {});
 	t.like(await page.textContent('#hm-note'), /^Drawn over a screenshot of this page 800 px wide \(tablet\)/,
 	    'and the heat is drawn over it at once');
 	const shown = await page.waitForFunction(() => {
@@ -385,7 +387,7 @@ async function shared(context) {
 	const drawn = await page.waitForFunction((p) => {
 		const m = document.getElementById('hm-map');
 		return m && m.dataset.loaded === m.src && document.getElementById('hm-page').value === p;
-	}, PAGE, { timeout: 10000 }).then(() => true, () => false);
+	}, PAGE, { timeout: 20000 }).then(() => true, () => false);
 	t.ok(drawn, 'its Heatmaps tab draws the page\'s map');
 	const api = seen.filter((u) => /\/sitepulse\/(share\/)?(heatmap\.(json|png)|heatmap-shot\.png|live|admin\/)/.test(u));
 	t.ok(api.length > 0 && api.every((u) => u.startsWith(`${BASE}/sitepulse/share/`) &&
