@@ -9,8 +9,10 @@
  *       [&filters=TERM;...]
  *       top pages, and for path its clicks, views, top clicked elements
  *       and screenshot (and the compared range's clicks and views)
- *   GET /sitepulse/heatmap-shot.png?site=&path=[&device=]
- *       the newest stored screenshot of the page, as stored
+ *   GET /sitepulse/heatmap-shot.png?site=&path=[&device=][&filters=...]
+ *       the newest stored screenshot of the page, as stored (filters=,
+ *       which the dashboard sends with every request, is checked and
+ *       changes nothing)
  *
  * On a share route (SITEPULSE_ACCESS=share; /sitepulse/share/heatmap.* in
  * the shipped configs) share=TOKEN takes the place of site=: only the
