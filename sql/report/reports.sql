@@ -114,28 +114,37 @@ COMMENT ON FUNCTION report.summary(text, date, date) IS
 
 -- Pages and visit dimensions -------------------------------------------------
 
+-- avg_engaged_s came with sql/027 (page_engaged).
+DROP FUNCTION IF EXISTS report.top_pages(text, date, date, int);
 CREATE OR REPLACE FUNCTION report.top_pages(p_site text, p_from date, p_to date, p_limit int DEFAULT 10)
-RETURNS TABLE (path text, visitors bigint, pageviews bigint)
+RETURNS TABLE (path text, visitors bigint, pageviews bigint, avg_engaged_s numeric)
 LANGUAGE sql STABLE
 AS $$
     -- Each side is summed first, so the native rows go straight from the
     -- index into their aggregate as before; only the sums are combined.
-    SELECT p.path, sum(p.visitors)::bigint, sum(p.pageviews)::bigint
-      FROM (SELECT n.path, sum(n.visitors) AS visitors, sum(n.pageviews) AS pageviews
-              FROM sitepulse.page_days n
-             WHERE n.site_id = report.site_id(p_site) AND n.day BETWEEN p_from AND p_to
-             GROUP BY n.path
-            UNION ALL
-            SELECT i.path, sum(i.visitors), sum(i.pageviews)
-              FROM sitepulse.imported_pages i
-             WHERE i.site_id = report.site_id(p_site) AND i.day BETWEEN p_from AND p_to
-             GROUP BY i.path) p
-     GROUP BY p.path
+    -- Engaged time is looked up for the listed pages only.
+    SELECT p.path, p.visitors, p.pageviews,
+           (SELECT report.seconds(sum(g.engaged_ms), sum(g.leaves))
+              FROM sitepulse.page_engaged g
+             WHERE g.site_id = report.site_id(p_site) AND g.path = p.path
+               AND g.day BETWEEN p_from AND p_to)
+      FROM (SELECT u.path, sum(u.visitors)::bigint AS visitors, sum(u.pageviews)::bigint AS pageviews
+              FROM (SELECT n.path, sum(n.visitors) AS visitors, sum(n.pageviews) AS pageviews
+                      FROM sitepulse.page_days n
+                     WHERE n.site_id = report.site_id(p_site) AND n.day BETWEEN p_from AND p_to
+                     GROUP BY n.path
+                    UNION ALL
+                    SELECT i.path, sum(i.visitors), sum(i.pageviews)
+                      FROM sitepulse.imported_pages i
+                     WHERE i.site_id = report.site_id(p_site) AND i.day BETWEEN p_from AND p_to
+                     GROUP BY i.path) u
+             GROUP BY u.path
+             ORDER BY 3 DESC, 2 DESC, 1
+             LIMIT p_limit) p
      ORDER BY 3 DESC, 2 DESC, 1
-     LIMIT p_limit
 $$;
 COMMENT ON FUNCTION report.top_pages(text, date, date, int) IS
-    'The p_limit most viewed pages of site p_site over UTC days p_from..p_to: path, visitors (summed per day), page views; imported days included (imported_pages).';
+    'The p_limit most viewed pages of site p_site over UTC days p_from..p_to: path, visitors (summed per day), page views, and the average engaged time on the page in seconds (page_engaged: the leave events that reported one; NULL when none did); imported days included (imported_pages) in views and visitors.';
 
 CREATE OR REPLACE FUNCTION report.dimension(p_site text, p_dim text, p_from date, p_to date,
                                             p_limit int DEFAULT 10)

@@ -315,9 +315,10 @@ COMMENT ON FUNCTION report.summary(text, date, date, text) IS
 
 -- Pages and visit dimensions -------------------------------------------------
 
+DROP FUNCTION IF EXISTS report.top_pages(text, date, date, int, text);
 CREATE OR REPLACE FUNCTION report.top_pages(p_site text, p_from date, p_to date, p_limit int,
                                             p_filters text)
-RETURNS TABLE (path text, visitors bigint, pageviews bigint)
+RETURNS TABLE (path text, visitors bigint, pageviews bigint, avg_engaged_s numeric)
 LANGUAGE plpgsql STABLE
 AS $$
 BEGIN
@@ -326,11 +327,14 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
-    SELECT e.path, count(DISTINCT (sitepulse.utc_day(e.received_at), e.visitor)), count(*)
+    SELECT e.path, count(DISTINCT (sitepulse.utc_day(e.received_at), e.visitor)) FILTER (WHERE e.type = 'pageview'),
+           count(*) FILTER (WHERE e.type = 'pageview'),
+           report.seconds(sum(e.engaged) FILTER (WHERE e.type = 'leave'),
+                          count(e.engaged) FILTER (WHERE e.type = 'leave'))
       FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
-     WHERE e.type = 'pageview'
+     WHERE e.type IN ('pageview', 'leave')
      GROUP BY e.path
-    HAVING report.filter_match(p_filters, 'page', e.path)
+    HAVING count(*) FILTER (WHERE e.type = 'pageview') > 0 AND report.filter_match(p_filters, 'page', e.path)
      ORDER BY 3 DESC, 2 DESC, 1
      LIMIT p_limit;
 END

@@ -129,8 +129,8 @@ def check_reports():
 
     _, hdr, body = stats("%s&report=pages&format=csv&limit=100" % rng)
     lines = body.decode().split("\r\n")
-    ok(lines[0] == "path,visitors,pageviews", "CSV header row")
-    ok('"\'=HYPERLINK(""http://evil.example"",""x"")",1,1' in lines,
+    ok(lines[0] == "path,visitors,pageviews,avg_engaged_s", "CSV header row")
+    ok('"\'=HYPERLINK(""http://evil.example"",""x"")",1,1,' in lines,
        "CSV: a formula-like cell is neutralised and quoted")
     ok("attachment" in hdr.get("Content-Disposition", ""), "CSV is a download")
 
@@ -255,9 +255,9 @@ def check_compare():
 
     st, hdr, body = stats("site=%s&from=2025-03-10&to=2025-03-16&report=pages&compare=previous&format=csv" % CMP)
     lines = body.decode().split("\r\n")
-    ok(st == 200 and lines[0] == "path,visitors,pageviews,visitors_previous,visitors_change,"
-       "pageviews_previous,pageviews_change", "CSV: <col>_previous and <col>_change after the columns (%s)" % lines[0])
-    ok("/a,5,5,4,0.25,4,0.25" in lines and "/b,3,3,1,2,1,2" in lines and "/new,2,2,,,," in lines,
+    ok(st == 200 and lines[0] == "path,visitors,pageviews,avg_engaged_s,visitors_previous,visitors_change,"
+       "pageviews_previous,pageviews_change,avg_engaged_s_previous,avg_engaged_s_change", "CSV: <col>_previous and <col>_change after the columns (%s)" % lines[0])
+    ok("/a,5,5,,4,0.25,4,0.25,," in lines and "/b,3,3,,1,2,1,2,," in lines and "/new,2,2,,,,,,," in lines,
        "CSV: the earlier value and the change, empty for a new page (%s)" % lines[1:4])
     st, _, body = stats("site=%s&from=2025-03-10&to=2025-03-16&report=timeseries&compare=previous&format=csv" % CMP)
     lines = body.decode().split("\r\n")

@@ -32,10 +32,11 @@ SELECT is((SELECT count(*) FROM sitepulse.day_visitors v JOIN sitepulse.sites s 
 SELECT is((SELECT count(*)::int FROM report.summary('tap_nope', '2025-03-10', '2025-03-11')), 0,
           'summary of an unknown site: no row');
 SELECT results_eq($$SELECT * FROM report.top_pages('tap_hist', '2025-03-10', '2025-03-10')$$,
-                  $$VALUES ('/pricing', 4::bigint, 4::bigint), ('/', 2, 2), ('/a', 1, 1), ('/thanks', 1, 1)$$,
-                  'top_pages');
+                  $$VALUES ('/pricing', 4::bigint, 4::bigint, NULL::numeric), ('/', 2, 2, NULL), ('/a', 1, 1, 30.0),
+                           ('/thanks', 1, 1, NULL)$$,
+                  'top_pages, with the engaged time of the pages whose leave events reported one');
 SELECT results_eq($$SELECT * FROM report.top_pages('tap_hist', '2025-03-10', '2025-03-11', 1)$$,
-                  $$VALUES ('/pricing', 4::bigint, 4::bigint)$$, 'top_pages honours the limit');
+                  $$VALUES ('/pricing', 4::bigint, 4::bigint, NULL::numeric)$$, 'top_pages honours the limit');
 SELECT results_eq($$SELECT name, visits, bounce_rate FROM report.entry_pages('tap_hist', '2025-03-10', '2025-03-11')$$,
                   $$VALUES ('/', 2::bigint, 0.0), ('/pricing', 2, 50.0), ('/a', 1, 100.0), ('/thanks', 1, 100.0)$$,
                   'entry_pages with bounce rates');
