@@ -48,7 +48,7 @@
 
 	var TOKEN_RE = /\/share\/([A-Za-z0-9_-]{32,128})\/?$/;
 	var TABLES = [
-		['pages', 'Top pages', ['path', 'visitors', 'pageviews']],
+		['pages', 'Top pages', ['path', 'visitors', 'pageviews', 'avg_engaged_s']],
 		['entry_pages', 'Entry pages', ['name', 'visits', 'bounce_rate']],
 		['exit_pages', 'Exit pages', ['name', 'visits']],
 		['referrers', 'Referrers', ['name', 'visits', 'bounce_rate']],
@@ -70,7 +70,7 @@
 	var LABELS = {
 		bounce_rate: 'Bounce %', conversion_rate: 'Conv. %', from_start: '% of step 1',
 		from_previous: '% of previous', avg_depth: 'Avg depth %', reached_50: '≥50 %',
-		reached_100: '100 %', sel: 'element', name: ''
+		reached_100: '100 %', avg_engaged_s: 'Time on page (s)', sel: 'element', name: ''
 	};
 	var SVG = 'http://www.w3.org/2000/svg';
 	var WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
