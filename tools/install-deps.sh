@@ -12,11 +12,11 @@ BUILD="build-essential pkg-config libfcgi-dev libpq-dev libjson-c-dev libgd-dev 
 # systemd for tests/package/deb.t (systemd-analyze verify, systemd-tmpfiles).
 DEB="debhelper dpkg-dev fakeroot lintian systemd"
 # Run: PostgreSQL server, web servers, user-agent data, the MaxMind DB
-# reader (countries); the web servers'
+# reader (countries) and iso-codes (country names in psql, sql/028); the web servers'
 # PostgreSQL drivers for the dashboard's users (Apache's mod_authn_dbd
 # through APR's pgsql driver, lighttpd's mod_authn_dbi through libdbi's).
 RUN="postgresql-15 lighttpd apache2 libapache2-mod-fcgid apache2-utils spawn-fcgi multiwatch uap-core libmaxminddb0
-	libaprutil1-dbd-pgsql lighttpd-modules-dbi libdbd-pgsql"
+	libaprutil1-dbd-pgsql lighttpd-modules-dbi libdbd-pgsql iso-codes"
 # Test: pgTAP, prove, the browser, load and fuzz tools, monitoring; msmtp
 # (not msmtp-mta: it claims /usr/sbin/sendmail) as the sendmail that
 # tests/integration/digest.t points tools/digest at; the MaxMind DB writer

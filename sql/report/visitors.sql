@@ -23,3 +23,9 @@ RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s num
 LANGUAGE sql STABLE AS $$ SELECT * FROM report.dimension(p_site, 'language', p_from, p_to, p_limit) $$;
 COMMENT ON FUNCTION report.languages(text, date, date, int) IS
     'Visits by the language the browser asked for first (the primary subtag of Accept-Language, e.g. de), with bounce rate and average duration; visits without one are not counted.';
+
+CREATE OR REPLACE FUNCTION report.country_name(p_code text) RETURNS text
+LANGUAGE sql STABLE
+AS $$ SELECT coalesce((SELECT n.name FROM sitepulse.country_names n WHERE n.code = upper(p_code)), p_code) $$;
+COMMENT ON FUNCTION report.country_name(text) IS
+    'English name of country code p_code (DE: Germany) from Debian''s iso-codes (sitepulse.country_names, sql/028); the code itself when unknown. E.g. SELECT report.country_name(name), visits FROM report.countries(''demo'', current_date - 30, current_date).';
