@@ -201,8 +201,9 @@ def check_segments():
     st0, r0 = rows("pages")
     ok(st == 200 and r == r0, "filters= empty is no filter")
     r = stats_get(q("pages", "device==mobile", format="csv"))
-    ok(r.status == 200 and r.text.startswith("path,visitors,pageviews\r\n") and "/pricing,1,1" in r.text,
-       "CSV with filters")
+    lines = r.text.split("\r\n")
+    ok(r.status == 200 and lines[0].startswith("path,visitors,pageviews")
+       and any(x.startswith("/pricing,1,1") for x in lines), "CSV with filters") or diag(lines[:3])
 
 
 def check_match_all():
