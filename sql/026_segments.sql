@@ -22,4 +22,8 @@ INSERT INTO sitepulse.program_rights (role, privilege, object, definer) VALUES
     ('sitepulse_stats',   'EXECUTE', 'FUNCTION sitepulse.url_param(text, text)', false),
     ('sitepulse_heatmap', 'EXECUTE', 'FUNCTION sitepulse.utc_day(timestamptz)', false),
     ('sitepulse_heatmap', 'EXECUTE', 'FUNCTION sitepulse.visit_duration_ms(bigint, timestamptz, timestamptz)', false),
-    ('sitepulse_heatmap', 'EXECUTE', 'FUNCTION sitepulse.url_param(text, text)', false);
+    ('sitepulse_heatmap', 'EXECUTE', 'FUNCTION sitepulse.url_param(text, text)', false),
+    -- A filtered map places raw clicks in cells as the ingest trigger does.
+    ('sitepulse_heatmap', 'EXECUTE', 'FUNCTION sitepulse.click_cell(int, text, int)', false),
+    ('sitepulse_heatmap', 'EXECUTE', 'FUNCTION sitepulse.cell_size()', false),
+    ('sitepulse_heatmap', 'EXECUTE', 'FUNCTION sitepulse.element_cell(real)', false);
