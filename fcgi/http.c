@@ -118,6 +118,33 @@ http_query_only(const struct http_query *q, const char *const *names)
 	return 1;
 }
 
+/*
+ * Takes filters= (a segment: sql/report/segments.sql judges its terms) out
+ * of q, so that the endpoint's own parameter check need not know it, into
+ * *filters: NULL when absent or empty, else text of at most
+ * HTTP_FILTERS_MAX bytes without control characters (http_query_parse()
+ * has checked its UTF-8). Returns 1, or 0 with *why set for a 400. Pure.
+ */
+int
+http_query_filters(struct http_query *q, const char **filters, const char **why)
+{
+	*filters = NULL;
+	for (int i = 0; i < q->n; i++) {
+		if (strcmp(q->key[i], "filters") != 0)
+			continue;
+		*filters = *q->val[i] != '\0' ? q->val[i] : NULL;
+		q->n--;
+		memmove(&q->key[i], &q->key[i + 1], (q->n - i) * sizeof(q->key[0]));
+		memmove(&q->val[i], &q->val[i + 1], (q->n - i) * sizeof(q->val[0]));
+		break;
+	}
+	if (*filters != NULL && strlen(*filters) > HTTP_FILTERS_MAX)
+		return *why = "filters: longer than 2048 bytes", 0;
+	if (*filters != NULL && !valid_text(*filters, strlen(*filters), HTTP_FILTERS_MAX))
+		return *why = "filters: control characters", 0;
+	return 1;
+}
+
 /* A CGI parameter of the request, or NULL. Lives until FCGX_Finish_r. */
 const char *
 http_param(FCGX_Request *r, const char *name)

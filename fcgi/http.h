@@ -15,6 +15,8 @@ struct access;
 #define HTTP_QUERY_MAX		 32	/* parameters */
 #define HTTP_QUERY_LEN		 4096	/* bytes of query string */
 
+#define HTTP_FILTERS_MAX 2048	/* bytes of filters= (sql/report/segments.sql) */
+
 struct http_query {
 	int	 n;
 	char	*key[HTTP_QUERY_MAX];
@@ -29,6 +31,7 @@ struct http_query {
 int		 http_query_parse(const char *, struct http_query *);
 const char	*http_query_get(const struct http_query *, const char *);
 int		 http_query_only(const struct http_query *, const char *const *);
+int		 http_query_filters(struct http_query *, const char **, const char **);
 
 const char	*http_param(FCGX_Request *, const char *);
 const char	*http_path(FCGX_Request *, char *, size_t);

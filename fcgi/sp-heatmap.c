@@ -96,7 +96,6 @@ enum stmt { Q_SITE, Q_SHARE, Q_SHOT, Q_SHOT_PNG, Q_CELLS, Q_ELEMENTS, Q_SCROLL, 
     Q_PAGES, Q_TOP, Q_TOTALS, Q_BOXES, Q_FCELLS, Q_FELEMENTS, Q_FSCROLL, Q_FPAGES, Q_FTOP,
     Q_FTOTALS, Q__MAX };
 
-#define FILTERS_MAX	 2048	/* bytes of filters= */
 
 static const char *const sql[Q__MAX] = {
 	/* A site the signed-in user $2 holds a role on (sql/022); else no row, as for an unknown key. */
@@ -224,32 +223,6 @@ db_error(struct heatmap *h, FCGX_Request *r)
 }
 
 /*
- * Takes filters= out of q (heatmap_parse() knows nothing of it) into
- * *filters: NULL when absent or empty, else text of at most FILTERS_MAX
- * bytes without control characters (http_query_parse() has checked its
- * UTF-8); the database judges its terms. Returns 1, or 0 with *why set.
- */
-static int
-take_filters(struct http_query *q, const char **filters, const char **why)
-{
-	*filters = NULL;
-	for (int i = 0; i < q->n; i++) {
-		if (strcmp(q->key[i], "filters") != 0)
-			continue;
-		*filters = *q->val[i] != '\0' ? q->val[i] : NULL;
-		q->n--;
-		memmove(&q->key[i], &q->key[i + 1], (q->n - i) * sizeof(q->key[0]));
-		memmove(&q->val[i], &q->val[i + 1], (q->n - i) * sizeof(q->val[0]));
-		break;
-	}
-	if (*filters != NULL && strlen(*filters) > FILTERS_MAX)
-		return *why = "filters: longer than 2048 bytes", 0;
-	if (*filters != NULL && !valid_text(*filters, strlen(*filters), FILTERS_MAX))
-		return *why = "filters: control characters", 0;
-	return 1;
-}
-
-/*
  * Parses the query into q and validates it into p and *filters, whose
  * strings point into q (shared: a share route). Returns 1, or 0 after
  * answering 400.
@@ -264,7 +237,7 @@ parse_request(FCGX_Request *r, int shared, int need_path, struct http_query *q,
 		http_error(r, 400, "query: malformed", NULL);
 		return 0;
 	}
-	if (!take_filters(q, filters, &why) ||
+	if (!http_query_filters(q, filters, &why) ||
 	    !heatmap_parse(q, shared, need_path, (long)(time(NULL) / 86400), p, &why)) {
 		http_error(r, 400, why, NULL);
 		return 0;
@@ -465,7 +438,7 @@ static void
 make_etag(struct render *rd)
 {
 	unsigned char	 out[16];
-	char		 buf[1024 + FILTERS_MAX];
+	char		 buf[1024 + HTTP_FILTERS_MAX];
 	int		 n;
 
 	n = snprintf(buf, sizeof(buf), "v2|%s|%s|%d|%s|%s|%s|%s|%s|%d|%d|%d|%s|%lld|%llu|%s",

@@ -72,7 +72,6 @@
 enum stmt { Q_SITE, Q_SHARE, Q_TOKEN, Q_ANNOTATE, Q_REPORT, Q_FILTERED = Q_REPORT + STATS__MAX,
     Q__MAX = Q_FILTERED + STATS__MAX };
 
-#define FILTERS_MAX	 2048	/* bytes of filters= */
 
 /* The statements; Q_FILTERED's are made from Q_REPORT's by filtered_sql(). */
 static const char *const sql[Q_FILTERED] = {
@@ -320,32 +319,6 @@ filtered_sql(enum stats_report rep, const char *text)
 }
 
 /*
- * Takes filters= out of q (stats_parse() knows nothing of it) into
- * *filters: NULL when absent or empty, else text of at most FILTERS_MAX
- * bytes without control characters (http_query_parse() has checked its
- * UTF-8). Returns 1, or 0 with *why set for a 400 answer.
- */
-static int
-take_filters(struct http_query *q, const char **filters, const char **why)
-{
-	*filters = NULL;
-	for (int i = 0; i < q->n; i++) {
-		if (strcmp(q->key[i], "filters") != 0)
-			continue;
-		*filters = *q->val[i] != '\0' ? q->val[i] : NULL;
-		q->n--;
-		memmove(&q->key[i], &q->key[i + 1], (q->n - i) * sizeof(q->key[0]));
-		memmove(&q->val[i], &q->val[i + 1], (q->n - i) * sizeof(q->val[0]));
-		break;
-	}
-	if (*filters != NULL && strlen(*filters) > FILTERS_MAX)
-		return *why = "filters: longer than 2048 bytes", 0;
-	if (*filters != NULL && !valid_text(*filters, strlen(*filters), FILTERS_MAX))
-		return *why = "filters: control characters", 0;
-	return 1;
-}
-
-/*
  * Finds the site key the request is for (by key or by share token) into
  * key. Returns 200, 404 when there is no such site (or, by key, none the
  * signed-in user holds a role on: the same answer), or 0 after answering
@@ -521,7 +494,7 @@ do_stats(struct stats *s, FCGX_Request *r, enum stats_who who, const char *token
 		http_error(r, 400, "query: malformed", NULL);
 		return;
 	}
-	if (!take_filters(&q, &filters, &why) || !stats_parse(&q, who, &req, &why)) {
+	if (!http_query_filters(&q, &filters, &why) || !stats_parse(&q, who, &req, &why)) {
 		http_error(r, 400, why, NULL);
 		return;
 	}

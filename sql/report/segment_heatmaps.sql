@@ -22,7 +22,7 @@
 -- so a filter every visit passes gives the rollups' answers. NULL or ''
 -- is no filter: each function then returns the rollups' answer itself.
 -- A page filter also keeps only matching paths in report.heatmap_pages()
--- (report.filter_match()). A bad filter raises SQLSTATE SP400 naming the
+-- (report.terms_match()). A bad filter raises SQLSTATE SP400 naming the
 -- term (report.filter_terms()), which sp-heatmap answers as 400.
 --
 -- Like every filtered report they read raw events, so they cover the
@@ -168,9 +168,8 @@ LANGUAGE plpgsql STABLE
 SET jit = off
 AS $$
 DECLARE
-    -- Whether a page term limits the rows: report.filter_match() parses
-    -- the filters again on each call, so it is called only when one does.
-    v_page boolean := EXISTS (SELECT 1 FROM report.filter_terms(p_filters) t WHERE t.dim = 'page');
+    -- The page terms, read once: they limit the rows.
+    v_page jsonb := report.filter_dim_terms(p_filters, 'page');
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT m.path, sum(m.pageviews)::bigint
@@ -186,7 +185,7 @@ BEGIN
       FROM report.segment_events(p_site, p_from, p_to, p_filters) e
      WHERE e.type = 'pageview'
      GROUP BY 1
-    HAVING NOT v_page OR report.filter_match(p_filters, 'page', e.path)
+    HAVING report.terms_match(v_page, e.path)
      ORDER BY 2 DESC, 1
      LIMIT p_limit;
 END

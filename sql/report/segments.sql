@@ -109,7 +109,7 @@ BEGIN
         END IF;
         dim := v_m[1];
         op := v_m[2];
-        SELECT array_agg(regexp_replace(u.x, '\\(.)', '\1', 'g') ORDER BY u.o)
+        SELECT array_agg(regexp_replace(btrim(u.x, ' '), '\\(.)', '\1', 'g') ORDER BY u.o)
           INTO vals FROM unnest(report.filter_split(v_m[3], '|')) WITH ORDINALITY AS u(x, o);
         IF '' = ANY (vals) THEN
             RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = format('bad filter "%s": empty value', v_name);
@@ -225,18 +225,37 @@ $$;
 COMMENT ON FUNCTION report.segment_visits(text, date, date, text) IS
     'The visits of site p_site started on UTC days p_from..p_to, with a page view, that pass p_filters: those the visit figures (visits, bounces, duration) count.';
 
-CREATE OR REPLACE FUNCTION report.filter_match(p_filters text, p_dim text, p_value text) RETURNS boolean
+-- Which values of one dimension pass: the terms are read once per report
+-- (report.filter_dim_terms()), then each value is tested against them
+-- (report.terms_match()), which parses nothing.
+CREATE OR REPLACE FUNCTION report.filter_dim_terms(p_filters text, p_dim text) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT coalesce(bool_and(CASE t.op
-               WHEN '==' THEN p_value = ANY (t.vals)
-               WHEN '!=' THEN p_value <> ALL (t.vals)
-               ELSE EXISTS (SELECT 1 FROM unnest(t.vals) x WHERE strpos(lower(p_value), lower(x)) > 0) END), true)
+    SELECT coalesce(jsonb_agg(jsonb_build_object('op', t.op, 'vals', to_jsonb(t.vals))), '[]')
       FROM report.filter_terms(p_filters) t
      WHERE t.dim = p_dim
 $$;
+COMMENT ON FUNCTION report.filter_dim_terms(text, text) IS
+    'The terms of p_filters on dimension p_dim as a JSON array of {"op", "vals"}, for report.terms_match().';
+
+CREATE OR REPLACE FUNCTION report.terms_match(p_terms jsonb, p_value text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(bool_and(CASE t ->> 'op'
+               WHEN '==' THEN EXISTS (SELECT 1 FROM jsonb_array_elements_text(t -> 'vals') x WHERE x = p_value)
+               WHEN '!=' THEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(t -> 'vals') x WHERE x = p_value)
+               ELSE EXISTS (SELECT 1 FROM jsonb_array_elements_text(t -> 'vals') x
+                             WHERE strpos(lower(p_value), lower(x)) > 0) END), true)
+      FROM jsonb_array_elements(p_terms) t
+$$;
+COMMENT ON FUNCTION report.terms_match(jsonb, text) IS
+    'Whether value p_value passes every term of p_terms (report.filter_dim_terms()); true when there is none.';
+
+CREATE OR REPLACE FUNCTION report.filter_match(p_filters text, p_dim text, p_value text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT report.terms_match(report.filter_dim_terms(p_filters, p_dim), p_value) $$;
 COMMENT ON FUNCTION report.filter_match(text, text, text) IS
-    'Whether value p_value passes every term of p_filters on dimension p_dim (true when there is none): e.g. which paths a page filter keeps in the pages report.';
+    'Whether value p_value passes every term of p_filters on dimension p_dim (true when there is none), e.g. which paths a page filter keeps in the pages report. It parses p_filters on every call: a report reads the terms once with filter_dim_terms() and tests rows with terms_match().';
 
 -- Traffic ------------------------------------------------------------------
 
@@ -321,6 +340,8 @@ CREATE OR REPLACE FUNCTION report.top_pages(p_site text, p_from date, p_to date,
 RETURNS TABLE (path text, visitors bigint, pageviews bigint, avg_engaged_s numeric)
 LANGUAGE plpgsql STABLE
 AS $$
+DECLARE
+    v_page jsonb := report.filter_dim_terms(p_filters, 'page');
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.top_pages(p_site, p_from, p_to, p_limit);
@@ -334,7 +355,7 @@ BEGIN
       FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
      WHERE e.type IN ('pageview', 'leave')
      GROUP BY e.path
-    HAVING count(*) FILTER (WHERE e.type = 'pageview') > 0 AND report.filter_match(p_filters, 'page', e.path)
+    HAVING count(*) FILTER (WHERE e.type = 'pageview') > 0 AND report.terms_match(v_page, e.path)
      ORDER BY 3 DESC, 2 DESC, 1
      LIMIT p_limit;
 END

@@ -5,7 +5,7 @@
 -- on the fixture and on 400 random visitors over three days; the device
 -- segments add up to the whole. sp-stats' and sp-heatmap's roles may run them.
 \ir tap_begin.inc
-SELECT plan(64);
+SELECT plan(65);
 
 \ir run_as.inc
 \ir report_fixture.inc
@@ -16,9 +16,9 @@ SELECT results_eq($$SELECT dim, op, vals FROM report.filter_terms(
                      'source==news.example.org|t.co;device==mobile;page~/blog/')$$,
     $$VALUES ('source', '==', ARRAY['news.example.org', 't.co']), ('device', '==', ARRAY['mobile']),
              ('page', '~', ARRAY['/blog/'])$$, 'the issue''s example: three terms, one with two values');
-SELECT results_eq($$SELECT dim, op, vals FROM report.filter_terms(' prop:plan != pro ;')$$,
-    $$VALUES ('prop:plan', '!=', ARRAY[' pro '])$$,
-    'prop:NAME and !=; blanks around a dimension and a trailing ; are fine, a value is taken as it is');
+SELECT results_eq($$SELECT dim, op, vals FROM report.filter_terms(' prop:plan != pro | basic plan ;')$$,
+    $$VALUES ('prop:plan', '!=', ARRAY['pro', 'basic plan'])$$,
+    'prop:NAME and !=; blanks around a dimension, an operator and a value, and a trailing ;, are left out');
 SELECT results_eq($$SELECT vals FROM report.filter_terms('page==/a\;b|/c\|d\\')$$,
     $$VALUES (ARRAY['/a;b', '/c|d\'])$$, 'a backslash escapes ; | and itself');
 SELECT is((SELECT count(*)::int FROM report.filter_terms(NULL)), 0, 'NULL is no filter');
@@ -47,6 +47,9 @@ SELECT ok(report.filter_match('page~PRIC', 'page', '/pricing'), 'filter_match: ~
 SELECT ok(NOT report.filter_match('page==/a|/b', 'page', '/c'), 'filter_match: == is any of the values');
 SELECT ok(report.filter_match('device==mobile', 'page', '/c'), 'filter_match: terms of other dimensions do not count');
 SELECT ok(NOT report.filter_match('page!=/c', 'page', '/c'), 'filter_match: != is none of them');
+SELECT ok(report.terms_match(report.filter_dim_terms('page~a;page!=/ab;device==x', 'page'), '/ba')
+          AND NOT report.terms_match(report.filter_dim_terms('page~a;page!=/ab', 'page'), '/ab'),
+          'terms_match over filter_dim_terms: every term of the dimension holds');
 
 -- What each dimension selects (the fixture: report_fixture.inc) -----------
 

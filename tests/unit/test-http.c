@@ -151,6 +151,50 @@ test_query(void)
 	ok(http_query_parse("site=a&x=b", &q) && !http_query_only(&q, names), "unknown name found");
 }
 
+/* filters=: taken out of the query (the rest keeps its order), checked for length and control characters. */
+static void
+test_query_filters(void)
+{
+	static const struct {
+		const char	*query, *filters, *rest, *why;
+	} t[] = {
+		{ "site=a&from=b", NULL, "site,from", NULL },
+		{ "site=a&filters=device%3D%3Dmobile&to=c", "device==mobile", "site,to", NULL },
+		{ "filters=page~%2Fblog%2F%3Bsource%3D%3Dt.co", "page~/blog/;source==t.co", "", NULL },
+		{ "filters=&site=a", NULL, "site", NULL },
+		{ "site=a&filters", NULL, "site", NULL },
+		{ "filters=a%09b", NULL, NULL, "filters: control characters" },
+		{ "filters=%7F", NULL, NULL, "filters: control characters" },
+	};
+	struct http_query	 q;
+	const char		*f, *why;
+	char			 rest[128], big[4000];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int	 good;
+		why = NULL;
+		good = http_query_parse(t[i].query, &q) && http_query_filters(&q, &f, &why);
+		rest[0] = '\0';
+		for (int k = 0; good && k < q.n; k++)
+			snprintf(rest + strlen(rest), sizeof(rest) - strlen(rest), "%s%s", k ? "," : "", q.key[k]);
+		if (t[i].why != NULL)
+			ok(!good && why != NULL && strcmp(why, t[i].why) == 0, "filters: %s refused (%s)",
+			    t[i].query, why ? why : "accepted");
+		else
+			ok(good && (t[i].filters ? f && strcmp(f, t[i].filters) == 0 : f == NULL) &&
+			    strcmp(rest, t[i].rest) == 0, "filters: %s -> %s, leaves %s", t[i].query,
+			    t[i].filters ? t[i].filters : "none", t[i].rest);
+	}
+	memcpy(big, "filters=", 8);
+	memset(big + 8, 'a', HTTP_FILTERS_MAX + 1);
+	big[8 + HTTP_FILTERS_MAX + 1] = '\0';
+	ok(http_query_parse(big, &q) && !http_query_filters(&q, &f, &why) &&
+	    strcmp(why, "filters: longer than 2048 bytes") == 0, "filters over %d bytes refused", HTTP_FILTERS_MAX);
+	big[8 + HTTP_FILTERS_MAX] = '\0';
+	ok(http_query_parse(big, &q) && http_query_filters(&q, &f, &why) && strlen(f) == HTTP_FILTERS_MAX,
+	    "filters of exactly %d bytes taken", HTTP_FILTERS_MAX);
+}
+
 static void
 test_hash(void)
 {
@@ -177,6 +221,7 @@ test_hash(void)
 int
 main(void)
 {
+	test_query_filters();
 	test_hash();
 	test_query();
 	test_access();
