@@ -77,4 +77,6 @@ SELECT e.site_id, sitepulse.utc_day(e.received_at), e.path, count(*), sum(e.enga
  GROUP BY 1, 2, 3;
 
 INSERT INTO sitepulse.program_rights (role, privilege, object, definer) VALUES
-    ('sitepulse_stats', 'SELECT', 'TABLE sitepulse.page_engaged', false);
+    ('sitepulse_stats', 'SELECT', 'TABLE sitepulse.page_engaged', false),
+    -- tools/digest lists the top pages with report.top_pages().
+    ('sitepulse_digest', 'SELECT', 'TABLE sitepulse.page_engaged', false);

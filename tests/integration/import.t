@@ -69,8 +69,9 @@ try:
         [("2025-01-31", 0, 0), ("2025-02-01", 40, 120), ("2025-02-02", 30, 90)],
         "GET stats timeseries: imported days by day")
     is_(stats("pages", "2025-02-01", "2025-02-03"),
-        [{"path": "/", "visitors": 65, "pageviews": 125}, {"path": "/pricing", "visitors": 48, "pageviews": 100},
-         {"path": "/blog/hello", "visitors": 23, "pageviews": 45}],
+        [{"path": "/", "visitors": 65, "pageviews": 125, "avg_engaged_s": None},
+         {"path": "/pricing", "visitors": 48, "pageviews": 100, "avg_engaged_s": None},
+         {"path": "/blog/hello", "visitors": 23, "pageviews": 45, "avg_engaged_s": None}],
         "GET stats pages")
     is_([(r["name"], r["visits"]) for r in stats("referrers", "2025-02-01", "2025-02-03") or []],
         [("(direct)", 66), ("google.com", 32), ("news.ycombinator.com", 8), ("Newsletter", 4)],
