@@ -44,36 +44,19 @@ $$;
 COMMENT ON FUNCTION report.filter_dimensions() IS
     'The dimensions a filter may name, besides prop:NAME (a custom event property).';
 
--- Splits p_text at each p_sep that no backslash escapes; escapes stay.
+-- Splits p_text at each p_sep (';' or '|') that no backslash escapes;
+-- the escapes stay. One regular expression: a piece is any run of
+-- characters other than p_sep and backslash, or a backslash and the
+-- character it escapes.
 CREATE OR REPLACE FUNCTION report.filter_split(p_text text, p_sep text) RETURNS text[]
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-DECLARE
-    v_out text[] := '{}';
-    v_cur text := '';
-    v_i   int := 1;
-    v_c   text;
-BEGIN
-    WHILE v_i <= length(p_text) LOOP
-        v_c := substr(p_text, v_i, 1);
-        IF v_c = '\' THEN
-            v_cur := v_cur || substr(p_text, v_i, 2);
-            v_i := v_i + 2;
-            CONTINUE;
-        END IF;
-        IF v_c = p_sep THEN
-            v_out := v_out || v_cur;
-            v_cur := '';
-        ELSE
-            v_cur := v_cur || v_c;
-        END IF;
-        v_i := v_i + 1;
-    END LOOP;
-    RETURN v_out || v_cur;
-END
+    SELECT array_agg(r.m[1] ORDER BY r.o)
+      FROM regexp_matches(p_text || p_sep, format('((?:[^%s\\]|\\.)*)[%s]', p_sep, p_sep), 'g')
+           WITH ORDINALITY AS r(m, o)
 $$;
 COMMENT ON FUNCTION report.filter_split(text, text) IS
-    'p_text split at every p_sep not escaped by a backslash; the escapes are kept.';
+    'p_text split at every p_sep (; or |) not escaped by a backslash; the escapes are kept.';
 
 CREATE OR REPLACE FUNCTION report.filter_terms(p_filters text)
 RETURNS TABLE (dim text, op text, vals text[])
@@ -91,6 +74,9 @@ BEGIN
     IF octet_length(p_filters) > 2048 THEN
         RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = 'bad filters: longer than 2048 bytes';
     END IF;
+    IF p_filters ~ '(^|[^\\])(\\\\)*\\$' THEN
+        RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = 'bad filters: a backslash at the end escapes nothing';
+    END IF;
     FOREACH v_term IN ARRAY report.filter_split(p_filters, ';') LOOP
         CONTINUE WHEN btrim(v_term) = '';
         v_n := v_n + 1;
@@ -98,10 +84,14 @@ BEGIN
         IF v_n > 20 THEN
             RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = 'bad filters: more than 20 terms';
         END IF;
-        v_m := regexp_match(v_term, '^\s*(prop:[^=!~\s\\]{1,100}|[a-z_]+)\s*(==|!=|~)(.*)$');
+        v_m := regexp_match(v_term, '^\s*(prop:[^=!~\s\\]+|[a-z_]+)\s*(==|!=|~)(.*)$');
         IF v_m IS NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = format(
                 'bad filter "%s": expected DIMENSION==VALUE, DIMENSION!=VALUE or DIMENSION~VALUE', v_name);
+        END IF;
+        IF length(v_m[1]) > 105 THEN
+            RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = format(
+                'bad filter "%s": a property name of over 100 characters', v_name);
         END IF;
         IF v_m[1] NOT LIKE 'prop:%' AND v_m[1] <> ALL (report.filter_dimensions()) THEN
             RAISE EXCEPTION USING ERRCODE = 'SP400', MESSAGE = format(

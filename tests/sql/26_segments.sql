@@ -5,7 +5,7 @@
 -- on the fixture and on 400 random visitors over three days; the device
 -- segments add up to the whole. sp-stats' and sp-heatmap's roles may run them.
 \ir tap_begin.inc
-SELECT plan(65);
+SELECT plan(68);
 
 \ir run_as.inc
 \ir report_fixture.inc
@@ -36,6 +36,12 @@ SELECT throws_ok($$SELECT * FROM report.filter_terms('device==a||b')$$, 'SP400',
     'bad filter "device==a||b": empty value', 'so is an empty value among others');
 SELECT throws_ok($$SELECT * FROM report.filter_terms('Device==mobile')$$, 'SP400', NULL,
     'dimensions are lower case');
+SELECT throws_ok($$SELECT * FROM report.filter_terms('page==/a\\\')$$, 'SP400',
+    'bad filters: a backslash at the end escapes nothing', 'a lone backslash at the end is refused');
+SELECT results_eq($$SELECT vals FROM report.filter_terms('page==/a\\\\')$$, $$VALUES (ARRAY['/a\\'])$$,
+    'an escaped backslash at the end is a backslash');
+SELECT throws_ok(format('SELECT * FROM report.filter_terms(%L)', 'prop:' || repeat('p', 101) || '==1'), 'SP400', NULL,
+    'a property name is at most 100 characters');
 SELECT throws_ok(format('SELECT * FROM report.filter_terms(%L)', repeat('device==mobile;', 21)), 'SP400',
     'bad filters: more than 20 terms', 'at most 20 terms');
 SELECT throws_ok(format('SELECT * FROM report.filter_terms(%L)', 'page==' || repeat('a', 2050)), 'SP400',
