@@ -35,8 +35,9 @@
  * with a small form (POST admin/annotation), a share link only shows them.
  * The markers are an SVG laid over the plot area (x 0 to 600 across it).
  *
- * On the dashboard, every request (CSV links too) carries app.js's filters
- * (SitePulse.filters.toQuery()); a row of a report naming a dimension
+ * On the dashboard and a share link's page alike, every request (CSV links
+ * too) carries the page's filters (share/filters.js, SitePulse.filters
+ * .toQuery()); a row of a report naming a dimension
  * (a page, a source, a device, ...) is a button that adds the filter
  * "dimension == that value", and every report loads again; a 400 (a bad
  * filter) is reported beside the filters' chips.
@@ -171,7 +172,7 @@
 			text: v('--muted', '#5b6470'), grid: v('--border', '#d9dee5') };
 	}
 
-	/* The dashboard's filters (app.js's SitePulse.filters), or null (a share link's page). */
+	/* The page's filters (filters.js's SitePulse.filters), or null (a page without them). */
 	function filters() {
 		return (window.SitePulse && window.SitePulse.filters) || null;
 	}
@@ -195,7 +196,7 @@
 		this.build();
 	}
 
-	/* Every report's URL, CSV links too: with the dashboard's filters (app.js), when any. */
+	/* Every report's URL, CSV links too: with the page's filters (filters.js), when any. */
 	HistoryView.prototype.url = function (report, extra, format) {
 		var r = this.range, f = filters();
 		var q = this.source.who + '&report=' + report + '&from=' + r.from + '&to=' + r.to;
@@ -813,29 +814,37 @@
 		if (!root)
 			return;
 		var m = TOKEN_RE.exec(window.location.pathname);
+		var view = null, shown = !root.hidden, stale = false;
 		if (m) {
-			/* Share link: /PREFIX/share/TOKEN/ -> /PREFIX/share/stats */
-			new HistoryView(root, { base: '../stats', who: 'share=' + m[1] }).load();
-			return;
+			/*
+			 * Share link: /PREFIX/share/TOKEN/ -> /PREFIX/share/stats, loaded
+			 * at once, and again when shown after the filters changed.
+			 */
+			view = new HistoryView(root, { base: '../stats', who: 'share=' + m[1] });
+			view.load();
+		} else {
+			if (!window.SitePulse)
+				return;
+			window.SitePulse.onSite(function (key) {
+				view = new HistoryView(root, { base: 'stats', who: 'site=' + encodeURIComponent(key),
+					site: key, admin: 'admin/' });
+				if (shown)
+					view.load();
+			});
 		}
-		if (!window.SitePulse)
-			return;
-		var view = null, shown = !root.hidden;
-		window.SitePulse.onSite(function (key) {
-			view = new HistoryView(root, { base: 'stats', who: 'site=' + encodeURIComponent(key),
-				site: key, admin: 'admin/' });
-			if (shown)
-				view.load();
-		});
 		document.addEventListener('sitepulse:view', function (e) {
 			shown = e.detail === 'history-view';
-			if (shown && view)
+			if (shown && view && (!m || stale)) {
+				stale = false;
 				view.load();
+			}
 		});
 		if (filters())
 			filters().onChange(function () {
 				if (shown && view)
 					view.load();
+				else
+					stale = true;
 			});
 	}
 

@@ -11,6 +11,8 @@
  *           share=TOKEN instead of site=KEY
  *   site()  the site's key once known (a share link opens one site only)
  *   onSite(fn)  calls fn(key) once the key is known
+ *   filters the link's filters (?filters= in this page's URL), added by
+ *           filters.js, the dashboard's own: the visitor may change them
  * The key comes from the site's own summary (share/stats); the views'
  * requests carry only the token, so a wrong key could show nothing else.
  * Data is only ever put into the page as text.
@@ -45,12 +47,20 @@
 		}
 	};
 
-	/* The site's key: its summary for today names it. */
-	function findSite() {
+	/*
+	 * The site's key: its summary for today names it. Asked with the
+	 * link's filters (filters.js), as every report is; filters the API
+	 * refuses (400) are asked again without, so that the page opens and
+	 * its views say why beside the chips.
+	 */
+	function findSite(unfiltered) {
 		var today = new Date().toISOString().slice(0, 10);
+		var f = !unfiltered && window.SitePulse.filters ? window.SitePulse.filters.toQuery() : '';
 		var url = base + 'stats?share=' + encodeURIComponent(token) + '&report=summary&from=' +
-		    today + '&to=' + today;
+		    today + '&to=' + today + f;
 		return fetch(url, { cache: 'no-store', credentials: 'same-origin' }).then(function (res) {
+			if (res.status === 400 && f)
+				return findSite(true);
 			return res.json().then(function (body) {
 				if (!res.ok || !body || typeof body.site !== 'string')
 					throw new Error(res.status === 404 ? 'This share link is not valid (any more).' :
@@ -101,6 +111,6 @@
 			fail('This is not a share link.');
 			return;
 		}
-		findSite().then(setSite, function (e) { fail(e.message); });
+		findSite(false).then(setSite, function (e) { fail(e.message); });
 	});
 })();
