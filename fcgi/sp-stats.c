@@ -41,10 +41,12 @@
  *
  * filters= (a segment, e.g. device==mobile;source~google; the syntax is
  * sql/report/segments.sql's: at most 2048 bytes of text, no control
- * characters) narrows every report of a range but annotations to the
- * visits it selects, on every route, with compare= too: the report's
- * filtered overload runs instead, the same statement with the filters as
- * one more, last, parameter (filtered_sql()). PostgreSQL judges the
+ * characters) narrows every report of a range to the visits it selects,
+ * on every route, with compare= too: the report's filtered overload runs
+ * instead, the same statement with the filters as one more, last,
+ * parameter (filtered_sql()). Annotations are notes on the site's
+ * timeline, not visits: a filtered chart keeps them, so they ignore
+ * filters=; the site list refuses it (400). PostgreSQL judges the
  * terms: a bad one is refused (SQLSTATE SP400, db.h) and answered 400 with
  * its reason, which names the term. Statuses: 200; 400 bad parameters; 401 an
  * authenticated route the web server did not authenticate; 403 a route
@@ -498,6 +500,8 @@ do_stats(struct stats *s, FCGX_Request *r, enum stats_who who, const char *token
 		http_error(r, 400, why, NULL);
 		return;
 	}
+	if (filters != NULL && req.report == STATS_ANNOTATIONS)
+		filters = NULL;
 	if (filters != NULL && s->sql[Q_FILTERED + req.report] == NULL) {
 		http_error(r, 400, "filters: this report takes none", NULL);
 		return;

@@ -227,8 +227,8 @@ SHARE_ROUTES = [
 ]
 
 # The share page's files: public under share/, nothing else there.
-SHARE_FILES = ["share.js", "history.js", "history.css", "uplot.js", "uplot.css", "realtime.js",
-               "heatmap.js", "heatmap.css", "style.css"]
+SHARE_FILES = ["share.js", "filters.js", "history.js", "history.css", "uplot.js", "uplot.css",
+               "realtime.js", "heatmap.js", "heatmap.css", "style.css"]
 
 # Headers a client might hope a program believes.
 SPOOF_HEADERS = [
