@@ -60,36 +60,11 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sitepulse import *  # noqa: E402,F403
+from visitors import LANG, UA, click, ev  # noqa: E402
 
 RUN = secrets.token_hex(4)
 SITE = "sby" + RUN
 TODAY = time.strftime("%Y-%m-%d", time.gmtime())
-
-UA = {
-    "v1": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-    "v2": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
-    "v3": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-          "Version/17.0 Mobile/15E148 Safari/604.1",
-    "v4": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-          "Chrome/120.0.0.0 Mobile Safari/537.36",
-    "v5": "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-          "Version/17.0 Mobile/15E148 Safari/604.1",
-}
-LANG = {"v1": "de-DE,de;q=0.9", "v2": "fr-FR", "v3": "en-US", "v4": "de", "v5": "fr"}
-VW = {"v1": 1280, "v2": 1280, "v3": 390, "v4": 390, "v5": 820}
-CLOCK = [int(time.time() * 1000) - 60000]
-
-
-def ev(who, kind, path, **kw):
-    CLOCK[0] += 1
-    e = {"type": kind, "url": ORIGIN + path, "vw": VW[who], "ts": CLOCK[0]}
-    e.update(kw)
-    return e
-
-
-def click(who, x, y, **kw):
-    return ev(who, "click", "/pricing", x=x, y=y, dw=VW[who], dh=3000, vh=800, **kw)
-
 
 # v1, v2 on desktops, v3, v4 on phones, v5 on a tablet.
 BATCHES = {
