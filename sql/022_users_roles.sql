@@ -31,20 +31,12 @@
 -- read password hashes and nothing else.
 
 -- pgcrypto (part of PostgreSQL's contrib, a trusted extension: the database
--- owner may create it) makes and checks the bcrypt hashes. It gets a schema
--- of its own, sitepulse_crypto, so that schema sitepulse keeps only
--- SitePulse's own, commented objects; one installed before, in any schema,
--- is used where it is (hash_password()). Without it the users table still
--- works for htpasswd users and grants, and add_user() says what is missing.
+-- owner may create it) makes and checks the bcrypt hashes. Without it the
+-- users table still works for htpasswd users and grants, and add_user()
+-- says what is missing.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgcrypto') THEN
-        CREATE SCHEMA IF NOT EXISTS sitepulse_crypto;
-        COMMENT ON SCHEMA sitepulse_crypto IS
-            'pgcrypto, for SitePulse''s password hashes (sql/022_users_roles.sql: hash_password()).';
-        REVOKE ALL ON SCHEMA sitepulse_crypto FROM PUBLIC;
-        CREATE EXTENSION pgcrypto WITH SCHEMA sitepulse_crypto;
-    END IF;
+    CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA sitepulse;
 EXCEPTION WHEN insufficient_privilege OR feature_not_supported OR undefined_file THEN
     RAISE NOTICE 'pgcrypto is not available (%): users signing in with a password kept in PostgreSQL need it; htpasswd users and roles work without it', SQLERRM;
 END
@@ -96,7 +88,7 @@ COMMENT ON TABLE sitepulse.users IS
 COMMENT ON COLUMN sitepulse.users.name IS
     'The name the user signs in with (REMOTE_USER): 1-64 characters of letters, digits and ._@+-, starting with a letter or digit.';
 COMMENT ON COLUMN sitepulse.users.password IS
-    'bcrypt hash ($2y$, of the cost the setting password_cost said when it was made) of the password; NULL: may not sign in with a password kept here.';
+    'bcrypt hash ($2y$, cost 10) of the password; NULL: may not sign in with a password kept here.';
 COMMENT ON COLUMN sitepulse.users.created_at IS 'When add_user() made the user.';
 
 CREATE TABLE sitepulse.site_roles (
@@ -169,69 +161,35 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sitepulse.require_role(text, text, text) IS
-    'The id of site p_site if user p_user holds role p_need or higher on it; else SQLSTATE SP404 (unknown site, or no role: the same answer) or SP403 (role too low). For the ws_* functions.';
+    'The id of site p_site if user p_user holds role p_need or higher on it; else SQLSTATE SP404 (unknown site, or no role: the same answer) or SP403 (role too low). SECURITY DEFINER for sp-live, sp-metrics and sp-admin (program_rights).';
 
--- The bcrypt cost of new password hashes. Apache checks the hash on every
--- request (mod_authn_socache keeps the hash, not the answer), so each step
--- doubles the CPU a dashboard request costs there: about 16 ms at 8, 64 ms
--- at 10 on the machine the tests run on. lighttpd keeps its answers
--- (auth.cache) and checks once per user and cache period.
-INSERT INTO sitepulse.settings (key, value) VALUES ('password_cost', '8')
-ON CONFLICT (key) DO NOTHING;
-
--- pgcrypto's crypt(p_password, p_salt), and with a NULL salt a fresh one
--- for bcrypt at the cost the setting password_cost says (4-12). pgcrypto may live in another
--- schema when it was installed before this migration, so the call is made
--- through the extension's own schema.
-CREATE FUNCTION sitepulse.pgcrypto_crypt(p_password text, p_salt text) RETURNS text
+-- A bcrypt hash of p_password with a fresh salt, cost 10, written $2y$ (the
+-- prefix Apache's APR and crypt(3) both read). pgcrypto's crypt() may live
+-- in another schema when it was installed before this migration, so the
+-- call is made through the extension's own schema.
+CREATE FUNCTION sitepulse.hash_password(p_password text) RETURNS text
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     v_schema name := (SELECT n.nspname FROM pg_extension e
                         JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pgcrypto');
-    v_out    text;
+    v_hash   text;
 BEGIN
     IF v_schema IS NULL THEN
-        RAISE EXCEPTION 'passwords kept in PostgreSQL need the pgcrypto extension (CREATE EXTENSION pgcrypto)';
+        RAISE EXCEPTION 'passwords kept in PostgreSQL need the pgcrypto extension (CREATE EXTENSION pgcrypto WITH SCHEMA sitepulse)';
     END IF;
-    EXECUTE format('SELECT %1$I.crypt($1, coalesce($2, %1$I.gen_salt(''bf'', $3)))', v_schema)
-       INTO v_out USING p_password, p_salt,
-            least(greatest(sitepulse.setting_int('password_cost', 8), 4), 12);
-    RETURN v_out;
-END
-$$;
-COMMENT ON FUNCTION sitepulse.pgcrypto_crypt(text, text) IS
-    'pgcrypto''s crypt(), wherever the extension was installed; a NULL salt is a fresh bcrypt one of the cost setting password_cost says (8 unless changed; 4-12).';
-
--- A bcrypt hash of p_password with a fresh salt, written $2y$ (the
--- prefix Apache's APR and crypt(3) both read; pgcrypto writes $2a$, the
--- same algorithm for these passwords).
-CREATE FUNCTION sitepulse.hash_password(p_password text) RETURNS text
-LANGUAGE plpgsql VOLATILE
-AS $$
-BEGIN
     IF p_password IS NULL OR length(p_password) NOT BETWEEN 8 AND 72
        OR octet_length(p_password) > 72 THEN
         RAISE EXCEPTION USING ERRCODE = 'SP400',
             MESSAGE = 'password: 8-72 characters (bcrypt reads 72 bytes)';
     END IF;
-    RETURN '$2y$' || substr(sitepulse.pgcrypto_crypt(p_password, NULL), 5);
+    EXECUTE format('SELECT %1$I.crypt($1, %1$I.gen_salt(''bf'', 10))', v_schema)
+       INTO v_hash USING p_password;
+    RETURN '$2y$' || substr(v_hash, 5);
 END
 $$;
 COMMENT ON FUNCTION sitepulse.hash_password(text) IS
-    'A bcrypt hash ($2y$, cost password_cost, fresh salt) of a password of 8-72 characters, through pgcrypto.';
-
--- Whether p_password is user p_user's password kept here: for psql and
--- tests (the web servers check it themselves).
-CREATE FUNCTION sitepulse.password_matches(p_user text, p_password text) RETURNS boolean
-LANGUAGE sql VOLATILE
-AS $$
-    SELECT coalesce((SELECT sitepulse.pgcrypto_crypt(p_password, '$2a$' || substr(password, 5))
-                            = '$2a$' || substr(password, 5)
-                       FROM sitepulse.users WHERE name = p_user), false)
-$$;
-COMMENT ON FUNCTION sitepulse.password_matches(text, text) IS
-    'Whether p_password is user p_user''s password kept in sitepulse.users (false for an unknown user or none kept).';
+    'A bcrypt hash ($2y$, cost 10, fresh salt) of a password of 8-72 characters, through pgcrypto.';
 
 -- For the web servers (role sitepulse_auth): the hash they check a Basic
 -- password against, or NULL for an unknown user.
@@ -323,11 +281,9 @@ COMMENT ON FUNCTION sitepulse.revoke(text, text) IS
 -- The dashboard's answer to "who am I and what may I see": sp-admin's
 -- GET /sitepulse/admin/me.
 CREATE FUNCTION sitepulse.ws_me(p_user text, p_args jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 AS $$
-BEGIN
-    PERFORM sitepulse.ws_only(p_args, '{}');
-    RETURN jsonb_build_object(
+    SELECT jsonb_build_object(
         'user', p_user,
         'all_sites', sitepulse.site_role(p_user, '*'),
         'can_add_sites', sitepulse.role_rank(sitepulse.site_role(p_user, '*')) >= 2,
@@ -338,8 +294,7 @@ BEGIN
                              ORDER BY s.key)
               FROM sitepulse.sites s
               CROSS JOIN LATERAL (SELECT sitepulse.site_role(p_user, s.key) AS role) r
-             WHERE r.role IS NOT NULL), '[]'::jsonb));
-END
+             WHERE r.role IS NOT NULL), '[]'::jsonb))
 $$;
 COMMENT ON FUNCTION sitepulse.ws_me(text, jsonb) IS
     'GET /sitepulse/admin/me: the user, their every-site role, whether they may add sites, whether their password is kept here, the role everyone signed in has on every site (NULL for none), and each site they may see with their role. SECURITY DEFINER for sp-admin (program_rights).';
@@ -405,19 +360,17 @@ COMMENT ON FUNCTION sitepulse.ws_user_pattern(boolean) IS
     'The pattern of a user name (sitepulse.users.name); with p_star, ''*'' (everyone signed in) matches too.';
 
 -- Whether the site (NULL: every site) would keep an owner if user p_name's
--- own grant there went away: the dashboard never leaves a site ownerless.
--- Every other grant counts, p_name's every-site one included.
+-- grant there went away: the dashboard never leaves a site ownerless.
 CREATE FUNCTION sitepulse.keeps_owner(p_site_id int, p_name text) RETURNS boolean
 LANGUAGE sql STABLE
 AS $$
     SELECT EXISTS (
         SELECT 1 FROM sitepulse.site_roles r
-         WHERE r.role = 'owner'
-           AND (r.site_id IS NULL OR r.site_id = p_site_id)
-           AND NOT (r.user_name = p_name AND r.site_id IS NOT DISTINCT FROM p_site_id))
+         WHERE r.role = 'owner' AND r.user_name <> p_name
+           AND (r.site_id IS NULL OR r.site_id = p_site_id))
 $$;
 COMMENT ON FUNCTION sitepulse.keeps_owner(int, text) IS
-    'Whether site p_site_id (NULL: the every-site grants) has an owner once p_name''s own grant there is gone, through any other grant on it or on every site.';
+    'Whether site p_site_id (NULL: the every-site grants) has an owner other than p_name, through its own grants or every-site ones.';
 
 -- GET /sitepulse/admin/users[?site=KEY]: who may see the site (admin or
 -- owner of it), or, without a site, every user and grant (owner of every
@@ -566,8 +519,8 @@ COMMENT ON FUNCTION sitepulse.ws_user_add(text, jsonb) IS
     'POST /sitepulse/admin/user: an owner of the site (or of every site, for *) adds a user with a password kept here and a role there; SP409 when the name exists. SECURITY DEFINER for sp-admin (program_rights).';
 
 -- POST /sitepulse/admin/user/remove {"name"}: an owner of every site
--- removes a user and all their roles, never themselves. No site is left
--- without an owner: the caller owns every site.
+-- removes a user and all their roles; never themselves, never the last
+-- owner of every site.
 CREATE FUNCTION sitepulse.ws_user_remove(p_user text, p_args jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $$
@@ -582,6 +535,11 @@ BEGIN
     IF v_name = p_user THEN
         RAISE EXCEPTION USING ERRCODE = 'SP409', MESSAGE = 'name: you cannot remove yourself';
     END IF;
+    IF EXISTS (SELECT 1 FROM sitepulse.site_roles r
+                WHERE r.user_name = v_name AND r.role = 'owner'
+                  AND NOT sitepulse.keeps_owner(r.site_id, v_name)) THEN
+        RAISE EXCEPTION USING ERRCODE = 'SP409', MESSAGE = 'name: the last owner of a site; give it another owner first';
+    END IF;
     IF NOT sitepulse.remove_user(v_name) THEN
         RAISE EXCEPTION USING ERRCODE = 'SP404', MESSAGE = 'name: no such user';
     END IF;
@@ -589,7 +547,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sitepulse.ws_user_remove(text, jsonb) IS
-    'POST /sitepulse/admin/user/remove: an owner of every site removes a user and their roles (not themselves; as an owner of every site the caller leaves no site ownerless). SECURITY DEFINER for sp-admin (program_rights).';
+    'POST /sitepulse/admin/user/remove: an owner of every site removes a user and their roles (not themselves, not a site''s last owner). SECURITY DEFINER for sp-admin (program_rights).';
 
 -- POST /sitepulse/admin/password {"password"}: a user whose password is
 -- kept here sets a new one.
@@ -611,41 +569,19 @@ $$;
 COMMENT ON FUNCTION sitepulse.ws_password(text, jsonb) IS
     'POST /sitepulse/admin/password: the signed-in user sets their own password, if it is kept here (SP409 for an htpasswd user). SECURITY DEFINER for sp-admin (program_rights).';
 
--- sp-live keeps for a few seconds what it settled (a user's role on a site,
--- a share token's site); a change to either tells it to forget at once.
-CREATE FUNCTION sitepulse.notify_access() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-BEGIN
-    PERFORM pg_notify('sitepulse', '*access');
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION sitepulse.notify_access() IS
-    'Statement trigger: NOTIFY sitepulse ''*access'' (never a site key), so sp-live forgets the roles and share links it settled.';
-CREATE TRIGGER site_roles_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON sitepulse.site_roles
-    FOR EACH STATEMENT EXECUTE FUNCTION sitepulse.notify_access();
-COMMENT ON TRIGGER site_roles_notify ON sitepulse.site_roles IS
-    'A role granted, changed or revoked: sp-live asks again.';
-CREATE TRIGGER sites_access_notify AFTER UPDATE OR DELETE ON sitepulse.sites
-    FOR EACH STATEMENT EXECUTE FUNCTION sitepulse.notify_access();
-COMMENT ON TRIGGER sites_access_notify ON sitepulse.sites IS
-    'A site removed or its share token changed: sp-live asks again.';
-
 -- The web servers' role and every program's new right: the programs that
 -- serve protected routes ask site_role() (sp-stats and sp-heatmap, inside
--- the statement that finds the site, sp-live, sp-metrics, sp-admin) before
--- they read a site; a NULL answer is no error, so a refusal leaves no ERROR
--- line in PostgreSQL's log.
+-- the statement that finds the site) or require_role() (sp-live,
+-- sp-metrics, sp-admin) before they read a site.
 INSERT INTO sitepulse.program_rights (role, privilege, object, definer) VALUES
     ('sitepulse_auth',    'USAGE',   'SCHEMA sitepulse', false),
     ('sitepulse_auth',    'EXECUTE', 'FUNCTION sitepulse.auth_password(text)', true),
     ('sitepulse_stats',   'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
     ('sitepulse_stats',   'EXECUTE', 'FUNCTION sitepulse.role_rank(text)', false),
     ('sitepulse_heatmap', 'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
-    ('sitepulse_live',    'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
-    ('sitepulse_metrics', 'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
-    ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.site_role(text, text)', true),
+    ('sitepulse_live',    'EXECUTE', 'FUNCTION sitepulse.require_role(text, text, text)', true),
+    ('sitepulse_metrics', 'EXECUTE', 'FUNCTION sitepulse.require_role(text, text, text)', true),
+    ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.require_role(text, text, text)', true),
     ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.ws_me(text, jsonb)', true),
     ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.ws_users(text, jsonb)', true),
     ('sitepulse_admin',   'EXECUTE', 'FUNCTION sitepulse.ws_grant(text, jsonb)', true),
