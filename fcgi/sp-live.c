@@ -84,7 +84,7 @@
 #define USER_MAX	 64	/* REMOTE_USER: longer names hold no role (sql/022) */
 #define SETTLED_MAX	 64	/* answers the hub remembers (hub_pending) */
 #define SETTLED_MS	 5000	/* for this long, or until access changes (ACCESS_CHANGED) */
-/* The NOTIFY payload of a change to roles or sites (sql/022): forget what was settled. */
+/* The NOTIFY payload of a change to roles or sites (sql/030): forget what was settled. */
 #define ACCESS_CHANGED	 "*access"
 #define BACKOFF_MIN	 100	/* ms before the first reconnect attempt */
 #define BACKOFF_MAX	 2000	/* ms between reconnect attempts at most */
