@@ -218,6 +218,23 @@ $$;
 COMMENT ON FUNCTION report.segment_visits(text, date, date, text) IS
     'The visits of site p_site started on UTC days p_from..p_to, with a page view, that pass p_filters: those the visit figures (visits, bounces, duration) count.';
 
+-- The visit_paths rows (sql/031) of the visits report.segment() selects,
+-- on UTC days p_from..p_to: segment_events() grouped per visit, day and
+-- path, read by primary key, a few rows per visit instead of every event
+-- of the range. Inlined into the report that calls it (no SET clause).
+CREATE OR REPLACE FUNCTION report.segment_paths(p_site int, p_from date, p_to date, p_filters text)
+RETURNS TABLE (visitor bigint, day date, path text, events int, pageviews int, leaves int,
+               engaged_ms bigint)
+LANGUAGE sql STABLE
+AS $$
+    SELECT v.visitor, f.day, f.path, f.events, f.pageviews, f.leaves, f.engaged_ms
+      FROM report.segment(p_site, p_from, p_to, p_filters) v
+      JOIN sitepulse.visit_paths f ON f.visit_id = v.id
+     WHERE f.day BETWEEN p_from AND p_to
+$$;
+COMMENT ON FUNCTION report.segment_paths(int, date, date, text) IS
+    'Per visit report.segment() selects, UTC day p_from..p_to and path: the visitor, events, page views and engaged time of leave events (sitepulse.visit_paths).';
+
 -- Which values of one dimension pass: the terms are read once per report
 -- (report.filter_dim_terms()), then each value is tested against them
 -- (report.terms_match()), which parses nothing.
@@ -274,10 +291,17 @@ BEGIN
                                                ELSE interval '1 day' END) AS s
          WHERE p_interval IN ('day', 'hour')
     ), ev AS (
+        -- Days from the visits' day rows, hours (a day or two) from their events.
         SELECT d.t, count(*) AS visitors, sum(d.pageviews) AS pageviews
-          FROM (SELECT date_trunc(p_interval, e.received_at, 'UTC') AS t, e.visitor,
-                       count(*) FILTER (WHERE e.type = 'pageview') AS pageviews
+          FROM (SELECT p.day::timestamp AT TIME ZONE 'UTC' AS t, p.visitor, sum(p.pageviews) AS pageviews
+                  FROM report.segment_paths(report.site_id(p_site), p_from, p_to, p_filters) p
+                 WHERE p_interval = 'day'
+                 GROUP BY 1, 2
+                 UNION ALL
+                SELECT date_trunc('hour', e.received_at, 'UTC'), e.visitor,
+                       count(*) FILTER (WHERE e.type = 'pageview')
                   FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
+                 WHERE p_interval = 'hour'
                  GROUP BY 1, 2) d
          GROUP BY d.t
     ), vi AS (
@@ -314,9 +338,9 @@ BEGIN
     WITH ev AS (
         SELECT count(*) AS visitors, coalesce(sum(d.pageviews), 0)::bigint AS pageviews,
                coalesce(sum(d.events), 0)::bigint AS events
-          FROM (SELECT count(*) FILTER (WHERE e.type = 'pageview') AS pageviews, count(*) AS events
-                  FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
-                 GROUP BY sitepulse.utc_day(e.received_at), e.visitor) d
+          FROM (SELECT sum(p.pageviews) AS pageviews, sum(p.events) AS events
+                  FROM report.segment_paths(report.site_id(p_site), p_from, p_to, p_filters) p
+                 GROUP BY p.day, p.visitor) d
     ), vi AS (
         SELECT count(*) AS visits, count(*) FILTER (WHERE v.pageviews = 1) AS bounces,
                sum(sitepulse.visit_duration_ms(v.engaged_ms, v.started_at, v.last_at)) AS duration_ms,
@@ -350,19 +374,17 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
-    -- Per path, day and visitor first, then per path: count(DISTINCT
-    -- ROW(day, visitor)) sorted every event, and took twice as long. The
-    -- page terms test each path once, outside (OFFSET 0 keeps the planner
-    -- from pushing terms_match() down to every event).
+    -- Per path, day and visitor first, then per path (count(DISTINCT
+    -- ROW(day, visitor)) sorts every row). The page terms test each path
+    -- once, outside (OFFSET 0 keeps the planner from pushing terms_match()
+    -- down to every row).
     SELECT p.* FROM (
         SELECT d.path, count(*) FILTER (WHERE d.views > 0) AS visitors, sum(d.views)::bigint AS views,
                report.seconds(sum(d.engaged), sum(d.leaves))
-          FROM (SELECT e.path, count(*) FILTER (WHERE e.type = 'pageview') AS views,
-                       sum(e.engaged) FILTER (WHERE e.type = 'leave') AS engaged,
-                       count(e.engaged) FILTER (WHERE e.type = 'leave') AS leaves
-                  FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
-                 WHERE e.type IN ('pageview', 'leave')
-                 GROUP BY e.path, sitepulse.utc_day(e.received_at), e.visitor) d
+          FROM (SELECT p.path, sum(p.pageviews) AS views, sum(p.engaged_ms) AS engaged,
+                       sum(p.leaves) AS leaves
+                  FROM report.segment_paths(report.site_id(p_site), p_from, p_to, p_filters) p
+                 GROUP BY p.path, p.day, p.visitor) d
          GROUP BY d.path
         HAVING sum(d.views) > 0
         OFFSET 0) p
