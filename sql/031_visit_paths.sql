@@ -7,7 +7,7 @@
 -- range, not with the visits selected: 0.5-1.1 s for a month of a million
 -- events (docs/performance.md). visit_paths keeps, per visit, UTC day and
 -- path, what those reports count: events, page views, and the engaged
--- time of leave events. A filtered report reads the rows of the selected
+-- time and scroll depth of leave events. A filtered report reads the rows of the selected
 -- visits by primary key, a few per visit.
 --
 -- The rows are exactly what segment_events() would give for the visit,
@@ -34,6 +34,12 @@ CREATE TABLE sitepulse.visit_paths (
     pageviews  int NOT NULL,
     leaves     int NOT NULL,
     engaged_ms bigint NOT NULL,
+    depths     int NOT NULL,
+    depth_sum  bigint NOT NULL,
+    reached_25 int NOT NULL,
+    reached_50 int NOT NULL,
+    reached_75 int NOT NULL,
+    reached_100 int NOT NULL,
     PRIMARY KEY (visit_id, day, path)
 );
 COMMENT ON TABLE sitepulse.visit_paths IS
@@ -45,16 +51,29 @@ COMMENT ON COLUMN sitepulse.visit_paths.events IS 'Events of every type.';
 COMMENT ON COLUMN sitepulse.visit_paths.pageviews IS 'Page views.';
 COMMENT ON COLUMN sitepulse.visit_paths.leaves IS 'Leave events that reported an engaged time.';
 COMMENT ON COLUMN sitepulse.visit_paths.engaged_ms IS 'Sum of their engaged time, ms.';
+COMMENT ON COLUMN sitepulse.visit_paths.depths IS 'Leave events that reported a scroll depth.';
+COMMENT ON COLUMN sitepulse.visit_paths.depth_sum IS 'Sum of those depths (%).';
+COMMENT ON COLUMN sitepulse.visit_paths.reached_25 IS 'Of those, the ones of 25 % or more.';
+COMMENT ON COLUMN sitepulse.visit_paths.reached_50 IS 'Of those, the ones of 50 % or more.';
+COMMENT ON COLUMN sitepulse.visit_paths.reached_75 IS 'Of those, the ones of 75 % or more.';
+COMMENT ON COLUMN sitepulse.visit_paths.reached_100 IS 'Of those, the ones of 100 %.';
 
 CREATE FUNCTION sitepulse.events_visit_paths() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    INSERT INTO sitepulse.visit_paths AS f (visit_id, day, path, events, pageviews, leaves, engaged_ms)
+    INSERT INTO sitepulse.visit_paths AS f (visit_id, day, path, events, pageviews, leaves, engaged_ms,
+                                            depths, depth_sum, reached_25, reached_50, reached_75, reached_100)
     SELECT v.id, sitepulse.utc_day(n.received_at), n.path, count(*),
            count(*) FILTER (WHERE n.type = 'pageview'),
            count(n.engaged) FILTER (WHERE n.type = 'leave'),
-           coalesce(sum(n.engaged) FILTER (WHERE n.type = 'leave'), 0)
+           coalesce(sum(n.engaged) FILTER (WHERE n.type = 'leave'), 0),
+           count(n.depth) FILTER (WHERE n.type = 'leave'),
+           coalesce(sum(n.depth) FILTER (WHERE n.type = 'leave'), 0),
+           count(*) FILTER (WHERE n.type = 'leave' AND n.depth >= 25),
+           count(*) FILTER (WHERE n.type = 'leave' AND n.depth >= 50),
+           count(*) FILTER (WHERE n.type = 'leave' AND n.depth >= 75),
+           count(*) FILTER (WHERE n.type = 'leave' AND n.depth >= 100)
       FROM new_rows n
       JOIN sitepulse.visits v
         ON v.site_id = n.site_id AND v.visitor = n.visitor
@@ -63,7 +82,10 @@ BEGIN
      ORDER BY 1, 2, 3
     ON CONFLICT (visit_id, day, path) DO UPDATE
        SET events = f.events + excluded.events, pageviews = f.pageviews + excluded.pageviews,
-           leaves = f.leaves + excluded.leaves, engaged_ms = f.engaged_ms + excluded.engaged_ms;
+           leaves = f.leaves + excluded.leaves, engaged_ms = f.engaged_ms + excluded.engaged_ms,
+           depths = f.depths + excluded.depths, depth_sum = f.depth_sum + excluded.depth_sum,
+           reached_25 = f.reached_25 + excluded.reached_25, reached_50 = f.reached_50 + excluded.reached_50,
+           reached_75 = f.reached_75 + excluded.reached_75, reached_100 = f.reached_100 + excluded.reached_100;
     RETURN NULL;
 END
 $$;
@@ -86,11 +108,18 @@ COMMENT ON FUNCTION sitepulse.visits_delete_paths() IS
 CREATE TRIGGER visits_delete_paths AFTER DELETE ON sitepulse.visits
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION sitepulse.visits_delete_paths();
 
-INSERT INTO sitepulse.visit_paths (visit_id, day, path, events, pageviews, leaves, engaged_ms)
+INSERT INTO sitepulse.visit_paths (visit_id, day, path, events, pageviews, leaves, engaged_ms,
+                                   depths, depth_sum, reached_25, reached_50, reached_75, reached_100)
 SELECT v.id, sitepulse.utc_day(e.received_at), e.path, count(*),
        count(*) FILTER (WHERE e.type = 'pageview'),
        count(e.engaged) FILTER (WHERE e.type = 'leave'),
-       coalesce(sum(e.engaged) FILTER (WHERE e.type = 'leave'), 0)
+       coalesce(sum(e.engaged) FILTER (WHERE e.type = 'leave'), 0),
+       count(e.depth) FILTER (WHERE e.type = 'leave'),
+       coalesce(sum(e.depth) FILTER (WHERE e.type = 'leave'), 0),
+       count(*) FILTER (WHERE e.type = 'leave' AND e.depth >= 25),
+       count(*) FILTER (WHERE e.type = 'leave' AND e.depth >= 50),
+       count(*) FILTER (WHERE e.type = 'leave' AND e.depth >= 75),
+       count(*) FILTER (WHERE e.type = 'leave' AND e.depth >= 100)
   FROM sitepulse.visits v
   JOIN sitepulse.events e
     ON e.site_id = v.site_id AND e.visitor = v.visitor

@@ -224,16 +224,18 @@ COMMENT ON FUNCTION report.segment_visits(text, date, date, text) IS
 -- of the range. Inlined into the report that calls it (no SET clause).
 CREATE OR REPLACE FUNCTION report.segment_paths(p_site int, p_from date, p_to date, p_filters text)
 RETURNS TABLE (visitor bigint, day date, path text, events int, pageviews int, leaves int,
-               engaged_ms bigint)
+               engaged_ms bigint, depths int, depth_sum bigint, reached_25 int, reached_50 int,
+               reached_75 int, reached_100 int)
 LANGUAGE sql STABLE
 AS $$
-    SELECT v.visitor, f.day, f.path, f.events, f.pageviews, f.leaves, f.engaged_ms
+    SELECT v.visitor, f.day, f.path, f.events, f.pageviews, f.leaves, f.engaged_ms, f.depths,
+           f.depth_sum, f.reached_25, f.reached_50, f.reached_75, f.reached_100
       FROM report.segment(p_site, p_from, p_to, p_filters) v
       JOIN sitepulse.visit_paths f ON f.visit_id = v.id
      WHERE f.day BETWEEN p_from AND p_to
 $$;
 COMMENT ON FUNCTION report.segment_paths(int, date, date, text) IS
-    'Per visit report.segment() selects, UTC day p_from..p_to and path: the visitor, events, page views and engaged time of leave events (sitepulse.visit_paths).';
+    'Per visit report.segment() selects, UTC day p_from..p_to and path: the visitor, events, page views, and the engaged time and scroll depths of leave events (sitepulse.visit_paths).';
 
 -- Which values of one dimension pass: the terms are read once per report
 -- (report.filter_dim_terms()), then each value is tested against them
@@ -572,14 +574,12 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
-    SELECT e.path, count(*), round(avg(e.depth), 1),
-           report.rate(count(*) FILTER (WHERE e.depth >= 25), count(*)),
-           report.rate(count(*) FILTER (WHERE e.depth >= 50), count(*)),
-           report.rate(count(*) FILTER (WHERE e.depth >= 75), count(*)),
-           report.rate(count(*) FILTER (WHERE e.depth >= 100), count(*))
-      FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
-     WHERE e.type = 'leave' AND e.depth IS NOT NULL
-     GROUP BY e.path
+    SELECT p.path, sum(p.depths)::bigint, round(sum(p.depth_sum) / sum(p.depths), 1),
+           report.rate(sum(p.reached_25), sum(p.depths)), report.rate(sum(p.reached_50), sum(p.depths)),
+           report.rate(sum(p.reached_75), sum(p.depths)), report.rate(sum(p.reached_100), sum(p.depths))
+      FROM report.segment_paths(report.site_id(p_site), p_from, p_to, p_filters) p
+     WHERE p.depths > 0
+     GROUP BY p.path
      ORDER BY 2 DESC, 1
      LIMIT p_limit;
 END

@@ -74,10 +74,11 @@ DECLARE
     b int;
 BEGIN
     FOR b IN 0..5 LOOP
-        INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, engaged, name, device)
+        INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, engaged, depth, name, device)
         SELECT s.id, r.at, r.visitor, r.type,
                'https://up.example' || r.path, r.path,
                CASE WHEN r.type = 'leave' THEN 1000 * (r.visitor %% 40) END,
+               CASE WHEN r.type = 'leave' THEN (r.visitor * 13 %% 101)::smallint END,
                CASE WHEN r.type = 'event' THEN 'cta' END, r.device
           FROM rnd r CROSS JOIN sitepulse.sites s
          WHERE s.key = 'up31' AND r.n = b
@@ -90,7 +91,9 @@ RAW_PATHS = """
 SELECT v.id AS visit_id, sitepulse.utc_day(e.received_at) AS day, e.path, count(*) AS events,
        count(*) FILTER (WHERE e.type = 'pageview') AS pageviews,
        count(e.engaged) FILTER (WHERE e.type = 'leave') AS leaves,
-       coalesce(sum(e.engaged) FILTER (WHERE e.type = 'leave'), 0) AS engaged_ms
+       coalesce(sum(e.engaged) FILTER (WHERE e.type = 'leave'), 0) AS engaged_ms,
+       count(e.depth) FILTER (WHERE e.type = 'leave') AS depths,
+       coalesce(sum(e.depth) FILTER (WHERE e.type = 'leave'), 0) AS depth_sum
   FROM sitepulse.visits v
   JOIN sitepulse.events e ON e.site_id = v.site_id AND e.visitor = v.visitor
    AND e.received_at BETWEEN v.started_at AND v.last_at
@@ -100,14 +103,16 @@ SELECT v.id AS visit_id, sitepulse.utc_day(e.received_at) AS day, e.path, count(
 # other way round.
 DIFFER = """
 SELECT count(*) FROM (
-  (SELECT visit_id, day, path, events::bigint, pageviews::bigint, leaves::bigint, engaged_ms
+  (SELECT visit_id, day, path, events::bigint, pageviews::bigint, leaves::bigint, engaged_ms,
+          depths::bigint, depth_sum
      FROM sitepulse.visit_paths
    EXCEPT ALL
    SELECT * FROM (%(raw)s) r)
   UNION ALL
   (SELECT * FROM (%(raw)s) r
    EXCEPT ALL
-   SELECT visit_id, day, path, events, pageviews, leaves, engaged_ms FROM sitepulse.visit_paths)) x;
+   SELECT visit_id, day, path, events, pageviews, leaves, engaged_ms, depths, depth_sum
+     FROM sitepulse.visit_paths)) x;
 """ % {"raw": RAW_PATHS}
 # A filter every visit passes: the filtered reports that read visit_paths
 # give what the unfiltered ones (the rollups) give.
@@ -122,6 +127,11 @@ SELECT (SELECT count(*) FROM ((SELECT * FROM report.summary('up31', '%(from)s', 
                               UNION ALL
                               (SELECT * FROM report.top_pages('up31', '%(from)s', '%(to)s', 10, 'device!=none')
                                EXCEPT ALL SELECT * FROM report.top_pages('up31', '%(from)s', '%(to)s', 10))) x)
+     + (SELECT count(*) FROM ((SELECT * FROM report.scroll('up31', '%(from)s', '%(to)s', 10)
+                               EXCEPT ALL SELECT * FROM report.scroll('up31', '%(from)s', '%(to)s', 10, 'device!=none'))
+                              UNION ALL
+                              (SELECT * FROM report.scroll('up31', '%(from)s', '%(to)s', 10, 'device!=none')
+                               EXCEPT ALL SELECT * FROM report.scroll('up31', '%(from)s', '%(to)s', 10))) x)
      + (SELECT count(*) FROM ((SELECT * FROM report.timeseries('up31', '%(from)s', '%(to)s', 'day')
                                EXCEPT ALL SELECT * FROM report.timeseries('up31', '%(from)s', '%(to)s', 'day', 'device!=none'))
                               UNION ALL
@@ -151,7 +161,7 @@ def main():
     is_(sql("SELECT count(DISTINCT visit_id) FROM sitepulse.visit_paths"), visits, "every stored visit has its rows")
     is_(sql(DIFFER), ["0"], "the backfilled rows are what the raw events give")
     is_(sql(SAME % {"from": day(0), "to": day(3)}), ["0"],
-        "filtered summary, pages and time series equal the unfiltered ones")
+        "filtered summary, pages, scroll and time series equal the unfiltered ones")
 
     # After the migration, ingest goes through the trigger: later batches
     # of new visitors, some of them on the days already stored.
