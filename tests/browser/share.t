@@ -18,6 +18,16 @@
  * (but annotations, as on the dashboard); removing the chip
  * shows all four visitors again and takes filters= out of the URL; the
  * Devices card's "mobile" row puts the filter back.
+ *
+ * The dashboard's Share menu (static/sharelink.js), as the owner: opened by
+ * keyboard, it shows A's plain link (no filters=) and says there are no
+ * filters; with the dashboard filtered by device==mobile (History: 2
+ * visitors) it shows the link with ?filters=device%3D%3Dmobile and names
+ * the filter; "Copy link" copies it, or without the Clipboard API selects
+ * it in its read-only field and says how to copy it;
+ * Escape closes the menu. That URL, opened without the password, shows the
+ * chip and the same number of visitors as the dashboard. A viewer of A is
+ * shown no link.
  */
 const crypto = require('crypto');
 const { execFileSync } = require('child_process');
@@ -25,14 +35,15 @@ const t = require('./lib/tap');
 const { launch } = require('./lib/chromium');
 
 const BASE = process.env.SP_BASE;
+const PASSWORD = process.env.SP_ADMIN_PASSWORD;
 const RUN = crypto.randomBytes(4).toString('hex');
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
     'Chrome/120.0.0.0 Safari/537.36 share-t/' + RUN;
 const A = 'share-a-' + RUN, B = 'share-b-' + RUN;
 const PAGE = { [A]: `/share-t/${RUN}/a-page`, [B]: `/share-t/${RUN}/b-page` };
 
-if (!BASE)
-	t.bail('SP_BASE must be set (tools/stack env)');
+if (!BASE || !PASSWORD)
+	t.bail('SP_BASE and SP_ADMIN_PASSWORD must be set (tools/stack env)');
 
 function psql(sql) {
 	return execFileSync('psql', ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-c', sql],
@@ -152,6 +163,119 @@ async function openLink(context, site, other, token) {
 	return page;
 }
 
+/*
+ * Opens the dashboard's Share menu by keyboard on page and resolves to the
+ * link it shows once it is there (and, given want, once it is want).
+ */
+async function shareMenuLink(page, want) {
+	if (!(await page.$eval('#share-panel', (d) => d.open))) {
+		await page.focus('#share-panel summary');
+		await page.keyboard.press('Enter');
+	}
+	await page.waitForFunction((w) => {
+		const i = document.querySelector('#share-panel input.share-url');
+		return i && i.value && (!w || i.value === w);
+	}, want || '', { timeout: 10000 }).catch(() => {});
+	return page.$eval('#share-panel input.share-url', (i) => i.value).catch(() => null);
+}
+
+/*
+ * The Share menu on the dashboard for site A (token), plain and filtered;
+ * context opens the filtered link without the password.
+ */
+async function shareMenu(token, context) {
+	const owner = await launch({ httpCredentials: { username: 'admin', password: PASSWORD } });
+	const errors = [];
+	try {
+		const pd = await owner.context.newPage();
+		pd.on('pageerror', (e) => errors.push(String(e)));
+		await pd.goto(`${BASE}/sitepulse/?site=${A}`);
+		const plain = `${BASE}/sitepulse/share/${token}/`;
+		const url = await shareMenuLink(pd);
+		t.is(url, plain, 'the dashboard\'s Share menu, opened by keyboard, shows A\'s plain link');
+		t.ok(url && !new URL(url).searchParams.has('filters'), 'without filters it has no filters parameter');
+		t.like(await pd.textContent('#share-panel .share-field .hint'), /^No filters/,
+		    'and says there are no filters');
+		const id = await pd.getAttribute('#share-panel input.share-url', 'id');
+		t.ok(await pd.$eval('#share-panel input.share-url', (i) => i.readOnly) &&
+		    /^Share link of /.test(await pd.textContent(`#share-panel label[for="${id}"]`)),
+		    'the link is in a labelled read-only field');
+		await pd.keyboard.press('Escape');
+		t.ok(!(await pd.$eval('#share-panel', (d) => d.open)) &&
+		    await pd.evaluate(() => document.activeElement === document.querySelector('#share-panel summary')),
+		    'Escape closes the menu and returns to its summary');
+
+		/* Filtered by device==mobile, as History's Devices card does it. */
+		await pd.click('#tab-history');
+		await summaryIs(pd, 4, 5);
+		await pd.locator('#history-view .hist-card[data-report="devices"] button.hist-filter', { hasText: 'mobile' })
+		    .click({ timeout: 10000 }).catch(() => {});
+		t.is(await summaryIs(pd, 2, 3), '2 3', 'the dashboard filtered by device==mobile shows 2 visitors, 3 page views');
+		const dashVisitors = await pd.textContent('#history-view .hist-stat[data-figure="visitors"] .hist-stat-value');
+		const filtered = await shareMenuLink(pd, plain + '?filters=device%3D%3Dmobile');
+		t.is(filtered, plain + '?filters=device%3D%3Dmobile', 'the Share menu\'s link now carries ?filters=device%3D%3Dmobile');
+		t.is(filtered && filtersOf(filtered), 'device==mobile', 'which reads back as device==mobile');
+		t.like(await pd.textContent('#share-panel .share-field .hint'), /^Includes the current filters: Device is mobile/,
+		    'and the menu says the link includes the current filters');
+		await pd.focus('#share-panel button.share-copy');
+		t.is(await pd.evaluate(() => document.activeElement.textContent), 'Copy link', '"Copy link" is a focusable button');
+		await pd.keyboard.press('Enter');
+		await pd.waitForFunction(() => document.querySelector('#share-panel .share-out').textContent !== '', null,
+		    { timeout: 5000 }).catch(() => {});
+		const said = await pd.textContent('#share-panel .share-out');
+		const selected = await pd.$eval('#share-panel input.share-url',
+		    (i) => document.activeElement === i && i.selectionStart === 0 && i.selectionEnd === i.value.length);
+		t.ok(said === 'Copied.' || (selected && /^Selected/.test(said)),
+		    'Enter on it copies the link, or selects it for copying by hand', { said, selected });
+		t.note(`copy: ${said}`);
+		await pd.evaluate(() => {
+			Object.defineProperty(navigator, 'clipboard', { value: undefined, configurable: true });
+			document.execCommand = () => false;
+		});
+		await pd.click('#share-panel button.share-copy');
+		t.ok(await pd.$eval('#share-panel input.share-url', (i) => document.activeElement === i &&
+		    i.selectionStart === 0 && i.selectionEnd === i.value.length) &&
+		    /^Selected: press Ctrl\+C/.test(await pd.textContent('#share-panel .share-out')),
+		    'without a clipboard, "Copy link" selects the link in its field and says how to copy it');
+
+		/* The link opened as anyone would: the same filtered figures. */
+		const ps = await context.newPage();
+		const res = await ps.goto(filtered);
+		t.is(res.status(), 200, 'the filtered link opens without the password');
+		await ps.waitForSelector('#filters .filter-chip', { timeout: 10000 }).catch(() => {});
+		t.is(JSON.stringify(await chips(ps)), JSON.stringify(['Device is mobile']), 'it shows the chip "Device is mobile"');
+		await ps.click('#tab-history');
+		t.is(await summaryIs(ps, 2, 3), '2 3', 'and History shows 2 visitors, 3 page views');
+		t.is(await ps.textContent('#history-view .hist-stat[data-figure="visitors"] .hist-stat-value'), dashVisitors,
+		    `the same number of visitors as the filtered dashboard (${dashVisitors})`);
+		await ps.close();
+
+		/* Filters removed: the plain link again. */
+		await pd.click('#filters .filter-clear');
+		t.is(await shareMenuLink(pd, plain), plain, 'filters cleared, the Share menu shows the plain link again');
+		t.is(errors.length, 0, 'no page error on the dashboard', errors);
+	} finally {
+		await owner.close();
+	}
+
+	/* A viewer of A is not shown the link. */
+	const name = 'share-v-' + RUN, pw = 'pw-' + RUN + RUN;
+	psql(`SELECT sitepulse.add_user('${name}', '${pw}'); SELECT sitepulse."grant"('${name}', '${A}', 'viewer')`);
+	const viewer = await launch({ httpCredentials: { username: name, password: pw } });
+	try {
+		const pv = await viewer.context.newPage();
+		await pv.goto(`${BASE}/sitepulse/?site=${A}`);
+		await pv.click('#share-panel summary');
+		await pv.waitForSelector('#share-panel .share-links li', { timeout: 10000 }).catch(() => {});
+		t.ok(await pv.$('#share-panel input.share-url') === null &&
+		    /^Only an admin or owner of /.test(await pv.textContent('#share-panel .share-links li').catch(() => '')),
+		    'a viewer of A gets no link in the Share menu, and is told why');
+	} finally {
+		await viewer.close();
+		psql(`SELECT sitepulse.remove_user('${name}')`);
+	}
+}
+
 async function main() {
 	for (const s of [A, B])
 		psql(`SELECT sitepulse.add_site('${s}', 'share link test', ARRAY['${BASE}'])`);
@@ -262,6 +386,8 @@ async function main() {
 		t.ok(prefused.length === 0, 'nothing the filtered page asks for fails', prefused);
 		t.is(perrors.length, 0, 'no page error', perrors);
 		await pf.close();
+
+		await shareMenu(token[A], context);
 
 		/* A link whose token is wrong opens nothing. */
 		const bad = token[A].slice(0, -2) + (token[A].endsWith('AA') ? 'BB' : 'AA');

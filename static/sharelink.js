@@ -1,0 +1,170 @@
+/*
+ * SitePulse dashboard: the Share menu (<details id="share-panel"> in
+ * index.html's header), the selected site's share link.
+ *
+ * A share link, /sitepulse/share/TOKEN/ (static/share/index.html), opens
+ * the site's Live, Heatmaps and History read-only, without the password.
+ * Its token comes from GET stats?report=sites, which names it to an admin
+ * or owner of the site only (fcgi/sp-stats.c); a viewer is told so. Each
+ * link listed gets its URL in a read-only field and a "Copy link" button.
+ * With filters active (share/filters.js) the URL carries them,
+ * ?filters=TERMS as the share page reads them, so it opens on the figures
+ * the dashboard shows, and the hint under the field names them; without
+ * filters it is the plain link. The date range is not part of it: the
+ * share page takes none from its URL and opens on its default.
+ *
+ * "Copy link" writes the URL with the Clipboard API; where that is
+ * missing or refused it selects the URL in its field and asks the browser
+ * to copy the selection, else says how to copy it by hand. Keyboard: Enter
+ * or Space on the summary opens the menu, Escape closes it and returns
+ * there. Text only (textContent).
+ */
+(function () {
+	'use strict';
+
+	var panel, summary, list, sites = null, shown = null;
+	var rows = [];	/* the links shown: { token, input, hint, out } */
+	var DATES = 'The dates are not included: the page opens on its default range.';
+
+	var el = window.SitePulse.el;
+
+	function filters() { return window.SitePulse.filters || null; }
+
+	/* The share page's URL for token, with the current filters, if any. */
+	function shareUrl(token) {
+		var f = filters() ? filters().str() : '';
+		return new URL('share/' + encodeURIComponent(token) + '/', document.baseURI).href +
+		    (f ? '?filters=' + encodeURIComponent(f) : '');
+	}
+
+	/* What the hint under a link says of the filters. */
+	function filtersHint() {
+		var terms = filters() ? filters().get() : [];
+		if (!terms.length)
+			return 'No filters: the link shows every visitor. ' + DATES;
+		return 'Includes the current filters: ' + terms.map(filters().label).join('; ') + '. ' + DATES;
+	}
+
+	/* Puts the current filters in every link shown. */
+	function update() {
+		var hint = filtersHint();
+		rows.forEach(function (r) {
+			r.input.value = shareUrl(r.token);
+			r.hint.textContent = hint;
+			r.hint.classList.toggle('share-filtered', !!(filters() && filters().str()));
+			r.out.textContent = '';
+		});
+	}
+
+	/*
+	 * Copies the link in input: the Clipboard API, else the selection and
+	 * the browser's copy command, else the selection for the user to copy.
+	 */
+	function copy(input, out) {
+		out.textContent = '';
+		function byHand() {
+			input.focus();
+			input.select();
+			var done = false;
+			try {
+				done = document.execCommand('copy');
+			} catch (e) { /* refused: by hand, then */ }
+			out.textContent = done ? 'Copied.' : 'Selected: press Ctrl+C (⌘C on a Mac) to copy it.';
+		}
+		if (navigator.clipboard && window.isSecureContext)
+			navigator.clipboard.writeText(input.value).then(function () {
+				out.textContent = 'Copied.';
+			}, byHand);
+		else
+			byHand();
+	}
+
+	/* One link: its URL in a read-only field, the filters' hint, "Copy link", what the copy did. */
+	function linkItem(s) {
+		var li = el('li', { class: 'share-link', 'data-key': s.key });
+		var input = el('input', { type: 'text', class: 'share-url', readonly: '', spellcheck: 'false' });
+		var p = li.appendChild(window.SitePulse.field('share-field', 'Share link of ' + (s.name || s.key), input,
+		    filtersHint()));
+		var hint = p.querySelector('.hint');
+		var btn = p.insertBefore(el('button', { type: 'button', class: 'share-copy',
+		    'aria-label': 'Copy link of ' + (s.name || s.key) }, 'Copy link'), hint);
+		var out = li.appendChild(el('p', { class: 'hint share-out', role: 'status' }));
+		input.addEventListener('click', function () { input.select(); });
+		btn.addEventListener('click', function () { copy(input, out); });
+		rows.push({ token: s.share_token, input: input, hint: hint, out: out });
+		return li;
+	}
+
+	/*
+	 * The selected site's link, or why there is none. What is shown
+	 * already stays (a fresh answer must not take away the field or the
+	 * button the user is on).
+	 */
+	function render() {
+		var key = window.SitePulse.site();
+		var s = (sites || []).filter(function (x) { return x.key === key; })[0];
+		var now = JSON.stringify([key, s && s.name, s && s.share_token]);
+		if (now === shown)
+			return;
+		shown = now;
+		list.textContent = '';
+		rows = [];
+		if (!s)
+			list.appendChild(el('li', { class: 'hint' }, 'You hold no role on ' + key + '.'));
+		else if (!s.share_token)
+			list.appendChild(el('li', { class: 'hint' }, 'Only an admin or owner of ' + key + ' sees its share link.'));
+		else
+			list.appendChild(linkItem(s));
+		update();
+	}
+
+	/* Asks for the sites' links (report=sites) and shows the selected one's. */
+	function load() {
+		if (!panel.open)
+			return;
+		fetch('stats?report=sites', { credentials: 'same-origin', cache: 'no-store' }).then(function (res) {
+			return res.json().catch(function () { return {}; }).then(function (b) {
+				if (!res.ok || !Array.isArray(b.rows))
+					throw new Error(b.error || ('HTTP ' + res.status));
+				sites = b.rows;
+				render();
+			});
+		}).catch(function (e) {
+			list.textContent = '';
+			rows = [];
+			shown = null;
+			list.appendChild(el('li', { class: 'hint' }, 'Could not load the share link: ' + e.message));
+		});
+	}
+
+	function build() {
+		panel = document.getElementById('share-panel');
+		if (!panel || !window.SitePulse)
+			return;
+		summary = panel.querySelector('summary');
+		list = panel.querySelector('.share-pop').appendChild(el('ul', { class: 'share-links' }));
+		panel.addEventListener('toggle', load);
+		panel.addEventListener('keydown', function (e) {
+			if (e.key === 'Escape' && panel.open) {
+				panel.open = false;
+				summary.focus();
+			}
+		});
+		document.addEventListener('click', function (e) {
+			if (panel.open && !panel.contains(e.target))
+				panel.open = false;
+		});
+		window.SitePulse.onSite(function () {
+			if (sites)
+				render();
+			load();
+		});
+		if (filters())
+			filters().onChange(update);
+	}
+
+	if (document.readyState === 'loading')
+		document.addEventListener('DOMContentLoaded', build);
+	else
+		build();
+})();
