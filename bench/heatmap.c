@@ -17,6 +17,26 @@
  * site. Without a database it makes the same cells in memory and reports
  * no read time. Prints the median of 7 runs of each step.
  *
+ * Then a filtered map (issue 14's target: a filtered heatmap in at most
+ * twice the unfiltered render time). sp-heatmap draws it from the raw
+ * events of the visits a filter selects (report.click_density(),
+ * sql/report/segment_heatmaps.sql), so the cells above cannot time it: a
+ * second throwaway site gets raw events through the ingest path, one
+ * INSERT into sitepulse.events per day, oldest first, so the statement
+ * triggers build the visits, click cells and other rollups as ingest does
+ * (bench/stats does the same with COPY). 8,000 visits a day for the same 7
+ * days, 20,000 visitors (55 % desktop, 35 % mobile, 10 % tablet; referrers
+ * direct, google, t.co, news.ycombinator.com, duckduckgo), each landing on
+ * /bench with a page view, 0-7 clicks (3.5 on average, in 40 clusters and
+ * 15 % anywhere), a scroll and a leave; half go on to /pricing (a view, a
+ * click, a leave). That is 450,000 events and 196,000 clicks on the page:
+ * a busy landing page's week, a fifth of the cells-only map's clicks,
+ * because a filtered map reads the page's raw clicks where the rollups
+ * read cells, and the load (about 25 s) keeps the bench's time reasonable.
+ * The same map (device all, 1280x8000) is then drawn unfiltered and with
+ * each of filters[], interleaved, and the medians and the ratios filtered
+ * / unfiltered printed, for the read and for the whole render.
+ *
  * Usage: heatmap [runs]
  */
 #include <math.h>
@@ -34,6 +54,8 @@
 #define HEIGHT		 8000
 #define CLICKS		 1000000
 #define SITE		 "bench-heatmap"
+#define SEG_SITE	 "bench-heatmap-segment"
+#define SEG_VISITS	 "8000"		/* visits a day */
 
 /* The cells statement of sp-heatmap (Q_CELLS), answered in binary. */
 static const char *const cells_sql =
@@ -77,6 +99,68 @@ static const char *const fill_sql =
     "SELECT $1::int, current_date - d, '/bench', 'desktop', "
     "       floor(greatest(least(x, 1279), 0) / 4)::int, floor(greatest(least(y, 7799), 0) / 4)::int, "
     "       count(*) FROM p GROUP BY 2, 5, 6";
+
+/*
+ * One day ($2) of raw events for the segment site ($1): $3 visits, each of
+ * one visitor of its device class's pool, starting in the first 22 hours
+ * (up to 5 minutes ago today) so that no visit crosses midnight: /bench
+ * viewed with the visit's referrer, 0-7 clicks 8 s apart (in one of 40
+ * clusters, 15 % anywhere; coordinates in the visitor's document width),
+ * a scroll, a leave with its depth; half the visits then view /pricing,
+ * click once and leave.
+ */
+static const char *const seg_fill_sql =
+    "WITH c AS MATERIALIZED (SELECT i, 0.03 + random() * 0.94 AS fx, 40 + random() * 7700 AS ry "
+    "                        FROM generate_series(0, 39) i), "
+    "s AS MATERIALIZED (SELECT $2::timestamp AT TIME ZONE 'UTC' AS t, least(interval '22 hours', "
+    "    greatest(now() - $2::timestamp AT TIME ZONE 'UTC' - interval '5 minutes', interval '0')) AS span), "
+    "v AS MATERIALIZED (SELECT g, s.t + random() * s.span AS t0, random() AS rd, random() AS rs, "
+    "    floor(random() * 8)::int AS k, random() < 0.5 AS more, random() AS rv "
+    "    FROM s, generate_series(1, $3::int) g), "
+    "w AS (SELECT v.*, d.device, d.dw, d.browser, d.os, d.n * 1000000 + floor(v.rv * d.pool)::bigint AS visitor, "
+    "    (ARRAY[NULL, NULL, 'www.google.com', 't.co', 'news.ycombinator.com', 'duckduckgo.com'])"
+    "        [1 + floor(v.rs * 6)::int] AS ref "
+    "    FROM v JOIN (VALUES (1, 'desktop', 1280, 'Chrome', 'Windows', 12000, 0.0, 0.55), "
+    "                        (2, 'mobile', 390, 'Mobile Safari', 'iOS', 7000, 0.55, 0.9), "
+    "                        (3, 'tablet', 800, 'Mobile Safari', 'iOS', 3000, 0.9, 1.1)) "
+    "         d(n, device, dw, browser, os, pool, lo, hi) ON v.rd >= d.lo AND v.rd < d.hi) "
+    "INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, ref_host, "
+    "    x, y, dw, sel, ex, ey, depth, engaged, device, browser, os) "
+    "SELECT $1::int, w.t0 + e.s * interval '8 seconds', w.visitor, e.type, e.url, e.path, e.ref, "
+    "    e.x, e.y, e.dw, e.sel, e.ex, e.ey, e.depth, e.engaged, w.device, w.browser, w.os "
+    "FROM w CROSS JOIN LATERAL ("
+    "    SELECT 0 AS s, 'pageview' AS type, 'https://bench.example/bench' AS url, '/bench' AS path, "
+    "           w.ref, NULL::int AS x, NULL::int AS y, NULL::int AS dw, NULL AS sel, NULL::real AS ex, "
+    "           NULL::real AS ey, NULL::smallint AS depth, NULL::int AS engaged "
+    "    UNION ALL "
+    "    SELECT q.j, 'click', NULL, '/bench', NULL, "
+    "           (w.dw * CASE WHEN q.r < 0.15 THEN q.fx ELSE c.fx + (q.a - 0.5) * 0.05 END)::int, "
+    "           ((CASE WHEN q.r < 0.15 THEN q.fy * 7800 ELSE c.ry + (q.b - 0.5) * 40 END) "
+    "            * w.dw / sitepulse.device_width(w.device))::int, "
+    "           w.dw, 'main .cta-' || c.i, q.a::real, q.b::real, NULL, NULL "
+    "      FROM (SELECT j, random() AS r, random() AS fx, random() AS fy, random() AS a, random() AS b, "
+    "                   floor(random() * 40)::int AS ci FROM generate_series(1, w.k) j) q "
+    "      JOIN c ON c.i = q.ci "
+    "    UNION ALL "
+    "    SELECT w.k + 1, 'scroll', NULL, '/bench', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 50, NULL "
+    "    UNION ALL "
+    "    SELECT w.k + 2, 'leave', NULL, '/bench', NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+    "           (25 * (1 + w.g % 4))::smallint, 8000 * (w.k + 2) "
+    "    UNION ALL "
+    "    SELECT w.k + 2 + t.o, t.type, CASE t.o WHEN 1 THEN 'https://bench.example/pricing' END, "
+    "           '/pricing', NULL, CASE t.o WHEN 2 THEN w.dw / 2 END, CASE t.o WHEN 2 THEN 300 END, "
+    "           CASE t.o WHEN 2 THEN w.dw END, CASE t.o WHEN 2 THEN '#buy' END, "
+    "           CASE t.o WHEN 2 THEN 0.5::real END, CASE t.o WHEN 2 THEN 0.5::real END, "
+    "           CASE t.o WHEN 3 THEN 75::smallint END, CASE t.o WHEN 3 THEN 16000 END "
+    "      FROM (VALUES (1, 'pageview'), (2, 'click'), (3, 'leave')) t(o, type) WHERE w.more) e";
+
+/* sp-heatmap's filtered cells statement (Q_FCELLS), answered in binary. */
+static const char *const fcells_sql =
+    "SELECT width, cells FROM report.click_density($1::int, $2, $3::date, $4::date, $5, $6::text)";
+
+/* The filters timed against the unfiltered map: one term, and two. */
+static const char *const filters[] = { "device==mobile", "device==mobile;source!=t.co" };
+#define NFILTERS	 (sizeof(filters) / sizeof(filters[0]))
 
 /* A run's packed cells: one set per day (pointing into res, or into mem). */
 struct cells {
@@ -170,6 +254,21 @@ range(const char *id, char from[11], char to[11], const char *p[5])
 	p[0] = id, p[1] = "/bench", p[2] = from, p[3] = to, p[4] = "desktop";
 }
 
+/* Runs cells statement sql (n params p, binary, width and cells) into *out; the caller PQclears out->res. */
+static void
+read_sets(PGconn *c, const char *sql, int n, const char *const *p, struct cells *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->res = run_fmt(c, sql, n, p, 1);
+	for (int i = 0; i < PQntuples(out->res) && out->nsets < 64; i++) {
+		const unsigned char *w = (const unsigned char *)PQgetvalue(out->res, i, 0);
+		out->sets[out->nsets++] = (struct heatmap_cells){
+		    (int)((uint32_t)w[0] << 24 | (uint32_t)w[1] << 16 | (uint32_t)w[2] << 8 | w[3]),
+		    (const unsigned char *)PQgetvalue(out->res, i, 1),
+		    (size_t)PQgetlength(out->res, i, 1) / HEATMAP_CELL_BYTES };
+	}
+}
+
 /* Reads the cells as sp-heatmap does (binary click_density()) into *out. */
 static void
 read_cells(PGconn *c, const char *id, struct cells *out)
@@ -178,15 +277,48 @@ read_cells(PGconn *c, const char *id, struct cells *out)
 	const char	*p[5];
 
 	range(id, from, to, p);
-	memset(out, 0, sizeof(*out));
-	out->res = run_fmt(c, cells_sql, 5, p, 1);
-	for (int i = 0; i < PQntuples(out->res) && out->nsets < 64; i++) {
-		const unsigned char *w = (const unsigned char *)PQgetvalue(out->res, i, 0);
-		out->sets[out->nsets++] = (struct heatmap_cells){
-		    (int)((uint32_t)w[0] << 24 | (uint32_t)w[1] << 16 | (uint32_t)w[2] << 8 | w[3]),
-		    (const unsigned char *)PQgetvalue(out->res, i, 1),
-		    (size_t)PQgetlength(out->res, i, 1) / HEATMAP_CELL_BYTES };
+	read_sets(c, cells_sql, 5, p, out);
+}
+
+/* The steps of one map after the read, in ms, and the PNG's size. */
+struct steps {
+	double		 dens, col, enc, gd;
+	int		 size;
+};
+
+/*
+ * Draws the cells of in at WIDTH x HEIGHT as sp-heatmap does: density,
+ * three box blurs and the 99th percentile, colour, PNG encoding; with gd,
+ * also encodes the same image through libgd (not part of the map). Fills
+ * *st. Frees nothing of in.
+ */
+static void
+render(const struct cells *in, int gd, struct steps *st)
+{
+	double		 t1 = now_ms(), t2, t3, t4;
+	struct heatmap_size sz;
+
+	heatmap_size(WIDTH, WIDTH, 0, 0, 0, heatmap_lowest(in->sets, in->nsets, WIDTH), &sz);
+	struct heatmap_clicks cl = { in->sets, in->nsets, NULL, 0, 0, WIDTH };
+	struct heat_grid *g = heatmap_density(&cl, WIDTH, HEIGHT);
+	heat_blur(g, 3, 3);
+	heat_normalise(g, heat_percentile(g, 0.99));
+	t2 = now_ms();
+	gdImagePtr im = heat_image(WIDTH, HEIGHT);
+	heat_paint(g, im->pixels, WIDTH, HEIGHT, HEAT_CELL);
+	heat_legend(im, "fewer", "more clicks");
+	t3 = now_ms();
+	free(heat_png(im, &st->size));
+	t4 = now_ms();
+	st->gd = 0;
+	if (gd) {
+		int gdsize = 0;
+		gdFree(gdImagePngPtrEx(im, &gdsize, 1));
+		st->gd = now_ms() - t4;
 	}
+	gdImageDestroy(im);
+	heat_grid_free(g);
+	st->dens = t2 - t1, st->col = t3 - t2, st->enc = t4 - t3;
 }
 
 /* Reads every click_cells row of the range as sp-heatmap did before sql/017; returns the ms. */
@@ -271,6 +403,110 @@ scroll_map(PGconn *c, const char *id)
 	return now_ms() - t;
 }
 
+/* The first number of sql's answer (no parameters but site id) as text, in buf. */
+static const char *
+count_of(PGconn *c, const char *sql, const char *id, char *buf, size_t bufsz)
+{
+	const char	*p[1] = { id };
+	PGresult	*res = run(c, sql, 1, p);
+
+	snprintf(buf, bufsz, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "?");
+	PQclear(res);
+	return buf;
+}
+
+/*
+ * Registers the segment site and gives it the 7 days of raw events that
+ * seg_fill_sql makes, oldest day first as ingest would (a visit is built
+ * from what came before it), into the days' partitions as maintain()
+ * makes them; then the bulk round and what autovacuum would do. Its id in
+ * id.
+ */
+static void
+seg_setup(PGconn *c, char *id, size_t idsz)
+{
+	const char	*key[1] = { SEG_SITE };
+	char		 day[11], n[4][32];
+	PGresult	*res;
+	double		 t;
+
+	PQclear(run(c, "SELECT sitepulse.remove_site($1)", 1, key));
+	res = run(c, "SELECT sitepulse.add_site($1, 'filtered heatmap benchmark', '{}')", 1, key);
+	snprintf(id, idsz, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQclear(run(c, "SELECT setseed(0.42)", 0, NULL));
+	t = now_ms();
+	for (int d = 6; d >= 0; d--) {
+		time_t ago = time(NULL) - d * 86400;
+		struct tm tm;
+		strftime(day, sizeof(day), "%Y-%m-%d", gmtime_r(&ago, &tm));
+		const char *p[3] = { id, day, SEG_VISITS }, *dp[1] = { day };
+		PQclear(run(c, "SELECT sitepulse.ensure_day_partition($1::date)", 1, dp));
+		PQclear(run(c, seg_fill_sql, 3, p));
+	}
+	t = now_ms() - t;
+	PQclear(run(c, "SELECT sitepulse.compact_click_grids(NULL)", 0, NULL));
+	PQclear(run(c, "VACUUM ANALYZE sitepulse.events", 0, NULL));
+	PQclear(run(c, "VACUUM ANALYZE sitepulse.visits", 0, NULL));
+	PQclear(run(c, "VACUUM ANALYZE sitepulse.click_cells", 0, NULL));
+	PQclear(run(c, "VACUUM ANALYZE sitepulse.click_grids", 0, NULL));
+	printf("# segment site: %s events (%s clicks on /bench) in %s visits of %s visitors, "
+	    "inserted with their triggers in %.0f ms\n",
+	    count_of(c, "SELECT count(*) FROM sitepulse.events WHERE site_id = $1", id, n[0], 32),
+	    count_of(c, "SELECT count(*) FROM sitepulse.events WHERE site_id = $1 AND type = 'click' "
+	    "AND path = '/bench'", id, n[1], 32),
+	    count_of(c, "SELECT count(*) FROM sitepulse.visits WHERE site_id = $1", id, n[2], 32),
+	    count_of(c, "SELECT count(DISTINCT visitor) FROM sitepulse.visits WHERE site_id = $1", id,
+	    n[3], 32), t);
+}
+
+/*
+ * The segment site's click map of /bench, device all, over the 7 days,
+ * drawn unfiltered (Q_CELLS) and with each of filters (Q_FCELLS), in turn
+ * within each of runs rounds so that the machine's load falls on all
+ * alike; prints each map's median read and total (read to PNG) and the
+ * ratios filtered / unfiltered.
+ */
+static void
+seg_maps(PGconn *c, const char *id, int runs)
+{
+	double		 t_read[1 + NFILTERS][64], t_all[1 + NFILTERS][64];
+	long long	 clicks[1 + NFILTERS];
+	char		 from[11], to[11];
+	const char	*p[6];
+
+	range(id, from, to, p);
+	p[4] = "all";
+	for (int r = 0; r < runs; r++)
+		for (size_t k = 0; k <= NFILTERS; k++) {
+			struct cells in;
+			struct steps st;
+			double t0 = now_ms(), t1;
+
+			p[5] = k ? filters[k - 1] : NULL;
+			read_sets(c, k ? fcells_sql : cells_sql, k ? 6 : 5, p, &in);
+			t1 = now_ms();
+			render(&in, 0, &st);
+			t_read[k][r] = t1 - t0;
+			t_all[k][r] = t1 - t0 + st.dens + st.col + st.enc;
+			clicks[k] = heatmap_total(in.sets, in.nsets);
+			PQclear(in.res);
+		}
+	double read0 = median(t_read[0], runs), all0 = median(t_all[0], runs);
+	printf("filtered heatmap %dx%d of /bench, device all, 7 days, median of %d runs:\n",
+	    WIDTH, HEIGHT, runs);
+	printf("  %-30s read %7.1f ms  total %7.1f ms  (%lld clicks)\n", "unfiltered (rollups)",
+	    read0, all0, clicks[0]);
+	for (size_t k = 1; k <= NFILTERS; k++) {
+		double read = median(t_read[k], runs), all = median(t_all[k], runs);
+		printf("  %-30s read %7.1f ms  total %7.1f ms  (%lld clicks)\n", filters[k - 1],
+		    read, all, clicks[k]);
+		printf("  %-30s read %.1fx, total %.2fx the unfiltered (target <= 2: %s)\n", "",
+		    read0 > 0 ? read / read0 : 0, all0 > 0 ? all / all0 : 0,
+		    all <= 2 * all0 ? "met" : "not met");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -288,8 +524,9 @@ main(int argc, char **argv)
 	else
 		printf("# no database (%s): cells made in memory, no read time\n", PQerrorMessage(c));
 	for (int r = 0; r < runs; r++) {
-		double t0 = now_ms(), t1, t2, t3, t4;
+		double t0 = now_ms(), t1;
 		struct cells in;
+		struct steps st;
 		uint64_t digest = 0;
 		long long rows = 0;
 
@@ -301,32 +538,14 @@ main(int argc, char **argv)
 		t1 = now_ms();
 		if (!id[0])
 			t0 = t1;
-		struct heatmap_size sz;
-		heatmap_size(WIDTH, WIDTH, 0, 0, 0, heatmap_lowest(in.sets, in.nsets, WIDTH), &sz);
-		struct heatmap_clicks cl = { in.sets, in.nsets, NULL, 0, 0, WIDTH };
-		struct heat_grid *g = heatmap_density(&cl, WIDTH, HEIGHT);
-		heat_blur(g, 3, 3);
-		heat_normalise(g, heat_percentile(g, 0.99));
-		t2 = now_ms();
-		gdImagePtr im = heat_image(WIDTH, HEIGHT);
-		heat_paint(g, im->pixels, WIDTH, HEIGHT, HEAT_CELL);
-		heat_legend(im, "fewer", "more clicks");
-		t3 = now_ms();
-		int size = 0;
-		void *png = heat_png(im, &size);
-		t4 = now_ms();
-		int gdsize = 0;
-		gdFree(gdImagePngPtrEx(im, &gdsize, 1));
-		t_gd[r] = now_ms() - t4;
-		bytes = size;
+		render(&in, 1, &st);
+		t_gd[r] = st.gd;
+		bytes = st.size;
 		ncells = rows;
-		free(png);
-		gdImageDestroy(im);
-		heat_grid_free(g);
 		PQclear(in.res);
 		free(in.mem);
-		t_read[r] = t1 - t0, t_dens[r] = t2 - t1, t_col[r] = t3 - t2, t_enc[r] = t4 - t3;
-		t_all[r] = t4 - t0;
+		t_read[r] = t1 - t0, t_dens[r] = st.dens, t_col[r] = st.col, t_enc[r] = st.enc;
+		t_all[r] = t_read[r] + st.dens + st.col + st.enc;
 		t_rows[r] = id[0] ? read_rows(c, id) : 0;
 		t_scroll[r] = id[0] ? scroll_map(c, id) : 0;
 	}
@@ -365,6 +584,10 @@ main(int argc, char **argv)
 		    packed, read > 0 ? packed / read : 0);
 		printf("  scroll map %dx%d, 7 days: %.1f ms read to PNG (%.2f of the click map)\n",
 		    WIDTH, HEIGHT, median(t_scroll, runs), median(t_scroll, runs) / total);
+		PQclear(run(c, "SELECT sitepulse.remove_site($1)", 1, key));
+		seg_setup(c, id, sizeof(id));
+		seg_maps(c, id, runs);
+		key[0] = SEG_SITE;
 		PQclear(run(c, "SELECT sitepulse.remove_site($1)", 1, key));
 	}
 	PQfinish(c);

@@ -26,17 +26,88 @@
 -- term (report.filter_terms()), which sp-heatmap answers as 400.
 --
 -- Like every filtered report they read raw events, so they cover the
--- raw retention only and cost what the range's events cost. They are
--- PL/pgSQL so that this file does not depend on the order tools/migrate
--- applies sql/report/*.sql in (it comes before segments.sql by name):
--- their bodies are resolved when they run. tools/migrate re-applies this
--- file on every run; the heatmap role may execute them (sql/026).
+-- raw retention only and cost what the range's events cost. All but the
+-- page list read one page's events of one type through
+-- report.segment_page_events(), which holds the conditions they share.
+-- They are PL/pgSQL so that this file does not depend on the order
+-- tools/migrate applies sql/report/*.sql in (it comes before segments.sql
+-- by name): their bodies are resolved when they run.
+-- segment_page_events() is SQL, to be inlined, and names report.segment():
+-- it is created with check_function_bodies off, so that its body too is
+-- resolved only when it runs.
+--
+-- The planner cannot tell how many events a segment keeps (it takes a
+-- set-returning function for 1,000 rows), so it expects about a hundred
+-- and groups them by a sort on text and computed keys, which spilled to
+-- disk at the default 4 MB: for 68,000 clicks, hashing them in memory
+-- took 100-200 ms less (docs/performance.md). The functions that group
+-- events therefore run with enable_sort = off, which asks for the hash
+-- (a sort the result needs, as for a LIMIT, still happens), and a
+-- work_mem that holds it.
+--
+-- tools/migrate re-applies this file on every run; the heatmap role may
+-- execute them all (sql/026 grants it every function in schema report,
+-- and tools/migrate applies that grant again after each run).
 
+-- The events of type p_type on page p_path received on UTC days
+-- p_from..p_to, of device class p_device (or all), of the visits that
+-- pass p_filters: what report.segment_events() gives, narrowed as every
+-- function below narrows it. Written for speed (bench/heatmap times it,
+-- docs/performance.md): the page's events of the type are scanned first
+-- (for clicks the planner may take events_site_time_clicks, sql/002),
+-- with only the columns the caller reads, and each is kept if a selected
+-- visit of its visitor spans it, a hash semi-join on the segment's
+-- visits. That is the join of report.segment_events(): a visitor's
+-- visits never overlap (a new one starts after a 30-minute gap,
+-- sql/006), so an event is in at most one of them. It is a plain SQL
+-- function, without SET, so that the planner inlines it into the
+-- statement that calls it.
+SET check_function_bodies = off;
+CREATE OR REPLACE FUNCTION report.segment_page_events(p_site int, p_path text, p_type text,
+                                                      p_from date, p_to date, p_device text,
+                                                      p_filters text)
+RETURNS SETOF sitepulse.events
+LANGUAGE sql STABLE
+AS $$
+    SELECT e.*
+      FROM sitepulse.events e
+     WHERE e.site_id = p_site AND e.type = p_type AND e.path = p_path
+       AND (p_device = 'all' OR e.device = p_device)
+       AND e.received_at >= p_from::timestamp AT TIME ZONE 'UTC'
+       AND e.received_at < (p_to + 1)::timestamp AT TIME ZONE 'UTC'
+       AND EXISTS (SELECT 1 FROM report.segment(p_site, p_from, p_to, p_filters) v
+                    WHERE v.visitor = e.visitor
+                      AND e.received_at BETWEEN v.started_at AND v.last_at)
+$$;
+RESET check_function_bodies;
+COMMENT ON FUNCTION report.segment_page_events(int, text, text, date, date, text, text) IS
+    'The events of type p_type on page p_path received on UTC days p_from..p_to, of device class p_device (or all), of the visits that pass filter p_filters: report.segment_events() narrowed, for the filtered heatmaps.';
+
+-- sitepulse.click_cell() in integer arithmetic: the same floor of the
+-- same quotient, for a positive document width, where click_cell()
+-- computes it in numeric, which made grouping a segment's clicks into
+-- cells twice as slow (docs/performance.md). tests/sql/26_segments.sql
+-- compares the two.
+CREATE OR REPLACE FUNCTION report.segment_cell(p_pos int, p_device text, p_dw int) RETURNS int
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT ((p_pos::bigint * sitepulse.device_width(p_device)
+             - CASE WHEN p_pos < 0 THEN p_dw::bigint * sitepulse.cell_size() - 1 ELSE 0 END)
+            / (p_dw::bigint * sitepulse.cell_size()))::int
+$$;
+COMMENT ON FUNCTION report.segment_cell(int, text, int) IS
+    'sitepulse.click_cell(p_pos, p_device, p_dw) for p_dw > 0, in integer arithmetic: the heatmap cell of a click coordinate.';
+
+-- A day's cells come in no order, as sitepulse.click_density() gives
+-- them: sp-heatmap's density and its ETag digest (a sum) do not depend
+-- on it, and an ordered aggregate could not be hashed.
 CREATE OR REPLACE FUNCTION report.click_density(p_site int, p_path text, p_from date, p_to date,
                                                 p_device text, p_filters text)
 RETURNS TABLE (width int, cells bytea)
 LANGUAGE plpgsql STABLE
 SET jit = off
+SET work_mem = '32MB'
+SET enable_sort = off
 AS $$
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
@@ -46,14 +117,13 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT sitepulse.device_width(c.device),
-           string_agg(sitepulse.click_grid_cell(c.cx, c.cy, c.clicks), ''::bytea ORDER BY c.cy, c.cx)
+           string_agg(sitepulse.click_grid_cell(c.cx, c.cy, c.clicks), ''::bytea)
       FROM (SELECT e.device, sitepulse.utc_day(e.received_at) AS day,
-                   sitepulse.click_cell(e.x, e.device, e.dw) AS cx,
-                   sitepulse.click_cell(e.y, e.device, e.dw) AS cy, count(*) AS clicks
-              FROM report.segment_events(p_site, p_from, p_to, p_filters) e
-             WHERE e.type = 'click' AND e.path = p_path
-               AND e.x IS NOT NULL AND e.y IS NOT NULL AND e.dw > 0
-               AND (p_device = 'all' OR e.device = p_device)
+                   report.segment_cell(e.x, e.device, e.dw) AS cx,
+                   report.segment_cell(e.y, e.device, e.dw) AS cy, count(*) AS clicks
+              FROM report.segment_page_events(p_site, p_path, 'click', p_from, p_to, p_device,
+                                              p_filters) e
+             WHERE e.x IS NOT NULL AND e.y IS NOT NULL AND e.dw > 0
              GROUP BY 1, 2, 3, 4) c
      GROUP BY c.device, c.day;
 END
@@ -72,10 +142,9 @@ BEGIN
         RETURN sitepulse.click_total(p_site, p_path, p_from, p_to, p_device);
     END IF;
     RETURN (SELECT count(*)
-              FROM report.segment_events(p_site, p_from, p_to, p_filters) e
-             WHERE e.type = 'click' AND e.path = p_path
-               AND e.x IS NOT NULL AND e.y IS NOT NULL AND e.dw > 0
-               AND (p_device = 'all' OR e.device = p_device));
+              FROM report.segment_page_events(p_site, p_path, 'click', p_from, p_to, p_device,
+                                              p_filters) e
+             WHERE e.x IS NOT NULL AND e.y IS NOT NULL AND e.dw > 0);
 END
 $$;
 COMMENT ON FUNCTION report.click_total(int, text, date, date, text, text) IS
@@ -86,6 +155,8 @@ CREATE OR REPLACE FUNCTION report.element_cells(p_site int, p_path text, p_from 
 RETURNS TABLE (sel text, ex_cell smallint, ey_cell smallint, clicks bigint)
 LANGUAGE plpgsql STABLE
 SET jit = off
+SET work_mem = '32MB'
+SET enable_sort = off
 AS $$
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
@@ -96,11 +167,11 @@ BEGIN
          GROUP BY 1, 2, 3;
         RETURN;
     END IF;
+    -- element_cells has rows of device classes only: 'all' finds none.
     RETURN QUERY
     SELECT e.sel, sitepulse.element_cell(e.ex), sitepulse.element_cell(e.ey), count(*)
-      FROM report.segment_events(p_site, p_from, p_to, p_filters) e
-     WHERE e.type = 'click' AND e.path = p_path AND e.device = p_device
-       AND e.sel IS NOT NULL AND e.ex IS NOT NULL AND e.ey IS NOT NULL
+      FROM report.segment_page_events(p_site, p_path, 'click', p_from, p_to, p_device, p_filters) e
+     WHERE p_device <> 'all' AND e.sel IS NOT NULL AND e.ex IS NOT NULL AND e.ey IS NOT NULL
      GROUP BY 1, 2, 3;
 END
 $$;
@@ -112,6 +183,8 @@ CREATE OR REPLACE FUNCTION report.scroll_depths(p_site int, p_path text, p_from 
 RETURNS TABLE (depth smallint, views bigint)
 LANGUAGE plpgsql STABLE
 SET jit = off
+SET work_mem = '32MB'
+SET enable_sort = off
 AS $$
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
@@ -124,9 +197,8 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT e.depth, count(*)
-      FROM report.segment_events(p_site, p_from, p_to, p_filters) e
-     WHERE e.type = 'leave' AND e.depth IS NOT NULL AND e.path = p_path
-       AND (p_device = 'all' OR e.device = p_device)
+      FROM report.segment_page_events(p_site, p_path, 'leave', p_from, p_to, p_device, p_filters) e
+     WHERE e.depth IS NOT NULL
      GROUP BY 1;
 END
 $$;
@@ -138,6 +210,8 @@ CREATE OR REPLACE FUNCTION report.element_clicks(p_site int, p_path text, p_from
 RETURNS TABLE (sel text, clicks bigint, rage bigint, dead bigint)
 LANGUAGE plpgsql STABLE
 SET jit = off
+SET work_mem = '32MB'
+SET enable_sort = off
 AS $$
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
@@ -151,8 +225,8 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT e.sel, count(*), count(*) FILTER (WHERE e.rage), count(*) FILTER (WHERE e.dead)
-      FROM report.segment_events(p_site, p_from, p_to, p_filters) e
-     WHERE e.type = 'click' AND e.path = p_path AND e.sel IS NOT NULL
+      FROM report.segment_page_events(p_site, p_path, 'click', p_from, p_to, 'all', p_filters) e
+     WHERE e.sel IS NOT NULL
      GROUP BY 1
      ORDER BY 2 DESC, 1
      LIMIT p_limit;
@@ -206,8 +280,8 @@ BEGIN
                    AND m.minute >= p_from AND m.minute < p_to + 1);
     END IF;
     RETURN (SELECT count(*)
-              FROM report.segment_events(p_site, p_from, p_to, p_filters) e
-             WHERE e.type = 'pageview' AND e.path = p_path);
+              FROM report.segment_page_events(p_site, p_path, 'pageview', p_from, p_to, 'all',
+                                              p_filters) e);
 END
 $$;
 COMMENT ON FUNCTION report.page_views(int, text, date, date, text) IS

@@ -3,9 +3,12 @@
 -- on the history fixture, and the property everything rests on: a filter
 -- that every visit passes gives every report exactly as the rollups do,
 -- on the fixture and on 400 random visitors over three days; the device
--- segments add up to the whole. sp-stats' and sp-heatmap's roles may run them.
+-- segments add up to the whole. The same for the filtered heatmaps
+-- (sql/report/segment_heatmaps.sql), over every page and device class, and
+-- their integer cell arithmetic against sitepulse.click_cell(). sp-stats'
+-- and sp-heatmap's roles may run them.
 \ir tap_begin.inc
-SELECT plan(68);
+SELECT plan(75);
 
 \ir run_as.inc
 \ir report_fixture.inc
@@ -177,7 +180,7 @@ DECLARE
 BEGIN
     FOR b IN 0..5 LOOP
         INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, ref_host,
-                                      x, y, dw, dh, sel, depth, engaged, name, props,
+                                      x, y, dw, dh, sel, ex, ey, depth, engaged, name, props,
                                       device, browser, os, country)
         SELECT s.id, r.received_at, r.visitor, r.type,
                CASE WHEN r.type = 'pageview' THEN 'https://seg.example' || r.path
@@ -187,6 +190,8 @@ BEGIN
                CASE WHEN r.type = 'click' THEN (r.visitor * 53) % 3000 END,
                CASE WHEN r.type = 'click' THEN 1280 END, CASE WHEN r.type = 'click' THEN 4000 END,
                CASE WHEN r.type = 'click' THEN (ARRAY['#a', 'nav a', 'button.cta'])[1 + r.visitor % 3] END,
+               CASE WHEN r.type = 'click' THEN (r.visitor % 11) / 10.0 END,
+               CASE WHEN r.type = 'click' THEN (r.visitor * 7 % 10) / 10.0 END,
                CASE WHEN r.type = 'leave' THEN (r.visitor * 13 % 101)::smallint END,
                CASE WHEN r.type = 'leave' THEN 1000 * (r.visitor % 50) END,
                CASE WHEN r.type = 'event' THEN (ARRAY['cta', 'play'])[1 + r.visitor % 2] END,
@@ -234,6 +239,72 @@ SELECT is((SELECT sum(events) FROM report.events('tap_seg', '2025-06-01', '2025-
           (SELECT sum(events) FROM report.events('tap_seg', '2025-06-01', '2025-06-04') WHERE name = 'cta'),
           'event==cta: every cta, and no play (visitors send one kind)');
 
+-- Filtered heatmaps (sql/report/segment_heatmaps.sql) ----------------------
+
+SELECT is((SELECT count(*)::int
+             FROM generate_series(-3000, 9000, 7) p, unnest(ARRAY['desktop', 'tablet', 'mobile']) d,
+                  unnest(ARRAY[1, 3, 320, 390, 800, 1280, 1920, 5000]) w
+            WHERE report.segment_cell(p, d, w) IS DISTINCT FROM sitepulse.click_cell(p, d, w)
+               OR report.segment_cell(p * 97, d, w) IS DISTINCT FROM sitepulse.click_cell(p * 97, d, w)),
+          0, 'segment_cell() is click_cell() for every position, device class and width tried, negative ones too');
+
+-- Each heatmap function as one statement for site id %1$s, page %2$L,
+-- range %3$L..%4$L, device class %5$L and filters %6$s (NULL: the
+-- rollups' answer). click_density()'s cells are unpacked: what counts is
+-- each cell's clicks, not their order in the packed value.
+CREATE TEMP TABLE heats (name text, q text);
+INSERT INTO heats VALUES
+    ('click_density', 'SELECT d.width, c.cx, c.cy, sum(c.clicks) FROM report.click_density(%1$s, %2$L, %3$L, %4$L, %5$L, %6$s) d, sitepulse.click_grid_cells(d.cells) c GROUP BY 1, 2, 3'),
+    ('click_total', 'SELECT report.click_total(%1$s, %2$L, %3$L, %4$L, %5$L, %6$s)'),
+    ('element_cells', 'SELECT * FROM report.element_cells(%1$s, %2$L, %3$L, %4$L, %5$L, %6$s)'),
+    ('scroll_depths', 'SELECT * FROM report.scroll_depths(%1$s, %2$L, %3$L, %4$L, %5$L, %6$s)'),
+    ('element_clicks', 'SELECT * FROM report.element_clicks(%1$s, %2$L, %3$L, %4$L, 50, %6$s)'),
+    ('page_views', 'SELECT report.page_views(%1$s, %2$L, %3$L, %4$L, %6$s)'),
+    ('heatmap_pages', 'SELECT * FROM report.heatmap_pages(%1$s, %3$L, %4$L, 50, %6$s)');
+
+-- The heatmap functions, pages and device classes of site p_site over
+-- p_from..p_to whose answer with p_filters differs from the rollups'
+-- ('' when none does); with p_device, filter p_filters || d for each
+-- device class d is compared with the rollups' map of class d instead.
+CREATE FUNCTION pg_temp.heat_differ(p_site text, p_from date, p_to date, p_filters text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    v_bad text[] := '{}';
+    v_n int;
+    v_a text;
+    v_b text;
+BEGIN
+    FOR r IN SELECT h.name, h.q, p.path, d.device FROM heats h,
+                    unnest(ARRAY['/', '/blog/a', '/buy', '/pricing', '/nowhere']) p(path),
+                    unnest(ARRAY['all', 'desktop', 'tablet', 'mobile']) d(device) LOOP
+        v_a := format(r.q, report.site_id(p_site), r.path, p_from, p_to, r.device, 'NULL');
+        v_b := format(r.q, report.site_id(p_site), r.path, p_from, p_to, r.device, quote_literal(p_filters));
+        EXECUTE format('SELECT count(*) FROM ((%s EXCEPT ALL %s) UNION ALL (%s EXCEPT ALL %s)) x',
+                       v_a, v_b, v_b, v_a) INTO v_n;
+        IF v_n > 0 THEN
+            v_bad := v_bad || (r.name || ' ' || r.path || ' ' || r.device);
+        END IF;
+    END LOOP;
+    RETURN array_to_string(v_bad, ', ');
+END $$;
+
+SELECT cmp_ok((SELECT report.click_total(report.site_id('tap_seg'), '/buy', '2025-06-01', '2025-06-04', 'all', NULL)),
+    '>', 10::bigint, 'the random site has clicks on /buy');
+SELECT is(pg_temp.heat_differ('tap_seg', '2025-06-01', '2025-06-04', 'device!=none'), '',
+    'random visitors, whole range: device!=none gives every heatmap, page and device class as the rollups');
+SELECT is(pg_temp.heat_differ('tap_seg', '2025-06-02', '2025-06-03', 'page!=/nowhere;source!=x.example'), '',
+    'random visitors, two middle days: every heatmap as the rollups');
+SELECT is((SELECT count(*)::int FROM unnest(ARRAY['/', '/blog/a', '/buy', '/pricing']) p,
+                  unnest(ARRAY['desktop', 'tablet', 'mobile']) d
+            WHERE report.click_total(report.site_id('tap_seg'), p, '2025-06-01', '2025-06-04', 'all', 'device==' || d)
+                  <> sitepulse.click_total(report.site_id('tap_seg'), p, '2025-06-01', '2025-06-04', d)),
+          0, 'device==D on the all-devices map counts the clicks of class D''s map (a visitor keeps one device here)');
+SELECT is((SELECT sum((SELECT report.click_total(report.site_id('tap_seg'), '/buy', '2025-06-01', '2025-06-04', 'all', f)))
+             FROM unnest(ARRAY['source==t.co', 'source!=t.co']) f),
+          (SELECT report.click_total(report.site_id('tap_seg'), '/buy', '2025-06-01', '2025-06-04', 'all', NULL))::numeric,
+          'source==X and source!=X split the clicks');
+
 -- Rights ------------------------------------------------------------------
 
 SELECT is(pg_temp.run_as('sitepulse_stats',
@@ -245,6 +316,12 @@ SELECT is(pg_temp.run_as('sitepulse_stats',
 SELECT is(pg_temp.run_as('sitepulse_heatmap',
     $$SELECT count(*) FROM report.segment_events(report.site_id('tap_hist'), '2025-03-10', '2025-03-11', 'goal==signup')$$),
     '11', 'sp-heatmap''s role reads a segment''s events');
+SELECT is(pg_temp.run_as('sitepulse_heatmap',
+    $$SELECT sum(length(cells)) / 16 FROM report.click_density(report.site_id('tap_seg'), '/buy', '2025-06-01',
+                                                                 '2025-06-04', 'all', 'device==mobile')$$),
+    (SELECT (sum(length(cells)) / 16)::text FROM sitepulse.click_density(report.site_id('tap_seg'), '/buy',
+                                                                        '2025-06-01', '2025-06-04', 'mobile')),
+    'sp-heatmap''s role draws a filtered map (report.segment_page_events(), report.segment_cell())');
 SELECT is(pg_temp.run_as('sitepulse_live',
     $$SELECT count(*) FROM report.segment_events(1, '2025-03-10', '2025-03-11', 'device==mobile')$$), '42501',
     'sp-live''s role may not');
