@@ -16,11 +16,12 @@ import sys
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sitepulse import diag, done_testing, is_, ok  # noqa: E402
+from sitepulse import diag, done_testing, is_, ok, psql  # noqa: E402
 from sitepulse import SP_ROOT  # noqa: E402
 
 MIGRATE = os.path.join(SP_ROOT, "tools", "migrate")
 DB = "sp_upgrade_031_%d" % os.getpid()
+os.environ["PGDATABASE"] = DB    # for psql() and tools/migrate
 # Recent days: tools/migrate's maintenance round deletes raw events past
 # the raw retention (400 days).
 DAY0 = date.today() - timedelta(days=10)
@@ -31,16 +32,12 @@ def day(n):
 
 
 def sql(text):
-    """Runs text with psql on the scratch database; returns stdout's lines."""
-    proc = subprocess.run(["psql", "-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-d", DB],
-                          input=text, capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        raise RuntimeError("psql: " + proc.stderr.strip())
-    return [line for line in proc.stdout.splitlines() if line != ""]
+    """The first column of the last result's rows of text, run on the scratch database."""
+    return [row[0] for row in psql(text)]
 
 
 def migrate():
-    env = dict(os.environ, PGDATABASE=DB)
+    env = dict(os.environ)
     env.pop("SITEPULSE_SQL_DIR", None)
     return subprocess.run([MIGRATE], env=env, capture_output=True, text=True, timeout=300)
 
