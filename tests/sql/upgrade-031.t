@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-# Migration 031 (per-visit page facts, sql/031_visit_paths.sql) on a
-# database filled before it: a scratch database is migrated, 031 is taken
-# out again (its table, triggers and record dropped, as on a database that
-# stopped at 030), 300 visitors' events are stored over three days in
+# Migration 031 (per-visit page facts and the custom events' index,
+# sql/031_visit_paths.sql) on a database filled before it: a scratch
+# database is migrated, 031 is taken out again (its table, index, triggers
+# and record dropped, as on a database that stopped at 030), 300 visitors' events are stored over three days in
 # batches as ingest sends them, then tools/migrate runs. The backfill must
 # give every stored visit the rows its raw events give, filtered reports
 # must equal the unfiltered ones, and events stored after the migration
@@ -49,6 +49,7 @@ DROP TRIGGER visits_delete_paths ON sitepulse.visits;
 DROP FUNCTION sitepulse.events_visit_paths();
 DROP FUNCTION sitepulse.visits_delete_paths();
 DROP TABLE sitepulse.visit_paths;
+DROP INDEX sitepulse.events_site_time_custom;
 DELETE FROM sitepulse.program_rights WHERE object = 'TABLE sitepulse.visit_paths';
 DELETE FROM sitepulse.schema_migrations WHERE version = '031_visit_paths';
 SELECT sitepulse.add_site('up31', 'Upgrade', ARRAY['https://up.example']);
@@ -129,6 +130,11 @@ SELECT (SELECT count(*) FROM ((SELECT * FROM report.summary('up31', '%(from)s', 
                               UNION ALL
                               (SELECT * FROM report.scroll('up31', '%(from)s', '%(to)s', 10, 'device!=none')
                                EXCEPT ALL SELECT * FROM report.scroll('up31', '%(from)s', '%(to)s', 10))) x)
+     + (SELECT count(*) FROM ((SELECT * FROM report.events('up31', '%(from)s', '%(to)s', 10)
+                               EXCEPT ALL SELECT * FROM report.events('up31', '%(from)s', '%(to)s', 10, 'device!=none'))
+                              UNION ALL
+                              (SELECT * FROM report.events('up31', '%(from)s', '%(to)s', 10, 'device!=none')
+                               EXCEPT ALL SELECT * FROM report.events('up31', '%(from)s', '%(to)s', 10))) x)
      + (SELECT count(*) FROM ((SELECT * FROM report.timeseries('up31', '%(from)s', '%(to)s', 'day')
                                EXCEPT ALL SELECT * FROM report.timeseries('up31', '%(from)s', '%(to)s', 'day', 'device!=none'))
                               UNION ALL
@@ -153,12 +159,14 @@ def main():
         diag(p.stdout + p.stderr)
         return
     ok("applying 031_visit_paths" in p.stdout, "it says it applied 031")
+    is_(sql("SELECT to_regclass('sitepulse.events_site_time_custom') IS NOT NULL"), ["t"],
+        "and made the custom events' index")
     visits = sql("SELECT count(*) FROM sitepulse.visits WHERE events > 0")
     ok(int(visits[0]) >= 300, "the visits are still there (%s)" % visits[0])
     is_(sql("SELECT count(DISTINCT visit_id) FROM sitepulse.visit_paths"), visits, "every stored visit has its rows")
     is_(sql(DIFFER), ["0"], "the backfilled rows are what the raw events give")
     is_(sql(SAME % {"from": day(0), "to": day(3)}), ["0"],
-        "filtered summary, pages, scroll and time series equal the unfiltered ones")
+        "filtered summary, pages, scroll, custom events and time series equal the unfiltered ones")
 
     # After the migration, ingest goes through the trigger: later batches
     # of new visitors, some of them on the days already stored.
