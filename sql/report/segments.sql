@@ -26,11 +26,13 @@
 -- A page filter also limits the rows of the pages report (and of
 -- sp-heatmap's page list) to the matching paths.
 --
--- Filtered reports read raw events and visits, so they cover the raw
--- retention (sitepulse.set_raw_retention(), sql/023) and not days imported
--- from another tool, which have no visits; their cost grows with the
--- range's events, where the unfiltered reports read day rollups
--- (docs/performance.md). A visit is taken to be under a day long: one
+-- Filtered reports read visits and what is kept per visit (visit_paths,
+-- sql/031: the summary, daily series, pages and scroll) or their raw
+-- events (the rest), so they cover the raw retention
+-- (sitepulse.set_raw_retention(), sql/023) and not days imported from
+-- another tool, which have no visits; their cost grows with the visits
+-- selected (or the range's events), where the unfiltered reports read day
+-- rollups (docs/performance.md). A visit is taken to be under a day long: one
 -- started the day before p_from still counts its events of the range.
 -- tools/migrate re-applies this file on every run, after reports.sql.
 
