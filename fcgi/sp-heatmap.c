@@ -21,7 +21,7 @@
  *
  * Everything is read from the rollups (click density through
  * sitepulse.click_density(): closed days as one packed value each,
- * sql/017_click_grids.sql; element_cells, scroll_depths, page_minutes,
+ * sql/017_click_grids.sql; element_cells, scroll_depths, page_days,
  * element_clicks) and the screenshots, never from raw events, but with
  * filters= (a segment, as /sitepulse/stats takes it: at most 2048 bytes
  * of text, no control characters; empty is none): then the clicks,
@@ -116,10 +116,19 @@ static const char *const sql[Q__MAX] = {
 	[Q_SCROLL] = "SELECT depth, sum(views)::bigint FROM sitepulse.scroll_depths "
 	    "WHERE site_id = $1 AND path = $2 AND day BETWEEN $3::date AND $4::date "
 	    "AND ($5 = 'all' OR device = $5) GROUP BY depth",
-	[Q_KNOWN] = "SELECT EXISTS (SELECT 1 FROM sitepulse.page_minutes WHERE site_id = $1 "
-	    "AND path = $2 AND minute >= $3::date AND minute < $4::date + 1)",
-	[Q_PAGES] = "SELECT path, sum(pageviews)::bigint FROM sitepulse.page_minutes "
-	    "WHERE site_id = $1 AND minute >= $2::date AND minute < $3::date + 1 "
+	/*
+	 * Page views, clicks or scroll depths of the page on UTC days $3..$4,
+	 * of any device class; each read by its primary key's prefix.
+	 */
+	[Q_KNOWN] = "SELECT EXISTS (SELECT 1 FROM sitepulse.page_days WHERE site_id = $1 "
+	    "AND day BETWEEN $3::date AND $4::date AND path = $2) "
+	    "OR EXISTS (SELECT 1 FROM sitepulse.click_cells WHERE site_id = $1 "
+	    "AND day BETWEEN $3::date AND $4::date AND path = $2) "
+	    "OR EXISTS (SELECT 1 FROM sitepulse.scroll_depths WHERE site_id = $1 "
+	    "AND day BETWEEN $3::date AND $4::date AND path = $2)",
+	/* Page views per UTC day and page (sql/007); the ranges are whole days. */
+	[Q_PAGES] = "SELECT path, sum(pageviews)::bigint FROM sitepulse.page_days "
+	    "WHERE site_id = $1 AND day BETWEEN $2::date AND $3::date "
 	    "GROUP BY path ORDER BY 2 DESC, 1 LIMIT 50",
 	[Q_BOXES] = "SELECT sel, x, y, w, h FROM sitepulse.screenshot_elements "
 	    "WHERE screenshot_id = $1 ORDER BY sel",
@@ -127,8 +136,8 @@ static const char *const sql[Q__MAX] = {
 	    "FROM sitepulse.element_clicks WHERE site_id = $1 AND path = $2 "
 	    "AND day BETWEEN $3::date AND $4::date GROUP BY sel ORDER BY 2 DESC, 1 LIMIT 50",
 	[Q_TOTALS] = "SELECT sitepulse.click_total($1::int, $2, $3::date, $4::date, $5), "
-	    "(SELECT coalesce(sum(pageviews), 0)::bigint FROM sitepulse.page_minutes "
-	    "WHERE site_id = $1 AND path = $2 AND minute >= $3::date AND minute < $4::date + 1)",
+	    "(SELECT coalesce(sum(pageviews), 0)::bigint FROM sitepulse.page_days "
+	    "WHERE site_id = $1 AND day BETWEEN $3::date AND $4::date AND path = $2)",
 	/*
 	 * With filters: the same answers for the segment's visits, counted from
 	 * raw events (sql/report/segment_heatmaps.sql); the filters come after
@@ -627,8 +636,9 @@ render_png(struct heatmap *h, FCGX_Request *r, struct render *rd)
 }
 
 /*
- * Whether the page has any data in range beyond what was read (a page
- * view), or a screenshot. Returns 1, 0, or -1 on a database error.
+ * Whether the page has any data in range beyond what was read: page
+ * views, clicks or scroll depths of any device class. Returns 1, 0, or -1
+ * on a database error.
  */
 static int
 range_known(struct heatmap *h, const struct render *rd, const struct param_range *range)

@@ -12,8 +12,8 @@
 --   report.element_cells()   element_cells summed over the range
 --   report.scroll_depths()   scroll_depths summed over the range
 --   report.element_clicks()  element_clicks' top elements of a page
---   report.heatmap_pages()   page_minutes' top pages by page views
---   report.page_views()      page_minutes' page views of a page
+--   report.heatmap_pages()   page_days' top pages by page views
+--   report.page_views()      page_days' page views of a page
 --
 -- Cells, element cells and depths are computed from the raw events
 -- exactly as the ingest triggers compute the rollups
@@ -247,19 +247,21 @@ DECLARE
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT m.path, sum(m.pageviews)::bigint
-          FROM sitepulse.page_minutes m
-         WHERE m.site_id = p_site AND m.minute >= p_from AND m.minute < p_to + 1
+          FROM sitepulse.page_days m
+         WHERE m.site_id = p_site AND m.day BETWEEN p_from AND p_to
          GROUP BY 1
          ORDER BY 2 DESC, 1
          LIMIT p_limit;
         RETURN;
     END IF;
+    -- The selected visits' page views per day and page (sql/031), a few
+    -- rows per visit instead of all their events.
     RETURN QUERY
-    SELECT e.path, count(*)
-      FROM report.segment_events(p_site, p_from, p_to, p_filters) e
-     WHERE e.type = 'pageview'
+    SELECT f.path, sum(f.pageviews)::bigint
+      FROM report.segment_paths(p_site, p_from, p_to, p_filters) f
+     WHERE f.pageviews > 0
      GROUP BY 1
-    HAVING report.terms_match(v_page, e.path)
+    HAVING report.terms_match(v_page, f.path)
      ORDER BY 2 DESC, 1
      LIMIT p_limit;
 END
@@ -275,9 +277,9 @@ SET jit = off
 AS $$
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
-        RETURN (SELECT coalesce(sum(m.pageviews), 0)::bigint FROM sitepulse.page_minutes m
-                 WHERE m.site_id = p_site AND m.path = p_path
-                   AND m.minute >= p_from AND m.minute < p_to + 1);
+        RETURN (SELECT coalesce(sum(m.pageviews), 0)::bigint FROM sitepulse.page_days m
+                 WHERE m.site_id = p_site AND m.day BETWEEN p_from AND p_to
+                   AND m.path = p_path);
     END IF;
     RETURN (SELECT count(*)
               FROM report.segment_page_events(p_site, p_path, 'pageview', p_from, p_to, 'all',

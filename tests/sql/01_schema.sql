@@ -6,10 +6,12 @@ SELECT plan(43);
 SELECT has_schema('sitepulse');
 SELECT has_table('sitepulse', t, 'table sitepulse.' || t)
   FROM unnest(ARRAY['sites', 'salts', 'batches', 'minute_visitors', 'site_minutes',
-                    'page_minute_visitors', 'page_minutes', 'live_visitors',
+                    'live_visitors',
                     'click_cells', 'element_clicks', 'element_cells', 'scroll_depths',
                     'referrer_days', 'notify_state', 'maintenance_runs',
                     'schema_migrations']) AS t;
+SELECT hasnt_table('sitepulse', t, 'table sitepulse.' || t || ' is gone (sql/032)')
+  FROM unnest(ARRAY['page_minutes', 'page_minute_visitors']) AS t;
 
 SELECT is((SELECT relkind::text FROM pg_class WHERE oid = 'sitepulse.events'::regclass), 'p',
           'events is a partitioned table');
@@ -56,7 +58,7 @@ SELECT ok((SELECT array_agg(tgname::text) FROM pg_trigger
              WHERE tgrelid = 'sitepulse.events'::regclass AND NOT tgisinternal
                AND (tgtype & 1) = 0          -- FOR EACH STATEMENT
                AND tgnewtable = 'new_rows')
-          @> ARRAY['events_10_live', 'events_20_clicks', 'events_30_days', 'events_40_pages',
+          @> ARRAY['events_10_live', 'events_20_clicks', 'events_30_days',
                    'events_50_minutes', 'events_90_notify'],
           'the rollup triggers are statement-level with a transition table');
 SELECT is((SELECT count(*)::int FROM pg_trigger

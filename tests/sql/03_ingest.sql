@@ -58,9 +58,9 @@ SELECT results_eq(
        WHERE m.site_id = me.id$$,
     $$VALUES (2::bigint, 10::bigint, 1)$$, 'site_minutes: 2 pageviews, 10 events, 1 visitor');
 SELECT results_eq(
-    $$SELECT path, pageviews, visitors FROM sitepulse.page_minutes m JOIN me USING (minute)
+    $$SELECT path, pageviews, visitors FROM sitepulse.page_days m JOIN me USING (day)
        WHERE m.site_id = me.id ORDER BY path$$,
-    $$VALUES ('/about'::text, 1::bigint, 1), ('/home', 1, 1)$$, 'page_minutes per path');
+    $$VALUES ('/about'::text, 1::bigint, 1), ('/home', 1, 1)$$, 'page_days per path');
 SELECT results_eq(
     $$SELECT visitor, path, "left", last_seen = now() FROM sitepulse.live_visitors l JOIN me ON l.site_id = me.id$$,
     $$VALUES (1001::bigint, '/about'::text, false, true)$$,
@@ -115,7 +115,7 @@ SELECT results_eq(
        WHERE m.site_id = me.id$$,
     $$VALUES (3::bigint, 11::bigint, 1)$$, 'the second batch of a visitor adds no visitor');
 SELECT results_eq(
-    $$SELECT pageviews, visitors FROM sitepulse.page_minutes m JOIN me USING (minute)
+    $$SELECT pageviews, visitors FROM sitepulse.page_days m JOIN me USING (day)
        WHERE m.site_id = me.id AND path = '/home'$$,
     $$VALUES (2::bigint, 1)$$, 'nor to the page');
 SELECT is((SELECT path FROM sitepulse.live_visitors l JOIN me ON l.site_id = me.id WHERE visitor = 1001),
@@ -139,7 +139,7 @@ SELECT results_eq(
 SELECT is(sitepulse.ingest('tap_in', NULL, NULL, 1002, NULL, NULL,
           '[{"type":"pageview","path":"/home","device":"desktop"}]'), 0, 'a second visitor');
 SELECT results_eq(
-    $$SELECT pageviews, visitors FROM sitepulse.page_minutes m JOIN me USING (minute)
+    $$SELECT pageviews, visitors FROM sitepulse.page_days m JOIN me USING (day)
        WHERE m.site_id = me.id AND path = '/home'$$,
     $$VALUES (3::bigint, 2)$$, 'a new visitor counts on the page');
 SELECT is((SELECT visitors FROM sitepulse.site_minutes m JOIN me USING (minute) WHERE m.site_id = me.id),
@@ -157,8 +157,8 @@ SELECT s.id, v, 'pageview', '/multi', 'desktop'
   FROM sitepulse.sites s, generate_series(1, 3) v
  WHERE s.key IN ('tap_in', 'tap_open') AND (s.key = 'tap_in' OR v = 1);
 SELECT results_eq(
-    $$SELECT s.key, m.pageviews, m.visitors FROM sitepulse.page_minutes m JOIN sitepulse.sites s ON s.id = m.site_id
-       WHERE m.path = '/multi' ORDER BY s.key$$,
+    $$SELECT s.key, m.pageviews, m.visitors FROM sitepulse.page_days m JOIN sitepulse.sites s ON s.id = m.site_id
+       WHERE m.path = '/multi' AND m.day = (now() AT TIME ZONE 'UTC')::date ORDER BY s.key$$,
     $$VALUES ('tap_in'::text, 3::bigint, 3), ('tap_open', 1, 1)$$,
     'a multi-site statement rolls up per site');
 SELECT results_eq(

@@ -5,7 +5,7 @@
 -- reaches, so the throttle is checked through notify_state.
 \ir tap_begin.inc
 SET LOCAL TimeZone = 'UTC';
-SELECT plan(23);
+SELECT plan(22);
 
 CREATE FUNCTION pg_temp.part(p_day date) RETURNS text LANGUAGE sql AS
 $$ SELECT 'events_' || to_char(p_day, 'YYYYMMDD') $$;
@@ -30,8 +30,6 @@ INSERT INTO sitepulse.batches (site_id, batch_id, received_at)
 VALUES (:site, 'tap-old-batch', now() - interval '3 days'), (:site, 'tap-new-batch', now());
 INSERT INTO sitepulse.minute_visitors VALUES
     (:site, date_trunc('minute', now() - interval '3 days'), 1), (:site, date_trunc('minute', now()), 2);
-INSERT INTO sitepulse.page_minute_visitors VALUES
-    (:site, date_trunc('minute', now() - interval '3 days'), '/', 1), (:site, date_trunc('minute', now()), '/', 2);
 INSERT INTO sitepulse.live_visitors (site_id, visitor, last_seen, path) VALUES
     (:site, 1, now() - interval '2 hours', '/'), (:site, 2, now() - interval '10 minutes', '/');
 
@@ -62,8 +60,6 @@ SELECT is(ARRAY(SELECT batch_id FROM sitepulse.batches WHERE site_id = :site), A
           'batch ids older than 2 days are deleted');
 SELECT is(ARRAY(SELECT visitor FROM sitepulse.minute_visitors WHERE site_id = :site AND visitor IN (1, 2)), ARRAY[2::bigint],
           'minute_visitors older than 2 days are deleted');
-SELECT is(ARRAY(SELECT visitor FROM sitepulse.page_minute_visitors WHERE site_id = :site AND visitor IN (1, 2)), ARRAY[2::bigint],
-          'page_minute_visitors older than 2 days are deleted');
 SELECT is(ARRAY(SELECT visitor FROM sitepulse.live_visitors WHERE site_id = :site AND visitor IN (1, 2)), ARRAY[2::bigint],
           'live visitors not seen for an hour are deleted');
 SELECT ok(sitepulse.maintain() LIKE 'partitions +0,%', 'a second run creates nothing');

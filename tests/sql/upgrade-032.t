@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+# Migration 032 (page_minutes and its visitor set dropped, the heatmap
+# viewer's page figures from page_days; sql/032_page_minutes_dropped.sql)
+# on a database filled before it: a scratch database is migrated with a
+# copy of sql/ that stops at 031, 200 visitors' events are stored over
+# three days in batches as ingest sends them, the heatmap viewer's page
+# figures are read from page_minutes, then tools/migrate runs with the
+# repository's sql/. The page list and page views must be what
+# page_minutes said, the dropped objects gone, maintenance must run, and
+# events stored afterwards must be counted.
+#
+# It runs against a scratch database of its own in the stack's cluster
+# (libpq's PG* variables from tests/run), dropped on the way out.
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import date, timedelta
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sitepulse import diag, done_testing, is_, ok, psql  # noqa: E402
+from sitepulse import SP_ROOT  # noqa: E402
+
+MIGRATE = os.path.join(SP_ROOT, "tools", "migrate")
+SQL = os.path.join(SP_ROOT, "sql")
+DB = "sp_upgrade_032_%d" % os.getpid()
+os.environ["PGDATABASE"] = DB    # for psql() and tools/migrate
+# Recent days: tools/migrate's maintenance round deletes raw events past
+# the raw retention (400 days).
+DAY0 = date.today() - timedelta(days=10)
+FROM, TO = DAY0.isoformat(), (DAY0 + timedelta(days=3)).isoformat()
+
+
+def sql(text):
+    """The rows of the last result of text, run on the scratch database in UTC."""
+    return psql("SET TimeZone = 'UTC';\n" + text)
+
+
+def migrate(sql_dir=None):
+    env = dict(os.environ)
+    env.pop("SITEPULSE_SQL_DIR", None)
+    if sql_dir:
+        env["SITEPULSE_SQL_DIR"] = sql_dir
+    return subprocess.run([MIGRATE], env=env, capture_output=True, text=True, timeout=300)
+
+
+def before_032(into):
+    """A copy of sql/ without 032 and what follows it."""
+    shutil.copytree(SQL, into)
+    for name in os.listdir(into):
+        if name[:3].isdigit() and name[:3] >= "032":
+            os.remove(os.path.join(into, name))
+    return into
+
+
+# Visitor v's events: five, four minutes apart from a random start in the
+# three days from start; the nth of every visitor is stored in batch n
+# (one statement per batch), as ingest sends them.
+FILL = """
+SELECT setseed(%(seed)s);
+CREATE TEMP TABLE rnd AS
+SELECT v AS visitor, n, s.at + n * interval '4 minutes' AS at,
+       (ARRAY['pageview', 'pageview', 'click', 'leave'])[1 + floor(random() * 4)::int] AS type,
+       (ARRAY['/', '/blog/a', '/buy', '/pricing', '/docs'])[1 + floor(random() * 5)::int] AS path
+  FROM (SELECT v, timestamptz '%(start)s' + (random() * 3 * 86400) * interval '1 second' AS at
+          FROM generate_series(%(first)s, %(last)s) v) s, generate_series(0, 4) n;
+DO $$
+DECLARE
+    b int;
+BEGIN
+    FOR b IN 0..4 LOOP
+        INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, x, y, dw, device)
+        SELECT s.id, r.at, r.visitor, r.type, 'https://up.example' || r.path, r.path,
+               CASE WHEN r.type = 'click' THEN 100 END, CASE WHEN r.type = 'click' THEN 200 END,
+               CASE WHEN r.type = 'click' THEN 1280 END, 'desktop'
+          FROM rnd r CROSS JOIN sitepulse.sites s
+         WHERE s.key = 'up32' AND r.n = b
+         ORDER BY 2;
+    END LOOP;
+END $$;
+"""
+
+SITE = "(SELECT id FROM sitepulse.sites WHERE key = 'up32')"
+# What the heatmap viewer read before 032 (fcgi/sp-heatmap.c's page list
+# and page views at the time), and what it reads now.
+OLD_PAGES = """
+SELECT path, sum(pageviews)::bigint FROM sitepulse.page_minutes
+ WHERE site_id = %s AND minute >= '%s'::date AND minute < '%s'::date + 1 AND pageviews > 0
+ GROUP BY path ORDER BY 2 DESC, 1 LIMIT 50
+""" % (SITE, FROM, TO)
+NEW_PAGES = "SELECT * FROM report.heatmap_pages(%s, '%s', '%s', 50, NULL)" % (SITE, FROM, TO)
+NEW_VIEWS = """
+SELECT p.path, report.page_views(%s, p.path, '%s', '%s', NULL)
+  FROM (VALUES ('/'), ('/blog/a'), ('/buy'), ('/pricing'), ('/docs')) p(path)
+ ORDER BY 2 DESC, 1
+""" % (SITE, FROM, TO)
+RAW_PAGES = """
+SELECT path, count(*) FROM sitepulse.events
+ WHERE site_id = %s AND type = 'pageview' AND received_at >= '%s'::date AND received_at < '%s'::date + 1
+ GROUP BY path ORDER BY 2 DESC, 1
+""" % (SITE, FROM, TO)
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        p = migrate(before_032(os.path.join(tmp, "sql")))
+    if not is_(p.returncode, 0, "tools/migrate with sql/ up to 031 makes a scratch database"):
+        diag(p.stdout + p.stderr)
+        return
+    is_(sql("SELECT to_regclass('sitepulse.page_minutes') IS NOT NULL"), [["t"]], "it has page_minutes")
+    sql("SELECT sitepulse.add_site('up32', 'Upgrade', ARRAY['https://up.example'])")
+    sql(FILL % {"seed": 0.32, "start": FROM + " 00:00+00", "first": 1, "last": 200})
+    old = sql(OLD_PAGES)
+    ok(len(old) == 5 and sum(int(r[1]) for r in old) >= 300,
+       "page_minutes counts the pages' views before the migration (%s)" % old)
+
+    p = migrate()
+    if not is_(p.returncode, 0, "tools/migrate applies 032 to the filled database"):
+        diag(p.stdout + p.stderr)
+        return
+    ok("applying 032_page_minutes_dropped" in p.stdout, "it says it applied 032")
+    is_(sql("SELECT to_regclass('sitepulse.page_minutes') IS NULL AND to_regclass('sitepulse.page_minute_visitors') IS NULL"
+            " AND to_regprocedure('sitepulse.events_rollup_pages()') IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'events_40_pages')"),
+        [["t"]], "the tables, their trigger and its function are gone")
+    is_(sql("SELECT count(*) FROM sitepulse.program_rights WHERE object LIKE '%page_minute%'"), [["0"]],
+        "and their rights")
+    is_(sql("SELECT has_table_privilege('sitepulse_heatmap', 'sitepulse.page_days', 'SELECT')"
+            " AND has_table_privilege('sitepulse_heatmap', 'sitepulse.visit_paths', 'SELECT')"), [["t"]],
+        "sp-heatmap's role may read page_days and visit_paths")
+    is_(sql(NEW_PAGES), old, "the heatmap page list is what page_minutes gave")
+    is_(sql(NEW_VIEWS), old, "and so is each page's views")
+    summary = sql("SELECT sitepulse.maintain()")[0][0]
+    ok(summary.startswith("partitions +") and "page_minute" not in summary,
+       "maintenance runs without the dropped visitor set (%s)" % summary)
+
+    # After the migration, ingest still counts page views for the viewer.
+    sql(FILL % {"seed": 0.64, "start": FROM + " 00:00+00", "first": 201, "last": 300})
+    raw = sql(RAW_PAGES)
+    ok(sum(int(r[1]) for r in raw) > sum(int(r[1]) for r in old), "more page views stored after it")
+    is_(sql(NEW_PAGES), raw, "the page list counts them")
+    is_(sql(NEW_VIEWS), raw, "and so do the page views")
+
+
+def run():
+    subprocess.run(["dropdb", "--if-exists", DB], capture_output=True)
+    subprocess.run(["createdb", DB], check=True)
+    try:
+        main()
+    finally:
+        subprocess.run(["dropdb", "--if-exists", DB], capture_output=True)
+    done_testing()
+
+
+run()
