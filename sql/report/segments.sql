@@ -27,8 +27,9 @@
 -- sp-heatmap's page list) to the matching paths.
 --
 -- Filtered reports read visits and what is kept per visit (visit_paths,
--- sql/031: the summary, daily series, pages and scroll) or their raw
--- events (the rest), so they cover the raw retention
+-- sql/031: the summary, daily series, pages and scroll), the visits and
+-- the page views of those that cross an hour (the hourly series), or
+-- their raw events (the rest), so they cover the raw retention
 -- (sitepulse.set_raw_retention(), sql/023) and not days imported from
 -- another tool, which have no visits; their cost grows with the visits
 -- selected (or the range's events), where the unfiltered reports read day
@@ -273,6 +274,13 @@ COMMENT ON FUNCTION report.filter_match(text, text, text) IS
 
 -- Traffic ------------------------------------------------------------------
 
+-- The hourly series counts from the selected visits, not from every event
+-- of the range. A visit has no gap over 30 minutes (sql/006), so its
+-- visitor has an event in every hour from its first event's to its last's:
+-- those are the (hour, visitor) pairs. A visit within one hour has all its
+-- page views in it; only the page views of the visits that cross an hour
+-- boundary are read from events, one index scan per stretch of time those
+-- visits cover (overlapping ones merged, so no event is read twice).
 CREATE OR REPLACE FUNCTION report.timeseries(p_site text, p_from date, p_to date, p_interval text,
                                              p_filters text)
 RETURNS TABLE (t timestamptz, visitors bigint, pageviews bigint, visits bigint,
@@ -281,6 +289,10 @@ LANGUAGE plpgsql STABLE
 SET jit = off
 SET work_mem = '32MB'
 AS $$
+DECLARE
+    v_site int := report.site_id(p_site);
+    v_lo   timestamptz := p_from::timestamp AT TIME ZONE 'UTC';
+    v_hi   timestamptz := (p_to + 1)::timestamp AT TIME ZONE 'UTC';
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.timeseries(p_site, p_from, p_to, p_interval);
@@ -289,42 +301,91 @@ BEGIN
     RETURN QUERY
     WITH slots AS (
         SELECT s AS t
-          FROM generate_series(p_from::timestamp AT TIME ZONE 'UTC',
-                               (p_to + 1)::timestamp AT TIME ZONE 'UTC' - interval '1 second',
+          FROM generate_series(v_lo, v_hi - interval '1 second',
                                CASE p_interval WHEN 'hour' THEN interval '1 hour'
                                                ELSE interval '1 day' END) AS s
          WHERE p_interval IN ('day', 'hour')
+    ), seg AS MATERIALIZED (
+        -- report.segment() once for every figure (segment_paths() and
+        -- segment_visits() would each run it again).
+        SELECT v.id, v.visitor, v.started_at, v.last_at, v.pageviews, v.engaged_ms,
+               date_trunc('hour', v.started_at AT TIME ZONE 'UTC') AS h0,
+               date_trunc('hour', v.last_at AT TIME ZONE 'UTC') AS h1
+          FROM report.segment(v_site, p_from, p_to, p_filters) v
+    ), multi AS MATERIALIZED (
+        SELECT s.visitor, s.started_at, s.last_at, s.h0, s.h1
+          FROM seg s
+         WHERE p_interval = 'hour' AND s.h0 <> s.h1
+    ), spans AS (
+        -- Those visits' times merged: a visit starts a new span when it
+        -- starts after every earlier one ended.
+        SELECT min(m.started_at) AS lo, max(m.last_at) AS hi
+          FROM (SELECT m.started_at, m.last_at,
+                       count(*) FILTER (WHERE m.started_at > m.reach) OVER (ORDER BY m.started_at) AS span
+                  FROM (SELECT m.started_at, m.last_at,
+                               max(m.last_at) OVER (ORDER BY m.started_at ROWS BETWEEN UNBOUNDED PRECEDING
+                                                                                AND 1 PRECEDING) AS reach
+                          FROM multi m) m) m
+         GROUP BY m.span
+    ), views AS MATERIALIZED (
+        -- The page views in the spans (OFFSET 0: one index scan per span,
+        -- not one over the whole range).
+        SELECT e.visitor, e.received_at
+          FROM spans p
+         CROSS JOIN LATERAL (SELECT e.visitor, e.received_at
+                               FROM sitepulse.events e
+                              WHERE e.site_id = v_site AND e.type = 'pageview'
+                                AND e.received_at BETWEEN p.lo AND p.hi
+                                AND e.received_at >= v_lo AND e.received_at < v_hi
+                             OFFSET 0) e
+    ), hours AS (
+        -- (UTC hour, visitor, page views): a visit within one hour, which
+        -- segment() only keeps inside the range; every hour of the range a
+        -- longer one covers; the page views of the longer ones. Hours stay
+        -- timestamps until grouped (date_trunc() with a zone costs more).
+        SELECT s.h0 AS t, s.visitor, s.pageviews
+          FROM seg s
+         WHERE p_interval = 'hour' AND s.h0 = s.h1
+        UNION ALL
+        SELECT h.t, m.visitor, 0
+          FROM multi m
+         CROSS JOIN LATERAL generate_series(greatest(m.h0, p_from::timestamp),
+                                            least(m.h1, (p_to + 1)::timestamp - interval '1 hour'),
+                                            interval '1 hour') AS h(t)
+        UNION ALL
+        SELECT date_trunc('hour', e.received_at AT TIME ZONE 'UTC'), e.visitor, 1
+          FROM views e
+          JOIN multi m ON m.visitor = e.visitor AND e.received_at BETWEEN m.started_at AND m.last_at
     ), ev AS (
-        -- Days from the visits' day rows, hours (a day or two) from their events.
+        -- Days from the visits' visit_paths rows, hours from hours.
         SELECT d.t, count(*) AS visitors, sum(d.pageviews) AS pageviews
-          FROM (SELECT p.day::timestamp AT TIME ZONE 'UTC' AS t, p.visitor, sum(p.pageviews) AS pageviews
-                  FROM report.segment_paths(report.site_id(p_site), p_from, p_to, p_filters) p
-                 WHERE p_interval = 'day'
+          FROM (SELECT p.day::timestamp AT TIME ZONE 'UTC' AS t, s.visitor, sum(p.pageviews) AS pageviews
+                  FROM seg s JOIN sitepulse.visit_paths p ON p.visit_id = s.id
+                 WHERE p_interval = 'day' AND p.day BETWEEN p_from AND p_to
                  GROUP BY 1, 2
                  UNION ALL
-                SELECT date_trunc('hour', e.received_at, 'UTC'), e.visitor,
-                       count(*) FILTER (WHERE e.type = 'pageview')
-                  FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
-                 WHERE p_interval = 'hour'
-                 GROUP BY 1, 2) d
+                SELECT h.t AT TIME ZONE 'UTC', h.visitor, sum(h.pageviews)
+                  FROM hours h
+                 GROUP BY h.t, h.visitor) d
          GROUP BY d.t
     ), vi AS (
-        SELECT date_trunc(p_interval, v.started_at, 'UTC') AS t, count(*) AS visits,
-               count(*) FILTER (WHERE v.pageviews = 1) AS bounces,
-               sum(sitepulse.visit_duration_ms(v.engaged_ms, v.started_at, v.last_at)) AS duration_ms
-          FROM report.segment_visits(p_site, p_from, p_to, p_filters) v
+        SELECT date_trunc(p_interval, s.started_at, 'UTC') AS t, count(*) AS visits,
+               count(*) FILTER (WHERE s.pageviews = 1) AS bounces,
+               sum(sitepulse.visit_duration_ms(s.engaged_ms, s.started_at, s.last_at)) AS duration_ms
+          FROM seg s
+         WHERE s.pageviews > 0 AND sitepulse.utc_day(s.started_at) BETWEEN p_from AND p_to
          GROUP BY 1
     )
     SELECT s.t, coalesce(e.visitors, 0)::bigint, coalesce(e.pageviews, 0)::bigint,
            coalesce(v.visits, 0)::bigint, report.rate(v.bounces, v.visits),
            report.seconds(v.duration_ms, v.visits)
       FROM slots s LEFT JOIN ev e USING (t) LEFT JOIN vi v USING (t)
-     WHERE report.site_id(p_site) IS NOT NULL
+     WHERE v_site IS NOT NULL
      ORDER BY s.t;
 END
 $$;
 COMMENT ON FUNCTION report.timeseries(text, date, date, text, text) IS
-    'report.timeseries() of the visits that pass filter p_filters (see report.filter_terms()); native days only.';
+    'report.timeseries() of the visits that pass filter p_filters (see report.filter_terms()); native days only. Hours are counted from the visits, and from the page views of those that cross an hour boundary.';
 
 CREATE OR REPLACE FUNCTION report.summary(p_site text, p_from date, p_to date, p_filters text)
 RETURNS TABLE (visitors bigint, pageviews bigint, events bigint, visits bigint,

@@ -8,7 +8,7 @@
 -- their integer cell arithmetic against sitepulse.click_cell(). sp-stats'
 -- and sp-heatmap's roles may run them.
 \ir tap_begin.inc
-SELECT plan(75);
+SELECT plan(79);
 
 \ir run_as.inc
 \ir report_fixture.inc
@@ -238,6 +238,49 @@ SELECT is((SELECT conversions FROM report.goals('tap_seg', '2025-06-01', '2025-0
 SELECT is((SELECT sum(events) FROM report.events('tap_seg', '2025-06-01', '2025-06-04', 10, 'event==cta')),
           (SELECT sum(events) FROM report.events('tap_seg', '2025-06-01', '2025-06-04') WHERE name = 'cta'),
           'event==cta: every cta, and no play (visitors send one kind)');
+
+-- Visits over several hours: the hourly series counts a visitor in every
+-- hour a visit covers, and reads page views only for visits that cross an
+-- hour. Visitor 1: 21:40 to 01:00 across midnight, events at most 25
+-- minutes apart, hour 22 only clicks; visitor 2: 23:58 to 00:02; visitor 3:
+-- two visits in hour 10, the second into hour 11.
+SELECT sitepulse.add_site('tap_long', 'Long visits', ARRAY['https://long.example']) IS NOT NULL AS added \gset
+CREATE TEMP TABLE lv (at timestamptz, visitor bigint, type text);
+INSERT INTO lv VALUES
+    ('2025-07-01 21:40+00', 1, 'pageview'), ('2025-07-01 22:05+00', 1, 'click'),
+    ('2025-07-01 22:30+00', 1, 'click'), ('2025-07-01 22:55+00', 1, 'click'),
+    ('2025-07-01 23:20+00', 1, 'pageview'), ('2025-07-01 23:45+00', 1, 'leave'),
+    ('2025-07-02 00:10+00', 1, 'click'), ('2025-07-02 00:35+00', 1, 'pageview'),
+    ('2025-07-02 01:00+00', 1, 'pageview'),
+    ('2025-07-01 23:58+00', 2, 'pageview'), ('2025-07-02 00:02+00', 2, 'pageview'),
+    ('2025-07-02 10:00+00', 3, 'pageview'), ('2025-07-02 10:50+00', 3, 'pageview'),
+    ('2025-07-02 11:15+00', 3, 'pageview');
+-- Two batches, split at midnight as ingest would send them.
+INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, x, y, dw, dh, device)
+SELECT s.id, l.at, l.visitor, l.type, CASE WHEN l.type = 'pageview' THEN 'https://long.example/p' END, '/p',
+       CASE WHEN l.type = 'click' THEN 10 END, CASE WHEN l.type = 'click' THEN 10 END,
+       CASE WHEN l.type = 'click' THEN 1280 END, CASE WHEN l.type = 'click' THEN 4000 END, 'desktop'
+  FROM lv l CROSS JOIN sitepulse.sites s
+ WHERE s.key = 'tap_long' AND l.at < '2025-07-02 00:00+00' ORDER BY l.at;
+INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, x, y, dw, dh, device)
+SELECT s.id, l.at, l.visitor, l.type, CASE WHEN l.type = 'pageview' THEN 'https://long.example/p' END, '/p',
+       CASE WHEN l.type = 'click' THEN 10 END, CASE WHEN l.type = 'click' THEN 10 END,
+       CASE WHEN l.type = 'click' THEN 1280 END, CASE WHEN l.type = 'click' THEN 4000 END, 'desktop'
+  FROM lv l CROSS JOIN sitepulse.sites s
+ WHERE s.key = 'tap_long' AND l.at >= '2025-07-02 00:00+00' ORDER BY l.at;
+
+SELECT results_eq($$SELECT extract(hour FROM t AT TIME ZONE 'UTC')::int, visitors, pageviews
+                      FROM report.timeseries('tap_long', '2025-07-01', '2025-07-02', 'hour', 'device!=none')
+                     WHERE visitors > 0$$,
+    $$VALUES (21, 1::bigint, 1::bigint), (22, 1::bigint, 0::bigint), (23, 2::bigint, 2::bigint),
+             (0, 2::bigint, 2::bigint), (1, 1::bigint, 1::bigint), (10, 1::bigint, 2::bigint), (11, 1::bigint, 1::bigint)$$,
+    'long visits, hourly: a visitor in every hour a visit covers, two visits in one hour one visitor');
+SELECT is(pg_temp.differ('tap_long', '2025-07-01', '2025-07-02', 'device!=none'), '',
+    'long visits, both days: every report as unfiltered');
+SELECT is(pg_temp.differ('tap_long', '2025-07-02', '2025-07-02', 'device!=none'), '',
+    'long visits, the second day (visits from the day before): every report as unfiltered');
+SELECT is(pg_temp.differ('tap_long', '2025-07-01', '2025-07-01', 'device!=none'), '',
+    'long visits, the first day (visits into the next): every report as unfiltered');
 
 -- Filtered heatmaps (sql/report/segment_heatmaps.sql) ----------------------
 
