@@ -1,7 +1,7 @@
 -- The contract's schema objects exist with the right shape, and every
 -- table, column and function of the sitepulse schema carries a comment.
 \ir tap_begin.inc
-SELECT plan(43);
+SELECT plan(44);
 
 SELECT has_schema('sitepulse');
 SELECT has_table('sitepulse', t, 'table sitepulse.' || t)
@@ -28,6 +28,12 @@ SELECT has_index('sitepulse', 'events', 'events_site_time', ARRAY['site_id', 're
 SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index
             WHERE indexrelid = 'sitepulse.events_site_time_clicks'::regclass),
           '(type = ''click''::text)', 'partial click index on events');
+SELECT is((SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i,
+                  unnest(i.indkey) WITH ORDINALITY k(att, n)
+                  JOIN pg_attribute a ON a.attrelid = 'sitepulse.events'::regclass AND a.attnum = k.att
+            WHERE i.indexrelid = 'sitepulse.events_site_time_clicks'::regclass),
+          ARRAY['site_id', 'received_at', 'path', 'visitor', 'device', 'x', 'y', 'dw']::name[],
+          'it holds what a filtered click map reads (sql/033)');
 SELECT col_is_pk('sitepulse', 'batches', ARRAY['site_id', 'batch_id']::name[],
                  'batches primary key');
 SELECT col_is_pk('sitepulse', 'site_minutes', ARRAY['site_id', 'minute']::name[],

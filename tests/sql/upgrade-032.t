@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-# Migration 032 (page_minutes and its visitor set dropped, the heatmap
+# Migrations 032 (page_minutes and its visitor set dropped, the heatmap
 # viewer's page figures from page_days; sql/032_page_minutes_dropped.sql)
-# on a database filled before it: a scratch database is migrated with a
+# and 033 (the click index rebuilt with the columns a filtered map reads)
+# on a database filled before them: a scratch database is migrated with a
 # copy of sql/ that stops at 031, 200 visitors' events are stored over
 # three days in batches as ingest sends them, the heatmap viewer's page
 # figures are read from page_minutes, then tools/migrate runs with the
 # repository's sql/. The page list and page views must be what
-# page_minutes said, the dropped objects gone, maintenance must run, and
-# events stored afterwards must be counted.
+# page_minutes said, the dropped objects gone, the click index rebuilt and
+# read by filtered maps, maintenance must run, and events stored
+# afterwards must be counted.
 #
 # It runs against a scratch database of its own in the stack's cluster
 # (libpq's PG* variables from tests/run), dropped on the way out.
@@ -95,6 +97,10 @@ SELECT p.path, report.page_views(%s, p.path, '%s', '%s', NULL)
   FROM (VALUES ('/'), ('/blog/a'), ('/buy'), ('/pricing'), ('/docs')) p(path)
  ORDER BY 2 DESC, 1
 """ % (SITE, FROM, TO)
+CLICKS = """
+SELECT p.path, report.click_total(%s, p.path, '%s', '%s', 'desktop', %%s)
+  FROM (VALUES ('/'), ('/blog/a'), ('/buy'), ('/pricing'), ('/docs')) p(path) ORDER BY 1
+""" % (SITE, FROM, TO)
 RAW_PAGES = """
 SELECT path, count(*) FROM sitepulse.events
  WHERE site_id = %s AND type = 'pageview' AND received_at >= '%s'::date AND received_at < '%s'::date + 1
@@ -131,6 +137,13 @@ def main():
         "sp-heatmap's role may read page_days and visit_paths")
     is_(sql(NEW_PAGES), old, "the heatmap page list is what page_minutes gave")
     is_(sql(NEW_VIEWS), old, "and so is each page's views")
+    is_(sql("SELECT pg_get_indexdef('sitepulse.events_site_time_clicks'::regclass)"),
+        [["CREATE INDEX events_site_time_clicks ON ONLY sitepulse.events USING btree (site_id, received_at)"
+          " INCLUDE (path, visitor, device, x, y, dw) WHERE (type = 'click'::text)"]],
+        "033 rebuilt the click index with the columns a filtered map reads")
+    clicks = sql(CLICKS % "NULL")
+    ok(sql(CLICKS % "'device!=none'") == clicks and sum(int(r[1]) for r in clicks) > 100,
+       "a filtered click map counts every click of the stored days (%s)" % clicks)
     summary = sql("SELECT sitepulse.maintain()")[0][0]
     ok(summary.startswith("partitions +") and "page_minute" not in summary,
        "maintenance runs without the dropped visitor set (%s)" % summary)
