@@ -50,6 +50,11 @@ SQL: psql(sql, **vars) runs SQL (one or more statements; psql variables
 as :'name' / :name from vars) and returns the rows of the last result as lists of
 strings, None for NULL; it raises PsqlError on any error. psql_value(sql,
 **vars) returns the first column of the first row, or None.
+Migration tests: run_on_scratch_db(name, main) runs main() with PGDATABASE
+set to a fresh database of that name (dropped afterwards, then
+done_testing()); migrate(sql_dir=None) runs tools/migrate there, with the
+SQL directory sql_dir instead of the repository's sql/ if given, and
+returns the CompletedProcess.
 
 Polling: wait_for(fn, timeout=10, interval=0.1) calls fn until it returns
 something truthy and returns that, or returns the last (falsy) value after
@@ -306,6 +311,31 @@ def psql_value(sql, **variables):
     """The first column of the first row of psql(sql), or None."""
     rows = psql(sql, **variables)
     return rows[0][0] if rows and rows[0] else None
+
+
+def migrate(sql_dir=None):
+    """tools/migrate on PGDATABASE, with sql_dir instead of sql/ if given;
+    the CompletedProcess, output captured as text."""
+    env = dict(os.environ)
+    env.pop("SITEPULSE_SQL_DIR", None)
+    if sql_dir:
+        env["SITEPULSE_SQL_DIR"] = sql_dir
+    return subprocess.run([os.path.join(SP_ROOT, "tools", "migrate")], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def run_on_scratch_db(name, main):
+    """Runs main() on a fresh database called name in the stack's cluster
+    (PGDATABASE for psql() and migrate()), drops it afterwards, and ends
+    the test with done_testing()."""
+    os.environ["PGDATABASE"] = name
+    subprocess.run(["dropdb", "--if-exists", name], capture_output=True)
+    subprocess.run(["createdb", name], check=True)
+    try:
+        main()
+    finally:
+        subprocess.run(["dropdb", "--if-exists", name], capture_output=True)
+    done_testing()
 
 # ---- Polling -----------------------------------------------------------
 

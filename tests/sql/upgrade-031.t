@@ -11,17 +11,12 @@
 # It runs against a scratch database of its own in the stack's cluster
 # (libpq's PG* variables from tests/run), dropped on the way out.
 import os
-import subprocess
 import sys
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sitepulse import diag, done_testing, is_, ok, psql  # noqa: E402
-from sitepulse import SP_ROOT  # noqa: E402
+from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db  # noqa: E402
 
-MIGRATE = os.path.join(SP_ROOT, "tools", "migrate")
-DB = "sp_upgrade_031_%d" % os.getpid()
-os.environ["PGDATABASE"] = DB    # for psql() and tools/migrate
 # Recent days: tools/migrate's maintenance round deletes raw events past
 # the raw retention (400 days).
 DAY0 = date.today() - timedelta(days=10)
@@ -34,12 +29,6 @@ def day(n):
 def sql(text):
     """The first column of the last result's rows of text, run on the scratch database."""
     return [row[0] for row in psql(text)]
-
-
-def migrate():
-    env = dict(os.environ)
-    env.pop("SITEPULSE_SQL_DIR", None)
-    return subprocess.run([MIGRATE], env=env, capture_output=True, text=True, timeout=300)
 
 
 # What 031 made, undone: the database as migration 030 left it.
@@ -176,14 +165,4 @@ def main():
         "and the filtered reports still equal the unfiltered ones")
 
 
-def run():
-    subprocess.run(["dropdb", "--if-exists", DB], capture_output=True)
-    subprocess.run(["createdb", DB], check=True)
-    try:
-        main()
-    finally:
-        subprocess.run(["dropdb", "--if-exists", DB], capture_output=True)
-    done_testing()
-
-
-run()
+run_on_scratch_db("sp_upgrade_031_%d" % os.getpid(), main)

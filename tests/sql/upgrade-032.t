@@ -15,19 +15,15 @@
 # (libpq's PG* variables from tests/run), dropped on the way out.
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sitepulse import diag, done_testing, is_, ok, psql  # noqa: E402
+from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db  # noqa: E402
 from sitepulse import SP_ROOT  # noqa: E402
 
-MIGRATE = os.path.join(SP_ROOT, "tools", "migrate")
 SQL = os.path.join(SP_ROOT, "sql")
-DB = "sp_upgrade_032_%d" % os.getpid()
-os.environ["PGDATABASE"] = DB    # for psql() and tools/migrate
 # Recent days: tools/migrate's maintenance round deletes raw events past
 # the raw retention (400 days).
 DAY0 = date.today() - timedelta(days=10)
@@ -37,14 +33,6 @@ FROM, TO = DAY0.isoformat(), (DAY0 + timedelta(days=3)).isoformat()
 def sql(text):
     """The rows of the last result of text, run on the scratch database in UTC."""
     return psql("SET TimeZone = 'UTC';\n" + text)
-
-
-def migrate(sql_dir=None):
-    env = dict(os.environ)
-    env.pop("SITEPULSE_SQL_DIR", None)
-    if sql_dir:
-        env["SITEPULSE_SQL_DIR"] = sql_dir
-    return subprocess.run([MIGRATE], env=env, capture_output=True, text=True, timeout=300)
 
 
 def before_032(into):
@@ -156,14 +144,4 @@ def main():
     is_(sql(NEW_VIEWS), raw, "and so do the page views")
 
 
-def run():
-    subprocess.run(["dropdb", "--if-exists", DB], capture_output=True)
-    subprocess.run(["createdb", DB], check=True)
-    try:
-        main()
-    finally:
-        subprocess.run(["dropdb", "--if-exists", DB], capture_output=True)
-    done_testing()
-
-
-run()
+run_on_scratch_db("sp_upgrade_032_%d" % os.getpid(), main)
