@@ -28,7 +28,9 @@
 -- Like every filtered report they read raw events, so they cover the
 -- raw retention only and cost what the range's events cost. All but the
 -- page list read one page's events of one type through
--- report.segment_page_events(), which holds the conditions they share.
+-- report.segment_page_events(), which holds the conditions they share;
+-- the page list sums the selected visits' page views per page from
+-- visit_paths (sql/031), which holds what their events would give.
 -- They are PL/pgSQL so that this file does not depend on the order
 -- tools/migrate applies sql/report/*.sql in (it comes before segments.sql
 -- by name): their bodies are resolved when they run.
