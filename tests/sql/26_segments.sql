@@ -255,19 +255,19 @@ INSERT INTO lv VALUES
     ('2025-07-01 23:58+00', 2, 'pageview'), ('2025-07-02 00:02+00', 2, 'pageview'),
     ('2025-07-02 10:00+00', 3, 'pageview'), ('2025-07-02 10:50+00', 3, 'pageview'),
     ('2025-07-02 11:15+00', 3, 'pageview');
--- Two batches, split at midnight as ingest would send them.
-INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, x, y, dw, dh, device)
-SELECT s.id, l.at, l.visitor, l.type, CASE WHEN l.type = 'pageview' THEN 'https://long.example/p' END, '/p',
-       CASE WHEN l.type = 'click' THEN 10 END, CASE WHEN l.type = 'click' THEN 10 END,
-       CASE WHEN l.type = 'click' THEN 1280 END, CASE WHEN l.type = 'click' THEN 4000 END, 'desktop'
-  FROM lv l CROSS JOIN sitepulse.sites s
- WHERE s.key = 'tap_long' AND l.at < '2025-07-02 00:00+00' ORDER BY l.at;
-INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, x, y, dw, dh, device)
-SELECT s.id, l.at, l.visitor, l.type, CASE WHEN l.type = 'pageview' THEN 'https://long.example/p' END, '/p',
-       CASE WHEN l.type = 'click' THEN 10 END, CASE WHEN l.type = 'click' THEN 10 END,
-       CASE WHEN l.type = 'click' THEN 1280 END, CASE WHEN l.type = 'click' THEN 4000 END, 'desktop'
-  FROM lv l CROSS JOIN sitepulse.sites s
- WHERE s.key = 'tap_long' AND l.at >= '2025-07-02 00:00+00' ORDER BY l.at;
+-- Two batches (one statement each), split at midnight as ingest would send them.
+DO $$
+BEGIN
+    FOR b IN 0 .. 1 LOOP
+        INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, x, y, dw, dh, device)
+        SELECT s.id, l.at, l.visitor, l.type, CASE WHEN l.type = 'pageview' THEN 'https://long.example/p' END,
+               '/p', CASE WHEN l.type = 'click' THEN 10 END, CASE WHEN l.type = 'click' THEN 10 END,
+               CASE WHEN l.type = 'click' THEN 1280 END, CASE WHEN l.type = 'click' THEN 4000 END, 'desktop'
+          FROM lv l CROSS JOIN sitepulse.sites s
+         WHERE s.key = 'tap_long' AND (l.at >= '2025-07-02 00:00+00') = (b = 1)
+         ORDER BY l.at;
+    END LOOP;
+END $$;
 
 SELECT results_eq($$SELECT extract(hour FROM t AT TIME ZONE 'UTC')::int, visitors, pageviews
                       FROM report.timeseries('tap_long', '2025-07-01', '2025-07-02', 'hour', 'device!=none')
