@@ -10,8 +10,10 @@
  * With filters active (share/filters.js) the URL carries them,
  * ?filters=TERMS as the share page reads them, so it opens on the figures
  * the dashboard shows, and the hint under the field names them; without
- * filters it is the plain link. The date range is not part of it: the
- * share page takes none from its URL and opens on its default.
+ * filters it is the plain link. So do History's range and comparison
+ * (share/history.js keeps them in the dashboard's URL: days=N, a rolling
+ * range, or from= and to=, and compare=previous), which the share page
+ * reads the same way; the default range (the last 7 days) adds nothing.
  *
  * "Copy link" writes the URL with the Clipboard API; where that is
  * missing or refused it selects the URL in its field and asks the browser
@@ -24,25 +26,43 @@
 
 	var panel, summary, list, sites = null, shown = null;
 	var rows = [];	/* the links shown: { token, input, hint, out } */
-	var DATES = 'The dates are not included: the page opens on its default range.';
+	var VIEW_KEYS = ['days', 'from', 'to', 'compare'];
 
 	var el = window.SitePulse.el;
 
 	function filters() { return window.SitePulse.filters || null; }
 
-	/* The share page's URL for token, with the current filters, if any. */
+	/* History's range and comparison as the dashboard's URL holds them: [[key, value], ...]. */
+	function viewParams() {
+		var q = new URLSearchParams(window.location.search);
+		return VIEW_KEYS.filter(function (k) { return q.has(k); }).map(function (k) { return [k, q.get(k)]; });
+	}
+
+	/* The share page's URL for token, with the current filters, range and comparison, if any. */
 	function shareUrl(token) {
 		var f = filters() ? filters().str() : '';
+		var q = (f ? ['filters=' + encodeURIComponent(f)] : []).concat(viewParams().map(function (kv) {
+			return kv[0] + '=' + encodeURIComponent(kv[1]);
+		}));
 		return new URL('share/' + encodeURIComponent(token) + '/', document.baseURI).href +
-		    (f ? '?filters=' + encodeURIComponent(f) : '');
+		    (q.length ? '?' + q.join('&') : '');
+	}
+
+	/* What the hint under a link says of the dates. */
+	function datesHint() {
+		var v = {};
+		viewParams().forEach(function (kv) { v[kv[0]] = kv[1]; });
+		var d = v.from && v.to ? v.from + ' – ' + v.to + ' (UTC)' :
+		    v.days === '1' ? 'today' : v.days ? 'the last ' + v.days + ' days' : 'the last 7 days';
+		return 'It opens History on ' + d + (v.compare ? ', compared with the previous period' : '') + '.';
 	}
 
 	/* What the hint under a link says of the filters. */
 	function filtersHint() {
 		var terms = filters() ? filters().get() : [];
 		if (!terms.length)
-			return 'No filters: the link shows every visitor. ' + DATES;
-		return 'Includes the current filters: ' + terms.map(filters().label).join('; ') + '. ' + DATES;
+			return 'No filters: the link shows every visitor. ' + datesHint();
+		return 'Includes the current filters: ' + terms.map(filters().label).join('; ') + '. ' + datesHint();
 	}
 
 	/* Puts the current filters in every link shown. */
@@ -161,6 +181,7 @@
 		});
 		if (filters())
 			filters().onChange(update);
+		window.addEventListener('sitepulse:range', update);
 	}
 
 	if (document.readyState === 'loading')

@@ -29,6 +29,10 @@
  * Where uPlot is not loaded (a page without the script), a plain SVG line
  * chart is drawn instead, with the same markers, summary and table.
  *
+ * The range and the comparison live in the page's URL as well (days=N,
+ * or from= and to=, and compare=previous: viewFromQuery()), so a reload, a
+ * bookmark or a share link opens on them.
+ *
  * Annotations (report=annotations: dated notes, a deploy, a campaign) are
  * drawn on the chart as marker lines, each focusable, with its note shown
  * on hover or focus, and listed below the chart; the dashboard adds them
@@ -104,11 +108,49 @@
 		return d.toISOString().slice(0, 10);
 	}
 
-	/* The range a preset means, in UTC days, ending today. */
+	/* The range a preset means, in UTC days, ending today; days says it rolls. */
 	function presetRange(days) {
 		var to = new Date(), from = new Date(to.getTime() - (days - 1) * 86400000);
-		return { from: isoDay(from), to: isoDay(to) };
+		return { from: isoDay(from), to: isoDay(to), days: days };
 	}
+
+	/*
+	 * The view in the page's URL, so that a reload, a bookmark or a share
+	 * link opens on the same figures: days=N for the last N UTC days
+	 * (rolling, as the presets are), from=DAY&to=DAY for fixed days (the
+	 * date inputs, a drag over the chart), compare=previous. The default,
+	 * the last 7 days without comparison, adds nothing. Anything else in
+	 * the URL (site, filters) stays as it is.
+	 */
+	var DEFAULT_DAYS = 7, MAX_DAYS = 3660;
+	var DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+	function validDay(s) {
+		return DAY_RE.test(s || '') && !isNaN(Date.parse(s + 'T00:00:00Z')) &&
+		    isoDay(new Date(s + 'T00:00:00Z')) === s;
+	}
+
+	/* The range and comparison a query string names; the default for what it lacks or gets wrong. */
+	function viewFromQuery(search) {
+		var q = new URLSearchParams(search), days = q.get('days'), from = q.get('from'), to = q.get('to');
+		var n = /^[1-9][0-9]{0,3}$/.test(days || '') ? Number(days) : 0;
+		var range = n && n <= MAX_DAYS ? presetRange(n) :
+		    validDay(from) && validDay(to) && from <= to ? { from: from, to: to } : presetRange(DEFAULT_DAYS);
+		return { range: range, compare: q.get('compare') === 'previous' };
+	}
+
+	/* The query parameters that name a range and comparison, in order; none for the default. */
+	function viewParams(range, compare) {
+		var p = [];
+		if (!range.days)
+			p.push(['from', range.from], ['to', range.to]);
+		else if (range.days !== DEFAULT_DAYS)
+			p.push(['days', String(range.days)]);
+		if (compare)
+			p.push(['compare', 'previous']);
+		return p;
+	}
+	var VIEW_KEYS = ['days', 'from', 'to', 'compare'];
 
 	/* Figures that are better lower: their rise shows red. */
 	var WORSE_UP = { bounce_rate: true };
@@ -188,13 +230,40 @@
 	function HistoryView(root, source) {
 		this.root = root;
 		this.source = source;		/* { base: 'stats' URL, who: 'site=KEY' or 'share=TOKEN' } */
-		this.range = presetRange(7);
+		var v = viewFromQuery(window.location.search);
+		this.range = v.range;
 		this.seq = 0;
 		this.chartSeq = 0;
 		this.u = null;			/* the uPlot chart, when there is one */
 		this.last = null;		/* what the chart shows: chartData()'s answer */
 		this.build();
+		this.compare.checked = v.compare;
 	}
+
+	/*
+	 * Puts the view's range and comparison in the page's URL (replacing the
+	 * entry: Back still steps through filters only) and tells the page
+	 * (the "sitepulse:range" event: the Share menu's link follows it).
+	 */
+	HistoryView.prototype.writeUrl = function () {
+		var url = new URL(window.location.href);
+		VIEW_KEYS.forEach(function (k) { url.searchParams.delete(k); });
+		viewParams(this.range, this.compare.checked).forEach(function (kv) { url.searchParams.set(kv[0], kv[1]); });
+		if (url.href !== window.location.href)
+			window.history.replaceState(window.history.state, '', url);
+		window.dispatchEvent(new CustomEvent('sitepulse:range'));
+	};
+
+	/* Takes the range and comparison from the page's URL (Back, Forward); 1 when they changed. */
+	HistoryView.prototype.readUrl = function () {
+		var v = viewFromQuery(window.location.search), r = this.range;
+		if (v.range.from === r.from && v.range.to === r.to && v.range.days === r.days &&
+		    v.compare === this.compare.checked)
+			return 0;
+		this.range = v.range;
+		this.compare.checked = v.compare;
+		return 1;
+	};
 
 	/* Every report's URL, CSV links too: with the page's filters (filters.js), when any. */
 	HistoryView.prototype.url = function (report, extra, format) {
@@ -259,7 +328,10 @@
 		var cmp = el('label', { class: 'hist-compare' });
 		this.compare = cmp.appendChild(el('input', { type: 'checkbox', name: 'compare' }));
 		cmp.appendChild(document.createTextNode(' Compare with previous period'));
-		this.compare.addEventListener('change', function () { self.load(); });
+		this.compare.addEventListener('change', function () {
+			self.writeUrl();
+			self.load();
+		});
 		bar.appendChild(cmp);
 		this.status = el('p', { class: 'hist-status', role: 'status', 'aria-live': 'polite' });
 		this.summary = el('div', { class: 'hist-summary' });
@@ -304,6 +376,7 @@
 	/* Sets the range of every report in the view, and loads them. */
 	HistoryView.prototype.setRange = function (r) {
 		this.range = r;
+		this.writeUrl();
 		this.load();
 	};
 
@@ -846,6 +919,15 @@
 				else
 					stale = true;
 			});
+		/* Back or Forward to an entry of another range: that range (filters.js reloads for its own). */
+		window.addEventListener('popstate', function () {
+			if (!view || !view.readUrl())
+				return;
+			if (shown)
+				view.load();
+			else
+				stale = true;
+		});
 	}
 
 	if (document.readyState === 'loading')

@@ -18,7 +18,8 @@
  * the previous period"); unchecked, the changes go. A drag over three
  * points sets the range of every report to those three days (the summary,
  * the tables and both series are asked for again with the new from and
- * to), and a drag over one point shows that day by hour. On a page
+ * to, which the page's URL then holds with compare=previous), and a
+ * drag over one point shows that day by hour. On a page
  * without uPlot the view draws plain SVG lines, the marker and the table.
  */
 const crypto = require('crypto');
@@ -254,6 +255,9 @@ async function main() {
 		    (await page.textContent('#history-view .hist-caption')).includes(`previous period, ${day(8)} – ${day(6)}`),
 		    'and the comparison with the 3 days before it', asked.map((q) => `${q.report} ${q.from} ${q.to} ${q.compare}`));
 		t.is(await page.$$eval('#history-view .hist-data tbody tr', (r) => r.length), 3, 'the chart shows three days');
+		const held = new URL(page.url()).searchParams;
+		t.is([held.get('from'), held.get('to'), held.get('compare'), held.has('days')].join(' '),
+		    `${day(5)} ${day(3)} previous false`, 'the page\'s URL holds the three days and the comparison', page.url());
 
 		/* A drag around one point: that day, by hour. */
 		asked.length = 0;

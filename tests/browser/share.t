@@ -26,8 +26,11 @@
  * the filter; "Copy link" copies it, or without the Clipboard API selects
  * it in its read-only field and says how to copy it;
  * Escape closes the menu. That URL, opened without the password, shows the
- * chip and the same number of visitors as the dashboard. A viewer of A is
- * shown no link.
+ * chip and the same number of visitors as the dashboard. History's "30
+ * days" and "Compare with previous period" go into the dashboard's URL
+ * (days=30&compare=previous: a reload keeps them) and the link, which
+ * opens History on them; fixed days put from= and to= there; the default
+ * range adds nothing. A viewer of A is shown no link.
  */
 const crypto = require('crypto');
 const { execFileSync } = require('child_process');
@@ -249,6 +252,60 @@ async function shareMenu(token, context) {
 		t.is(await ps.textContent('#history-view .hist-stat[data-figure="visitors"] .hist-stat-value'), dashVisitors,
 		    `the same number of visitors as the filtered dashboard (${dashVisitors})`);
 		await ps.close();
+
+		/*
+		 * History's range and comparison: in the dashboard's URL, kept by a
+		 * reload, and in the link (the share page opens on them).
+		 */
+		const DAYS30 = new Date(Date.now() - 29 * 86400000).toISOString().slice(0, 10);
+		await pd.click('#history-view .hist-range button[data-days="30"]');
+		await pd.check('#history-view .hist-compare input');
+		const ranged = plain + '?filters=device%3D%3Dmobile&days=30&compare=previous';
+		t.is(await shareMenuLink(pd, ranged), ranged, 'with "30 days" and the comparison, the link adds days=30&compare=previous');
+		t.like(await pd.textContent('#share-panel .share-field .hint'),
+		    /It opens History on the last 30 days, compared with the previous period\.$/, 'and the menu says so');
+		const dash = new URL(pd.url()).searchParams;
+		t.ok(dash.get('days') === '30' && dash.get('compare') === 'previous' && dash.get('filters') === 'device==mobile',
+		    'the dashboard\'s URL holds the range, the comparison and the filter', pd.url());
+		await pd.reload();
+		await pd.click('#tab-history');
+		await summaryIs(pd, 2, 3);
+		t.is(JSON.stringify(await pd.evaluate(() => [document.querySelector('#history-view input[name="from"]').value,
+		    document.querySelector('#history-view input[name="to"]').value,
+		    document.querySelector('#history-view .hist-compare input').checked])),
+		    JSON.stringify([DAYS30, TODAY, true]), 'a reload opens History on the same 30 days, compared');
+		const pr = await context.newPage(), asked = [];
+		pr.on('request', (q) => {
+			if (/\/share\/stats\?/.test(q.url()) && new URL(q.url()).searchParams.get('report') === 'summary')
+				asked.push(new URL(q.url()).searchParams);
+		});
+		await pr.goto(ranged);
+		await pr.click('#tab-history');
+		t.is(await summaryIs(pr, 2, 3), '2 3', 'the link opened without the password: History shows the 2 phone visitors');
+		t.is(JSON.stringify(await pr.evaluate(() => [document.querySelector('#history-view input[name="from"]').value,
+		    document.querySelector('#history-view .hist-compare input').checked])),
+		    JSON.stringify([DAYS30, true]), 'over the last 30 days, compared');
+		const DAYS7 = new Date(Date.now() - 6 * 86400000).toISOString().slice(0, 10);
+		t.ok(asked.some((q) => q.get('from') === DAYS30 && q.get('to') === TODAY &&
+		    q.get('compare') === 'previous' && q.get('filters') === 'device==mobile') &&
+		    !asked.some((q) => q.get('from') === DAYS7),
+		    'History asks for the summary of those days, filtered, with compare=previous, never of the default 7',
+		    asked.map(String));
+		await pr.close();
+
+		/* Fixed days from the date inputs: from= and to=. */
+		const older = new Date(Date.now() - 3 * 86400000).toISOString().slice(0, 10);
+		await pd.fill('#history-view input[name="from"]', older);
+		await pd.fill('#history-view input[name="to"]', TODAY);
+		await pd.click('#history-view .hist-range button[type="submit"]');
+		const fixed = plain + `?filters=device%3D%3Dmobile&from=${older}&to=${TODAY}&compare=previous`;
+		t.is(await shareMenuLink(pd, fixed), fixed, 'a range of fixed days puts from= and to= in the link');
+
+		/* Back to the default range, without the comparison: neither is in the link. */
+		await pd.click('#history-view .hist-range button[data-days="7"]');
+		await pd.uncheck('#history-view .hist-compare input');
+		const deflt = plain + '?filters=device%3D%3Dmobile';
+		t.is(await shareMenuLink(pd, deflt), deflt, 'the last 7 days without comparison (the default) add nothing');
 
 		/* Filters removed: the plain link again. */
 		await pd.click('#filters .filter-clear');
