@@ -12,7 +12,7 @@
  * the dashboard shows, and the hint under the field names them; without
  * filters it is the plain link. So do History's range and comparison
  * (share/history.js keeps them in the dashboard's URL: days=N, a rolling
- * range, or from= and to=, and compare=previous), which the share page
+ * range, or from= and to=, and compare=previous or year), which the share page
  * reads the same way; the default range (the last 7 days) adds nothing.
  *
  * "Copy link" writes the URL with the Clipboard API; where that is
@@ -54,7 +54,8 @@
 		viewParams().forEach(function (kv) { v[kv[0]] = kv[1]; });
 		var d = v.from && v.to ? v.from + ' – ' + v.to + ' (UTC)' :
 		    v.days === '1' ? 'today' : v.days ? 'the last ' + v.days + ' days' : 'the last 7 days';
-		return 'It opens History on ' + d + (v.compare ? ', compared with the previous period' : '') + '.';
+		var cmp = { previous: ', compared with the previous period', year: ', compared with a year earlier' };
+		return 'It opens History on ' + d + (cmp[v.compare] || '') + '.';
 	}
 
 	/* What the hint under a link says of the filters. */

@@ -18,19 +18,20 @@
  * drag-to-zoom: the days a drag selects become the range of every report
  * in the view (setRange). Keyboard: the chart takes focus and the arrow
  * keys (Home, End) step through its points, reading each one's values; the
- * range inputs set any range. "Compare with previous period" asks every
- * report with compare=previous (the range before, of as many days): the
- * chart adds the earlier series dashed (the answer's compare.rows), and
- * each summary figure and each figure of the tables shows its change
- * ("+25 %", green when better, red when worse; read as "up 25 percent
- * from the previous period"). Beside the chart a one-line text
+ * range inputs set any range. The comparison menu asks every report with
+ * compare=previous (the range before, of as many days) or compare=year
+ * (the same days a year earlier): the chart adds the earlier series
+ * dashed (the answer's compare.rows), and each summary figure and each
+ * figure of the tables shows its change ("+25 %", green when better, red
+ * when worse; read as "up 25 percent from the previous period", or "from
+ * a year earlier"). Beside the chart a one-line text
  * summary and, under "Chart data", the same figures as a table. Colours
  * are style.css's (--line visitors, --accent page views), light or dark.
  * Where uPlot is not loaded (a page without the script), a plain SVG line
  * chart is drawn instead, with the same markers, summary and table.
  *
  * The range and the comparison live in the page's URL as well (days=N,
- * or from= and to=, and compare=previous: viewFromQuery()), so a reload, a
+ * or from= and to=, and compare=previous or year: viewFromQuery()), so a reload, a
  * bookmark or a share link opens on them.
  *
  * Annotations (report=annotations: dated notes, a deploy, a campaign) are
@@ -118,7 +119,7 @@
 	 * The view in the page's URL, so that a reload, a bookmark or a share
 	 * link opens on the same figures: days=N for the last N UTC days
 	 * (rolling, as the presets are), from=DAY&to=DAY for fixed days (the
-	 * date inputs, a drag over the chart), compare=previous. The default,
+	 * date inputs, a drag over the chart), compare=previous or year. The default,
 	 * the last 7 days without comparison, adds nothing. Anything else in
 	 * the URL (site, filters) stays as it is.
 	 */
@@ -136,7 +137,7 @@
 		var n = /^[1-9][0-9]{0,3}$/.test(days || '') ? Number(days) : 0;
 		var range = n && n <= MAX_DAYS ? presetRange(n) :
 		    validDay(from) && validDay(to) && from <= to ? { from: from, to: to } : presetRange(DEFAULT_DAYS);
-		return { range: range, compare: q.get('compare') === 'previous' };
+		return { range: range, compare: COMPARISONS[q.get('compare')] ? q.get('compare') : '' };
 	}
 
 	/* The query parameters that name a range and comparison, in order; none for the default. */
@@ -147,27 +148,39 @@
 		else if (range.days !== DEFAULT_DAYS)
 			p.push(['days', String(range.days)]);
 		if (compare)
-			p.push(['compare', 'previous']);
+			p.push(['compare', compare]);
 		return p;
 	}
 	var VIEW_KEYS = ['days', 'from', 'to', 'compare'];
+
+	/*
+	 * The comparisons offered (compare=KIND): the menu's entry, how a change
+	 * is read out ("up 25 percent from ..."), and the earlier range's name
+	 * in the chart's legend, tooltip, caption and table.
+	 */
+	var COMPARISONS = {
+		previous: { option: 'Compare with previous period', from: 'the previous period', name: 'Previous period' },
+		year: { option: 'Compare with a year earlier', from: 'a year earlier', name: 'A year earlier' }
+	};
 
 	/* Figures that are better lower: their rise shows red. */
 	var WORSE_UP = { bounce_rate: true };
 
 	/*
-	 * A figure's change c (0.25: 25 % more; null: none to give) as a small
-	 * "+25 %" beside it, or null: green when better, red when worse, and
-	 * read out as "up 25 percent from the previous period".
+	 * A figure's change c (0.25: 25 % more; null: none to give) from the
+	 * comparison kind's range, as a small "+25 %" beside it, or null: green
+	 * when better, red when worse, and read out as "up 25 percent from the
+	 * previous period".
 	 */
-	function changeEl(c, key) {
+	function changeEl(c, key, kind) {
 		if (c === null || c === undefined)
 			return null;
+		var since = (COMPARISONS[kind] || COMPARISONS.previous).from;
 		var pct = Math.round(c * 100), n = Math.abs(pct).toLocaleString('en-US');
 		var dir = pct > 0 ? 'up' : pct < 0 ? 'down' : 'same';
 		var good = dir === 'same' ? '' : (dir === 'up') !== !!WORSE_UP[key] ? ' better' : ' worse';
 		return el('span', { class: 'hist-change ' + dir + good, role: 'img', 'aria-label': dir === 'same' ?
-			'unchanged from the previous period' : dir + ' ' + n + ' percent from the previous period' },
+			'unchanged from ' + since : dir + ' ' + n + ' percent from ' + since },
 		    (pct > 0 ? '+' : pct < 0 ? '−' : '±') + n + ' %');
 	}
 
@@ -237,7 +250,7 @@
 		this.u = null;			/* the uPlot chart, when there is one */
 		this.last = null;		/* what the chart shows: chartData()'s answer */
 		this.build();
-		this.compare.checked = v.compare;
+		this.compare.value = v.compare;
 	}
 
 	/*
@@ -248,7 +261,7 @@
 	HistoryView.prototype.writeUrl = function () {
 		var url = new URL(window.location.href);
 		VIEW_KEYS.forEach(function (k) { url.searchParams.delete(k); });
-		viewParams(this.range, this.compare.checked).forEach(function (kv) { url.searchParams.set(kv[0], kv[1]); });
+		viewParams(this.range, this.compare.value).forEach(function (kv) { url.searchParams.set(kv[0], kv[1]); });
 		if (url.href !== window.location.href)
 			window.history.replaceState(window.history.state, '', url);
 		window.dispatchEvent(new CustomEvent('sitepulse:range'));
@@ -258,10 +271,10 @@
 	HistoryView.prototype.readUrl = function () {
 		var v = viewFromQuery(window.location.search), r = this.range;
 		if (v.range.from === r.from && v.range.to === r.to && v.range.days === r.days &&
-		    v.compare === this.compare.checked)
+		    v.compare === this.compare.value)
 			return 0;
 		this.range = v.range;
-		this.compare.checked = v.compare;
+		this.compare.value = v.compare;
 		return 1;
 	};
 
@@ -326,8 +339,11 @@
 		this.interval.addEventListener('change', function () { self.loadChart(); });
 		bar.appendChild(this.interval);
 		var cmp = el('label', { class: 'hist-compare' });
-		this.compare = cmp.appendChild(el('input', { type: 'checkbox', name: 'compare' }));
-		cmp.appendChild(document.createTextNode(' Compare with previous period'));
+		this.compare = cmp.appendChild(el('select', { name: 'compare', 'aria-label': 'Comparison' }));
+		this.compare.appendChild(el('option', { value: '' }, 'No comparison'));
+		Object.keys(COMPARISONS).forEach(function (k) {
+			self.compare.appendChild(el('option', { value: k }, COMPARISONS[k].option));
+		});
 		this.compare.addEventListener('change', function () {
 			self.writeUrl();
 			self.load();
@@ -401,7 +417,7 @@
 
 	/* The comparison the view asks for, as a query parameter. */
 	HistoryView.prototype.cmp = function () {
-		return this.compare.checked ? '&compare=previous' : '';
+		return this.compare.value ? '&compare=' + this.compare.value : '';
 	};
 
 	HistoryView.prototype.load = function () {
@@ -435,10 +451,11 @@
 
 	/*
 	 * What the chart shows, for the range: { range, interval, rows (the
-	 * timeseries), prev (the previous period's, when compared, else null),
-	 * prevRange (its from and to), notes }. The previous period is the
-	 * range of as many days before (compare=previous); its rows line up
-	 * with rows one for one.
+	 * timeseries), prev (the earlier range's, when compared, else null),
+	 * prevRange (its from and to), prevKind (its COMPARISONS entry), notes }.
+	 * The earlier range is as many days before (compare=previous) or the
+	 * same days a year earlier (compare=year); its rows line up with rows
+	 * one for one.
 	 */
 	HistoryView.prototype.chartData = function () {
 		var range = this.range, interval = this.interval.value;
@@ -449,7 +466,8 @@
 		]).then(function (r) {
 			var c = r[0].compare;
 			return { range: range, interval: interval, rows: r[0].rows, prev: c ? c.rows : null,
-				prevRange: c ? { from: c.from, to: c.to } : null, notes: r[1] };
+				prevRange: c ? { from: c.from, to: c.to } : null,
+				prevKind: c ? COMPARISONS[c.kind] || COMPARISONS.previous : null, notes: r[1] };
 		});
 	};
 
@@ -481,7 +499,7 @@
 		    .forEach(function (f) {
 			    var card = el('div', { class: 'hist-stat', 'data-figure': f[1] }), v = s[f[1]];
 			    var value = el('span', { class: 'hist-stat-value' }, v === null || v === undefined ? '–' : v + (f[2] || ''));
-			    var change = s.change && changeEl(s.change[f[1]], f[1]);
+			    var change = s.change && changeEl(s.change[f[1]], f[1], self.compare.value);
 			    card.appendChild(el('span', { class: 'hist-stat-label' }, f[0]));
 			    card.appendChild(value);
 			    if (change)
@@ -519,7 +537,7 @@
 		return (s - this.x0) * 600 / (this.x1 - this.x0 || 1);
 	};
 
-	/* Without uPlot: the series as polylines, the previous period's dashed. */
+	/* Without uPlot: the series as polylines, the earlier range's dashed. */
 	HistoryView.prototype.drawPlain = function (d) {
 		var self = this, sets = [[d.rows, '']].concat(d.prev ? [[d.prev, ' prev']] : []), max = 1;
 		var svg = svgEl('svg', { class: 'hist-plain', viewBox: '0 0 600 200', preserveAspectRatio: 'none',
@@ -565,8 +583,8 @@
 			line('Visitors', c.visitors), line('Page views', c.pageviews)];
 		if (d.prev) {
 			data.push(col(d.prev, 'visitors'), col(d.prev, 'pageviews'));
-			series.push(line('Visitors, previous period', c.visitors, true),
-			    line('Page views, previous period', c.pageviews, true));
+			series.push(line('Visitors, ' + d.prevKind.name.toLowerCase(), c.visitors, true),
+			    line('Page views, ' + d.prevKind.name.toLowerCase(), c.pageviews, true));
 		}
 		this.u = new window.uPlot({
 			width: this.plot.clientWidth || 600,
@@ -636,12 +654,12 @@
 		this.u.setSeries(i, { show: !this.u.series[i].show });
 	};
 
-	/* Point i of the chart as lines of text: its time, its figures, the previous period's. */
+	/* Point i of the chart as lines of text: its time, its figures, the earlier range's. */
 	HistoryView.prototype.pointText = function (i) {
 		var d = this.last, hours = d.interval === 'hour', r = d.rows[i], p = d.prev && d.prev[i];
 		var lines = [when(Date.parse(r.t), hours), figures(r, ', ')];
 		if (p)
-			lines.push('Previous period, ' + when(Date.parse(p.t), hours) + ': ' + figures(p, ', '));
+			lines.push(d.prevKind.name + ', ' + when(Date.parse(p.t), hours) + ': ' + figures(p, ', '));
 		return lines;
 	};
 
@@ -734,7 +752,7 @@
 		var text = 'Visitors and page views by ' + unit + ', ' + d.range.from + ' – ' + d.range.to + ' (UTC): ' +
 		    busiest(d.rows) + '.';
 		if (d.prev)
-			text += ' Dashed, the previous period, ' + d.prevRange.from + ' – ' + d.prevRange.to + ': ' +
+			text += ' Dashed, ' + d.prevKind.from + ', ' + d.prevRange.from + ' – ' + d.prevRange.to + ': ' +
 			    busiest(d.prev) + '.';
 		this.caption.textContent = text;
 	};
@@ -754,7 +772,7 @@
 		});
 		if (d.prev) {
 			cols = cols.concat(['pt', 'pv', 'pp']);
-			heads = heads.concat(['Previous period', 'Visitors', 'Page views']);
+			heads = heads.concat([d.prevKind.name, 'Visitors', 'Page views']);
 		}
 		while (this.data.childNodes.length > 1)
 			this.data.removeChild(this.data.lastChild);
@@ -848,7 +866,7 @@
 	 * dashboard, each row's name is a button that filters every report by it.
 	 */
 	HistoryView.prototype.table = function (cols, rows, heads, names, report) {
-		var by = filters() && FILTER_BY[report];
+		var by = filters() && FILTER_BY[report], kind = this.compare.value;
 		if (!rows.length)
 			return el('p', { class: 'hint' }, 'No data in this range.');
 		var table = el('table', { class: 'hist-table' }), tr = el('tr');
@@ -865,7 +883,7 @@
 				var td = row.appendChild(el('td', named ? { title: r[c] } : {}, shown));
 				if (by && c === (by[1] || 'name') && r[c] !== null && r[c] !== undefined)
 					td.replaceChild(filterButton(by[0], r[c], shown), td.firstChild);
-				var change = r.change && changeEl(r.change[c], c);
+				var change = r.change && changeEl(r.change[c], c, kind);
 				if (change)
 					td.appendChild(change);
 			});

@@ -11,15 +11,18 @@
  * entries (Visitors, Page views) hide and show their series on a click and
  * on Enter, and the point's figures in a tooltip under the pointer and
  * from the keyboard; a text summary and a table of the same figures; the
- * annotation marker over the plot. "Compare with previous period" asks
- * every report with compare=previous: the chart adds the 7 days before as
- * two more series, and each summary figure and each figure of the tables
- * shows its change from them ("−9 %", red, read as "down 9 percent from
- * the previous period"); unchecked, the changes go. A drag over three
+ * annotation marker over the plot. The comparison menu's "Compare with
+ * previous period" asks every report with compare=previous: the chart
+ * adds the 7 days before as two more series, and each summary figure and
+ * each figure of the tables shows its change from them ("−9 %", red, read
+ * as "down 9 percent from the previous period"); with "No comparison" the
+ * changes go. A drag over three
  * points sets the range of every report to those three days (the summary,
  * the tables and both series are asked for again with the new from and
  * to, which the page's URL then holds with compare=previous), and a
- * drag over one point shows that day by hour. On a page
+ * drag over one point shows that day by hour; "Compare with a year
+ * earlier" then asks every report with compare=year and names that day a
+ * year before in the legend and caption. On a page
  * without uPlot the view draws plain SVG lines, the marker and the table.
  */
 const crypto = require('crypto');
@@ -191,7 +194,7 @@ async function main() {
 
 		/* Compare with the previous period. */
 		asked.length = 0;
-		await page.check('#history-view .hist-compare input');
+		await page.selectOption('#history-view .hist-compare select', 'previous');
 		await page.waitForFunction(() => document.querySelectorAll('#history-view .u-legend .u-series').length === 5,
 		    null, WAIT).catch(() => {});
 		lg = await legend(page);
@@ -268,12 +271,30 @@ async function main() {
 		    await page.$eval('#history-view select', (s) => s.value) === 'hour',
 		    'a drag over one day shows it by hour', asked.map((q) => `${q.report} ${q.from} ${q.to} ${q.interval || ''}`));
 
+		/* The same day a year earlier (compare=year): its series, named so, and the URL holds it. */
+		asked.length = 0;
+		await page.selectOption('#history-view .hist-compare select', 'year');
+		await page.waitForFunction(() => [...document.querySelectorAll('#history-view .u-legend .u-series')]
+		    .some((s) => s.textContent.includes('a year earlier')), null, WAIT).catch(() => {});
+		const yearAgo = (d) => (Number(d.slice(0, 4)) - 1) + (d.slice(4) === '-02-29' ? '-02-28' : d.slice(4));
+		lg = await legend(page);
+		t.ok(lg.map((l) => l.text).join(',') ===
+		    'Hour,Visitors,Page views,Visitors, a year earlier,Page views, a year earlier',
+		    '"Compare with a year earlier" adds its two series', lg.map((l) => l.text));
+		t.ok(['timeseries', 'summary', 'pages'].every((r) => asked.some((q) => q.report === r &&
+		    q.compare === 'year' && q.from === day(4) && q.to === day(4))),
+		    'every report is asked for again with compare=year', asked);
+		const yearCaption = await page.textContent('#history-view .hist-caption');
+		t.ok(yearCaption.includes(`Dashed, a year earlier, ${yearAgo(day(4))} – ${yearAgo(day(4))}`),
+		    'the caption names the same day a year earlier', yearCaption);
+		t.is(new URL(page.url()).searchParams.get('compare'), 'year', 'and the page\'s URL holds compare=year');
+
 		/* Without uPlot (a page that did not load it): plain SVG lines, the same table. */
 		await page.evaluate(() => { window.uPlot = undefined; });
-		await page.uncheck('#history-view .hist-compare input');
+		await page.selectOption('#history-view .hist-compare select', '');
 		await page.waitForSelector('#history-view .hist-plain', WAIT).catch(() => {});
 		await page.waitForFunction(() => !document.querySelector('#history-view .hist-change'), null, WAIT).catch(() => {});
-		t.is(await page.$$eval('#history-view .hist-change', (c) => c.length), 0, 'unchecked, the changes go');
+		t.is(await page.$$eval('#history-view .hist-change', (c) => c.length), 0, 'with no comparison, the changes go');
 		const plain = await page.$eval('#history-view .hist-chart', (c) => ({
 			lines: c.querySelectorAll('.hist-plain polyline').length, rows: c.querySelectorAll('.hist-data tbody tr').length,
 			notes: [...c.querySelectorAll('.hist-plain .hist-note line')].map((l) => Math.round(l.getAttribute('x1'))) }));

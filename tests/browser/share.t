@@ -259,7 +259,7 @@ async function shareMenu(token, context) {
 		 */
 		const DAYS30 = new Date(Date.now() - 29 * 86400000).toISOString().slice(0, 10);
 		await pd.click('#history-view .hist-range button[data-days="30"]');
-		await pd.check('#history-view .hist-compare input');
+		await pd.selectOption('#history-view .hist-compare select', 'previous');
 		const ranged = plain + '?filters=device%3D%3Dmobile&days=30&compare=previous';
 		t.is(await shareMenuLink(pd, ranged), ranged, 'with "30 days" and the comparison, the link adds days=30&compare=previous');
 		t.like(await pd.textContent('#share-panel .share-field .hint'),
@@ -272,8 +272,8 @@ async function shareMenu(token, context) {
 		await summaryIs(pd, 2, 3);
 		t.is(JSON.stringify(await pd.evaluate(() => [document.querySelector('#history-view input[name="from"]').value,
 		    document.querySelector('#history-view input[name="to"]').value,
-		    document.querySelector('#history-view .hist-compare input').checked])),
-		    JSON.stringify([DAYS30, TODAY, true]), 'a reload opens History on the same 30 days, compared');
+		    document.querySelector('#history-view .hist-compare select').value])),
+		    JSON.stringify([DAYS30, TODAY, 'previous']), 'a reload opens History on the same 30 days, compared');
 		const pr = await context.newPage(), asked = [];
 		pr.on('request', (q) => {
 			if (/\/share\/stats\?/.test(q.url()) && new URL(q.url()).searchParams.get('report') === 'summary')
@@ -283,8 +283,8 @@ async function shareMenu(token, context) {
 		await pr.click('#tab-history');
 		t.is(await summaryIs(pr, 2, 3), '2 3', 'the link opened without the password: History shows the 2 phone visitors');
 		t.is(JSON.stringify(await pr.evaluate(() => [document.querySelector('#history-view input[name="from"]').value,
-		    document.querySelector('#history-view .hist-compare input').checked])),
-		    JSON.stringify([DAYS30, true]), 'over the last 30 days, compared');
+		    document.querySelector('#history-view .hist-compare select').value])),
+		    JSON.stringify([DAYS30, 'previous']), 'over the last 30 days, compared');
 		const DAYS7 = new Date(Date.now() - 6 * 86400000).toISOString().slice(0, 10);
 		t.ok(asked.some((q) => q.get('from') === DAYS30 && q.get('to') === TODAY &&
 		    q.get('compare') === 'previous' && q.get('filters') === 'device==mobile') &&
@@ -301,9 +301,15 @@ async function shareMenu(token, context) {
 		const fixed = plain + `?filters=device%3D%3Dmobile&from=${older}&to=${TODAY}&compare=previous`;
 		t.is(await shareMenuLink(pd, fixed), fixed, 'a range of fixed days puts from= and to= in the link');
 
+		/* The same days a year earlier: compare=year. */
+		await pd.selectOption('#history-view .hist-compare select', 'year');
+		const yearly = fixed.replace('compare=previous', 'compare=year');
+		t.is(await shareMenuLink(pd, yearly), yearly, '"Compare with a year earlier" puts compare=year in the link');
+		t.like(await pd.textContent('#share-panel .share-field .hint'), /compared with a year earlier\.$/, 'and the menu says so');
+
 		/* Back to the default range, without the comparison: neither is in the link. */
 		await pd.click('#history-view .hist-range button[data-days="7"]');
-		await pd.uncheck('#history-view .hist-compare input');
+		await pd.selectOption('#history-view .hist-compare select', '');
 		const deflt = plain + '?filters=device%3D%3Dmobile';
 		t.is(await shareMenuLink(pd, deflt), deflt, 'the last 7 days without comparison (the default) add nothing');
 
