@@ -66,7 +66,7 @@
 		return 'Includes the current filters: ' + terms.map(filters().label).join('; ') + '. ' + datesHint();
 	}
 
-	/* Puts the current filters in every link shown. */
+	/* Puts the current filters, range and comparison in every link shown. */
 	function update() {
 		var hint = filtersHint();
 		rows.forEach(function (r) {

@@ -251,6 +251,7 @@
 		this.last = null;		/* what the chart shows: chartData()'s answer */
 		this.build();
 		this.compare.value = v.compare;
+		this.writeUrl();	/* what the URL got wrong, or left out, as the view reads it */
 	}
 
 	/*

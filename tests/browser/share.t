@@ -29,8 +29,10 @@
  * chip and the same number of visitors as the dashboard. History's "30
  * days" and "Compare with previous period" go into the dashboard's URL
  * (days=30&compare=previous: a reload keeps them) and the link, which
- * opens History on them; fixed days put from= and to= there; the default
- * range adds nothing. A viewer of A is shown no link.
+ * opens History on them; fixed days put from= and to= there, "Compare
+ * with a year earlier" compare=year; the default range adds nothing, and
+ * a URL naming a bad range or comparison is put right to it. A viewer of
+ * A is shown no link.
  */
 const crypto = require('crypto');
 const { execFileSync } = require('child_process');
@@ -312,6 +314,18 @@ async function shareMenu(token, context) {
 		await pd.selectOption('#history-view .hist-compare select', '');
 		const deflt = plain + '?filters=device%3D%3Dmobile';
 		t.is(await shareMenuLink(pd, deflt), deflt, 'the last 7 days without comparison (the default) add nothing');
+
+		/* A URL that names no valid range opens on the default, and says so. */
+		await pd.goto(`${BASE}/sitepulse/?site=${A}&filters=device%3D%3Dmobile&days=abc&from=2026-02-30&to=x&compare=decade`);
+		await pd.waitForFunction(() => !/[?&](days|from|to|compare)=/.test(window.location.search), null,
+		    { timeout: 10000 }).catch(() => {});
+		const cleaned = new URL(pd.url()).searchParams;
+		t.ok(!['days', 'from', 'to', 'compare'].some((k) => cleaned.has(k)) && cleaned.get('site') === A &&
+		    cleaned.get('filters') === 'device==mobile',
+		    'a dashboard URL with a bad range and comparison is put right (the default names none)', pd.url());
+		t.is(await shareMenuLink(pd, deflt), deflt, 'and the link adds neither');
+		t.like(await pd.textContent('#share-panel .share-field .hint'), /It opens History on the last 7 days\.$/,
+		    'the menu says the link opens on the last 7 days');
 
 		/* Filters removed: the plain link again. */
 		await pd.click('#filters .filter-clear');
