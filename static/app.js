@@ -122,12 +122,36 @@
 		});
 		if (focus)
 			tab.focus();
+		keepView(tab);
 		document.dispatchEvent(new CustomEvent('sitepulse:view',
 		    { detail: tab.getAttribute('aria-controls') }));
 	}
 
+	/*
+	 * The selected tab in the page's URL, view=NAME (its panel's id
+	 * without -view; none for Live), so that a reload, a bookmark or a
+	 * share link opens on it; the tab a URL names, else null.
+	 */
+	function keepView(tab) {
+		var url = new URL(window.location.href), v = tab.getAttribute('aria-controls').replace(/-view$/, '');
+		if (v === 'live')
+			url.searchParams.delete('view');
+		else
+			url.searchParams.set('view', v);
+		if (url.href !== window.location.href)
+			window.history.replaceState(window.history.state, '', url);
+	}
+	function tabFromUrl() {
+		var v = new URLSearchParams(window.location.search).get('view');
+		return /^[a-z]+$/.test(v || '') ? document.getElementById('tab-' + v) : null;
+	}
+
+	/* The tabs' keys and clicks; the tab the URL names, once every view listens. */
 	function initTabs() {
 		var tabs = Array.prototype.slice.call(document.querySelectorAll('[role="tab"]'));
+		var named = tabFromUrl();
+		if (named && tabs.indexOf(named) >= 0)
+			setTimeout(function () { selectTab(named, false); }, 0);
 		tabs.forEach(function (t, i) {
 			t.addEventListener('click', function () { selectTab(t, false); });
 			t.addEventListener('keydown', function (e) {

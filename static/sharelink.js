@@ -12,8 +12,10 @@
  * the dashboard shows, and the hint under the field names them; without
  * filters it is the plain link. So do History's range and comparison
  * (share/history.js keeps them in the dashboard's URL: days=N, a rolling
- * range, or from= and to=, and compare=previous or year), which the share page
- * reads the same way; the default range (the last 7 days) adds nothing.
+ * range, or from= and to=, and compare=previous or year) and the tab shown
+ * when it is one the share page has (view=heatmap or history: app.js),
+ * which the share page reads the same way; the default range (the last 7
+ * days) and Live add nothing.
  *
  * "Copy link" writes the URL with the Clipboard API; where that is
  * missing or refused it selects the URL in its field and asks the browser
@@ -26,16 +28,20 @@
 
 	var panel, summary, list, sites = null, shown = null;
 	var rows = [];	/* the links shown: { token, input, hint, out } */
-	var VIEW_KEYS = ['days', 'from', 'to', 'compare'];
+	var VIEW_KEYS = ['days', 'from', 'to', 'compare', 'view'];
+	/* The tabs a share page has besides Live, as view= names them, and as the hint does. */
+	var SHARED_VIEWS = { heatmap: 'Heatmaps', history: 'History' };
 
 	var el = window.SitePulse.el;
 
 	function filters() { return window.SitePulse.filters || null; }
 
-	/* History's range and comparison as the dashboard's URL holds them: [[key, value], ...]. */
+	/* History's range and comparison, and a shared tab, as the dashboard's URL holds them: [[key, value], ...]. */
 	function viewParams() {
 		var q = new URLSearchParams(window.location.search);
-		return VIEW_KEYS.filter(function (k) { return q.has(k); }).map(function (k) { return [k, q.get(k)]; });
+		return VIEW_KEYS.filter(function (k) {
+			return q.has(k) && (k !== 'view' || SHARED_VIEWS.hasOwnProperty(q.get(k)));
+		}).map(function (k) { return [k, q.get(k)]; });
 	}
 
 	/* The share page's URL for token, with the current filters, range and comparison, if any. */
@@ -48,14 +54,16 @@
 		    (q.length ? '?' + q.join('&') : '');
 	}
 
-	/* What the hint under a link says of the dates. */
+	/* What the hint under a link says of the tab and the dates. */
 	function datesHint() {
 		var v = {};
 		viewParams().forEach(function (kv) { v[kv[0]] = kv[1]; });
 		var d = v.from && v.to ? v.from + ' – ' + v.to + ' (UTC)' :
 		    v.days === '1' ? 'today' : v.days ? 'the last ' + v.days + ' days' : 'the last 7 days';
 		var cmp = { previous: ', compared with the previous period', year: ', compared with a year earlier' };
-		return 'It opens History on ' + d + (cmp[v.compare] || '') + '.';
+		var dates = d + (cmp[v.compare] || '');
+		return v.view === 'history' ? 'It opens History on ' + dates + '.' :
+		    'It opens ' + (SHARED_VIEWS[v.view] || 'Live') + '; History shows ' + dates + '.';
 	}
 
 	/* What the hint under a link says of the filters. */
@@ -183,6 +191,7 @@
 		if (filters())
 			filters().onChange(update);
 		window.addEventListener('sitepulse:range', update);
+		document.addEventListener('sitepulse:view', update);
 	}
 
 	if (document.readyState === 'loading')

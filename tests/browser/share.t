@@ -31,8 +31,10 @@
  * (days=30&compare=previous: a reload keeps them) and the link, which
  * opens History on them; fixed days put from= and to= there, "Compare
  * with a year earlier" compare=year; the default range adds nothing, and
- * a URL naming a bad range or comparison is put right to it. A viewer of
- * A is shown no link.
+ * a URL naming a bad range or comparison is put right to it. The tab shown
+ * goes into the URL too (view=history, view=heatmap; none for Live or a
+ * tab the share page lacks): a reload and the link open on it. A viewer
+ * of A is shown no link.
  */
 const crypto = require('crypto');
 const { execFileSync } = require('child_process');
@@ -217,8 +219,9 @@ async function shareMenu(token, context) {
 		    .click({ timeout: 10000 }).catch(() => {});
 		t.is(await summaryIs(pd, 2, 3), '2 3', 'the dashboard filtered by device==mobile shows 2 visitors, 3 page views');
 		const dashVisitors = await pd.textContent('#history-view .hist-stat[data-figure="visitors"] .hist-stat-value');
-		const filtered = await shareMenuLink(pd, plain + '?filters=device%3D%3Dmobile');
-		t.is(filtered, plain + '?filters=device%3D%3Dmobile', 'the Share menu\'s link now carries ?filters=device%3D%3Dmobile');
+		const filtered = await shareMenuLink(pd, plain + '?filters=device%3D%3Dmobile&view=history');
+		t.is(filtered, plain + '?filters=device%3D%3Dmobile&view=history',
+		    'the Share menu\'s link now carries ?filters=device%3D%3Dmobile, and view=history (the tab shown)');
 		t.is(filtered && filtersOf(filtered), 'device==mobile', 'which reads back as device==mobile');
 		t.like(await pd.textContent('#share-panel .share-field .hint'), /^Includes the current filters: Device is mobile/,
 		    'and the menu says the link includes the current filters');
@@ -262,7 +265,7 @@ async function shareMenu(token, context) {
 		const DAYS30 = new Date(Date.now() - 29 * 86400000).toISOString().slice(0, 10);
 		await pd.click('#history-view .hist-range button[data-days="30"]');
 		await pd.selectOption('#history-view .hist-compare select', 'previous');
-		const ranged = plain + '?filters=device%3D%3Dmobile&days=30&compare=previous';
+		const ranged = plain + '?filters=device%3D%3Dmobile&days=30&compare=previous&view=history';
 		t.is(await shareMenuLink(pd, ranged), ranged, 'with "30 days" and the comparison, the link adds days=30&compare=previous');
 		t.like(await pd.textContent('#share-panel .share-field .hint'),
 		    /It opens History on the last 30 days, compared with the previous period\.$/, 'and the menu says so');
@@ -270,8 +273,8 @@ async function shareMenu(token, context) {
 		t.ok(dash.get('days') === '30' && dash.get('compare') === 'previous' && dash.get('filters') === 'device==mobile',
 		    'the dashboard\'s URL holds the range, the comparison and the filter', pd.url());
 		await pd.reload();
-		await pd.click('#tab-history');
 		await summaryIs(pd, 2, 3);
+		t.is(await pd.getAttribute('#tab-history', 'aria-selected'), 'true', 'a reload opens the History tab (view=history)');
 		t.is(JSON.stringify(await pd.evaluate(() => [document.querySelector('#history-view input[name="from"]').value,
 		    document.querySelector('#history-view input[name="to"]').value,
 		    document.querySelector('#history-view .hist-compare select').value])),
@@ -282,8 +285,9 @@ async function shareMenu(token, context) {
 				asked.push(new URL(q.url()).searchParams);
 		});
 		await pr.goto(ranged);
-		await pr.click('#tab-history');
 		t.is(await summaryIs(pr, 2, 3), '2 3', 'the link opened without the password: History shows the 2 phone visitors');
+		t.ok(await pr.getAttribute('#tab-history', 'aria-selected') === 'true' &&
+		    await pr.$eval('#live-view', (v) => v.hidden), 'on its History tab');
 		t.is(JSON.stringify(await pr.evaluate(() => [document.querySelector('#history-view input[name="from"]').value,
 		    document.querySelector('#history-view .hist-compare select').value])),
 		    JSON.stringify([DAYS30, 'previous']), 'over the last 30 days, compared');
@@ -300,7 +304,7 @@ async function shareMenu(token, context) {
 		await pd.fill('#history-view input[name="from"]', older);
 		await pd.fill('#history-view input[name="to"]', TODAY);
 		await pd.click('#history-view .hist-range button[type="submit"]');
-		const fixed = plain + `?filters=device%3D%3Dmobile&from=${older}&to=${TODAY}&compare=previous`;
+		const fixed = plain + `?filters=device%3D%3Dmobile&from=${older}&to=${TODAY}&compare=previous&view=history`;
 		t.is(await shareMenuLink(pd, fixed), fixed, 'a range of fixed days puts from= and to= in the link');
 
 		/* The same days a year earlier: compare=year. */
@@ -312,8 +316,18 @@ async function shareMenu(token, context) {
 		/* Back to the default range, without the comparison: neither is in the link. */
 		await pd.click('#history-view .hist-range button[data-days="7"]');
 		await pd.selectOption('#history-view .hist-compare select', '');
-		const deflt = plain + '?filters=device%3D%3Dmobile';
+		const deflt = plain + '?filters=device%3D%3Dmobile&view=history';
 		t.is(await shareMenuLink(pd, deflt), deflt, 'the last 7 days without comparison (the default) add nothing');
+
+		/* On Heatmaps the link opens Heatmaps; on Live it names no tab. */
+		await pd.click('#tab-heatmap');
+		const onMaps = plain + '?filters=device%3D%3Dmobile&view=heatmap';
+		t.is(await shareMenuLink(pd, onMaps), onMaps, 'on the Heatmaps tab the link carries view=heatmap');
+		t.like(await pd.textContent('#share-panel .share-field .hint'), /It opens Heatmaps; History shows the last 7 days\.$/,
+		    'and the menu says so');
+		await pd.click('#tab-sites');
+		const onLive = plain + '?filters=device%3D%3Dmobile';
+		t.is(await shareMenuLink(pd, onLive), onLive, 'a tab the share page lacks (Sites) names none: the link opens Live');
 
 		/* A URL that names no valid range opens on the default, and says so. */
 		await pd.goto(`${BASE}/sitepulse/?site=${A}&filters=device%3D%3Dmobile&days=abc&from=2026-02-30&to=x&compare=decade`);
@@ -323,9 +337,9 @@ async function shareMenu(token, context) {
 		t.ok(!['days', 'from', 'to', 'compare'].some((k) => cleaned.has(k)) && cleaned.get('site') === A &&
 		    cleaned.get('filters') === 'device==mobile',
 		    'a dashboard URL with a bad range and comparison is put right (the default names none)', pd.url());
-		t.is(await shareMenuLink(pd, deflt), deflt, 'and the link adds neither');
-		t.like(await pd.textContent('#share-panel .share-field .hint'), /It opens History on the last 7 days\.$/,
-		    'the menu says the link opens on the last 7 days');
+		t.is(await shareMenuLink(pd, onLive), onLive, 'and the link adds neither');
+		t.like(await pd.textContent('#share-panel .share-field .hint'), /It opens Live; History shows the last 7 days\.$/,
+		    'the menu says the link opens Live, with History on the last 7 days');
 
 		/* Filters removed: the plain link again. */
 		await pd.click('#filters .filter-clear');
@@ -457,8 +471,8 @@ async function main() {
 		await pf.waitForSelector('#filters .filter-chip', { timeout: 10000 }).catch(() => {});
 		t.is(JSON.stringify(await chips(pf)), JSON.stringify(['Device is mobile']),
 		    'a click on the Devices card\'s "mobile" row filters by it');
-		t.like(pf.url(), new RegExp(`/share/${token[A]}/\\?filters=device%3D%3Dmobile$`),
-		    'the link\'s URL carries the filter again');
+		t.ok(new URL(pf.url()).pathname === `/sitepulse/share/${token[A]}/` && filtersOf(pf.url()) === 'device==mobile',
+		    'the link\'s URL carries the filter again', pf.url());
 		t.is(await summaryIs(pf, 2, 3), '2 3', 'and History shows the phone visitors only');
 		t.ok(prefused.length === 0, 'nothing the filtered page asks for fails', prefused);
 		t.is(perrors.length, 0, 'no page error', perrors);
