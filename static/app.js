@@ -1,5 +1,5 @@
 /*
- * SitePulse dashboard shell: the site picker and the view tabs.
+ * SitePulse dashboard shell: the site picker (the tabs are share/tabs.js).
  *
  * The chosen site lives in the page URL (?site=KEY, default "demo"), so a
  * view can be bookmarked and shared. Views learn of it through
@@ -107,63 +107,6 @@
 		}
 	};
 
-	/*
-	 * Tabs as the WAI-ARIA tabs pattern: buttons with aria-selected, the
-	 * arrow keys, Home and End move between them, only the selected one is
-	 * in the tab order.
-	 */
-	function selectTab(tab, focus) {
-		var tabs = document.querySelectorAll('[role="tab"]');
-		tabs.forEach(function (t) {
-			var on = t === tab;
-			t.setAttribute('aria-selected', on ? 'true' : 'false');
-			t.tabIndex = on ? 0 : -1;
-			document.getElementById(t.getAttribute('aria-controls')).hidden = !on;
-		});
-		if (focus)
-			tab.focus();
-		keepView(tab);
-		document.dispatchEvent(new CustomEvent('sitepulse:view',
-		    { detail: tab.getAttribute('aria-controls') }));
-	}
-
-	/*
-	 * The selected tab in the page's URL, view=NAME (its panel's id
-	 * without -view; none for Live), so that a reload, a bookmark or a
-	 * share link opens on it; the tab a URL names, else null.
-	 */
-	function keepView(tab) {
-		var url = new URL(window.location.href), v = tab.getAttribute('aria-controls').replace(/-view$/, '');
-		if (v === 'live')
-			url.searchParams.delete('view');
-		else
-			url.searchParams.set('view', v);
-		if (url.href !== window.location.href)
-			window.history.replaceState(window.history.state, '', url);
-	}
-	function tabFromUrl() {
-		var v = new URLSearchParams(window.location.search).get('view');
-		return /^[a-z]+$/.test(v || '') ? document.getElementById('tab-' + v) : null;
-	}
-
-	/* The tabs' keys and clicks; the tab the URL names, once every view listens. */
-	function initTabs() {
-		var tabs = Array.prototype.slice.call(document.querySelectorAll('[role="tab"]'));
-		var named = tabFromUrl();
-		if (named && tabs.indexOf(named) >= 0)
-			setTimeout(function () { selectTab(named, false); }, 0);
-		tabs.forEach(function (t, i) {
-			t.addEventListener('click', function () { selectTab(t, false); });
-			t.addEventListener('keydown', function (e) {
-				var j = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
-				if (j === undefined)
-					return;
-				e.preventDefault();
-				selectTab(tabs[(j + tabs.length) % tabs.length], true);
-			});
-		});
-	}
-
 	function initPicker() {
 		var form = document.getElementById('site-form');
 		var input = document.getElementById('site-input');
@@ -197,7 +140,6 @@
 
 	document.addEventListener('DOMContentLoaded', function () {
 		var asked = new URLSearchParams(window.location.search).get('site');
-		initTabs();
 		initPicker();
 		setSite(siteFromUrl());
 		offerSites(asked);

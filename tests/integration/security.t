@@ -227,7 +227,7 @@ SHARE_ROUTES = [
 ]
 
 # The share page's files: public under share/, nothing else there.
-SHARE_FILES = ["share.js", "filters.js", "history.js", "history.css", "uplot.js", "uplot.css",
+SHARE_FILES = ["share.js", "tabs.js", "filters.js", "history.js", "history.css", "uplot.js", "uplot.css",
                "realtime.js", "heatmap.js", "heatmap.css", "style.css"]
 
 # Headers a client might hope a program believes.
