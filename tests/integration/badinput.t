@@ -155,7 +155,16 @@ def routed(name):
     if sp.SERVER != "lighttpd":
         name = name.rstrip("/")
     with open(os.path.join(ROOT, conf)) as f:
-        return any(re.match(line % re.escape(name), text) for text in f)
+        lines = f.read().splitlines()
+    if any(re.match(line % re.escape(name), text) for text in lines):
+        return True
+    # lighttpd also chooses a program's pool in a block of its own:
+    # $HTTP["url"] =~ "REGEX" { fastcgi.server = ( ... ) }
+    for i, text in enumerate(lines[:-1]):
+        m = re.match(r'\$HTTP\["url"\] =~ "(.*)" \{$', text)
+        if m and "fastcgi.server" in lines[i + 1] and re.search(m.group(1), "/sitepulse/" + name):
+            return True
+    return False
 
 
 def program_pids():

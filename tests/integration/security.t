@@ -295,8 +295,8 @@ class Run:
         JSON answer names the site; live state and PNGs must be what the
         owner's route answers for site (owner() gives those, twice: the
         state may move on between the two). The owner's route and the
-        share route are separate processes, each keeping the live state
-        of its own: around a visitor's expiry one may be a moment ahead of
+        share route can be separate processes (under mod_fcgid), each
+        keeping the live state of its own: around a visitor's expiry one may be a moment ahead of
         the other, so a live answer that matches neither is asked for
         again, up to 5 times in 2 s. Another site's state never matches,
         however often it is asked."""
