@@ -8,10 +8,11 @@ SELECT has_table('sitepulse', t, 'table sitepulse.' || t)
   FROM unnest(ARRAY['sites', 'salts', 'batches', 'minute_visitors', 'site_minutes',
                     'live_visitors',
                     'click_cells', 'element_clicks', 'element_cells', 'scroll_depths',
-                    'referrer_days', 'notify_state', 'maintenance_runs',
+                    'notify_state', 'maintenance_runs',
                     'schema_migrations']) AS t;
 SELECT hasnt_table('sitepulse', t, 'table sitepulse.' || t || ' is gone (sql/032)')
   FROM unnest(ARRAY['page_minutes', 'page_minute_visitors']) AS t;
+SELECT hasnt_table('sitepulse', 'referrer_days', 'table sitepulse.referrer_days is gone (sql/034)');
 
 SELECT is((SELECT relkind::text FROM pg_class WHERE oid = 'sitepulse.events'::regclass), 'p',
           'events is a partitioned table');

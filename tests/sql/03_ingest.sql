@@ -92,9 +92,10 @@ SELECT results_eq(
        AND d.day = me.day ORDER BY depth$$,
     $$VALUES ('/home'::text, 'desktop'::text, 75::smallint, 1::bigint)$$,
     'scroll_depths: one row per page view from its leave event; scroll marks are not counted');
+
 SELECT results_eq(
-    $$SELECT ref_host, pageviews FROM sitepulse.referrer_days r JOIN me ON r.site_id = me.id AND r.day = me.day$$,
-    $$VALUES ('news.example'::text, 1::bigint)$$, 'referrer_days counts referred page views');
+    $$SELECT name, visits FROM report.referrers('tap_in', (SELECT day FROM me), (SELECT day FROM me))$$,
+    $$VALUES ('news.example'::text, 1::bigint)$$, 'the referrers report counts the referred visit');
 
 -- Retry of the same batch id: answered 1, nothing stored ---------------------------
 SELECT is(sitepulse.ingest('tap_in', 'https://in.example', 'tap-batch-0001', 1001, 'Chrome', 'Windows',
