@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
 
 #include "compare.h"
 #include "util.h"
@@ -215,27 +214,31 @@ compare_change(const char *now, const char *then, char *buf, size_t sz, double *
 }
 
 /*
- * Row i of now's changes from row k of then (-1: none) as a JSON object,
- * {"visitors":0.25,"pageviews":null}: every COMPARE_FIGURE column, named
- * by names (now->ncols names), its change or null. The caller owns the
- * result (json_object_put, or hands it to a parent). Pure.
+ * Appends row i of now's changes from row k of then (-1: none) to b as a
+ * JSON object, {"visitors":0.25,"pageviews":null}: every COMPARE_FIGURE
+ * column, named by names (now->ncols names), its change or null. Pure.
  */
-struct json_object *
-compare_changes(const struct compare_rows *now, int i, const struct compare_rows *then, int k,
-    const char *const *names)
+void
+compare_changes(struct util_buf *b, const struct compare_rows *now, int i,
+    const struct compare_rows *then, int k, const char *const *names)
 {
-	struct json_object	*o = json_object_new_object();
-	char			 buf[COMPARE_CHANGE_MAX];
-	double			 v;
+	char	 buf[COMPARE_CHANGE_MAX];
+	int	 first = 1;
 
+	util_buf_add(b, "{", 1);
 	for (int j = 0; j < now->ncols; j++) {
 		if (now->role[j] != COMPARE_FIGURE)
 			continue;
+		if (!first)
+			util_buf_add(b, ",", 1);
+		first = 0;
+		util_buf_json_str(b, names[j]);
+		util_buf_add(b, ":", 1);
 		if (k >= 0 && compare_change(now->cell[i * now->ncols + j],
-		    then->cell[k * then->ncols + j], buf, sizeof(buf), &v))
-			json_object_object_add(o, names[j], json_object_new_double_s(v, buf));
+		    then->cell[k * then->ncols + j], buf, sizeof(buf), NULL))
+			util_buf_add(b, buf, strlen(buf));
 		else
-			json_object_object_add(o, names[j], NULL);
+			util_buf_add(b, "null", 4);
 	}
-	return o;
+	util_buf_add(b, "}", 1);
 }

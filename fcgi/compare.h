@@ -12,7 +12,7 @@
 
 #include "param.h"
 
-struct json_object;
+struct util_buf;
 
 enum compare_kind {
 	COMPARE_NONE,
@@ -41,7 +41,7 @@ const char	*compare_kind_name(enum compare_kind);
 void		 compare_range(const struct param_range *, enum compare_kind, struct param_range *);
 int		*compare_match(const struct compare_rows *, const struct compare_rows *);
 int		 compare_change(const char *, const char *, char *, size_t, double *);
-struct json_object *compare_changes(const struct compare_rows *, int, const struct compare_rows *, int,
-		    const char *const *);
+void		 compare_changes(struct util_buf *, const struct compare_rows *, int,
+		    const struct compare_rows *, int, const char *const *);
 
 #endif

@@ -216,67 +216,116 @@ db_ready(struct db *db)
 	return 1;
 }
 
-/*
- * Runs statement i of the program's table with n text parameters (NULL
- * for SQL NULL), preparing it on this connection first if needed. Returns
- * the result (the caller PQclears it) or NULL with db->err set: DB_DOWN
- * when the connection is gone, or gave no answer within statement_timeout
- * plus SITEPULSE_DB_TIMEOUT (it is closed, and the next call reconnects),
- * or DB_FAIL when the statement failed. Errors go to stderr only.
- */
-PGresult *
-db_exec(struct db *db, int i, int n, const char *const *params)
+/* How long a statement's answer may take: statement_timeout plus SITEPULSE_DB_TIMEOUT, ms. */
+static long long
+answer_ms(const struct db *db)
 {
-	PGresult	*res;
-	char		 name[16];
-	ExecStatusType	 st;
-	long long	 wait = (db->statement_timeout + (long long)db->timeout) * 1000;
+	return (db->statement_timeout + (long long)db->timeout) * 1000;
+}
 
+/* Counts a failure for which db_await logged why and closed the connection; returns NULL. */
+static PGresult *
+went_down(struct db *db)
+{
+	db->failures++;
+	counters_add(db->counters, C_DB_ERRORS, 1);
 	db->err = DB_DOWN;
-	if (!db_ready(db))
-		return NULL;
-	snprintf(name, sizeof(name), "s%d", i);
-	if (!(db->prepared & (1ULL << i))) {
-		res = PQsendPrepare(db->conn, name, db->sql[i], 0, NULL) ? db_await(db, wait) : NULL;
-		if (db->conn == NULL)
-			goto down;
-		st = PQresultStatus(res);
-		PQclear(res);
-		if (st != PGRES_COMMAND_OK)
-			goto fail;
-		db->prepared |= 1ULL << i;
-	}
-	res = PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, (int)(db->binary >> i & 1)) ?
-	    db_await(db, wait) : NULL;
-	if (db->conn == NULL)
-		goto down;
-	st = PQresultStatus(res);
-	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-		db->err = DB_OK;
-		return res;
-	}
-	if (db_refusal_of(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+	return NULL;
+}
+
+/*
+ * Judges statement i's failed result res (NULL when it could not be
+ * sent), which it frees: a refusal (SQLSTATE SPnnn) is DB_REFUSED, not
+ * an error; anything else is logged and counted, DB_FAIL on a connection
+ * that still works, else DB_DOWN with the connection closed. Returns NULL.
+ */
+static PGresult *
+failed(struct db *db, int i, PGresult *res)
+{
+	if (res != NULL && db_refusal_of(PQresultErrorField(res, PG_DIAG_SQLSTATE),
 	    PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), &db->refusal)) {
 		PQclear(res);
 		db->err = DB_REFUSED;
 		return NULL;
 	}
 	PQclear(res);
-fail:
 	db->failures++;
 	counters_add(db->counters, C_DB_ERRORS, 1);
 	fprintf(stderr, "%s: statement %d failed: %s", db->app, i, PQerrorMessage(db->conn));
-	if (PQstatus(db->conn) != CONNECTION_OK)
+	if (PQstatus(db->conn) != CONNECTION_OK) {
 		db_close(db);
-	else
+		db->err = DB_DOWN;
+	} else {
 		db->err = DB_FAIL;
+	}
 	return NULL;
-down:
-	/* db_await logged why and closed the connection. */
-	db->failures++;
-	counters_add(db->counters, C_DB_ERRORS, 1);
+}
+
+/*
+ * Sends statement i of the program's table with n text parameters (NULL
+ * for SQL NULL), preparing it on this connection first if needed, and
+ * returns 1 without waiting for its answer, which db_finish(db, i)
+ * collects: meanwhile the program may run a statement on another
+ * connection, and the database works on both at once. Returns 0 with
+ * db->err set when it could not be sent (as db_exec).
+ */
+int
+db_send(struct db *db, int i, int n, const char *const *params)
+{
+	PGresult	*res;
+	char		 name[16];
+
 	db->err = DB_DOWN;
-	return NULL;
+	if (!db_ready(db))
+		return 0;
+	snprintf(name, sizeof(name), "s%d", i);
+	if (!(db->prepared & (1ULL << i))) {
+		res = PQsendPrepare(db->conn, name, db->sql[i], 0, NULL) ? db_await(db, answer_ms(db)) : NULL;
+		if (db->conn == NULL)
+			return went_down(db), 0;
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			return failed(db, i, res), 0;
+		PQclear(res);
+		db->prepared |= 1ULL << i;
+	}
+	if (!PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, (int)(db->binary >> i & 1)))
+		return failed(db, i, NULL), 0;
+	return 1;
+}
+
+/*
+ * Waits for the answer to statement i, which db_send sent, and returns it
+ * (the caller PQclears it), or NULL with db->err set, as db_exec.
+ */
+PGresult *
+db_finish(struct db *db, int i)
+{
+	PGresult	*res = db_await(db, answer_ms(db));
+	ExecStatusType	 st;
+
+	if (db->conn == NULL)
+		return went_down(db);
+	st = PQresultStatus(res);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		db->err = DB_OK;
+		return res;
+	}
+	return failed(db, i, res);
+}
+
+/*
+ * Runs statement i of the program's table with n text parameters (NULL
+ * for SQL NULL), preparing it on this connection first if needed. Returns
+ * the result (the caller PQclears it) or NULL with db->err set: DB_DOWN
+ * when the connection is gone, or gave no answer within statement_timeout
+ * plus SITEPULSE_DB_TIMEOUT (it is closed, and the next call reconnects),
+ * DB_REFUSED when the statement refused its input (db->refusal), or
+ * DB_FAIL when the statement failed. Errors go to stderr only.
+ */
+PGresult *
+db_exec(struct db *db, int i, int n, const char *const *params)
+{
+	return db_send(db, i, n, params) ? db_finish(db, i) : NULL;
 }
 
 /*

@@ -67,6 +67,8 @@ struct db_params {
 void		 db_init(struct db *, const char *, const char *const *, int, const struct sp_config *);
 int		 db_ready(struct db *);
 PGresult	*db_exec(struct db *, int, int, const char *const *);
+int		 db_send(struct db *, int, int, const char *const *);
+PGresult	*db_finish(struct db *, int);
 void		 db_close(struct db *);
 void		 db_params(const struct db *, struct db_params *);
 PGresult	*db_await(struct db *, long long);

@@ -25,7 +25,10 @@
  * compare=previous (the range before, of as many days) or compare=year
  * (the same dates a year earlier, 29 February its 28th), on every report
  * of a range but annotations, runs the same statement a second time over
- * the earlier range (compare_range()). Each row then carries "change":
+ * the earlier range (compare_range()), at the same time on a second
+ * database connection, opened on the first comparison and kept, so a
+ * comparison takes about as long as the longer of the two ranges, not
+ * their sum (run_report()). Each row then carries "change":
  * for each figure (the bigint and numeric columns) its relative change,
  * (now - then) / then rounded to 4 decimals, null where the earlier value
  * is 0 or NULL or the earlier range has no such row; and the answer gains
@@ -59,7 +62,6 @@
 #include <string.h>
 
 #include <fcgiapp.h>
-#include <json-c/json.h>
 #include <libpq-fe.h>
 
 #include "config.h"
@@ -122,6 +124,7 @@ enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_FLOAT4 = 
 struct stats {
 	struct sp_config	 cfg;
 	struct db		 db;
+	struct db		 then;		/* compare='s earlier range, at the same time (run_compare()) */
 	const char		*sql[Q__MAX];	/* sql, then the filtered statements */
 	struct counters		*ctr;		/* shared metrics (may be NULL) */
 };
@@ -133,22 +136,13 @@ is_number(Oid t)
 	    t == OID_FLOAT8 || t == OID_NUMERIC;
 }
 
-/* One cell as JSON: numbers keep PostgreSQL's exact text, NULL is null. */
-static struct json_object *
-json_cell(const PGresult *res, int row, int col)
+/* How column col of res is written in JSON. */
+static enum stats_cell
+cell_kind(const PGresult *res, int col)
 {
-	const char	*v = PQgetvalue(res, row, col);
-	Oid		 t = PQftype(res, col);
+	Oid	 t = PQftype(res, col);
 
-	if (PQgetisnull(res, row, col))
-		return NULL;
-	if (t == OID_INT8 || t == OID_INT2 || t == OID_INT4)
-		return json_object_new_int64(strtoll(v, NULL, 10));
-	if (is_number(t))
-		return json_object_new_double_s(strtod(v, NULL), v);
-	if (t == OID_BOOL)
-		return json_object_new_boolean(v[0] == 't');
-	return json_object_new_string(v);
+	return is_number(t) ? STATS_CELL_NUMBER : t == OID_BOOL ? STATS_CELL_BOOL : STATS_CELL_TEXT;
 }
 
 /*
@@ -164,26 +158,44 @@ struct report {
 	const char		**names;	/* the columns' names */
 };
 
-/*
- * The first n rows of res as JSON objects, each with its changes from
- * the earlier row it is compared with when rep (with compare=) is given.
- */
-static struct json_object *
-json_rows(const PGresult *res, int n, const struct report *rep)
+/* Appends "key": to b, after a comma unless it is the object's first. */
+static void
+json_key(struct util_buf *b, const char *key, int first)
 {
-	struct json_object	*rows = json_object_new_array();
-	int			 ncols = PQnfields(res);
+	if (!first)
+		util_buf_add(b, ",", 1);
+	util_buf_json_str(b, key);
+	util_buf_add(b, ":", 1);
+}
 
+/*
+ * Appends the first n rows of res to b as a JSON array of objects, each
+ * with its changes from the earlier row it is compared with when rep
+ * (with compare=) is given. Numbers keep PostgreSQL's exact text.
+ */
+static void
+json_rows(struct util_buf *b, const PGresult *res, int n, const struct report *rep)
+{
+	int		 ncols = PQnfields(res);
+	enum stats_cell	*kind = xcalloc((size_t)ncols + 1, sizeof(*kind));
+
+	for (int j = 0; j < ncols; j++)
+		kind[j] = cell_kind(res, j);
+	util_buf_add(b, "[", 1);
 	for (int i = 0; i < n; i++) {
-		struct json_object *o = json_object_new_object();
-		for (int j = 0; j < ncols; j++)
-			json_object_object_add(o, PQfname(res, j), json_cell(res, i, j));
-		if (rep != NULL)
-			json_object_object_add(o, "change", compare_changes(&rep->now, i, &rep->earlier,
-			    rep->match[i], rep->names));
-		json_object_array_add(rows, o);
+		util_buf_add(b, i > 0 ? ",{" : "{", i > 0 ? 2 : 1);
+		for (int j = 0; j < ncols; j++) {
+			json_key(b, PQfname(res, j), j == 0);
+			stats_json_cell(b, PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j), kind[j]);
+		}
+		if (rep != NULL) {
+			json_key(b, "change", ncols == 0);
+			compare_changes(b, &rep->now, i, &rep->earlier, rep->match[i], rep->names);
+		}
+		util_buf_add(b, "}", 1);
 	}
-	return rows;
+	util_buf_add(b, "]", 1);
+	free(kind);
 }
 
 /*
@@ -194,31 +206,44 @@ json_rows(const PGresult *res, int n, const struct report *rep)
 static void
 write_json(FCGX_Request *r, const struct stats_req *req, const char *site, const struct report *rep)
 {
-	struct json_object	*root = json_object_new_object(), *cmp;
-	const PGresult		*res = rep->res;
+	struct util_buf	 b = { 0 };
 
-	if (site != NULL)
-		json_object_object_add(root, "site", json_object_new_string(site));
-	json_object_object_add(root, "report", json_object_new_string(stats_report_name(req->report)));
+	util_buf_add(&b, "{", 1);
+	if (site != NULL) {
+		json_key(&b, "site", 1);
+		util_buf_json_str(&b, site);
+	}
+	json_key(&b, "report", site == NULL);
+	util_buf_json_str(&b, stats_report_name(req->report));
 	if (req->flags & STATS_RANGE) {
-		json_object_object_add(root, "from", json_object_new_string(req->from));
-		json_object_object_add(root, "to", json_object_new_string(req->to));
+		json_key(&b, "from", 0);
+		util_buf_json_str(&b, req->from);
+		json_key(&b, "to", 0);
+		util_buf_json_str(&b, req->to);
 	}
-	if (req->flags & STATS_INTERVAL)
-		json_object_object_add(root, "interval", json_object_new_string(req->interval));
-	json_object_object_add(root, "rows", json_rows(res, PQntuples(res), rep->then ? rep : NULL));
+	if (req->flags & STATS_INTERVAL) {
+		json_key(&b, "interval", 0);
+		util_buf_json_str(&b, req->interval);
+	}
+	json_key(&b, "rows", 0);
+	json_rows(&b, rep->res, PQntuples(rep->res), rep->then ? rep : NULL);
 	if (rep->then != NULL) {
-		cmp = json_object_new_object();
-		json_object_object_add(cmp, "kind", json_object_new_string(compare_kind_name(req->compare)));
-		json_object_object_add(cmp, "from", json_object_new_string(req->earlier.from));
-		json_object_object_add(cmp, "to", json_object_new_string(req->earlier.to));
-		json_object_object_add(cmp, "rows", json_rows(rep->then, rep->shown, NULL));
-		json_object_object_add(root, "compare", cmp);
+		json_key(&b, "compare", 0);
+		util_buf_add(&b, "{", 1);
+		json_key(&b, "kind", 1);
+		util_buf_json_str(&b, compare_kind_name(req->compare));
+		json_key(&b, "from", 0);
+		util_buf_json_str(&b, req->earlier.from);
+		json_key(&b, "to", 0);
+		util_buf_json_str(&b, req->earlier.to);
+		json_key(&b, "rows", 0);
+		json_rows(&b, rep->then, rep->shown, NULL);
+		util_buf_add(&b, "}", 1);
 	}
+	util_buf_add(&b, "}\n", 2);
 	http_status(r, 200, "Content-Type: application/json\r\nCache-Control: no-store\r\n");
-	FCGX_PutS(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), r->out);
-	FCGX_PutS("\n", r->out);
-	json_object_put(root);
+	FCGX_PutStr(b.p, (int)b.len, r->out);
+	util_buf_free(&b);
 }
 
 /*
@@ -291,12 +316,19 @@ write_csv(FCGX_Request *r, const struct stats_req *req, const char *site, const 
  * Retry-After, or 500.
  */
 static void
+db_error_of(const struct stats *s, const struct db *db, FCGX_Request *r)
+{
+	if (db->err == DB_REFUSED)
+		http_error(r, db->refusal.status, db->refusal.reason, NULL);
+	else
+		http_db_error(r, db->err == DB_DOWN, s->cfg.retry_after);
+}
+
+/* The same for a statement of the main connection. */
+static void
 db_error(struct stats *s, FCGX_Request *r)
 {
-	if (s->db.err == DB_REFUSED)
-		http_error(r, s->db.refusal.status, s->db.refusal.reason, NULL);
-	else
-		http_db_error(r, s->db.err == DB_DOWN, s->cfg.retry_after);
+	db_error_of(s, &s->db, r);
 }
 
 /*
@@ -386,28 +418,56 @@ cells_of(const PGresult *res)
 }
 
 /*
- * With compare=, runs the report again over the earlier range, with the
- * largest limit so that a row of today's top N is found there even where
- * it ranked lower then, and matches the rows (compare_match()): bigint
- * and numeric columns are figures, the others name the row (a funnel's
- * int step too), but a time series' rows match by position. Returns 1,
- * or 0 after answering a database error.
+ * Runs the report, and with compare= the same report over the earlier
+ * range at the same time, on a second connection (s->then, opened on the
+ * first comparison): the database works on both ranges at once, so a
+ * comparison costs about the time of the longer of the two, not their
+ * sum. The earlier range is asked with the largest limit so that a row of
+ * today's top N is found there even where it ranked lower then. Returns
+ * 1, or 0 after answering a database error (the earlier range's answer is
+ * always collected, so its connection is free for the next request).
  */
 static int
-run_compare(struct stats *s, FCGX_Request *r, const struct stats_req *req, const char *site,
+run_report(struct stats *s, FCGX_Request *r, const struct stats_req *req, const char *site,
     const char *filters, struct report *rep)
 {
-	const char		*p[7];
-	char			 limit[8];
-	int			 n, ncols = PQnfields(rep->res);
+	const char	*p[7], *pt[7];
+	char		 limit[8];
+	int		 q = (filters ? Q_FILTERED : Q_REPORT) + req->report, n, sent = 0;
+
+	if (req->compare != COMPARE_NONE) {
+		snprintf(limit, sizeof(limit), "%d", STATS_LIMIT_MAX);
+		n = report_params(req, site, NULL, req->earlier.from, req->earlier.to, limit, filters, pt);
+		if (!(sent = db_send(&s->then, q, n, pt))) {
+			db_error_of(s, &s->then, r);
+			return 0;
+		}
+	}
+	n = report_params(req, site, http_param(r, "REMOTE_USER"), req->from, req->to, req->limit_s,
+	    filters, p);
+	rep->res = db_exec(&s->db, q, n, p);
+	if (sent)
+		rep->then = db_finish(&s->then, q);
+	if (rep->res == NULL)
+		db_error(s, r);
+	else if (sent && rep->then == NULL)
+		db_error_of(s, &s->then, r);
+	else
+		return 1;
+	return 0;
+}
+
+/*
+ * With compare=, matches the rows of the two ranges (compare_match()):
+ * bigint and numeric columns are figures, the others name the row (a
+ * funnel's int step too), but a time series' rows match by position.
+ */
+static void
+match_compare(const struct stats_req *req, struct report *rep)
+{
+	int			 ncols = PQnfields(rep->res);
 	enum compare_role	*role;
 
-	snprintf(limit, sizeof(limit), "%d", STATS_LIMIT_MAX);
-	n = report_params(req, site, NULL, req->earlier.from, req->earlier.to, limit, filters, p);
-	if ((rep->then = db_exec(&s->db, (filters ? Q_FILTERED : Q_REPORT) + req->report, n, p)) == NULL) {
-		db_error(s, r);
-		return 0;
-	}
 	rep->role = role = xcalloc((size_t)ncols + 1, sizeof(*role));
 	rep->names = xcalloc((size_t)ncols + 1, sizeof(*rep->names));
 	for (int j = 0; j < ncols; j++) {
@@ -422,7 +482,6 @@ run_compare(struct stats *s, FCGX_Request *r, const struct stats_req *req, const
 	rep->shown = PQntuples(rep->then);
 	if ((req->flags & STATS_LIMIT) && rep->shown > req->limit)
 		rep->shown = req->limit;
-	return 1;
 }
 
 /* Frees what a report holds; rep may be half filled. */
@@ -487,10 +546,10 @@ do_stats(struct stats *s, FCGX_Request *r, enum stats_who who, const char *token
 {
 	struct http_query	 q;
 	struct stats_req	 req;
-	const char		*why, *p[7], *site = NULL, *filters;
+	const char		*why, *site = NULL, *filters;
 	char			 key[72];
 	struct report		 rep = { 0 };
-	int			 n, st;
+	int			 st;
 
 	if (!http_query_parse(http_param(r, "QUERY_STRING"), &q)) {
 		http_error(r, 400, "query: malformed", NULL);
@@ -524,14 +583,10 @@ do_stats(struct stats *s, FCGX_Request *r, enum stats_who who, const char *token
 		}
 		site = key;
 	}
-	n = report_params(&req, site, http_param(r, "REMOTE_USER"), req.from, req.to, req.limit_s,
-	    filters, p);
-	if ((rep.res = db_exec(&s->db, (filters ? Q_FILTERED : Q_REPORT) + req.report, n, p)) == NULL) {
-		db_error(s, r);
+	if (!run_report(s, r, &req, site, filters, &rep))
 		goto out_free;
-	}
-	if (req.compare != COMPARE_NONE && !run_compare(s, r, &req, site, filters, &rep))
-		goto out_free;
+	if (rep.then != NULL)
+		match_compare(&req, &rep);
 	if (req.format == STATS_CSV)
 		write_csv(r, &req, site, &rep);
 	else
@@ -643,8 +698,9 @@ main(void)
 	for (int i = 0; i < STATS__MAX; i++)
 		s.sql[Q_FILTERED + i] = filtered_sql((enum stats_report)i, sql[Q_REPORT + i]);
 	db_init(&s.db, "sp-stats", s.sql, Q__MAX, &s.cfg);
+	db_init(&s.then, "sp-stats", s.sql, Q__MAX, &s.cfg);
 	s.ctr = counters_open(NULL, "sp-stats");
-	s.db.counters = s.ctr;
+	s.db.counters = s.then.counters = s.ctr;
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, 0, 0) != 0)
 		return 1;
 	while (FCGX_Accept_r(&r) >= 0) {
@@ -654,6 +710,7 @@ main(void)
 		FCGX_Finish_r(&r);
 	}
 	db_close(&s.db);
+	db_close(&s.then);
 	counters_close(s.ctr);
 	return 0;
 }

@@ -238,6 +238,58 @@ stats_csv_cell(struct util_buf *b, const char *s, int text)
 }
 
 /*
+ * True when s is a number as JSON writes one (RFC 8259 section 6):
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?. PostgreSQL's integers,
+ * numerics and floats are, but for NaN and the infinities. Pure.
+ */
+int
+stats_json_number(const char *s)
+{
+	const char	*p = s + (*s == '-');
+
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		p += strspn(p, "0123456789");
+	else
+		return 0;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return 0;
+		p += 1 + strspn(p + 1, "0123456789");
+	}
+	if (*p == 'e' || *p == 'E') {
+		p += 1 + (p[1] == '+' || p[1] == '-');
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		p += strspn(p, "0123456789");
+	}
+	return *p == '\0';
+}
+
+/*
+ * Appends one report cell to b as JSON: SQL NULL (v NULL) as null; a
+ * number as PostgreSQL wrote it, its exact digits, or null where that is
+ * no JSON number (NaN, Infinity); t or f as true or false; anything else
+ * as a string. sp-stats writes its answers with this and
+ * util_buf_json_str() straight from the query's text cells: a tree of
+ * json-c objects, one per cell, cost a report with compare= more than
+ * both of its queries (docs/performance.md). Pure.
+ */
+void
+stats_json_cell(struct util_buf *b, const char *v, enum stats_cell kind)
+{
+	if (v == NULL || (kind == STATS_CELL_NUMBER && !stats_json_number(v)))
+		util_buf_add(b, "null", 4);
+	else if (kind == STATS_CELL_NUMBER)
+		util_buf_add(b, v, strlen(v));
+	else if (kind == STATS_CELL_BOOL)
+		util_buf_add(b, v[0] == 't' ? "true" : "false", v[0] == 't' ? 4 : 5);
+	else
+		util_buf_json_str(b, v);
+}
+
+/*
  * An annotation's time: a date (YYYY-MM-DD, its UTC midnight) or a UTC
  * time YYYY-MM-DDTHH:MM[:SS]Z, each field in range. Pure.
  */

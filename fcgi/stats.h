@@ -104,4 +104,14 @@ int		 stats_note_parse(const char *, size_t, int, struct stats_note *, const cha
 int		 stats_csv_risky(const char *);
 void		 stats_csv_cell(struct util_buf *, const char *, int);
 
+/* How a report's column is written in JSON (stats_json_cell()). */
+enum stats_cell {
+	STATS_CELL_TEXT,
+	STATS_CELL_NUMBER,	/* PostgreSQL's text of an integer, numeric or float */
+	STATS_CELL_BOOL		/* t or f */
+};
+
+int		 stats_json_number(const char *);
+void		 stats_json_cell(struct util_buf *, const char *, enum stats_cell);
+
 #endif

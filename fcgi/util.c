@@ -106,6 +106,40 @@ util_buf_add(struct util_buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
+/*
+ * Appends s as a JSON string (RFC 8259 section 7): in quotes, with '"',
+ * '\\' and the control characters escaped, everything else (UTF-8 text
+ * from PostgreSQL) as it is, '/' too, as json-c's
+ * JSON_C_TO_STRING_NOSLASHESCAPE writes it.
+ */
+void
+util_buf_json_str(struct util_buf *b, const char *s)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const char		*run = s;
+	char			 esc[6] = "\\u00";
+	unsigned char		 c;
+
+	util_buf_add(b, "\"", 1);
+	for (const char *p = s; (c = (unsigned char)*p) != '\0'; p++) {
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		util_buf_add(b, run, (size_t)(p - run));
+		run = p + 1;
+		if (c >= 0x20 || c == '\n' || c == '\r' || c == '\t') {
+			esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
+			util_buf_add(b, esc, 2);
+		} else {
+			esc[1] = 'u';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			util_buf_add(b, esc, 6);
+		}
+	}
+	util_buf_add(b, run, strlen(run));
+	util_buf_add(b, "\"", 1);
+}
+
 /* Frees b's bytes and empties it (not b itself); accepts NULL. */
 void
 util_buf_free(struct util_buf *b)

@@ -23,6 +23,7 @@ struct util_buf {
 
 void	 util_buf_add(struct util_buf *, const char *, size_t);
 void	 util_buf_free(struct util_buf *);
+void	 util_buf_json_str(struct util_buf *, const char *);
 
 /* How many bytes of a string a limit may keep without cutting a UTF-8 character. */
 size_t	 util_utf8_cut(const char *, size_t, size_t);

@@ -1,4 +1,4 @@
-/* Table-driven tests of fcgi/stats.c: parameter validation, date spans, CSV cells. */
+/* Table-driven tests of fcgi/stats.c: parameter validation, date spans, CSV and JSON cells. */
 #include <string.h>
 
 #include "http.h"
@@ -37,6 +37,51 @@ test_csv(void)
 	}
 	ok(stats_csv_risky("=x") && stats_csv_risky("@x") && !stats_csv_risky("x=") &&
 	    !stats_csv_risky(""), "csv risky prefixes");
+}
+
+static void
+test_json(void)
+{
+	static const struct { const char *in; enum stats_cell kind; const char *out; } t[] = {
+		{ NULL, STATS_CELL_TEXT, "null" },
+		{ NULL, STATS_CELL_NUMBER, "null" },
+		{ "", STATS_CELL_TEXT, "\"\"" },
+		{ "/blog/post", STATS_CELL_TEXT, "\"/blog/post\"" },	/* '/' as it is */
+		{ "say \"hi\" \\o/", STATS_CELL_TEXT, "\"say \\\"hi\\\" \\\\o/\"" },
+		{ "a\nb\rc\td", STATS_CELL_TEXT, "\"a\\nb\\rc\\td\"" },
+		{ "\x01\x1f\b\f", STATS_CELL_TEXT, "\"\\u0001\\u001f\\u0008\\u000c\"" },
+		{ "caf\xc3\xa9 \xe2\x82\xac", STATS_CELL_TEXT, "\"caf\xc3\xa9 \xe2\x82\xac\"" },	/* UTF-8 as it is */
+		{ "</script>", STATS_CELL_TEXT, "\"</script>\"" },
+		{ "42", STATS_CELL_NUMBER, "42" },
+		{ "-7", STATS_CELL_NUMBER, "-7" },
+		{ "0", STATS_CELL_NUMBER, "0" },
+		{ "12.50", STATS_CELL_NUMBER, "12.50" },		/* numeric's digits kept */
+		{ "0.0001", STATS_CELL_NUMBER, "0.0001" },
+		{ "1e+20", STATS_CELL_NUMBER, "1e+20" },		/* float8 */
+		{ "1.5e-05", STATS_CELL_NUMBER, "1.5e-05" },
+		{ "NaN", STATS_CELL_NUMBER, "null" },
+		{ "Infinity", STATS_CELL_NUMBER, "null" },
+		{ "-Infinity", STATS_CELL_NUMBER, "null" },
+		{ "t", STATS_CELL_BOOL, "true" },
+		{ "f", STATS_CELL_BOOL, "false" },
+		{ "42", STATS_CELL_TEXT, "\"42\"" },		/* a text column stays text */
+	};
+	static const struct { const char *in; int number; } n[] = {
+		{ "0", 1 }, { "-0", 1 }, { "10", 1 }, { "3.25", 1 }, { "2E3", 1 }, { "2e-3", 1 },
+		{ "", 0 }, { "-", 0 }, { "01", 0 }, { "1.", 0 }, { ".5", 0 }, { "+1", 0 },
+		{ "1e", 0 }, { "1e+", 0 }, { "0x10", 0 }, { "1 ", 0 }, { "nan", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct util_buf b = { 0 };
+		stats_json_cell(&b, t[i].in, t[i].kind);
+		/* Cells hold control characters: name the case by index. */
+		if (!ok(b.p != NULL && strcmp(b.p, t[i].out) == 0, "json cell case %zu", i))
+			diag("got [%s]", b.p ? b.p : "");
+		util_buf_free(&b);
+	}
+	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
+		ok(stats_json_number(n[i].in) == n[i].number, "json number [%s]: %d", n[i].in, n[i].number);
 }
 
 /* Parses query string qs as /stats would (shared: through a share link). */
@@ -222,6 +267,7 @@ int
 main(void)
 {
 	test_csv();
+	test_json();
 	test_params();
 	test_table();
 	test_note();
