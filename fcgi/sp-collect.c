@@ -15,7 +15,7 @@
  * a transaction, a WAL flush at commit and one firing of every
  * statement-level rollup trigger, whatever the statement's size. So the
  * process stores batches with group commit (group.c), as PostgreSQL's own
- * WAL does: SITEPULSE_COLLECT_THREADS request threads (default 16) take
+ * WAL does: SITEPULSE_COLLECT_THREADS request threads (default 32) take
  * turns on FCGX_Accept_r and each parses and checks its own request; a
  * thread with a batch to store queues it, and the first thread to find no
  * group in the database becomes the leader and stores every batch waiting
@@ -52,6 +52,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <malloc.h>
 #include <fcgiapp.h>
 #include <libpq-fe.h>
 
@@ -796,6 +797,13 @@ main(void)
 	struct worker		*w;
 	int			 n, started = 0;
 
+	/*
+	 * glibc gives threads arenas of their own, up to 8 per core, each
+	 * keeping its freed pages: with 32 threads that was 1 MB of the
+	 * process's 9.7 (PSS after load). The threads mostly wait for their
+	 * group's commit, so two arenas are contended little.
+	 */
+	mallopt(M_ARENA_MAX, 2);
 	if (!collect_init(&c))
 		return 1;
 	n = c.cfg.collect_threads;
