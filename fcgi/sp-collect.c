@@ -43,6 +43,7 @@
  * web server that sends one request per process at a time (mod_fcgid)
  * every group is one batch, which works just the same.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -52,7 +53,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <malloc.h>
 #include <fcgiapp.h>
 #include <libpq-fe.h>
 

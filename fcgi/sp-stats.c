@@ -124,7 +124,7 @@ enum { OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_FLOAT4 = 
 struct stats {
 	struct sp_config	 cfg;
 	struct db		 db;
-	struct db		 then;		/* compare='s earlier range, at the same time (run_compare()) */
+	struct db		 then;		/* compare='s earlier range, at the same time (run_report()) */
 	const char		*sql[Q__MAX];	/* sql, then the filtered statements */
 	struct counters		*ctr;		/* shared metrics (may be NULL) */
 };
