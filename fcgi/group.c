@@ -33,42 +33,14 @@ group_free(struct group *g)
 	pthread_mutex_destroy(&g->lock);
 }
 
-/*
- * Appends s as a JSON string, or null for NULL. Escapes the quote, the
- * backslash and the control characters; other bytes (UTF-8) go as they are.
- */
+/* Appends s as a JSON string (util_buf_json_str()), or null for NULL. */
 static void
 add_str(struct util_buf *b, const char *s)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	const char		*run;
-	char			 esc[7];
-	unsigned char		 ch;
-
-	if (s == NULL) {
+	if (s == NULL)
 		util_buf_add(b, "null", 4);
-		return;
-	}
-	util_buf_add(b, "\"", 1);
-	for (run = s; *s != '\0'; s++) {
-		ch = (unsigned char)*s;
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		util_buf_add(b, run, (size_t)(s - run));
-		run = s + 1;
-		if (ch == '"' || ch == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)ch;
-			util_buf_add(b, esc, 2);
-		} else {
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[ch >> 4];
-			esc[5] = hex[ch & 15];
-			util_buf_add(b, esc, 6);
-		}
-	}
-	util_buf_add(b, run, (size_t)(s - run));
-	util_buf_add(b, "\"", 1);
+	else
+		util_buf_json_str(b, s);
 }
 
 /*

@@ -107,10 +107,9 @@ util_buf_add(struct util_buf *b, const char *s, size_t n)
 }
 
 /*
- * Appends s as a JSON string (RFC 8259 section 7): in quotes, with '"',
- * '\\' and the control characters escaped, everything else (UTF-8 text
- * from PostgreSQL) as it is, '/' too, as json-c's
- * JSON_C_TO_STRING_NOSLASHESCAPE writes it.
+ * Appends s as a JSON string (RFC 8259 section 7): in quotes, with the
+ * quote and the backslash escaped and the control characters as \u00XX;
+ * every other byte (UTF-8 text) as it is, '/' too.
  */
 void
 util_buf_json_str(struct util_buf *b, const char *s)
@@ -126,8 +125,8 @@ util_buf_json_str(struct util_buf *b, const char *s)
 			continue;
 		util_buf_add(b, run, (size_t)(p - run));
 		run = p + 1;
-		if (c >= 0x20 || c == '\n' || c == '\r' || c == '\t') {
-			esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
+		if (c == '"' || c == '\\') {
+			esc[1] = (char)c;
 			util_buf_add(b, esc, 2);
 		} else {
 			esc[1] = 'u';

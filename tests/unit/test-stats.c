@@ -48,7 +48,7 @@ test_json(void)
 		{ "", STATS_CELL_TEXT, "\"\"" },
 		{ "/blog/post", STATS_CELL_TEXT, "\"/blog/post\"" },	/* '/' as it is */
 		{ "say \"hi\" \\o/", STATS_CELL_TEXT, "\"say \\\"hi\\\" \\\\o/\"" },
-		{ "a\nb\rc\td", STATS_CELL_TEXT, "\"a\\nb\\rc\\td\"" },
+		{ "a\nb\rc\td", STATS_CELL_TEXT, "\"a\\u000ab\\u000dc\\u0009d\"" },
 		{ "\x01\x1f\b\f", STATS_CELL_TEXT, "\"\\u0001\\u001f\\u0008\\u000c\"" },
 		{ "caf\xc3\xa9 \xe2\x82\xac", STATS_CELL_TEXT, "\"caf\xc3\xa9 \xe2\x82\xac\"" },	/* UTF-8 as it is */
 		{ "</script>", STATS_CELL_TEXT, "\"</script>\"" },
