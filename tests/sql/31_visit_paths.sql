@@ -1,4 +1,4 @@
--- Per-visit page facts (sql/031): the events trigger adds each batch to
+-- Per-visit page facts (sql/031, kept by the history trigger since 035): each batch is added to
 -- visit_paths under the visit that encloses each event, a later batch of
 -- the same visit adds to its rows, a visit past midnight gets a row per
 -- day, leave events add their engaged time and scroll depth, and deleting visits (retention, site removal) deletes their rows.
@@ -9,7 +9,7 @@ SELECT plan(11);
 
 SELECT has_table('sitepulse', 'visit_paths', 'visit_paths exists');
 SELECT col_is_pk('sitepulse', 'visit_paths', ARRAY['visit_id', 'day', 'path'], 'keyed by visit, day, path');
-SELECT has_trigger('sitepulse', 'events', 'events_65_visit_paths', 'events has the trigger');
+SELECT hasnt_trigger('sitepulse', 'events', 'events_65_visit_paths', 'the history trigger keeps them (035), no trigger of their own');
 
 SELECT sitepulse.add_site('tap_vp', 'Visit paths', ARRAY['https://vp.example']) IS NOT NULL AS added \gset
 CREATE TEMP TABLE fx (batch int, at text, visitor bigint, type text, path text, engaged int, depth smallint);

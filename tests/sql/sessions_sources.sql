@@ -5,7 +5,7 @@
 -- statement, a gap inside one statement still splits a visit, and the
 -- history trigger runs with generic plans (sql/010).
 \ir tap_begin.inc
-SELECT plan(10);
+SELECT plan(11);
 
 SELECT sitepulse.add_site('tap_speed', 'Speed', ARRAY['https://speed.example']) AS site \gset
 CREATE TEMP VIEW v AS
@@ -16,6 +16,7 @@ SELECT v.* FROM sitepulse.visits v WHERE v.site_id = :site;
 -- Visitor 2: a click first (no page view), then the landing page view in a
 -- later statement. Visitor 3: two page views 40 minutes apart in one
 -- statement, each the landing of its own visit. Visitor 4: no utm_ at all.
+-- Visitor 5: referred by a subdomain of a listed spam host.
 INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, ref_host, device)
 VALUES (:site, '2025-04-01 10:00+00', 1, 'pageview',
         'https://speed.example/a?utm_source=mail&utm_medium=email&utm_campaign=may%20sale', '/a',
@@ -26,7 +27,9 @@ VALUES (:site, '2025-04-01 10:00+00', 1, 'pageview',
        (:site, '2025-04-01 10:40+00', 3, 'pageview', 'https://speed.example/d?utm_source=two', '/d',
         NULL, 'desktop'),
        (:site, '2025-04-01 10:00+00', 4, 'pageview', 'https://speed.example/e?x=utm', '/e',
-        'news.ycombinator.com', 'desktop');
+        'news.ycombinator.com', 'desktop'),
+       (:site, '2025-04-01 10:00+00', 5, 'pageview', 'https://speed.example/i', '/i',
+        'A.b.Semalt.com', 'desktop');
 INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, ref_host, device)
 VALUES (:site, '2025-04-01 10:05+00', 1, 'pageview', 'https://speed.example/f?utm_source=other', '/f',
         'www.google.com', 'desktop'),
@@ -48,6 +51,9 @@ SELECT results_eq($$SELECT source, utm_source FROM v WHERE visitor = 3 ORDER BY 
 SELECT results_eq($$SELECT source, spam, utm_source, utm_medium, utm_campaign FROM v WHERE visitor = 4$$,
                   $$VALUES ('news.ycombinator.com', false, NULL::text, NULL::text, NULL::text)$$,
                   'visitor 4: no utm_ parameter, no UTM fields');
+SELECT results_eq($$SELECT source, spam FROM v WHERE visitor = 5$$,
+                  $$VALUES ('a.b.semalt.com', true)$$,
+                  'visitor 5: a subdomain of a spam host is spam too, whatever its case');
 SELECT results_eq($$SELECT d.value, d.visits FROM sitepulse.visit_dims d
                      WHERE d.site_id = $$ || :site || $$ AND d.dim = 'source' ORDER BY 1$$,
                   $$VALUES ('(direct)', 1::bigint), ('bing.com', 1::bigint), ('google.com', 1::bigint),

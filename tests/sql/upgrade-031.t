@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
 # Migration 031 (per-visit page facts and the custom events' index,
 # sql/031_visit_paths.sql) on a database filled before it: a scratch
-# database is migrated, 031 is taken out again (its table, index, triggers
-# and record dropped, as on a database that stopped at 030), 300 visitors' events are stored over three days in
+# database is migrated with a copy of sql/ that stops at 030, 300
+# visitors' events are stored over three days in
 # batches as ingest sends them, then tools/migrate runs. The backfill must
 # give every stored visit the rows its raw events give, filtered reports
 # must equal the unfiltered ones, and events stored after the migration
-# must be counted by the trigger.
+# must be counted by the history trigger (035).
 #
 # It runs against a scratch database of its own in the stack's cluster
 # (libpq's PG* variables from tests/run), dropped on the way out.
 import os
+import shutil
 import sys
+import tempfile
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db  # noqa: E402
+from sitepulse import SP_ROOT, diag, is_, migrate, ok, psql, run_on_scratch_db  # noqa: E402
 
 # Recent days: tools/migrate's maintenance round deletes raw events past
 # the raw retention (400 days).
@@ -31,18 +33,22 @@ def sql(text):
     return [row[0] for row in psql(text)]
 
 
-# What 031 made, undone: the database as migration 030 left it.
-BEFORE_031 = """
-DROP TRIGGER events_65_visit_paths ON sitepulse.events;
-DROP TRIGGER visits_delete_paths ON sitepulse.visits;
-DROP FUNCTION sitepulse.events_visit_paths();
-DROP FUNCTION sitepulse.visits_delete_paths();
-DROP TABLE sitepulse.visit_paths;
-DROP INDEX sitepulse.events_site_time_custom;
-DELETE FROM sitepulse.program_rights WHERE object = 'TABLE sitepulse.visit_paths';
-DELETE FROM sitepulse.schema_migrations WHERE version = '031_visit_paths';
-SELECT sitepulse.add_site('up31', 'Upgrade', ARRAY['https://up.example']);
-"""
+SQL = os.path.join(SP_ROOT, "sql")
+
+
+def before_031(into):
+    """A copy of sql/ without 031 and what follows it, and without the
+    filtered reports, which read visit_paths: the database as 030 left it
+    for ingest (undoing 031 on an up-to-date database no longer gives that,
+    as 035 moved 031's trigger into the history trigger)."""
+    shutil.copytree(SQL, into)
+    for name in os.listdir(into):
+        if name[:3].isdigit() and name[:3] >= "031":
+            os.remove(os.path.join(into, name))
+    for name in ("segments.sql", "segment_heatmaps.sql"):
+        os.remove(os.path.join(into, "report", name))
+    return into
+
 
 # Visitor v's events: six, three minutes apart from a random start in the
 # three days from start; the nth of every visitor is stored in batch n
@@ -133,12 +139,13 @@ SELECT (SELECT count(*) FROM ((SELECT * FROM report.summary('up31', '%(from)s', 
 
 
 def main():
-    p = migrate()
-    if not is_(p.returncode, 0, "tools/migrate brings a scratch database up to date"):
+    with tempfile.TemporaryDirectory() as tmp:
+        p = migrate(before_031(os.path.join(tmp, "sql")))
+    if not is_(p.returncode, 0, "tools/migrate brings a scratch database to 030"):
         diag(p.stdout + p.stderr)
         return
-    sql(BEFORE_031)
-    is_(sql("SELECT to_regclass('sitepulse.visit_paths') IS NULL"), ["t"], "031 taken out again: no visit_paths")
+    sql("SELECT sitepulse.add_site('up31', 'Upgrade', ARRAY['https://up.example'])")
+    is_(sql("SELECT to_regclass('sitepulse.visit_paths') IS NULL"), ["t"], "at 030: no visit_paths")
     sql(FILL % {"seed": 0.31, "start": day(0) + " 00:00+00", "first": 1, "last": 300})
     stored = int(sql("SELECT count(*) FROM sitepulse.events")[0])
     ok(stored >= 1800, "300 visitors' events stored before the migration (%d)" % stored)
@@ -147,7 +154,8 @@ def main():
     if not is_(p.returncode, 0, "tools/migrate applies 031 to the filled database"):
         diag(p.stdout + p.stderr)
         return
-    ok("applying 031_visit_paths" in p.stdout, "it says it applied 031")
+    ok("applying 031_visit_paths" in p.stdout and "applying 035_visit_paths_in_history" in p.stdout,
+       "it says it applied 031 and, later, 035")
     is_(sql("SELECT to_regclass('sitepulse.events_site_time_custom') IS NOT NULL"), ["t"],
         "and made the custom events' index")
     visits = sql("SELECT count(*) FROM sitepulse.visits WHERE events > 0")
@@ -157,7 +165,7 @@ def main():
     is_(sql(SAME % {"from": day(0), "to": day(3)}), ["0"],
         "filtered summary, pages, scroll, custom events and time series equal the unfiltered ones")
 
-    # After the migration, ingest goes through the trigger: later batches
+    # After the migration, ingest goes through the history trigger: later batches
     # of new visitors, some of them on the days already stored.
     sql(FILL % {"seed": 0.62, "start": day(1) + " 00:00+00", "first": 301, "last": 500})
     is_(sql(DIFFER), ["0"], "events stored after the migration are counted by the trigger")
