@@ -31,6 +31,15 @@
 -- lets those updates be HOT (no new primary key entry). Rows written before
 -- keep their pages until they go.
 --
+-- The visits of a statement are found and its events assigned to them in
+-- fewer steps: the open visits are read and locked in one statement instead
+-- of open_visits()'s three (the function stays, unused by ingest), and the
+-- events are sorted by visitor once, numbered and compared with the event
+-- before in one window, and given their visit's id in a second over the
+-- same order, instead of three windows, a DISTINCT and a join. At 160
+-- events a statement this and the above take a fifth off the database's
+-- time per event (bench/triggers, docs/performance.md).
+--
 -- CREATE OR REPLACE resets the trigger function's settings, so the generic
 -- plans of 010 are asked for again at the end.
 
@@ -48,7 +57,8 @@ COMMENT ON TABLE sitepulse.visit_paths IS
     'Per visit, UTC day and page: its events, page views and engaged time, kept by the history trigger (events_history()). Filtered reports (sql/report/segments.sql) read these rows of the visits a filter selects instead of raw events.';
 
 -- events_history() of 025 with the visit_paths upsert (the CTE paths), the
--- spam subquery and the goals of the statement's sites (site_goals).
+-- spam subquery and the goals of the statement's sites (site_goals); the
+-- visits are found and the events assigned to them in fewer steps (below).
 CREATE OR REPLACE FUNCTION sitepulse.events_history() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
@@ -57,38 +67,50 @@ DECLARE
     v_new  sitepulse.visits[];
     v_hits sitepulse.visit_goals[];
 BEGIN
-    SELECT sitepulse.open_visits(array_agg(b.visitor), array_agg(b.site_id), array_agg(b.first_at))
+    -- The latest visit of each visitor of the statement that may still be
+    -- open at the visitor's first event in it, locked (open_visits() of
+    -- 007 as one statement).
+    SELECT coalesce(array_agg(o.v ORDER BY (o.v).id), '{}')
       INTO v_old
-      FROM (SELECT n.site_id, n.visitor, min(n.received_at) AS first_at
-              FROM new_rows n GROUP BY 1, 2) b;
+      FROM (SELECT v
+              FROM (SELECT n.site_id, n.visitor, min(n.received_at) AS first_at
+                      FROM new_rows n GROUP BY 1, 2) b
+             CROSS JOIN LATERAL (
+                   SELECT l.id, l.last_at FROM sitepulse.visits l
+                    WHERE l.site_id = b.site_id AND l.visitor = b.visitor
+                    ORDER BY l.last_at DESC LIMIT 1) c
+              JOIN sitepulse.visits v ON v.id = c.id
+             WHERE c.last_at >= b.first_at - interval '30 minutes'
+             ORDER BY v.id
+               FOR UPDATE OF v) o;
 
-    WITH ev AS (
-        SELECT n.site_id, n.visitor, n.received_at, n.type, n.path, n.url, n.ref_host,
-               n.engaged, n.depth, n.name, n.device, n.browser, n.os, n.country, n.language,
-               row_number() OVER (PARTITION BY n.site_id, n.visitor
-                                  ORDER BY n.received_at, n.client_ts NULLS FIRST,
-                                           n.type <> 'leave') AS seq
-          FROM new_rows n
-    ), gaps AS (
-        SELECT e.*, p.id AS prior_id,
-               CASE WHEN lag(e.received_at) OVER w IS NULL
-                    THEN p.id IS NULL OR e.received_at > p.last_at + interval '30 minutes'
-                    ELSE e.received_at > lag(e.received_at) OVER w + interval '30 minutes'
-               END AS starts
-          FROM ev e
-          LEFT JOIN unnest(v_old) p ON p.site_id = e.site_id AND p.visitor = e.visitor
-        WINDOW w AS (PARTITION BY e.site_id, e.visitor ORDER BY e.seq)
-    ), parts AS (
-        SELECT g.*, sum(g.starts::int) OVER (PARTITION BY g.site_id, g.visitor ORDER BY g.seq) AS part
-          FROM gaps g
-    ), keys AS (
-        SELECT k.site_id, k.visitor, k.part,
-               CASE WHEN k.part = 0 THEN k.prior_id ELSE nextval('sitepulse.visit_ids') END AS visit_id
-          FROM (SELECT DISTINCT site_id, visitor, part, prior_id FROM parts) k
-    ), tagged AS (
-        SELECT p.*, k.visit_id,
-               p.received_at + (p.seq - 1) * interval '1 microsecond' AS at
-          FROM parts p JOIN keys k USING (site_id, visitor, part)
+    -- Each event's place in its visitor's events (seq: the events of a
+    -- batch share received_at and keep their order) and whether it starts
+    -- a visit: the first event when no visit is open or its last event is
+    -- over 30 minutes before, any other after a gap of over 30 minutes. A
+    -- visit's id is the open visit's for the events before the first
+    -- start, else the one drawn at the latest start (ids grow in the order
+    -- they are drawn).
+    WITH tagged AS (
+        SELECT e.*,
+               coalesce(max(CASE WHEN e.starts THEN nextval('sitepulse.visit_ids') END)
+                            OVER (PARTITION BY e.site_id, e.visitor ORDER BY e.seq),
+                        e.prior_id) AS visit_id,
+               e.received_at + (e.seq - 1) * interval '1 microsecond' AS at
+          FROM (SELECT s.*, p.id AS prior_id,
+                       CASE WHEN s.prev_at IS NULL
+                            THEN p.id IS NULL OR s.received_at > p.last_at + interval '30 minutes'
+                            ELSE s.received_at > s.prev_at + interval '30 minutes'
+                       END AS starts
+                  FROM (SELECT n.site_id, n.visitor, n.received_at, n.type, n.path, n.url, n.ref_host,
+                               n.engaged, n.depth, n.name, n.device, n.browser, n.os, n.country,
+                               n.language, row_number() OVER w AS seq,
+                               lag(n.received_at) OVER w AS prev_at
+                          FROM new_rows n
+                        WINDOW w AS (PARTITION BY n.site_id, n.visitor
+                                     ORDER BY n.received_at, n.client_ts NULLS FIRST,
+                                              n.type <> 'leave')) s
+                  LEFT JOIN unnest(v_old) p ON p.site_id = s.site_id AND p.visitor = s.visitor) e
     ), agg AS (
         SELECT t.visit_id, t.site_id, t.visitor,
                min(t.received_at) AS first_at, max(t.received_at) AS last_at,
