@@ -33,7 +33,7 @@
 --
 -- The visits of a statement are found and its events assigned to them in
 -- fewer steps: the open visits are read and locked in one statement instead
--- of open_visits()'s three (the function stays, unused by ingest), and the
+-- of open_visits()'s three (nothing else called it, so it goes), and the
 -- events are sorted by visitor once, numbered and compared with the event
 -- before in one window, and given their visit's id in a second over the
 -- same order, instead of three windows, a DISTINCT and a join. At 160
@@ -318,6 +318,7 @@ END
 $$;
 
 ALTER FUNCTION sitepulse.events_history() SET plan_cache_mode = force_generic_plan;
+DROP FUNCTION sitepulse.open_visits(bigint[], int[], timestamptz[]);
 
 COMMENT ON FUNCTION sitepulse.events_history() IS
     'Statement trigger on events: assigns events to visits (device, browser and OS of the first event, its first known country and language) and keeps visits, visit_paths, visit_dims, goals, site_hours, site_days, page_days, event_days and event_props.';

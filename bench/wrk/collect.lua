@@ -1,13 +1,28 @@
 -- wrk script: POSTs realistic collect batches with a unique batch id each.
--- BATCH (events per request, default 10), SITE, ORIGIN and RUN (a prefix that
--- keeps batch ids unique across runs) come from the environment; the path is
--- the URL's given to wrk.
+-- BATCH (events per request, default 10), SITE, ORIGIN, RUN (a prefix that
+-- keeps batch ids unique across runs) and VISITORS (default 10000) come from
+-- the environment; the path is the URL's given to wrk.
+-- Each request comes from one of VISITORS visitors, in turn: a visitor is an
+-- address sent as X-Forwarded-For (the stack runs with
+-- SITEPULSE_TRUST_PROXY=1, as behind a proxy) with one of five common
+-- browsers and a language, so sp-collect hashes thousands of distinct
+-- visitors and the database keeps thousands of visits, as a site's real
+-- traffic does; each visitor posts a batch every few seconds.
 -- Every acknowledged (204) request is counted per thread; done() prints the
 -- totals so the bench can compare them with the database.
 local n = tonumber(os.getenv("BATCH") or "10")
 local origin = os.getenv("ORIGIN") or "http://127.0.0.1:8080"
 local run = os.getenv("RUN") or "r"
 local site = os.getenv("SITE") or "demo"
+local visitors = tonumber(os.getenv("VISITORS") or "10000")
+local agents = {
+	"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+	"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+	"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.43 Mobile Safari/537.36",
+	"Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+	"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+}
+local languages = { "en-US,en;q=0.9", "de-DE,de;q=0.9,en;q=0.8", "fr-FR,fr;q=0.9", "ja-JP,ja;q=0.9", "pt-BR,pt;q=0.9" }
 local threads = {}
 local counter = 0
 
@@ -45,12 +60,15 @@ end
 
 function request()
 	seq = seq + 1
+	local v = (tid * 100003 + seq) % visitors
 	local body = '{"site":"' .. site .. '","batch":"' .. run .. "-" .. tid .. "-" .. seq .. '-wrkbatch","events":[' ..
 	    events .. ']}'
 	return wrk.format("POST", nil, {
 		["Content-Type"] = "text/plain",
 		["Origin"] = origin,
-		["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0." .. tid .. ".0 Safari/537.36",
+		["User-Agent"] = agents[1 + v % #agents],
+		["Accept-Language"] = languages[1 + math.floor(v / 5) % #languages],
+		["X-Forwarded-For"] = "10." .. math.floor(v / 65536) % 256 .. "." .. math.floor(v / 256) % 256 .. "." .. v % 256,
 	}, body)
 end
 
