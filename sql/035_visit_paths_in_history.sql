@@ -40,6 +40,18 @@
 -- events a statement this and the above take a fifth off the database's
 -- time per event (bench/triggers, docs/performance.md).
 --
+-- The history trigger fires second, after events_10_live, instead of
+-- sixth. A statement's triggers fire in the order of their names, and most
+-- rollup rows are shared by every batch of a site (its minute, hour and
+-- day, its pages and elements): a group holds their locks from its first
+-- upsert of one until it commits, while a group of the other sp-collect
+-- process that reaches the same rows waits. The history trigger's first
+-- statement, the costliest of all (visits and visit_paths), locks only the
+-- visitors' own rows, so it now runs before any shared row is locked and
+-- no longer inside that wait. Every group takes the shared rows in the
+-- same order as before among themselves, so two groups still cannot
+-- deadlock.
+--
 -- CREATE OR REPLACE resets the trigger function's settings, so the generic
 -- plans of 010 are asked for again at the end.
 
@@ -319,6 +331,8 @@ $$;
 
 ALTER FUNCTION sitepulse.events_history() SET plan_cache_mode = force_generic_plan;
 DROP FUNCTION sitepulse.open_visits(bigint[], int[], timestamptz[]);
+
+ALTER TRIGGER events_60_history ON sitepulse.events RENAME TO events_15_history;
 
 COMMENT ON FUNCTION sitepulse.events_history() IS
     'Statement trigger on events: assigns events to visits (device, browser and OS of the first event, its first known country and language) and keeps visits, visit_paths, visit_dims, goals, site_hours, site_days, page_days, event_days and event_props.';

@@ -65,7 +65,7 @@ SELECT ok((SELECT array_agg(tgname::text) FROM pg_trigger
              WHERE tgrelid = 'sitepulse.events'::regclass AND NOT tgisinternal
                AND (tgtype & 1) = 0          -- FOR EACH STATEMENT
                AND tgnewtable = 'new_rows')
-          @> ARRAY['events_10_live', 'events_20_clicks', 'events_30_days',
+          @> ARRAY['events_10_live', 'events_15_history', 'events_20_clicks', 'events_30_days',
                    'events_50_minutes', 'events_90_notify'],
           'the rollup triggers are statement-level with a transition table');
 SELECT is((SELECT count(*)::int FROM pg_trigger
