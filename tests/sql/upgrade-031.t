@@ -2,11 +2,12 @@
 # Migration 031 (per-visit page facts and the custom events' index,
 # sql/031_visit_paths.sql) on a database filled before it: a scratch
 # database is migrated with a copy of sql/ that stops at 030, 300
-# visitors' events are stored over three days in
-# batches as ingest sends them, then tools/migrate runs. The backfill must
-# give every stored visit the rows its raw events give, filtered reports
-# must equal the unfiltered ones, and events stored after the migration
-# must be counted by the history trigger (035).
+# visitors' events are stored over three days in batches as ingest sends
+# them, then tools/migrate runs every later migration, 035 among them (the
+# history trigger keeps visit_paths from then on). The backfill must give
+# every stored visit the rows its raw events give, filtered reports must
+# equal the unfiltered ones, and events stored after the migration must be
+# counted by the history trigger, continuing visits stored before it.
 #
 # It runs against a scratch database of its own in the stack's cluster
 # (libpq's PG* variables from tests/run), dropped on the way out.
@@ -171,6 +172,21 @@ def main():
     is_(sql(DIFFER), ["0"], "events stored after the migration are counted by the trigger")
     is_(sql(SAME % {"from": day(0), "to": day(4)}), ["0"],
         "and the filtered reports still equal the unfiltered ones")
+
+    # A batch that continues the visits stored before the migration: five
+    # minutes after each first visitor's last event, one statement.
+    visits = sql("SELECT count(*) FROM sitepulse.visits WHERE visitor <= 300")
+    sql("""
+INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, device)
+SELECT e.site_id, max(e.received_at) + interval '5 minutes', e.visitor, 'pageview',
+       'https://up.example/after', '/after', 'desktop'
+  FROM sitepulse.events e WHERE e.visitor <= 300 GROUP BY e.site_id, e.visitor;
+""")
+    is_(sql("SELECT count(*) FROM sitepulse.visits WHERE visitor <= 300"), visits,
+        "a later batch continues the visits stored before the migration")
+    is_(sql("SELECT count(*) FROM sitepulse.visits WHERE visitor <= 300 AND exit_path = '/after'"), ["300"],
+        "each of those visits ends on the page of that batch")
+    is_(sql(DIFFER), ["0"], "and visit_paths counts its events under those visits")
 
 
 run_on_scratch_db("sp_upgrade_031_%d" % os.getpid(), main)
