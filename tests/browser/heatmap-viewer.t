@@ -181,12 +181,19 @@ async function opacities(page) {
 	}));
 }
 
-/* Waits for the main map's image to finish (loaded or failed) after it was pointed at re. */
+/*
+ * Waits for the main map's image to finish (loaded or failed) after it was
+ * pointed at re. Up to 40 s: once in a CI run under apache-proxy (one
+ * sp-heatmap process) a map of the side-by-side pair took over 20 s to
+ * settle, which two runs of this test alone, with or without two busy CPU
+ * loops beside it, never showed (each took 3-4 s); the wait is for that
+ * stall, not for a slower map.
+ */
 async function mapSettled(page, id, re) {
 	await page.waitForFunction(([id, re]) => {
 		const m = document.getElementById(id);
 		return new RegExp(re).test(m.src) && (m.dataset.loaded === m.src || m.dataset.failed === m.src);
-	}, [id, re.source], { timeout: 20000 });
+	}, [id, re.source], { timeout: 40000 });
 	return page.evaluate((id) => {
 		const m = document.getElementById(id);
 		return { loaded: m.dataset.loaded === m.src, width: m.naturalWidth, src: m.src };
