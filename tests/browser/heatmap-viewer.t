@@ -396,6 +396,12 @@ async function shared(context) {
 		return m && m.dataset.loaded === m.src && document.getElementById('hm-page').value === p;
 	}, PAGE, { timeout: 20000 }).then(() => true, () => false);
 	t.ok(drawn, 'its Heatmaps tab draws the page\'s map');
+	/* The screenshot is asked for once heatmap.json has named it, which can
+	 * be after the map is drawn: wait until its image has loaded. */
+	await page.waitForFunction(() => {
+		const s = document.querySelector('#heatmap-view .hm-shot');
+		return s && /\/share\/heatmap-shot\.png\?/.test(s.src) && s.complete && s.naturalWidth > 0;
+	}, null, { timeout: 20000 }).catch(() => {});
 	const api = seen.filter((u) => /\/sitepulse\/(share\/)?(heatmap\.(json|png)|heatmap-shot\.png|live|admin\/)/.test(u));
 	t.ok(api.length > 0 && api.every((u) => u.startsWith(`${BASE}/sitepulse/share/`) &&
 	    new URL(u).searchParams.get('share') == token && !new URL(u).searchParams.has('site')),
