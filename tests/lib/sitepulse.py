@@ -75,6 +75,7 @@ import json
 import operator
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -322,6 +323,20 @@ def migrate(sql_dir=None):
         env["SITEPULSE_SQL_DIR"] = sql_dir
     return subprocess.run([os.path.join(SP_ROOT, "tools", "migrate")], env=env,
                           capture_output=True, text=True, timeout=300)
+
+
+def sql_before(version, into, without_reports=()):
+    """A copy of sql/ at into without migration version (e.g. "031") and
+    those after it, nor the sql/report/ files named in without_reports
+    (reports that read what those migrations add): for migrate(into), to
+    make a database as that migration found it. Returns into."""
+    shutil.copytree(os.path.join(SP_ROOT, "sql"), into)
+    for name in os.listdir(into):
+        if name[:3].isdigit() and name[:3] >= version:
+            os.remove(os.path.join(into, name))
+    for name in without_reports:
+        os.remove(os.path.join(into, "report", name))
+    return into
 
 
 def run_on_scratch_db(name, main):

@@ -12,13 +12,12 @@
 # It runs against a scratch database of its own in the stack's cluster
 # (libpq's PG* variables from tests/run), dropped on the way out.
 import os
-import shutil
 import sys
 import tempfile
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sitepulse import SP_ROOT, diag, is_, migrate, ok, psql, run_on_scratch_db  # noqa: E402
+from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db, sql_before  # noqa: E402
 
 # Recent days: tools/migrate's maintenance round deletes raw events past
 # the raw retention (400 days).
@@ -32,23 +31,6 @@ def day(n):
 def sql(text):
     """The first column of the last result's rows of text, run on the scratch database."""
     return [row[0] for row in psql(text)]
-
-
-SQL = os.path.join(SP_ROOT, "sql")
-
-
-def before_031(into):
-    """A copy of sql/ without 031 and what follows it, and without the
-    filtered reports, which read visit_paths: the database as 030 left it
-    for ingest (undoing 031 on an up-to-date database no longer gives that,
-    as 035 moved 031's trigger into the history trigger)."""
-    shutil.copytree(SQL, into)
-    for name in os.listdir(into):
-        if name[:3].isdigit() and name[:3] >= "031":
-            os.remove(os.path.join(into, name))
-    for name in ("segments.sql", "segment_heatmaps.sql"):
-        os.remove(os.path.join(into, "report", name))
-    return into
 
 
 # Visitor v's events: six, three minutes apart from a random start in the
@@ -141,7 +123,11 @@ SELECT (SELECT count(*) FROM ((SELECT * FROM report.summary('up31', '%(from)s', 
 
 def main():
     with tempfile.TemporaryDirectory() as tmp:
-        p = migrate(before_031(os.path.join(tmp, "sql")))
+        # Without the filtered reports, which read visit_paths: undoing 031
+        # on an up-to-date database no longer gives 030's state, as 035
+        # moved 031's trigger into the history trigger.
+        p = migrate(sql_before("031", os.path.join(tmp, "sql"),
+                               without_reports=("segments.sql", "segment_heatmaps.sql")))
     if not is_(p.returncode, 0, "tools/migrate brings a scratch database to 030"):
         diag(p.stdout + p.stderr)
         return

@@ -14,16 +14,13 @@
 # It runs against a scratch database of its own in the stack's cluster
 # (libpq's PG* variables from tests/run), dropped on the way out.
 import os
-import shutil
 import sys
 import tempfile
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db  # noqa: E402
-from sitepulse import SP_ROOT  # noqa: E402
+from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db, sql_before  # noqa: E402
 
-SQL = os.path.join(SP_ROOT, "sql")
 # Recent days: tools/migrate's maintenance round deletes raw events past
 # the raw retention (400 days).
 DAY0 = date.today() - timedelta(days=10)
@@ -33,15 +30,6 @@ FROM, TO = DAY0.isoformat(), (DAY0 + timedelta(days=3)).isoformat()
 def sql(text):
     """The rows of the last result of text, run on the scratch database in UTC."""
     return psql("SET TimeZone = 'UTC';\n" + text)
-
-
-def before_032(into):
-    """A copy of sql/ without 032 and what follows it."""
-    shutil.copytree(SQL, into)
-    for name in os.listdir(into):
-        if name[:3].isdigit() and name[:3] >= "032":
-            os.remove(os.path.join(into, name))
-    return into
 
 
 # Visitor v's events: five, four minutes apart from a random start in the
@@ -98,7 +86,7 @@ SELECT path, count(*) FROM sitepulse.events
 
 def main():
     with tempfile.TemporaryDirectory() as tmp:
-        p = migrate(before_032(os.path.join(tmp, "sql")))
+        p = migrate(sql_before("032", os.path.join(tmp, "sql")))
     if not is_(p.returncode, 0, "tools/migrate with sql/ up to 031 makes a scratch database"):
         diag(p.stdout + p.stderr)
         return
