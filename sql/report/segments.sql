@@ -310,7 +310,8 @@ BEGIN
         -- segment_visits() would each run it again).
         SELECT v.id, v.visitor, v.started_at, v.last_at, v.pageviews, v.engaged_ms,
                date_trunc('hour', v.started_at AT TIME ZONE 'UTC') AS h0,
-               date_trunc('hour', v.last_at AT TIME ZONE 'UTC') AS h1
+               date_trunc('hour', v.last_at AT TIME ZONE 'UTC') AS h1,
+               sitepulse.utc_day(v.started_at) AS d0, sitepulse.utc_day(v.last_at) AS d1
           FROM report.segment(v_site, p_from, p_to, p_filters) v
     ), multi AS MATERIALIZED (
         SELECT s.visitor, s.started_at, s.last_at, s.h0, s.h1
@@ -357,11 +358,18 @@ BEGIN
           FROM views e
           JOIN multi m ON m.visitor = e.visitor AND e.received_at BETWEEN m.started_at AND m.last_at
     ), ev AS (
-        -- Days from the visits' visit_paths rows, hours from hours.
+        -- Days from the visits (a visit within one day of the range) or
+        -- their visit_paths rows (any other), hours from hours.
         SELECT d.t, count(*) AS visitors, sum(d.pageviews) AS pageviews
-          FROM (SELECT p.day::timestamp AT TIME ZONE 'UTC' AS t, s.visitor, sum(p.pageviews) AS pageviews
-                  FROM seg s JOIN sitepulse.visit_paths p ON p.visit_id = s.id
-                 WHERE p_interval = 'day' AND p.day BETWEEN p_from AND p_to
+          FROM (SELECT p.day::timestamp AT TIME ZONE 'UTC' AS t, p.visitor, sum(p.pageviews) AS pageviews
+                  FROM (SELECT s.d0 AS day, s.visitor, s.pageviews
+                          FROM seg s
+                         WHERE p_interval = 'day' AND s.d0 = s.d1 AND s.d0 >= p_from
+                        UNION ALL
+                        SELECT f.day, s.visitor, f.pageviews
+                          FROM seg s JOIN sitepulse.visit_paths f ON f.visit_id = s.id
+                         WHERE p_interval = 'day' AND (s.d0 <> s.d1 OR s.d0 < p_from)
+                           AND f.day BETWEEN p_from AND p_to) p
                  GROUP BY 1, 2
                  UNION ALL
                 SELECT h.t AT TIME ZONE 'UTC', h.visitor, sum(h.pageviews)
@@ -373,7 +381,7 @@ BEGIN
                count(*) FILTER (WHERE s.pageviews = 1) AS bounces,
                sum(sitepulse.visit_duration_ms(s.engaged_ms, s.started_at, s.last_at)) AS duration_ms
           FROM seg s
-         WHERE s.pageviews > 0 AND sitepulse.utc_day(s.started_at) BETWEEN p_from AND p_to
+         WHERE s.pageviews > 0 AND s.d0 BETWEEN p_from AND p_to
          GROUP BY 1
     )
     SELECT s.t, coalesce(e.visitors, 0)::bigint, coalesce(e.pageviews, 0)::bigint,
@@ -400,17 +408,35 @@ BEGIN
         RETURN;
     END IF;
     RETURN QUERY
-    WITH ev AS (
+    WITH seg AS MATERIALIZED (
+        -- report.segment() once for both parts (segment_paths() and
+        -- segment_visits() would each run it again).
+        SELECT v.id, v.visitor, v.started_at, v.last_at, v.pageviews, v.events, v.engaged_ms,
+               sitepulse.utc_day(v.started_at) AS d0, sitepulse.utc_day(v.last_at) AS d1
+          FROM report.segment(report.site_id(p_site), p_from, p_to, p_filters) v
+    ), days AS (
+        -- (UTC day, visitor, page views, events) of the selected visits in
+        -- the range: a visit within one day of the range from the visit
+        -- itself (nearly all of them), any other from its visit_paths rows
+        -- of the range, read by primary key.
+        SELECT s.d0 AS day, s.visitor, s.pageviews, s.events
+          FROM seg s
+         WHERE s.d0 = s.d1 AND s.d0 >= p_from
+        UNION ALL
+        SELECT f.day, s.visitor, f.pageviews, f.events
+          FROM seg s JOIN sitepulse.visit_paths f ON f.visit_id = s.id
+         WHERE (s.d0 <> s.d1 OR s.d0 < p_from) AND f.day BETWEEN p_from AND p_to
+    ), ev AS (
         SELECT count(*) AS visitors, coalesce(sum(d.pageviews), 0)::bigint AS pageviews,
                coalesce(sum(d.events), 0)::bigint AS events
-          FROM (SELECT sum(p.pageviews) AS pageviews, sum(p.events) AS events
-                  FROM report.segment_paths(report.site_id(p_site), p_from, p_to, p_filters) p
-                 GROUP BY p.day, p.visitor) d
+          FROM (SELECT sum(d.pageviews) AS pageviews, sum(d.events) AS events
+                  FROM days d GROUP BY d.day, d.visitor) d
     ), vi AS (
-        SELECT count(*) AS visits, count(*) FILTER (WHERE v.pageviews = 1) AS bounces,
-               sum(sitepulse.visit_duration_ms(v.engaged_ms, v.started_at, v.last_at)) AS duration_ms,
-               sum(v.pageviews) AS views
-          FROM report.segment_visits(p_site, p_from, p_to, p_filters) v
+        SELECT count(*) AS visits, count(*) FILTER (WHERE s.pageviews = 1) AS bounces,
+               sum(sitepulse.visit_duration_ms(s.engaged_ms, s.started_at, s.last_at)) AS duration_ms,
+               sum(s.pageviews) AS views
+          FROM seg s
+         WHERE s.pageviews > 0 AND s.d0 BETWEEN p_from AND p_to
     )
     SELECT e.visitors, e.pageviews, e.events, v.visits, report.rate(v.bounces, v.visits),
            report.seconds(v.duration_ms, v.visits), round(e.pageviews / nullif(v.visits, 0)::numeric, 2)
