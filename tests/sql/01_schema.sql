@@ -33,8 +33,9 @@ SELECT is((SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i,
                   unnest(i.indkey) WITH ORDINALITY k(att, n)
                   JOIN pg_attribute a ON a.attrelid = 'sitepulse.events'::regclass AND a.attnum = k.att
             WHERE i.indexrelid = 'sitepulse.events_site_time_clicks'::regclass),
-          ARRAY['site_id', 'received_at', 'path', 'visitor', 'device', 'x', 'y', 'dw']::name[],
-          'it holds what a filtered click map reads (sql/033)');
+          ARRAY['site_id', 'received_at', 'path', 'visitor', 'device', 'x', 'y', 'dw', 'sel', 'rage',
+                'dead']::name[],
+          'it holds what a filtered click map (sql/033) and the filtered elements report (sql/036) read');
 SELECT col_is_pk('sitepulse', 'batches', ARRAY['site_id', 'batch_id']::name[],
                  'batches primary key');
 SELECT col_is_pk('sitepulse', 'site_minutes', ARRAY['site_id', 'minute']::name[],

@@ -115,8 +115,8 @@ def main():
     is_(sql(NEW_VIEWS), old, "and so is each page's views")
     is_(sql("SELECT pg_get_indexdef('sitepulse.events_site_time_clicks'::regclass)"),
         [["CREATE INDEX events_site_time_clicks ON ONLY sitepulse.events USING btree (site_id, received_at)"
-          " INCLUDE (path, visitor, device, x, y, dw) WHERE (type = 'click'::text)"]],
-        "033 rebuilt the click index with the columns a filtered map reads")
+          " INCLUDE (path, visitor, device, x, y, dw, sel, rage, dead) WHERE (type = 'click'::text)"]],
+        "033 and 036 rebuilt the click index with the columns a filtered map and elements report read")
     clicks = sql(CLICKS % "NULL")
     ok(sql(CLICKS % "'device!=none'") == clicks and sum(int(r[1]) for r in clicks) > 100,
        "a filtered click map counts every click of the stored days (%s)" % clicks)
