@@ -202,7 +202,7 @@ BEGIN
     ), site_goals AS MATERIALIZED (
         SELECT g.id, g.site_id, g.kind, g.pattern, g.match
           FROM sitepulse.goals g
-         WHERE g.site_id IN (SELECT n.site_id FROM new_rows n)
+         WHERE g.site_id IN (SELECT DISTINCT n.site_id FROM new_rows n)
     ), hits AS (
         SELECT t.visit_id, g.id AS goal_id, t.site_id, min(t.at) AS first_at, max(t.at) AS last_at
           FROM tagged t
