@@ -8,16 +8,18 @@
 #include "util.h"
 
 /*
- * Prepares g to group batches for store(arg, ...). The caller frees it
- * with group_free once no thread uses it.
+ * Prepares g to group batches for store(arg, ...), with up to lanes groups
+ * in flight at once (1 to GROUP_MAX_LANES; anything else is taken as the
+ * nearest). The caller frees it with group_free once no thread uses it.
  */
 void
-group_init(struct group *g, group_store_fn store, void *arg)
+group_init(struct group *g, int lanes, group_store_fn store, void *arg)
 {
 	memset(g, 0, sizeof(*g));
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->flushed, NULL);
 	g->tail = &g->head;
+	g->lanes = lanes < 1 ? 1 : lanes > GROUP_MAX_LANES ? GROUP_MAX_LANES : lanes;
 	g->store = store;
 	g->arg = arg;
 }
@@ -28,7 +30,8 @@ group_free(struct group *g)
 {
 	if (g == NULL)
 		return;
-	util_buf_free(&g->json);
+	for (int i = 0; i < GROUP_MAX_LANES; i++)
+		util_buf_free(&g->lane[i].json);
 	pthread_cond_destroy(&g->flushed);
 	pthread_mutex_destroy(&g->lock);
 }
@@ -113,12 +116,12 @@ group_codes(const char *s, int *codes, int n)
 }
 
 /*
- * Takes the oldest waiting jobs into g->take, at most GROUP_MAX_JOBS and
+ * Takes the oldest waiting jobs into l->take, at most GROUP_MAX_JOBS and
  * about GROUP_MAX_BYTES of events (at least one job); the rest waits for
  * the next flush. Called with g->lock held. Returns how many it took.
  */
 static int
-take(struct group *g)
+take(struct group *g, struct group_lane *l)
 {
 	size_t	 bytes = 0;
 	int	 n = 0;
@@ -126,7 +129,8 @@ take(struct group *g)
 	while (g->head != NULL && n < GROUP_MAX_JOBS &&
 	    (n == 0 || bytes + g->head->len <= GROUP_MAX_BYTES)) {
 		bytes += g->head->len;
-		g->take[n++] = g->head;
+		g->head->taken = 1;
+		l->take[n++] = g->head;
 		g->head = g->head->next;
 	}
 	if (g->head == NULL)
@@ -136,77 +140,89 @@ take(struct group *g)
 
 /* Sets the answers of the n taken jobs from lo on to code. */
 static void
-answer_all(struct group *g, int lo, int n, int code)
+answer_all(struct group_lane *l, int lo, int n, int code)
 {
 	for (int i = lo; i < lo + n; i++)
-		g->codes[i] = code;
+		l->codes[i] = code;
 }
 
 /*
- * Stores the n taken jobs from lo on as one statement and puts their
- * answers in g->codes. A statement the database refused stored nothing,
+ * Stores the n jobs lane i took from lo on as one statement and puts their
+ * answers in its codes. A statement the database refused stored nothing,
  * so its jobs are split in two halves, each stored the same way, down to
  * the one job at fault; a statement whose outcome is unknown is never
  * repeated. Once the database is found down (*down set), the jobs left
- * are answered GROUP_DOWN without trying. The leader's alone, without
- * g->lock; recursion is at most log2(GROUP_MAX_JOBS) deep and makes at
+ * are answered GROUP_DOWN without trying. The lane's leader's alone,
+ * without g->lock; recursion is at most log2(GROUP_MAX_JOBS) deep and makes at
  * most 2n - 1 statements.
  */
 static void
-store_part(struct group *g, int lo, int n, int *down)
+store_part(struct group *g, int i, int lo, int n, int *down)
 {
+	struct group_lane	*l = &g->lane[i];
 	enum group_store	 rc;
 
 	if (*down) {
-		answer_all(g, lo, n, GROUP_DOWN);
+		answer_all(l, lo, n, GROUP_DOWN);
 		return;
 	}
-	group_json(&g->json, g->take + lo, n);
-	rc = g->store(g->arg, g->json.p, n, g->codes + lo);
-	g->statements++;
+	group_json(&l->json, l->take + lo, n);
+	rc = g->store(g->arg, i, l->json.p, n, l->codes + lo);
+	l->statements++;
 	switch (rc) {
 	case GROUP_STORE_OK:
 		return;
 	case GROUP_STORE_DATA:
 	case GROUP_STORE_ERROR:
 		if (n > 1) {
-			store_part(g, lo, n / 2, down);
-			store_part(g, lo + n / 2, n - n / 2, down);
+			store_part(g, i, lo, n / 2, down);
+			store_part(g, i, lo + n / 2, n - n / 2, down);
 		} else
-			g->codes[lo] = rc == GROUP_STORE_DATA ? GROUP_REFUSED : GROUP_FAILED;
+			l->codes[lo] = rc == GROUP_STORE_DATA ? GROUP_REFUSED : GROUP_FAILED;
 		return;
 	case GROUP_STORE_DOWN:
 		*down = 1;
-		answer_all(g, lo, n, GROUP_DOWN);
+		answer_all(l, lo, n, GROUP_DOWN);
 		return;
 	default:
-		answer_all(g, lo, n, GROUP_FAILED);
+		answer_all(l, lo, n, GROUP_FAILED);
 		return;
 	}
 }
 
 /*
- * The leader's part: takes a group, stores it with the lock released
- * (split where the database refuses it), hands out the answers and wakes
- * everyone waiting. Called and returns with g->lock held.
+ * The leader's part: takes the lowest free lane and a group, stores the
+ * group with the lock released (split where the database refuses it),
+ * hands out the answers and wakes everyone waiting. Called and returns
+ * with g->lock held, and a lane free.
  */
 static void
 flush(struct group *g)
 {
-	int	 n = take(g), down = 0;
+	int			 i = 0, n, down = 0;
+	struct group_lane	*l;
+	unsigned long long	 before;
 
-	g->flushing = 1;
+	while (g->busy & (1u << i))
+		i++;
+	l = &g->lane[i];
+	n = take(g, l);
+	g->busy |= 1u << i;
+	g->flushing++;
+	before = l->statements;
 	pthread_mutex_unlock(&g->lock);
-	store_part(g, 0, n, &down);
+	store_part(g, i, 0, n, &down);
 	pthread_mutex_lock(&g->lock);
 	/* Under the lock: once done is set, a submitter may return and its job be gone. */
-	for (int i = 0; i < n; i++) {
-		g->take[i]->code = g->codes[i];
-		g->take[i]->done = 1;
+	for (int j = 0; j < n; j++) {
+		l->take[j]->code = l->codes[j];
+		l->take[j]->done = 1;
 	}
 	g->groups++;
 	g->jobs += (unsigned long long)n;
-	g->flushing = 0;
+	g->statements += l->statements - before;
+	g->busy &= ~(1u << i);
+	g->flushing--;
 	pthread_cond_broadcast(&g->flushed);
 }
 
@@ -214,10 +230,11 @@ flush(struct group *g)
  * Stores job with whatever other jobs are waiting, as one group, and
  * returns its answer: the code store() gave it, or GROUP_DOWN,
  * GROUP_REFUSED or GROUP_FAILED when it was not stored (see group.h).
- * Blocks until the answer is there. A thread that finds no flush in progress
- * becomes the leader and flushes (its own job among the first taken, so
- * at most a few flushes before it is done); the others wait for the
- * leader's broadcast.
+ * Blocks until the answer is there. A thread whose job still waits and
+ * that finds a lane free becomes its leader and flushes (its own job
+ * among the first taken, so at most a few flushes before it is done); the
+ * others, and a thread whose job is in flight, wait for a leader's
+ * broadcast.
  */
 int
 group_submit(struct group *g, struct group_job *job)
@@ -226,13 +243,14 @@ group_submit(struct group *g, struct group_job *job)
 
 	job->len = strlen(job->events);
 	job->code = GROUP_FAILED;
+	job->taken = 0;
 	job->done = 0;
 	job->next = NULL;
 	pthread_mutex_lock(&g->lock);
 	*g->tail = job;
 	g->tail = &job->next;
 	while (!job->done) {
-		if (g->flushing)
+		if (job->taken || g->flushing == g->lanes)
 			pthread_cond_wait(&g->flushed, &g->lock);
 		else
 			flush(g);

@@ -1,13 +1,21 @@
 /*
  * group: group commit for sp-collect, in the manner of PostgreSQL's WAL
  * group commit. Request threads hand their validated batches to one
- * struct group; the first thread to find no flush in progress becomes the
- * leader, takes every batch waiting (up to GROUP_MAX_JOBS or about
- * GROUP_MAX_BYTES of events), stores them with one call of the store
- * function (one statement, so one transaction and one commit) and hands
- * each submitter its batch's answer. The others sleep meanwhile, and the
- * batches that arrive during a flush make up the next group, so groups
- * grow with the load by themselves while a lone request is stored at once.
+ * struct group; a thread whose batch waits and finds a lane free becomes
+ * that lane's leader, takes every batch waiting (up to GROUP_MAX_JOBS or
+ * about GROUP_MAX_BYTES of events), stores them with one call of the
+ * store function (one statement, so one transaction and one commit) and
+ * hands each submitter its batch's answer. The others sleep meanwhile,
+ * and the batches that arrive while every lane is flushing make up the
+ * next group, so groups grow with the load by themselves while a lone
+ * request is stored at once.
+ *
+ * A lane is one group in flight (for sp-collect, one database
+ * connection). With several, a group is stored while another is in the
+ * database, as with several processes of one lane each, but from one
+ * queue and with one copy of the process's memory. A leader takes the
+ * free lane with the lowest number, so a higher one is used only while
+ * the lower ones are busy (and sp-collect connects it only then).
  *
  * A group the database refuses (a statement error on a working
  * connection, so nothing of it was stored) is split in halves and each
@@ -32,6 +40,7 @@
 
 #define GROUP_MAX_JOBS	 256		/* batches in one statement at most */
 #define GROUP_MAX_BYTES	 (1 << 20)	/* events JSON in one statement, about */
+#define GROUP_MAX_LANES	 8		/* groups in flight at once, at most */
 
 /* A batch's answer when it was not stored (store codes are 0 or more). */
 #define GROUP_DOWN	 (-1)	/* the database is unavailable: retry later */
@@ -66,34 +75,43 @@ struct group_job {
 	/* group_submit's own. */
 	size_t			 len;		/* strlen(events) */
 	int			 code;
+	int			 taken;		/* by a leader: in flight */
 	int			 done;
 	struct group_job	*next;
 };
 
 /*
- * Stores a group: json is the NUL-terminated array of its n batches, in
- * one transaction. Returns GROUP_STORE_OK with codes[0..n-1] filled in,
- * or what went wrong (see enum group_store).
+ * Stores a group on lane (0 to the group's lanes - 1; no two calls at
+ * once on one lane): json is the NUL-terminated array of its n batches,
+ * in one transaction. Returns GROUP_STORE_OK with codes[0..n-1] filled
+ * in, or what went wrong (see enum group_store).
  */
-typedef enum group_store	(*group_store_fn)(void *arg, const char *json, int n, int *codes);
+typedef enum group_store	(*group_store_fn)(void *arg, int lane, const char *json, int n,
+				    int *codes);
+
+/* A lane's own, while its leader flushes. */
+struct group_lane {
+	struct util_buf		 json;		/* reused from one flush to the next */
+	struct group_job	*take[GROUP_MAX_JOBS];
+	int			 codes[GROUP_MAX_JOBS];
+	unsigned long long	 statements;	/* store calls, splits' included */
+};
 
 struct group {
-	pthread_mutex_t		 lock;		/* guards all below but the leader's */
+	pthread_mutex_t		 lock;		/* guards all below but the lanes' */
 	pthread_cond_t		 flushed;	/* broadcast at the end of each flush */
 	struct group_job	*head, **tail;	/* waiting, oldest first */
-	int			 flushing;
+	int			 lanes;		/* groups in flight at most */
+	int			 flushing;	/* lanes busy */
+	unsigned		 busy;		/* bit i: lane i is busy */
 	group_store_fn		 store;
 	void			*arg;
 	unsigned long long	 groups, jobs;	/* flushed so far, for the average size */
 	unsigned long long	 statements;	/* store calls, splits' included */
-
-	/* The leader's alone, while flushing is set. */
-	struct util_buf		 json;		/* reused from one flush to the next */
-	struct group_job	*take[GROUP_MAX_JOBS];
-	int			 codes[GROUP_MAX_JOBS];
+	struct group_lane	 lane[GROUP_MAX_LANES];
 };
 
-void	 group_init(struct group *, group_store_fn, void *);
+void	 group_init(struct group *, int, group_store_fn, void *);
 void	 group_free(struct group *);
 int	 group_submit(struct group *, struct group_job *);
 void	 group_json(struct util_buf *, struct group_job *const *, int);

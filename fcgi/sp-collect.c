@@ -17,11 +17,14 @@
  * process stores batches with group commit (group.c), as PostgreSQL's own
  * WAL does: SITEPULSE_COLLECT_THREADS request threads (default 32) take
  * turns on FCGX_Accept_r and each parses and checks its own request; a
- * thread with a batch to store queues it, and the first thread to find no
- * group in the database becomes the leader and stores every batch waiting
- * with one call of sitepulse.ingest_many() in autocommit. Batches that
- * arrive meanwhile form the next group, so groups grow with the load while
- * a lone request is stored at once. Each batch still gets its own answer,
+ * thread with a batch to store queues it, and a thread that finds one of
+ * the process's SITEPULSE_COLLECT_CONNECTIONS (default 2) database
+ * connections without a group becomes the leader and stores every batch
+ * waiting with one call of sitepulse.ingest_many() in autocommit on it.
+ * Batches that arrive while every connection has a group form the next
+ * group, so groups grow with the load while a lone request is stored at
+ * once. The lowest free connection is taken and each is opened on first
+ * use, so a quiet site's process holds one (and one PostgreSQL backend). Each batch still gets its own answer,
  * and that answer is sent only after its statement has committed, so no
  * acknowledged event can be lost. A group the database refuses stored
  * nothing and is split until the batch at fault stands alone (group.c):
@@ -33,8 +36,8 @@
  * and validated, the visitor's and the site's rate limits are taken, and
  * only then do the user-agent rules run, on at most the first UA_LEN_MAX
  * bytes of the header, so a flood of refused requests costs no
- * classification. The threads share one database connection (under
- * db_lock, and only one group is in flight at a time), the salt, the
+ * classification. The threads share the database connections (each
+ * under its db_lock, one group in flight on each), the salt, the
  * user-agent rules and their cache (each thread runs the rules with a
  * matcher of its own, outside any lock; ua.h) and the mmap'd rate limit
  * and metrics tables (lock-free). In staged mode a thread that has
@@ -103,8 +106,8 @@ struct collect {
 	pthread_mutex_t		 accept_lock;	/* one thread in FCGX_Accept_r at a time */
 	struct ua_db		*ua;		/* thread-safe with a matcher per thread */
 	struct geo_db		*geo;		/* read-only, shared (NULL: countries unknown) */
-	pthread_mutex_t		 db_lock;	/* guards db */
-	struct db		 db;
+	pthread_mutex_t		 db_lock[GROUP_MAX_LANES];	/* db_lock[i] guards db[i] */
+	struct db		 db[GROUP_MAX_LANES];	/* group lane i's, opened on first use; db[0] also the salt's and origins' */
 	pthread_mutex_t		 salt_lock;	/* guards salt and salt_day */
 	unsigned char		 salt[HASH_SALT_LEN];
 	long			 salt_day;	/* days since the epoch (UTC) of salt; -1 none */
@@ -177,10 +180,10 @@ salt_get(struct collect *c, unsigned char *salt, int *down)
 	*down = 0;
 	pthread_mutex_lock(&c->salt_lock);
 	if (day != c->salt_day) {
-		pthread_mutex_lock(&c->db_lock);
-		res = db_exec(&c->db, Q_SALT, 0, NULL);
-		*down = res == NULL && c->db.err == DB_DOWN;
-		pthread_mutex_unlock(&c->db_lock);
+		pthread_mutex_lock(&c->db_lock[0]);
+		res = db_exec(&c->db[0], Q_SALT, 0, NULL);
+		*down = res == NULL && c->db[0].err == DB_DOWN;
+		pthread_mutex_unlock(&c->db_lock[0]);
 		if (res != NULL)
 			bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 0), &n);
 		if (bytes != NULL && n == HASH_SALT_LEN) {
@@ -309,15 +312,15 @@ data_error(const char *sqlstate)
  * group.c needs to know, with codes[0] on success.
  */
 static enum group_store
-ingest_alone(struct collect *c, const char *json, int *codes)
+ingest_alone(struct collect *c, int lane, const char *json, int *codes)
 {
 	const char		*params[1] = { json };
-	struct db		*db = &c->db;
+	struct db		*db = &c->db[lane];
 	long long		 wait = (db->statement_timeout + (long long)db->timeout) * 1000;
 	PGresult		*res = NULL;
 	enum group_store	 rc;
 
-	pthread_mutex_lock(&c->db_lock);
+	pthread_mutex_lock(&c->db_lock[lane]);
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
 	    PQsendQueryParams(db->conn, sql[Q_INGEST_MANY], 1, NULL, params, NULL, NULL, 0))
 		res = db_await(db, wait);	/* NULL and closed when the connection is gone */
@@ -334,7 +337,7 @@ ingest_alone(struct collect *c, const char *json, int *codes)
 		    db->conn != NULL ? PQerrorMessage(db->conn) : "no connection\n");
 	}
 	PQclear(res);
-	pthread_mutex_unlock(&c->db_lock);
+	pthread_mutex_unlock(&c->db_lock[lane]);
 	return rc;
 }
 
@@ -349,7 +352,7 @@ ingest_alone(struct collect *c, const char *json, int *codes)
  * ingest_alone found.
  */
 static enum group_store
-ingest_many(void *arg, const char *json, int n, int *codes)
+ingest_many(void *arg, int lane, const char *json, int n, int *codes)
 {
 	struct collect		*c = arg;
 	const char		*params[1] = { json };
@@ -357,10 +360,10 @@ ingest_many(void *arg, const char *json, int n, int *codes)
 	enum group_store	 rc;
 	int			 down;
 
-	pthread_mutex_lock(&c->db_lock);
-	res = db_exec(&c->db, Q_INGEST_MANY, 1, params);
-	down = res == NULL && c->db.err == DB_DOWN;
-	pthread_mutex_unlock(&c->db_lock);
+	pthread_mutex_lock(&c->db_lock[lane]);
+	res = db_exec(&c->db[lane], Q_INGEST_MANY, 1, params);
+	down = res == NULL && c->db[lane].err == DB_DOWN;
+	pthread_mutex_unlock(&c->db_lock[lane]);
 	if (res != NULL) {
 		rc = ingest_codes(res, n, codes);
 		PQclear(res);
@@ -368,7 +371,7 @@ ingest_many(void *arg, const char *json, int n, int *codes)
 	}
 	if (down)
 		return GROUP_STORE_DOWN;
-	return n == 1 ? ingest_alone(c, json, codes) : GROUP_STORE_ERROR;
+	return n == 1 ? ingest_alone(c, lane, json, codes) : GROUP_STORE_ERROR;
 }
 
 /*
@@ -647,10 +650,10 @@ do_options(struct worker *w)
 		reply_error(w, 403, "origin missing or malformed", NULL);
 		return;
 	}
-	pthread_mutex_lock(&w->c->db_lock);
-	res = db_exec(&w->c->db, Q_ORIGIN, 1, params);
-	down = res == NULL && w->c->db.err == DB_DOWN;
-	pthread_mutex_unlock(&w->c->db_lock);
+	pthread_mutex_lock(&w->c->db_lock[0]);
+	res = db_exec(&w->c->db[0], Q_ORIGIN, 1, params);
+	down = res == NULL && w->c->db[0].err == DB_DOWN;
+	pthread_mutex_unlock(&w->c->db_lock[0]);
 	if (res == NULL) {
 		reply_db_error(w, down);
 		return;
@@ -748,15 +751,17 @@ collect_init(struct collect *c)
 	if (c->cfg.rate_visitor > 0 || c->cfg.rate_site > 0)
 		c->rl = ratelimit_open(c->cfg.rate_file);
 	c->ctr = counters_open(NULL, "sp-collect");
-	db_init(&c->db, "sp-collect", sql, Q__MAX, &c->cfg);
+	for (int i = 0; i < GROUP_MAX_LANES; i++) {
+		db_init(&c->db[i], "sp-collect", sql, Q__MAX, &c->cfg);
+		c->db[i].counters = c->ctr;
+		pthread_mutex_init(&c->db_lock[i], NULL);
+	}
 	db_init(&c->ddb, "sp-collect-drain", drain_sql, Q_DRAIN__MAX, &c->cfg);
-	c->db.counters = c->ctr;
 	c->ddb.counters = c->ctr;
 	pthread_mutex_init(&c->accept_lock, NULL);
-	pthread_mutex_init(&c->db_lock, NULL);
 	pthread_mutex_init(&c->salt_lock, NULL);
 	pthread_mutex_init(&c->drain_lock, NULL);
-	group_init(&c->group, ingest_many, c);
+	group_init(&c->group, c->cfg.collect_connections, ingest_many, c);
 	if (FCGX_Init() != 0)
 		return 0;
 	/*
@@ -778,14 +783,16 @@ static void
 collect_free(struct collect *c)
 {
 	group_free(&c->group);
-	db_close(&c->db);
+	for (int i = 0; i < GROUP_MAX_LANES; i++) {
+		db_close(&c->db[i]);
+		pthread_mutex_destroy(&c->db_lock[i]);
+	}
 	db_close(&c->ddb);
 	ua_db_free(c->ua);
 	geo_close(c->geo);
 	ratelimit_close(c->rl);
 	counters_close(c->ctr);
 	pthread_mutex_destroy(&c->accept_lock);
-	pthread_mutex_destroy(&c->db_lock);
 	pthread_mutex_destroy(&c->salt_lock);
 	pthread_mutex_destroy(&c->drain_lock);
 }

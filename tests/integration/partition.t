@@ -17,7 +17,6 @@ import os
 import re
 import secrets
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -94,49 +93,6 @@ class Relay:
                 x.close()
             except OSError:
                 pass
-
-
-def fcgi_request(path, params, body, timeout):
-    """One FastCGI responder request on unix socket path; returns (status, seconds)."""
-    def record(t, content):
-        return struct.pack(">BBHHBx", 1, t, 1, len(content), 0) + content
-
-    def pair(k, v):
-        k, v = k.encode(), v.encode()
-        enc = b""
-        for x in (k, v):
-            enc += struct.pack(">B", len(x)) if len(x) < 128 else struct.pack(">I", len(x) | 0x80000000)
-        return enc + k + v
-
-    t0 = time.monotonic()
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(timeout)
-    s.connect(path)
-    msg = record(1, struct.pack(">HB5x", 1, 0))
-    msg += record(4, b"".join(pair(k, v) for k, v in params.items())) + record(4, b"")
-    msg += record(5, body) + record(5, b"")
-    s.sendall(msg)
-    out = b""
-    try:
-        while True:
-            head = s.recv(8, socket.MSG_WAITALL)
-            if len(head) < 8:
-                break
-            _, t, _, clen, plen = struct.unpack(">BBHHB", head[:7])
-            content = s.recv(clen + plen, socket.MSG_WAITALL)[:clen] if clen + plen else b""
-            if t == 6:
-                out += content
-            elif t == 3:
-                break
-    except socket.timeout:
-        return None, time.monotonic() - t0
-    finally:
-        s.close()
-    status = 200
-    for line in out.split(b"\r\n\r\n")[0].split(b"\r\n"):
-        if line.lower().startswith(b"status:"):
-            status = int(line.split()[1])
-    return status, time.monotonic() - t0
 
 
 def main():

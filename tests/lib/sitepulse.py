@@ -76,6 +76,8 @@ import operator
 import os
 import re
 import shutil
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -87,7 +89,7 @@ __all__ = [
     "plan", "ok", "is_", "isnt", "like", "cmp_ok", "diag", "note", "bail_out", "done_testing",
     "Response", "request", "get", "post", "post_collect",
     "PsqlError", "psql", "psql_value", "wait_for",
-    "SERVER", "stack", "web_pids", "worker_pids", "stop_program",
+    "SERVER", "stack", "web_pids", "worker_pids", "stop_program", "fcgi_request",
 ]
 
 BASE = os.environ.get("SP_BASE", "http://127.0.0.1:8080").rstrip("/")
@@ -407,3 +409,46 @@ def stop_program(proc, tmp, name):
     except OSError:
         pass
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fcgi_request(path, params, body, timeout):
+    """One FastCGI responder request on unix socket path; returns (status, seconds)."""
+    def record(t, content):
+        return struct.pack(">BBHHBx", 1, t, 1, len(content), 0) + content
+
+    def pair(k, v):
+        k, v = k.encode(), v.encode()
+        enc = b""
+        for x in (k, v):
+            enc += struct.pack(">B", len(x)) if len(x) < 128 else struct.pack(">I", len(x) | 0x80000000)
+        return enc + k + v
+
+    t0 = time.monotonic()
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(timeout)
+    s.connect(path)
+    msg = record(1, struct.pack(">HB5x", 1, 0))
+    msg += record(4, b"".join(pair(k, v) for k, v in params.items())) + record(4, b"")
+    msg += record(5, body) + record(5, b"")
+    s.sendall(msg)
+    out = b""
+    try:
+        while True:
+            head = s.recv(8, socket.MSG_WAITALL)
+            if len(head) < 8:
+                break
+            _, t, _, clen, plen = struct.unpack(">BBHHB", head[:7])
+            content = s.recv(clen + plen, socket.MSG_WAITALL)[:clen] if clen + plen else b""
+            if t == 6:
+                out += content
+            elif t == 3:
+                break
+    except socket.timeout:
+        return None, time.monotonic() - t0
+    finally:
+        s.close()
+    status = 200
+    for line in out.split(b"\r\n\r\n")[0].split(b"\r\n"):
+        if line.lower().startswith(b"status:"):
+            status = int(line.split()[1])
+    return status, time.monotonic() - t0

@@ -1,8 +1,8 @@
 /*
  * Tests of fcgi/group.c: the group's JSON (string escaping, nulls, the
  * events copied verbatim), the strict parse of ingest_many()'s int[],
- * group_submit under many threads with a stand-in store function, and the
- * split of a group the database refuses (issue 13: one poisoned batch
+ * group_submit under many threads with a stand-in store function, with one
+ * lane and several, and the split of a group the database refuses (issue 13: one poisoned batch
  * failed its whole group, and every batch in it was answered 503).
  */
 #include <pthread.h>
@@ -152,12 +152,13 @@ struct fake {
 };
 
 static enum group_store
-fake_store(void *arg, const char *json, int n, int *codes)
+fake_store(void *arg, int lane, const char *json, int n, int *codes)
 {
 	struct fake		*f = arg;
 	struct json_object	*root = json_tokener_parse(json), *o, *v;
 	int			 fail = 0;
 
+	(void)lane;
 	usleep(200);		/* a statement takes a while: let the next group form */
 	pthread_mutex_lock(&f->lock);
 	f->calls++;
@@ -210,7 +211,7 @@ submit_loop(void *arg)
 }
 
 static void
-test_submit(void)
+test_submit(int lanes)
 {
 	struct group		 g;
 	struct fake		 f = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, 0 };
@@ -219,7 +220,7 @@ test_submit(void)
 	struct group_job	 job;
 	int			 wrong = 0;
 
-	group_init(&g, fake_store, &f);
+	group_init(&g, lanes, fake_store, &f);
 	for (int i = 0; i < THREADS; i++) {
 		s[i].g = &g;
 		s[i].id = i;
@@ -230,7 +231,7 @@ test_submit(void)
 		pthread_join(t[i], NULL);
 		wrong += s[i].wrong;
 	}
-	ok(wrong == 0, "every job got its own answer (%d wrong)", wrong);
+	ok(wrong == 0, "%d lanes: every job got its own answer (%d wrong)", lanes, wrong);
 	ok(f.bad == 0, "every group was valid JSON of the right length");
 	ok(f.jobs == THREADS * ROUNDS, "every job stored once (%d)", f.jobs);
 	ok(f.calls < THREADS * ROUNDS, "jobs were grouped: %d calls, biggest group %d, average %.1f",
@@ -250,6 +251,110 @@ test_submit(void)
 	group_free(NULL);
 }
 
+/*
+ * Lanes: never two statements at once on one lane; several lanes in
+ * flight together under load; the lowest free lane taken, so a lone job
+ * always goes to lane 0.
+ */
+struct lanes {
+	pthread_mutex_t	 lock;
+	int		 in[GROUP_MAX_LANES], calls[GROUP_MAX_LANES];
+	int		 twice, most;
+};
+
+static enum group_store
+lane_store(void *arg, int lane, const char *json, int n, int *codes)
+{
+	struct lanes	*l = arg;
+	int		 now = 0;
+
+	(void)json;
+	pthread_mutex_lock(&l->lock);
+	if (l->in[lane]++ > 0)
+		l->twice++;
+	for (int i = 0; i < GROUP_MAX_LANES; i++)
+		now += l->in[i];
+	if (now > l->most)
+		l->most = now;
+	l->calls[lane]++;
+	pthread_mutex_unlock(&l->lock);
+	usleep(300);
+	for (int i = 0; i < n; i++)
+		codes[i] = 0;
+	pthread_mutex_lock(&l->lock);
+	l->in[lane]--;
+	pthread_mutex_unlock(&l->lock);
+	return GROUP_STORE_OK;
+}
+
+static void *
+lane_loop(void *arg)
+{
+	struct group		*g = arg;
+	struct group_job	 job;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		memset(&job, 0, sizeof(job));
+		job.site = "s";
+		job.browser = job.os = "O";
+		job.events = "[]";
+		group_submit(g, &job);
+	}
+	return NULL;
+}
+
+static void
+test_lanes(void)
+{
+	static struct group	 g;
+	static struct lanes	 l;
+	pthread_t		 t[THREADS];
+	struct group_job	 job;
+
+	memset(&l, 0, sizeof(l));
+	pthread_mutex_init(&l.lock, NULL);
+	group_init(&g, 3, lane_store, &l);
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, lane_loop, &g);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	ok(l.twice == 0, "3 lanes: never two statements at once on one lane");
+	ok(l.most >= 2 && l.most <= 3, "groups in flight together: %d at most (lanes 0-2 stored %d, %d, %d)",
+	    l.most, l.calls[0], l.calls[1], l.calls[2]);
+	ok(l.calls[3] == 0, "no lane past the third");
+	ok(g.jobs == THREADS * ROUNDS && g.flushing == 0 && g.busy == 0, "every job stored, no lane left busy");
+	memset(&l.calls, 0, sizeof(l.calls));
+	for (int i = 0; i < 5; i++) {
+		memset(&job, 0, sizeof(job));
+		job.site = "s";
+		job.browser = job.os = "O";
+		job.events = "[]";
+		group_submit(&g, &job);
+	}
+	ok(l.calls[0] == 5 && l.calls[1] == 0, "one job at a time goes to lane 0 (%d, %d)",
+	    l.calls[0], l.calls[1]);
+	/* Lanes 0 and 2 busy (as if their leaders were in the database): lane 1 is next. */
+	g.busy = 5;
+	g.flushing = 2;
+	memset(&job, 0, sizeof(job));
+	job.site = "s";
+	job.browser = job.os = "O";
+	job.events = "[]";
+	group_submit(&g, &job);
+	ok(l.calls[1] == 1 && l.calls[0] == 5 && l.calls[2] == 0, "with lanes 0 and 2 busy, lane 1 is taken");
+	ok(g.busy == 5 && g.flushing == 2, "and freed again");
+	g.busy = 0;
+	g.flushing = 0;
+	group_free(&g);
+	group_init(&g, 0, lane_store, &l);
+	ok(g.lanes == 1, "0 lanes are taken as 1");
+	group_free(&g);
+	group_init(&g, 99, lane_store, &l);
+	ok(g.lanes == GROUP_MAX_LANES, "99 lanes are taken as GROUP_MAX_LANES");
+	group_free(&g);
+	pthread_mutex_destroy(&l.lock);
+}
+
 /* The byte cap: jobs past about GROUP_MAX_BYTES of events wait for the next flush. */
 static void
 test_cap(void)
@@ -261,7 +366,7 @@ test_cap(void)
 
 	memset(big, 'x', GROUP_MAX_BYTES / 2 + 2);
 	big[GROUP_MAX_BYTES / 2 + 2] = '\0';
-	group_init(&g, fake_store, NULL);
+	group_init(&g, 1, fake_store, NULL);
 	for (int i = 0; i < 3; i++) {
 		memset(&jobs[i], 0, sizeof(jobs[i]));
 		jobs[i].events = big;
@@ -269,10 +374,11 @@ test_cap(void)
 		*g.tail = &jobs[i];
 		g.tail = &jobs[i].next;
 	}
-	n = take(&g);
+	n = take(&g, &g.lane[0]);
 	ok(n == 1, "a second half-megabyte job waits (%d taken)", n);
-	n = take(&g);
-	ok(n == 1 && take(&g) == 1 && take(&g) == 0, "then one at a time, then none");
+	n = take(&g, &g.lane[0]);
+	ok(n == 1 && take(&g, &g.lane[0]) == 1 && take(&g, &g.lane[0]) == 0,
+	    "then one at a time, then none");
 	ok(g.tail == &g.head, "tail reset when empty");
 	group_free(&g);
 	free(big);
@@ -299,7 +405,7 @@ struct db {
 };
 
 static enum group_store
-db_store(void *arg, const char *json, int n, int *codes)
+db_store(void *arg, int lane, const char *json, int n, int *codes)
 {
 	struct db		*d = arg;
 	struct json_object	*root = json_tokener_parse(json), *v;
@@ -307,6 +413,7 @@ db_store(void *arg, const char *json, int n, int *codes)
 	const char		*site;
 	int			 k;
 
+	(void)lane;
 	if (d->delay_us > 0)
 		usleep((useconds_t)d->delay_us);
 	pthread_mutex_lock(&d->lock);
@@ -401,7 +508,7 @@ test_split(void)
 	for (size_t r = 0; r < sizeof(t) / sizeof(t[0]); r++) {
 		memset(&d, 0, sizeof(d));
 		pthread_mutex_init(&d.lock, NULL);
-		group_init(&g, db_store, &d);
+		group_init(&g, 1, db_store, &d);
 		for (int i = 0; i < t[r].n; i++)
 			sites[i] = NULL;
 		for (int i = 0; i < t[r].nat; i++)
@@ -444,7 +551,7 @@ test_split_down(void)
 	d.down_at = 3;			/* the whole group, its first half (stored), then down */
 	d.after = GROUP_STORE_DOWN;
 	sites[20] = "data";
-	group_init(&g, db_store, &d);
+	group_init(&g, 1, db_store, &d);
 	run_group(&g, jobs, names, sites, 32);
 	for (int i = 0; i < 32; i++) {
 		if (jobs[i].code == GROUP_DOWN)
@@ -498,7 +605,7 @@ post_loop(void *arg)
 }
 
 static void
-test_split_threads(void)
+test_split_threads(int lanes)
 {
 	static struct group	 g;
 	static struct db	 d;
@@ -509,7 +616,7 @@ test_split_threads(void)
 	memset(&d, 0, sizeof(d));
 	pthread_mutex_init(&d.lock, NULL);
 	d.delay_us = 200;
-	group_init(&g, db_store, &d);
+	group_init(&g, lanes, db_store, &d);
 	for (int i = 0; i < POSTERS; i++) {
 		p[i].g = &g;
 		p[i].id = i;
@@ -526,8 +633,8 @@ test_split_threads(void)
 		else
 			once += d.stored[k] == 1;
 	}
-	ok(wrong == 0, "%d threads, poisoned jobs among them: every job got its answer (%d wrong)",
-	    POSTERS, wrong);
+	ok(wrong == 0, "%d threads, %d lanes, poisoned jobs among them: every job got its answer "
+	    "(%d wrong)", POSTERS, lanes, wrong);
 	ok(once == POSTERS * POSTS - POSTERS * POSTS / 16 && bad == 0,
 	    "every good job stored exactly once (%d), no poisoned one (%d)", once, bad);
 	ok(g.groups < POSTERS * POSTS / 2, "jobs were grouped: %llu groups, %d statements",
@@ -542,10 +649,13 @@ main(void)
 	test_escape();
 	test_json();
 	test_codes();
-	test_submit();
+	test_submit(1);
+	test_submit(2);
+	test_lanes();
 	test_cap();
 	test_split();
 	test_split_down();
-	test_split_threads();
+	test_split_threads(1);
+	test_split_threads(3);
 	return done_testing();
 }
