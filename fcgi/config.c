@@ -60,6 +60,7 @@ config_load(struct sp_config *c)
 	c->rate_site = config_int("SITEPULSE_RATE_SITE", 0, 0, 2000000000);
 	c->collect_threads = config_int("SITEPULSE_COLLECT_THREADS", 32, 1, 64);
 	c->collect_connections = config_int("SITEPULSE_COLLECT_CONNECTIONS", 2, 1, 8);
+	c->collect_idle = config_int("SITEPULSE_COLLECT_IDLE", 60, 1, 86400);
 	c->db_timeout = config_int("SITEPULSE_DB_TIMEOUT", 10, 1, 3600);
 	c->statement_timeout = config_int("SITEPULSE_STATEMENT_TIMEOUT", 30, 1, 86400);
 	c->maintain_every = config_int("SITEPULSE_MAINTAIN_EVERY", 300, 0, 86400);

@@ -16,6 +16,7 @@ struct sp_config {
 	int		 rate_site;		/* SITEPULSE_RATE_SITE, events a minute per site (0 = off) */
 	int		 collect_threads;	/* SITEPULSE_COLLECT_THREADS, sp-collect's request threads (default 32) */
 	int		 collect_connections;	/* SITEPULSE_COLLECT_CONNECTIONS, its groups in flight at once (default 2) */
+	int		 collect_idle;		/* SITEPULSE_COLLECT_IDLE, s a connection past the first may stay unused (60) */
 	int		 db_timeout;		/* SITEPULSE_DB_TIMEOUT, seconds a dead database link may hold a call (default 10) */
 	int		 statement_timeout;	/* SITEPULSE_STATEMENT_TIMEOUT, seconds (default 30) */
 	int		 maintain_every;	/* SITEPULSE_MAINTAIN_EVERY, seconds between sp-live's maintenance ticks (0 = off) */

@@ -24,7 +24,9 @@
  * Batches that arrive while every connection has a group form the next
  * group, so groups grow with the load while a lone request is stored at
  * once. The lowest free connection is taken and each is opened on first
- * use, so a quiet site's process holds one (and one PostgreSQL backend). Each batch still gets its own answer,
+ * use, and one past the first is closed after SITEPULSE_COLLECT_IDLE
+ * seconds unused, so a quiet site's process holds one (and one PostgreSQL
+ * backend). Each batch still gets its own answer,
  * and that answer is sent only after its statement has committed, so no
  * acknowledged event can be lost. A group the database refuses stored
  * nothing and is split until the batch at fault stands alone (group.c):
@@ -106,8 +108,9 @@ struct collect {
 	pthread_mutex_t		 accept_lock;	/* one thread in FCGX_Accept_r at a time */
 	struct ua_db		*ua;		/* thread-safe with a matcher per thread */
 	struct geo_db		*geo;		/* read-only, shared (NULL: countries unknown) */
-	pthread_mutex_t		 db_lock[GROUP_MAX_LANES];	/* db_lock[i] guards db[i] */
+	pthread_mutex_t		 db_lock[GROUP_MAX_LANES];	/* db_lock[i] guards db[i] and used_ms[i] */
 	struct db		 db[GROUP_MAX_LANES];	/* group lane i's, opened on first use; db[0] also the salt's and origins' */
+	long long		 used_ms[GROUP_MAX_LANES];	/* when lane i last stored a group (util_now_ms) */
 	pthread_mutex_t		 salt_lock;	/* guards salt and salt_day */
 	unsigned char		 salt[HASH_SALT_LEN];
 	long			 salt_day;	/* days since the epoch (UTC) of salt; -1 none */
@@ -342,6 +345,28 @@ ingest_alone(struct collect *c, int lane, const char *json, int *codes)
 }
 
 /*
+ * Closes the connection of every lane past the first that has stored no
+ * group for SITEPULSE_COLLECT_IDLE seconds, so that a burst's second
+ * connection (and its PostgreSQL backend, about 10 MB) does not outlive
+ * it. Called by lane 0 after each of its groups; a lane in use is left
+ * alone (its lock is taken), and one closed is opened again by its next
+ * group, which is not counted as a reconnect.
+ */
+static void
+close_idle_lanes(struct collect *c, long long now)
+{
+	for (int i = 1; i < c->cfg.collect_connections; i++) {
+		if (pthread_mutex_trylock(&c->db_lock[i]) != 0)
+			continue;
+		if (c->db[i].conn != NULL && now - c->used_ms[i] >= c->cfg.collect_idle * 1000LL) {
+			db_close(&c->db[i]);
+			c->db[i].connects = 0;
+		}
+		pthread_mutex_unlock(&c->db_lock[i]);
+	}
+}
+
+/*
  * Stores a group for the group commit: one call of ingest_many() with the
  * group's JSON, on the shared connection, in one transaction. Returns
  * GROUP_STORE_OK with codes[0..n-1] filled in; GROUP_STORE_DOWN when the
@@ -363,7 +388,10 @@ ingest_many(void *arg, int lane, const char *json, int n, int *codes)
 	pthread_mutex_lock(&c->db_lock[lane]);
 	res = db_exec(&c->db[lane], Q_INGEST_MANY, 1, params);
 	down = res == NULL && c->db[lane].err == DB_DOWN;
+	c->used_ms[lane] = util_now_ms();
 	pthread_mutex_unlock(&c->db_lock[lane]);
+	if (lane == 0)
+		close_idle_lanes(c, util_now_ms());
 	if (res != NULL) {
 		rc = ingest_codes(res, n, codes);
 		PQclear(res);

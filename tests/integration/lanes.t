@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """sp-collect's database connections (SITEPULSE_COLLECT_CONNECTIONS, group
 lanes in fcgi/group.h): a quiet process holds one, a second is opened only
-while the first is storing a group, and never more than the setting.
+while the first is storing a group, never more than the setting, and the
+second is closed once unused for SITEPULSE_COLLECT_IDLE seconds.
 
 Starts an sp-collect of its own under spawn-fcgi with two connections,
 logging in as a role of the test's own that is a member of
@@ -12,7 +13,8 @@ on the site's day in site_days, which every batch of the site updates:
 the first batch's group waits on it in the database; a second batch,
 arriving while the first connection is busy, opens the second and waits
 too; a third finds both busy and waits in the process, opening nothing.
-Once the lock goes, all three are stored, once each.
+Once the lock goes, all three are stored, once each. A batch a second
+later (the test's SITEPULSE_COLLECT_IDLE) closes the second connection.
 """
 import os
 import secrets
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sitepulse import *  # noqa: E402,F403
@@ -47,6 +50,7 @@ def main():
         "PGUSER": ROLE,
         "SITEPULSE_COLLECT_THREADS": "8",
         "SITEPULSE_COLLECT_CONNECTIONS": "2",
+        "SITEPULSE_COLLECT_IDLE": "1",
         "SITEPULSE_RATE_FILE": os.path.join(tmp, "rate"),
         "SITEPULSE_METRICS_FILE": os.path.join(tmp, "metrics"),
     })
@@ -101,6 +105,13 @@ def main():
         is_([answers.get(n) for n in (4, 5, 6)], [204] * 3, "once the lock goes, the three are answered 204")
         is_(psql_value("SELECT count(*) FROM sitepulse.events e JOIN sitepulse.sites s ON s.id = e.site_id"
                        " WHERE s.key = :'k'", k=SITE), "6", "and every batch is stored once")
+        is_(backends(), 2, "both connections stay open meanwhile")
+
+        time.sleep(1.2)
+        post(7)
+        is_(answers.get(7), 204, "a batch after a second unused is stored")
+        ok(wait_for(lambda: backends() == 1, timeout=5),
+           "on the first connection, which closes the second (SITEPULSE_COLLECT_IDLE=1)")
     finally:
         if holder is not None and holder.poll() is None:
             holder.kill()
