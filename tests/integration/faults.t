@@ -165,10 +165,14 @@ def kill_workers(acked):
         except ProcessLookupError:
             pass
         time.sleep(rng.uniform(0.3, 1.5))
-    back = sp.wait_for(lambda: len(collect_pids()) >= len(before) or None, timeout=60, interval=0.3)
     # lighttpd starts a replacement when it next routes a request to the dead
-    # one, mod_fcgid when all live ones are busy, multiwatch at once.
-    check(back, "killed workers are replaced (%d processes again)" % len(before),
+    # one, multiwatch at once: as many processes as before. mod_fcgid starts
+    # one only when all live ones are busy, so the count need not come back
+    # to what a heavier load before this test left (group.t's 48 clients
+    # leave a dozen): there, the load going on below is the proof.
+    want = 1 if sp.SERVER == "apache-fcgid" else len(before)
+    back = sp.wait_for(lambda: len(collect_pids()) >= want or None, timeout=60, interval=0.3)
+    check(back, "killed workers are replaced (%d processes again, %d before)" % (want, len(before)),
           sorted(collect_pids()))
     check(sp.wait_for(lambda: probe().status == 204, timeout=30), "collect stores after the kills")
     check(wait_progress(acked, 3), "the load is acknowledged after the kills")
