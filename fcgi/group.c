@@ -153,8 +153,8 @@ answer_all(struct group_lane *l, int lo, int n, int code)
  * the one job at fault; a statement whose outcome is unknown is never
  * repeated. Once the database is found down (*down set), the jobs left
  * are answered GROUP_DOWN without trying. The lane's leader's alone,
- * without g->lock; recursion is at most log2(GROUP_MAX_JOBS) deep and makes at
- * most 2n - 1 statements.
+ * without g->lock; recursion is at most log2(GROUP_MAX_JOBS) deep and
+ * makes at most 2n - 1 statements.
  */
 static void
 store_part(struct group *g, int i, int lo, int n, int *down)

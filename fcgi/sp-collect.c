@@ -26,10 +26,10 @@
  * once. The lowest free connection is taken and each is opened on first
  * use, and one past the first is closed after SITEPULSE_COLLECT_IDLE
  * seconds unused, so a quiet site's process holds one (and one PostgreSQL
- * backend). Each batch still gets its own answer,
- * and that answer is sent only after its statement has committed, so no
- * acknowledged event can be lost. A group the database refuses stored
- * nothing and is split until the batch at fault stands alone (group.c):
+ * backend). Each batch still gets its own answer, and that answer is sent
+ * only after its statement has committed, so no acknowledged event can be
+ * lost. A group the database refuses stored nothing and is split until
+ * the batch at fault stands alone (group.c):
  * the others are stored once and answered 204, and that batch alone gets
  * 400 (its data) or 500. 503 means the database is unavailable (no
  * connection, or lost during the statement), nothing else.
@@ -108,9 +108,14 @@ struct collect {
 	pthread_mutex_t		 accept_lock;	/* one thread in FCGX_Accept_r at a time */
 	struct ua_db		*ua;		/* thread-safe with a matcher per thread */
 	struct geo_db		*geo;		/* read-only, shared (NULL: countries unknown) */
-	pthread_mutex_t		 db_lock[GROUP_MAX_LANES];	/* db_lock[i] guards db[i] and used_ms[i] */
-	struct db		 db[GROUP_MAX_LANES];	/* group lane i's, opened on first use; db[0] also the salt's and origins' */
-	long long		 used_ms[GROUP_MAX_LANES];	/* when lane i last stored a group (util_now_ms) */
+	/*
+	 * Group lane i's connection, opened on first use (db[0] also serves
+	 * the salt and the origins), when it last stored a group
+	 * (util_now_ms), and the lock that guards both.
+	 */
+	struct db		 db[GROUP_MAX_LANES];
+	long long		 used_ms[GROUP_MAX_LANES];
+	pthread_mutex_t		 db_lock[GROUP_MAX_LANES];
 	pthread_mutex_t		 salt_lock;	/* guards salt and salt_day */
 	unsigned char		 salt[HASH_SALT_LEN];
 	long			 salt_day;	/* days since the epoch (UTC) of salt; -1 none */
@@ -310,8 +315,8 @@ data_error(const char *sqlstate)
  * more, to tell bad data from other errors: db_exec keeps no failed
  * result, so no SQLSTATE. The failed statement stored nothing, so this
  * stores the batch at most once; a passing error (a deadlock, say) may
- * well not happen again. Runs unprepared on the shared connection, under
- * db_lock, with db_exec's answer deadline (db_await). Returns what
+ * well not happen again. Runs unprepared on the lane's connection, under
+ * its db_lock, with db_exec's answer deadline (db_await). Returns what
  * group.c needs to know, with codes[0] on success.
  */
 static enum group_store
@@ -368,7 +373,7 @@ close_idle_lanes(struct collect *c, long long now)
 
 /*
  * Stores a group for the group commit: one call of ingest_many() with the
- * group's JSON, on the shared connection, in one transaction. Returns
+ * group's JSON, on lane's connection, in one transaction. Returns
  * GROUP_STORE_OK with codes[0..n-1] filled in; GROUP_STORE_DOWN when the
  * database cannot be reached or the connection was lost (the outcome is
  * unknown, and a client's retry with the same batch id is stored once
