@@ -389,14 +389,15 @@ ingest_many(void *arg, int lane, const char *json, int n, int *codes)
 	PGresult		*res;
 	enum group_store	 rc;
 	int			 down;
+	long long		 now;
 
 	pthread_mutex_lock(&c->db_lock[lane]);
 	res = db_exec(&c->db[lane], Q_INGEST_MANY, 1, params);
 	down = res == NULL && c->db[lane].err == DB_DOWN;
-	c->used_ms[lane] = util_now_ms();
+	c->used_ms[lane] = now = util_now_ms();
 	pthread_mutex_unlock(&c->db_lock[lane]);
 	if (lane == 0)
-		close_idle_lanes(c, util_now_ms());
+		close_idle_lanes(c, now);
 	if (res != NULL) {
 		rc = ingest_codes(res, n, codes);
 		PQclear(res);
