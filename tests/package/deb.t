@@ -230,14 +230,18 @@ def start_server(cmd, env, port, log):
     return proc
 
 
-def stop_server(proc):
-    """Stops a server as its init script would (TERM to the main process,
-    which ends its children and FastCGI programs), then anything of its
-    session that is left."""
+def stop_server(proc, sig=signal.SIGTERM):
+    """Stops a server as its systemd unit would, then anything of its
+    session that is left. lighttpd.service has systemd send TERM to the
+    main process, which ends its children and FastCGI programs;
+    apache2.service runs `apachectl graceful-stop` (sig SIGWINCH), which
+    lets the requests in flight finish. TERM would drop them, and Apache
+    2.4's event MPM can then crash a child that is closing a connection
+    at that moment (AH00052 "exit signal Segmentation fault")."""
     if not proc:
         return
     if proc.poll() is None:
-        proc.terminate()
+        proc.send_signal(sig)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -332,7 +336,7 @@ IncludeOptional /etc/apache2/conf-enabled/*.conf
         if proc:
             exercise("Apache mod_fcgid", port, pg)
     finally:
-        stop_server(proc)
+        stop_server(proc, signal.SIGWINCH)
         err = open(os.path.join(d, "log", "error.log")).read() if os.path.exists(os.path.join(d, "log", "error.log")) else ""
         crashes = [l for l in err.splitlines() if re.search(r"segfault|exit signal|AddressSanitizer", l)]
         ok(not crashes, "Apache: no crash in its error log" + "".join("\n  " + l for l in crashes[:5]))
