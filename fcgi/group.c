@@ -17,7 +17,6 @@ group_init(struct group *g, int lanes, group_store_fn store, void *arg)
 {
 	memset(g, 0, sizeof(*g));
 	pthread_mutex_init(&g->lock, NULL);
-	pthread_cond_init(&g->flushed, NULL);
 	g->tail = &g->head;
 	g->lanes = lanes < 1 ? 1 : lanes > GROUP_MAX_LANES ? GROUP_MAX_LANES : lanes;
 	g->store = store;
@@ -32,7 +31,6 @@ group_free(struct group *g)
 		return;
 	for (int i = 0; i < GROUP_MAX_LANES; i++)
 		util_buf_free(&g->lane[i].json);
-	pthread_cond_destroy(&g->flushed);
 	pthread_mutex_destroy(&g->lock);
 }
 
@@ -191,10 +189,21 @@ store_part(struct group *g, int i, int lo, int n, int *down)
 }
 
 /*
+ * While a lane is free and batches wait, wakes the thread of the oldest to
+ * lead it. Called with g->lock held.
+ */
+static void
+wake_leader(struct group *g)
+{
+	if (g->head != NULL && g->flushing < g->lanes)
+		pthread_cond_signal(&g->head->wake);
+}
+
+/*
  * The leader's part: takes the lowest free lane and a group, stores the
  * group with the lock released (split where the database refuses it),
- * hands out the answers and wakes everyone waiting. Called and returns
- * with g->lock held, and a lane free.
+ * hands out the answers and wakes the group's threads, and a leader for
+ * what waits. Called and returns with g->lock held, and a lane free.
  */
 static void
 flush(struct group *g)
@@ -209,6 +218,8 @@ flush(struct group *g)
 	n = take(g, l);
 	g->busy |= 1u << i;
 	g->flushing++;
+	/* More than one group's worth waits: another free lane takes the rest. */
+	wake_leader(g);
 	before = l->statements;
 	pthread_mutex_unlock(&g->lock);
 	store_part(g, i, 0, n, &down);
@@ -217,13 +228,14 @@ flush(struct group *g)
 	for (int j = 0; j < n; j++) {
 		l->take[j]->code = l->codes[j];
 		l->take[j]->done = 1;
+		pthread_cond_signal(&l->take[j]->wake);
 	}
 	g->groups++;
 	g->jobs += (unsigned long long)n;
 	g->statements += l->statements - before;
 	g->busy &= ~(1u << i);
 	g->flushing--;
-	pthread_cond_broadcast(&g->flushed);
+	wake_leader(g);
 }
 
 /*
@@ -233,8 +245,9 @@ flush(struct group *g)
  * Blocks until the answer is there. A thread whose job still waits and
  * that finds a lane free becomes its leader and flushes (its own job
  * among the first taken, so at most a few flushes before it is done); the
- * others, and a thread whose job is in flight, wait for a leader's
- * broadcast.
+ * others, and a thread whose job is in flight, sleep until a leader
+ * answers them or wakes them to lead. A thread woken to lead whose job
+ * another leader took meanwhile passes the turn on to the oldest waiting.
  */
 int
 group_submit(struct group *g, struct group_job *job)
@@ -246,16 +259,22 @@ group_submit(struct group *g, struct group_job *job)
 	job->taken = 0;
 	job->done = 0;
 	job->next = NULL;
+	pthread_cond_init(&job->wake, NULL);
 	pthread_mutex_lock(&g->lock);
 	*g->tail = job;
 	g->tail = &job->next;
 	while (!job->done) {
-		if (job->taken || g->flushing == g->lanes)
-			pthread_cond_wait(&g->flushed, &g->lock);
-		else
+		if (!job->taken && g->flushing < g->lanes) {
 			flush(g);
+			continue;
+		}
+		if (job->taken)
+			wake_leader(g);
+		g->sleeps++;
+		pthread_cond_wait(&job->wake, &g->lock);
 	}
 	code = job->code;
 	pthread_mutex_unlock(&g->lock);
+	pthread_cond_destroy(&job->wake);
 	return code;
 }

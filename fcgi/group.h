@@ -10,6 +10,12 @@
  * next group, so groups grow with the load by themselves while a lone
  * request is stored at once.
  *
+ * Each submitter sleeps on a condition of its own and is woken only when
+ * its batch is answered, or when a lane is free and its batch is the
+ * oldest waiting, to lead: a flush wakes the threads of its group and at
+ * most one more, not every thread of the process (64 under lighttpd),
+ * which each took the lock again only to sleep on.
+ *
  * A lane is one group in flight (for sp-collect, one database
  * connection). With several, a group is stored while another is in the
  * database, as with several processes of one lane each, but from one
@@ -77,6 +83,7 @@ struct group_job {
 	int			 code;
 	int			 taken;		/* by a leader: in flight */
 	int			 done;
+	pthread_cond_t		 wake;		/* its thread's: answered, or to lead */
 	struct group_job	*next;
 };
 
@@ -99,7 +106,6 @@ struct group_lane {
 
 struct group {
 	pthread_mutex_t		 lock;		/* guards all below but the lanes' */
-	pthread_cond_t		 flushed;	/* broadcast at the end of each flush */
 	struct group_job	*head, **tail;	/* waiting, oldest first */
 	int			 lanes;		/* groups in flight at most */
 	int			 flushing;	/* lanes busy */
@@ -108,6 +114,7 @@ struct group {
 	void			*arg;
 	unsigned long long	 groups, jobs;	/* flushed so far, for the average size */
 	unsigned long long	 statements;	/* store calls, splits' included */
+	unsigned long long	 sleeps;	/* times a submitter slept */
 	struct group_lane	 lane[GROUP_MAX_LANES];
 };
 

@@ -237,6 +237,15 @@ test_submit(int lanes)
 	ok(f.calls < THREADS * ROUNDS, "jobs were grouped: %d calls, biggest group %d, average %.1f",
 	    f.calls, f.biggest, (double)f.jobs / f.calls);
 	ok(f.biggest <= GROUP_MAX_JOBS, "no group over GROUP_MAX_JOBS");
+	/*
+	 * A submitter sleeps until its answer, or until it is to lead: once a
+	 * job, and again only when woken to lead a lane another leader took
+	 * first, a few times a group at most. Woken by every flush, as before,
+	 * they slept 1.8 times a job here with one lane (5,770 sleeps, 389
+	 * groups) and 2.4 with two (7,675 and 611).
+	 */
+	ok(g.sleeps <= g.jobs + 3 * g.groups, "%d lanes: %llu sleeps for %llu jobs in %llu groups"
+	    " (at most one a job and three a group)", lanes, g.sleeps, g.jobs, g.groups);
 	ok(g.groups == (unsigned long long)f.calls && g.jobs == (unsigned long long)f.jobs,
 	    "statistics kept");
 
