@@ -39,9 +39,14 @@ ALTER FUNCTION sitepulse.events_history() SET TimeZone = 'UTC';
 -- those of the repaired UTC hours, so later events of a repaired hour count
 -- their visitors once.
 --
--- site_hours is locked first (EXCLUSIVE: reads go on, ingest waits at its
--- hourly upsert): an ingest transaction either committed before the
--- recount, which then sees its events, or adds its counts after it. Where
+-- The events are locked first (SHARE ROW EXCLUSIVE: reads go on, ingest
+-- and the staged drain wait): the statements storing events when the lock
+-- is asked for run the trigger as it was, in the session's zone, and end
+-- before the recount, which then sees their events and rows; those that
+-- wait run it as it is now once this commits. Batches wait meanwhile and
+-- are then stored (a client that gave up sends its batch again, and its
+-- id keeps it from being stored twice); the recount reads the events of
+-- the hours it repairs (2.2 million events of a site in 1.2 s). Where
 -- every hour is a UTC hour (every installation in a zone of whole hours)
 -- nothing is locked or written.
 DO $$
@@ -54,7 +59,7 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM sitepulse.hour_visitors WHERE hour <> date_trunc('hour', hour, 'UTC')) THEN
         RETURN;
     END IF;
-    LOCK TABLE sitepulse.site_hours, sitepulse.hour_visitors IN EXCLUSIVE MODE;
+    LOCK TABLE sitepulse.events IN SHARE ROW EXCLUSIVE MODE;
     DELETE FROM sitepulse.hour_visitors WHERE hour <> date_trunc('hour', hour, 'UTC');
 
     FOR r IN SELECT h.site_id, date_trunc('hour', min(h.hour), 'UTC') AS lo,
