@@ -327,6 +327,38 @@ def migrate(sql_dir=None):
                           capture_output=True, text=True, timeout=300)
 
 
+def visitors_fill(site, start, seed, first, last):
+    """SQL storing the events of visitors first..last on site key `site`, as
+    ingest stores them, for the upgrade tests: each visitor's five events,
+    four minutes apart from a random start in the three days from `start`
+    (a timestamptz literal), of mixed types and pages; the nth of every
+    visitor in batch n (one statement per batch). The same seed gives the
+    same events on any site."""
+    return """
+SELECT setseed(%(seed)s);
+CREATE TEMP TABLE rnd AS
+SELECT v AS visitor, n, s.at + n * interval '4 minutes' AS at,
+       (ARRAY['pageview', 'pageview', 'click', 'leave'])[1 + floor(random() * 4)::int] AS type,
+       (ARRAY['/', '/blog/a', '/buy', '/pricing', '/docs'])[1 + floor(random() * 5)::int] AS path
+  FROM (SELECT v, timestamptz '%(start)s' + (random() * 3 * 86400) * interval '1 second' AS at
+          FROM generate_series(%(first)s, %(last)s) v) s, generate_series(0, 4) n;
+DO $$
+DECLARE
+    b int;
+BEGIN
+    FOR b IN 0..4 LOOP
+        INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, x, y, dw, device)
+        SELECT s.id, r.at, r.visitor, r.type, 'https://up.example' || r.path, r.path,
+               CASE WHEN r.type = 'click' THEN 100 END, CASE WHEN r.type = 'click' THEN 200 END,
+               CASE WHEN r.type = 'click' THEN 1280 END, 'desktop'
+          FROM rnd r CROSS JOIN sitepulse.sites s
+         WHERE s.key = '%(site)s' AND r.n = b
+         ORDER BY 2;
+    END LOOP;
+END $$;
+""" % {"site": site, "start": start, "seed": seed, "first": first, "last": last}
+
+
 def sql_before(version, into, without_reports=()):
     """A copy of sql/ at into without migration version (e.g. "031") and
     those after it, nor the sql/report/ files named in without_reports

@@ -19,7 +19,7 @@ import tempfile
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db, sql_before  # noqa: E402
+from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db, sql_before, visitors_fill  # noqa: E402
 
 # Recent days: tools/migrate's maintenance round deletes raw events past
 # the raw retention (400 days).
@@ -31,33 +31,6 @@ def sql(text):
     """The rows of the last result of text, run on the scratch database in UTC."""
     return psql("SET TimeZone = 'UTC';\n" + text)
 
-
-# Visitor v's events: five, four minutes apart from a random start in the
-# three days from start; the nth of every visitor is stored in batch n
-# (one statement per batch), as ingest sends them.
-FILL = """
-SELECT setseed(%(seed)s);
-CREATE TEMP TABLE rnd AS
-SELECT v AS visitor, n, s.at + n * interval '4 minutes' AS at,
-       (ARRAY['pageview', 'pageview', 'click', 'leave'])[1 + floor(random() * 4)::int] AS type,
-       (ARRAY['/', '/blog/a', '/buy', '/pricing', '/docs'])[1 + floor(random() * 5)::int] AS path
-  FROM (SELECT v, timestamptz '%(start)s' + (random() * 3 * 86400) * interval '1 second' AS at
-          FROM generate_series(%(first)s, %(last)s) v) s, generate_series(0, 4) n;
-DO $$
-DECLARE
-    b int;
-BEGIN
-    FOR b IN 0..4 LOOP
-        INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, x, y, dw, device)
-        SELECT s.id, r.at, r.visitor, r.type, 'https://up.example' || r.path, r.path,
-               CASE WHEN r.type = 'click' THEN 100 END, CASE WHEN r.type = 'click' THEN 200 END,
-               CASE WHEN r.type = 'click' THEN 1280 END, 'desktop'
-          FROM rnd r CROSS JOIN sitepulse.sites s
-         WHERE s.key = 'up32' AND r.n = b
-         ORDER BY 2;
-    END LOOP;
-END $$;
-"""
 
 SITE = "(SELECT id FROM sitepulse.sites WHERE key = 'up32')"
 # What the heatmap viewer read before 032 (fcgi/sp-heatmap.c's page list
@@ -92,7 +65,7 @@ def main():
         return
     is_(sql("SELECT to_regclass('sitepulse.page_minutes') IS NOT NULL"), [["t"]], "it has page_minutes")
     sql("SELECT sitepulse.add_site('up32', 'Upgrade', ARRAY['https://up.example'])")
-    sql(FILL % {"seed": 0.32, "start": FROM + " 00:00+00", "first": 1, "last": 200})
+    sql(visitors_fill("up32", FROM + " 00:00+00", 0.32, 1, 200))
     old = sql(OLD_PAGES)
     ok(len(old) == 5 and sum(int(r[1]) for r in old) >= 300,
        "page_minutes counts the pages' views before the migration (%s)" % old)
@@ -125,7 +98,7 @@ def main():
        "maintenance runs without the dropped visitor set (%s)" % summary)
 
     # After the migration, ingest still counts page views for the viewer.
-    sql(FILL % {"seed": 0.64, "start": FROM + " 00:00+00", "first": 201, "last": 300})
+    sql(visitors_fill("up32", FROM + " 00:00+00", 0.64, 201, 300))
     raw = sql(RAW_PAGES)
     ok(sum(int(r[1]) for r in raw) > sum(int(r[1]) for r in old), "more page views stored after it")
     is_(sql(NEW_PAGES), raw, "the page list counts them")

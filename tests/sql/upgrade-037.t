@@ -19,7 +19,7 @@ import tempfile
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db, sql_before  # noqa: E402
+from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db, sql_before, visitors_fill  # noqa: E402
 
 # Recent days: tools/migrate's maintenance round deletes raw events past
 # the raw retention (400 days).
@@ -34,37 +34,9 @@ def sql(text, zone="UTC"):
     return psql("SET TimeZone = '%s';\n" % zone + text)
 
 
-# Visitor v's events: five, four minutes apart from a random start in the
-# three days from start; the nth of every visitor is stored in batch n
-# (one statement per batch), as ingest sends them. The same seed gives the
-# same events to any site.
-FILL = """
-SELECT setseed(0.37);
-CREATE TEMP TABLE rnd AS
-SELECT v AS visitor, n, s.at + n * interval '4 minutes' AS at,
-       (ARRAY['pageview', 'pageview', 'click', 'leave'])[1 + floor(random() * 4)::int] AS type,
-       (ARRAY['/', '/blog/a', '/buy', '/pricing', '/docs'])[1 + floor(random() * 5)::int] AS path
-  FROM (SELECT v, timestamptz '%(start)s' + (random() * 3 * 86400) * interval '1 second' AS at
-          FROM generate_series(1, 200) v) s, generate_series(0, 4) n;
-DO $$
-DECLARE
-    b int;
-BEGIN
-    FOR b IN 0..4 LOOP
-        INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, x, y, dw, device)
-        SELECT s.id, r.at, r.visitor, r.type, 'https://up.example' || r.path, r.path,
-               CASE WHEN r.type = 'click' THEN 100 END, CASE WHEN r.type = 'click' THEN 200 END,
-               CASE WHEN r.type = 'click' THEN 1280 END, 'desktop'
-          FROM rnd r CROSS JOIN sitepulse.sites s
-         WHERE s.key = '%(site)s' AND r.n = b
-         ORDER BY 2;
-    END LOOP;
-END $$;
-"""
-
-
 def fill(site, zone):
-    sql(FILL % {"start": FROM + " 00:00+00", "site": site}, zone)
+    """Stores the same 200 visitors' events on site key `site` from a session in `zone`."""
+    sql(visitors_fill(site, FROM + " 00:00+00", 0.37, 1, 200), zone)
 
 
 def site(key):
