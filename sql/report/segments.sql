@@ -355,7 +355,8 @@ BEGIN
          GROUP BY m.span
     ), views AS MATERIALIZED (
         -- The page views in the spans (OFFSET 0: one index scan per span,
-        -- not one over the whole range).
+        -- not one over the whole range), from events_site_time_pageviews
+        -- alone (sql/040).
         SELECT e.visitor, e.received_at
           FROM spans p
          CROSS JOIN LATERAL (SELECT e.visitor, e.received_at
