@@ -125,8 +125,7 @@ DECLARE
     v_expr text;
     v_test text;
 BEGIN
-    -- The value expression: a column of the visit, of a page it viewed
-    -- (visit_paths) or of one of its events.
+    -- The value expression: a column of the visit or of one of its events.
     v_expr := CASE p_dim
         WHEN 'entry_page' THEN 'v.entry_path'
         WHEN 'exit_page' THEN 'v.exit_path'
@@ -140,7 +139,7 @@ BEGIN
         WHEN 'country' THEN 'v.country'
         WHEN 'language' THEN 'v.language'
         WHEN 'goal' THEN 'n.name'
-        WHEN 'page' THEN 'f.path'
+        WHEN 'page' THEN 'e.path'
         WHEN 'event' THEN 'e.name'
         WHEN 'utm_content' THEN 'sitepulse.url_param(e.url, ''utm_content'')'
         WHEN 'utm_term' THEN 'sitepulse.url_param(e.url, ''utm_term'')'
@@ -155,20 +154,15 @@ BEGIN
     IF p_dim = 'goal' THEN
         v_test := 'EXISTS (SELECT 1 FROM sitepulse.visit_goals g JOIN sitepulse.goals n ON n.id = g.goal_id '
             || 'WHERE g.visit_id = v.id AND ' || v_test || ')';
-    ELSIF p_dim = 'page' THEN
-        -- A page the visit viewed on the days the event terms read (the
-        -- day before the range to the day after): its visit_paths rows
-        -- (sql/031). PostgreSQL either probes each visit's rows by primary
-        -- key or, for a month, reads the page's rows of those days once
-        -- through visit_paths_page (sql/039) and hash-joins them (at 10M
-        -- events, segment() 160-200 ms instead of 265-274). Found among
-        -- its events instead, every event of the site in the visit's time
-        -- was read to find the visitor's (24 s for a page over 30 days).
-        v_test := 'EXISTS (SELECT 1 FROM sitepulse.visit_paths f WHERE f.visit_id = v.id '
-            || 'AND f.pageviews > 0 AND f.day >= sitepulse.utc_day($2) '
-            || 'AND f.day < sitepulse.utc_day($5) AND ' || v_test || ')';
-    ELSIF p_dim IN ('event', 'utm_content', 'utm_term') OR p_dim LIKE 'prop:%' THEN
-        -- An event of the visit, found in the site's events of the range.
+    ELSIF p_dim IN ('page', 'event', 'utm_content', 'utm_term') OR p_dim LIKE 'prop:%' THEN
+        -- A page view or custom event of the visit, found in the site's
+        -- events from the day before the range to the day after it. A
+        -- page term reads the page views' path and visitor from
+        -- events_site_time_pageviews alone (sql/039); at 10M events, a
+        -- page over 30 days: segment() 200 ms. It read the visit's rows
+        -- of visit_paths (sql/031) by primary key before, one probe per
+        -- visit of the range (310,000 a month, 265-274 ms), and before
+        -- that its events once per visit (24 s).
         v_test := 'EXISTS (SELECT 1 FROM sitepulse.events e WHERE e.site_id = $1 '
             || 'AND e.received_at >= $2 AND e.received_at < $5 '
             || 'AND e.visitor = v.visitor AND e.received_at BETWEEN v.started_at AND v.last_at '
@@ -371,7 +365,7 @@ BEGIN
     ), views AS MATERIALIZED (
         -- The page views in the spans (OFFSET 0: one index scan per span,
         -- not one over the whole range), from events_site_time_pageviews
-        -- alone (sql/040).
+        -- alone (sql/039).
         SELECT e.visitor, e.received_at
           FROM spans p
          CROSS JOIN LATERAL (SELECT e.visitor, e.received_at
