@@ -21,9 +21,8 @@
 -- with and without it: the database's time per request the same within
 -- 1 % (10-event batches 540 against 544 microseconds, 1-event requests
 -- 212 against 213), the rates within the noise between runs. Building it
--- holds ingest (the SHARE lock of CREATE INDEX)
--- for about 0.2 s per million stored events; batches wait and are then
--- stored.
+-- holds ingest (the SHARE lock of CREATE INDEX) for about 0.2 s per
+-- million stored events; batches wait and are then stored.
 
 CREATE INDEX events_site_time_pageviews ON sitepulse.events (site_id, received_at)
     INCLUDE (visitor, path)
