@@ -4,16 +4,15 @@
 -- The history trigger put each event in date_trunc('hour', received_at)
 -- and each visit in date_trunc('hour', started_at) (visit_contrib(), 006):
 -- hours of the session's TimeZone. PostgreSQL's default TimeZone is the
--- system's (Debian's initdb takes it from /etc/timezone), and a libpq
--- client may set its own (PGTZ). The reports read site_hours by UTC hour
+-- system's (Debian's initdb takes it from /etc/timezone), and a libpq client may
+-- set its own (PGTZ). The reports read site_hours by UTC hour
 -- (report.timeseries(), sql/report/reports.sql). In a zone whose offset is
 -- not a whole number of hours (Asia/Kolkata +05:30, Asia/Kathmandu +05:45,
 -- America/St_Johns -03:30, Australia/Adelaide +09:30 ...) every hour began
 -- at :30 or :45 past a UTC hour, so the unfiltered hourly chart stayed
 -- empty while the filtered one, which counts from visits in UTC
--- (sql/report/segments.sql), did not. Days were always UTC days
--- (utc_day()). In a zone of whole hours the two agree, and nothing here
--- changes.
+-- (sql/report/segments.sql), did not. Days were always UTC days (utc_day()).
+-- In a zone of whole hours the two agree, and nothing here changes.
 --
 -- The trigger function now runs with TimeZone UTC, as its own setting
 -- beside plan_cache_mode: that covers every date_trunc() in it and in the
