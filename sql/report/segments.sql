@@ -157,12 +157,15 @@ BEGIN
     ELSIF p_dim IN ('page', 'event', 'utm_content', 'utm_term') OR p_dim LIKE 'prop:%' THEN
         -- A page view or custom event of the visit, found in the site's
         -- events from the day before the range to the day after it. A
-        -- page term reads the page views' path and visitor from
-        -- events_site_time_pageviews alone (sql/039); at 10M events, a
-        -- page over 30 days: segment() 200 ms. It read the visit's rows
-        -- of visit_paths (sql/031) by primary key before, one probe per
-        -- visit of the range (310,000 a month, 265-274 ms), and before
-        -- that its events once per visit (24 s).
+        -- page term with == or != reads the page views of its paths from
+        -- events_path_pageviews alone (sql/042; at 10M events, a page
+        -- over 30 days: segment() 110 ms), one with ~ every page view of
+        -- the range from events_site_time_pageviews alone (sql/039;
+        -- segment() 160-190 ms with ==). It read the visit's rows of
+        -- visit_paths (sql/031) by primary key before, one probe per visit
+        -- of the range (310,000 a month, 265-274 ms), and before that its
+        -- events once per visit (24 s). Custom events come with their
+        -- visitor and name from events_site_time_custom (sql/041).
         v_test := 'EXISTS (SELECT 1 FROM sitepulse.events e WHERE e.site_id = $1 '
             || 'AND e.received_at >= $2 AND e.received_at < $5 '
             || 'AND e.visitor = v.visitor AND e.received_at BETWEEN v.started_at AND v.last_at '

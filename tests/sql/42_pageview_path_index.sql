@@ -1,0 +1,68 @@
+-- The index of page views by path, site and time with their visitor
+-- (sql/042): a filter's page term with == or != reads the page views of
+-- its paths from it alone; a contains term (~), which no order by path
+-- serves, leaves it; all three select what they selected.
+\ir tap_begin.inc
+SELECT plan(8);
+
+SELECT has_index('sitepulse', 'events', 'events_path_pageviews',
+                 ARRAY['path', 'site_id', 'received_at', 'visitor'],
+                 'page views by path, site and time, with their visitor');
+SELECT matches(pg_get_indexdef('sitepulse.events_path_pageviews'::regclass),
+               'INCLUDE \(visitor\) WHERE \(type = ''pageview''::text\)$', 'page views only');
+
+SELECT sitepulse.add_site('tap_pp', 'Page paths', ARRAY['https://pp.example']) IS NOT NULL AS added \gset
+CREATE FUNCTION pg_temp.segment(p_filters text) RETURNS bigint
+LANGUAGE sql AS $$
+    SELECT count(*) FROM report.segment((SELECT id FROM sitepulse.sites WHERE key = 'tap_pp'),
+                                        '2025-04-01', '2025-04-01', p_filters)
+$$;
+
+-- Visitor 1 views /pricing, visitor 2 /blog/a and then /pricing/faq,
+-- visitor 3 only clicks on /pricing; visitor 4 views /pricing three days
+-- later, outside the range and its day after.
+INSERT INTO sitepulse.events (site_id, received_at, visitor, type, path, device, x, y, dw)
+SELECT s.id, e.t::timestamptz, e.v, e.type, e.path, 'desktop', 1, 1, 100
+  FROM sitepulse.sites s,
+       (VALUES ('2025-04-01 10:00+00', 1, 'pageview', '/pricing'),
+               ('2025-04-01 11:00+00', 2, 'pageview', '/blog/a'),
+               ('2025-04-01 11:05+00', 2, 'pageview', '/pricing/faq'),
+               ('2025-04-01 12:00+00', 3, 'pageview', '/'),
+               ('2025-04-01 12:01+00', 3, 'click', '/pricing'),
+               ('2025-04-04 12:00+00', 4, 'pageview', '/pricing')) e(t, v, type, path)
+ WHERE s.key = 'tap_pp';
+SELECT is(pg_temp.segment('page==/pricing'), 1::bigint, 'page==: the visit that viewed the page');
+SELECT is(pg_temp.segment('page==/pricing|/blog/a'), 2::bigint, 'page== with two paths');
+SELECT is(pg_temp.segment('page!=/pricing'), 2::bigint, 'page!=: the visits that did not view it');
+SELECT is(pg_temp.segment('page~pricing'), 2::bigint, 'page~: the visits that viewed a path containing it');
+
+-- Each term's reading, from an index alone, as the planner chooses it
+-- with statistics: 40,000 more page views of the site over 40 paths and
+-- ten days.
+INSERT INTO sitepulse.events (site_id, received_at, visitor, type, path, device)
+SELECT s.id, '2025-03-25 00:00+00'::timestamptz + i * interval '20 seconds', 100 + i % 5000,
+       'pageview', '/p' || i % 40, 'desktop'
+  FROM sitepulse.sites s, generate_series(1, 40000) i
+ WHERE s.key = 'tap_pp';
+ANALYZE sitepulse.events;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+CREATE FUNCTION pg_temp.plan(p_op text, p_val text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN QUERY EXECUTE 'EXPLAIN SELECT v.id FROM sitepulse.visits v WHERE v.site_id = $1 '
+        || 'AND v.started_at >= $2 AND v.started_at < $4 AND v.last_at >= $3 AND '
+        || report.filter_sql('page', p_op, ARRAY[p_val])
+        USING (SELECT id FROM sitepulse.sites WHERE key = 'tap_pp'), '2025-03-31'::timestamptz,
+              '2025-04-01'::timestamptz, '2025-04-02'::timestamptz, '2025-04-03'::timestamptz;
+END
+$$;
+SELECT ok(EXISTS (SELECT 1 FROM pg_temp.plan('==', '/pricing') p
+                   WHERE p ~ 'Index Only Scan using \S*(events_path_pageviews|path_site_id_received_at_visitor)'),
+          'page== reads the page views of its path from this index alone');
+SELECT ok(NOT EXISTS (SELECT 1 FROM pg_temp.plan('~', 'pricing') p
+                       WHERE p ~ 'using \S*(events_path_pageviews|path_site_id_received_at_visitor)'),
+          'page~ leaves it: no condition on its first column');
+
+SELECT * FROM finish();
+ROLLBACK;
