@@ -151,6 +151,20 @@ BEGIN
             SELECT '%' || replace(replace(replace(x, '\', '\\'), '%', '\%'), '_', '\_') || '%'
               FROM unnest(p_vals) AS x)) || '::text[])'
         ELSE v_expr || ' = ANY (' || quote_literal(p_vals) || '::text[])' END;
+    -- A page contains term tests the paths, not the page views: the
+    -- site's paths with page views on the term's days, from page_days (a
+    -- few rows per path and day), are tested once, and the page views of
+    -- those that pass are read by path like an == term's (sql/042). At
+    -- 10M events, page~/blog/ over 30 days (40 of 75 paths, 153,000 of
+    -- 310,000 visits): segment() 134-162 ms instead of 242-274 testing
+    -- each of 825,000 page views (docs/performance.md). page_days counts
+    -- every page view the events hold (the history trigger), so no path
+    -- of the events is missed.
+    IF p_dim = 'page' AND p_op = '~' THEN
+        v_test := 'e.path = ANY (ARRAY(SELECT DISTINCT d.path FROM sitepulse.page_days d '
+            || 'WHERE d.site_id = $1 AND d.day >= sitepulse.utc_day($2) '
+            || 'AND d.day < sitepulse.utc_day($5) AND d.' || substr(v_test, 3) || '))';
+    END IF;
     IF p_dim = 'goal' THEN
         v_test := 'EXISTS (SELECT 1 FROM sitepulse.visit_goals g JOIN sitepulse.goals n ON n.id = g.goal_id '
             || 'WHERE g.visit_id = v.id AND ' || v_test || ')';
