@@ -166,8 +166,15 @@ BEGIN
             || 'AND d.day < sitepulse.utc_day($5) AND d.' || substr(v_test, 3) || '))';
     END IF;
     IF p_dim = 'goal' THEN
+        -- The visit's goals, among the site's hits of visits started from
+        -- the day before the range to the day after it (by the index
+        -- visit_goals_site_goal_day, sql/006), so that the term does not
+        -- read every hit the site kept:
+        -- a hit's day is its visit's first day, or later when an event with
+        -- an earlier time came after it (seconds, in staged mode).
         v_test := 'EXISTS (SELECT 1 FROM sitepulse.visit_goals g JOIN sitepulse.goals n ON n.id = g.goal_id '
-            || 'WHERE g.visit_id = v.id AND ' || v_test || ')';
+            || 'WHERE g.visit_id = v.id AND g.site_id = $1 AND g.day >= sitepulse.utc_day($2) '
+            || 'AND g.day < sitepulse.utc_day($5) AND ' || v_test || ')';
     ELSIF p_dim IN ('page', 'event', 'utm_content', 'utm_term') OR p_dim LIKE 'prop:%' THEN
         -- A page view or custom event of the visit, found in the site's
         -- events from the day before the range to the day after it. A
