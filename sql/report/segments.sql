@@ -124,6 +124,7 @@ AS $$
 DECLARE
     v_expr text;
     v_test text;
+    v_pats text;
 BEGIN
     -- The value expression: a column of the visit or of one of its events.
     v_expr := CASE p_dim
@@ -146,10 +147,10 @@ BEGIN
         ELSE format('(e.props ->> %L)', substr(p_dim, 6)) END;
     -- == and != test equality (!= negates the whole term below), ~
     -- case-insensitive containment with LIKE's wildcards taken literally.
-    v_test := CASE WHEN p_op = '~' THEN
-        v_expr || ' ILIKE ANY (' || quote_literal(ARRAY(
-            SELECT '%' || replace(replace(replace(x, '\', '\\'), '%', '\%'), '_', '\_') || '%'
-              FROM unnest(p_vals) AS x)) || '::text[])'
+    v_pats := quote_literal(ARRAY(
+        SELECT '%' || replace(replace(replace(x, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+          FROM unnest(p_vals) AS x)) || '::text[]';
+    v_test := CASE WHEN p_op = '~' THEN v_expr || ' ILIKE ANY (' || v_pats || ')'
         ELSE v_expr || ' = ANY (' || quote_literal(p_vals) || '::text[])' END;
     -- A page contains term tests the paths, not the page views: the
     -- site's paths with page views on the term's days, from page_days (a
@@ -163,30 +164,30 @@ BEGIN
     IF p_dim = 'page' AND p_op = '~' THEN
         v_test := 'e.path = ANY (ARRAY(SELECT DISTINCT d.path FROM sitepulse.page_days d '
             || 'WHERE d.site_id = $1 AND d.day >= sitepulse.utc_day($2) '
-            || 'AND d.day < sitepulse.utc_day($5) AND d.' || substr(v_test, 3) || '))';
+            || 'AND d.day < sitepulse.utc_day($5) AND d.path ILIKE ANY (' || v_pats || ')))';
     END IF;
     IF p_dim = 'goal' THEN
         -- The visit's goals, among the site's hits of visits started from
         -- the day before the range to the day after it (by the index
         -- visit_goals_site_goal_day, sql/006), so that the term does not
-        -- read every hit the site kept:
-        -- a hit's day is its visit's first day, or later when an event with
-        -- an earlier time came after it (seconds, in staged mode).
+        -- read every hit the site kept. A hit's day is its visit's first
+        -- day, or a later one when an event with an earlier time was
+        -- stored after it (seconds apart, in staged mode).
         v_test := 'EXISTS (SELECT 1 FROM sitepulse.visit_goals g JOIN sitepulse.goals n ON n.id = g.goal_id '
             || 'WHERE g.visit_id = v.id AND g.site_id = $1 AND g.day >= sitepulse.utc_day($2) '
             || 'AND g.day < sitepulse.utc_day($5) AND ' || v_test || ')';
     ELSIF p_dim IN ('page', 'event', 'utm_content', 'utm_term') OR p_dim LIKE 'prop:%' THEN
         -- A page view or custom event of the visit, found in the site's
         -- events from the day before the range to the day after it. A
-        -- page term with == or != reads the page views of its paths from
-        -- events_path_pageviews alone (sql/042; at 10M events, a page
-        -- over 30 days: segment() 110 ms), one with ~ every page view of
-        -- the range from events_site_time_pageviews alone (sql/039;
-        -- segment() 160-190 ms with ==). It read the visit's rows of
-        -- visit_paths (sql/031) by primary key before, one probe per visit
-        -- of the range (310,000 a month, 265-274 ms), and before that its
-        -- events once per visit (24 s). Custom events come with their
-        -- visitor and name from events_site_time_custom (sql/041).
+        -- page term reads the page views of its paths (a contains term's:
+        -- those above) from events_path_pageviews alone (sql/042; at 10M
+        -- events, page==/pricing over 30 days: segment() 106-120 ms). It
+        -- read every page view of the range from events_site_time_pageviews
+        -- (sql/039, 160-188 ms) before, the visit's rows of visit_paths
+        -- (sql/031) by primary key before that, one probe per visit of the
+        -- range (310,000 a month, 265-274 ms), and first its events once
+        -- per visit (24 s). Custom events come with their visitor and name
+        -- from events_site_time_custom (sql/041).
         v_test := 'EXISTS (SELECT 1 FROM sitepulse.events e WHERE e.site_id = $1 '
             || 'AND e.received_at >= $2 AND e.received_at < $5 '
             || 'AND e.visitor = v.visitor AND e.received_at BETWEEN v.started_at AND v.last_at '
@@ -344,11 +345,11 @@ COMMENT ON FUNCTION report.filter_match(text, text, text) IS
 -- joins and groups: over a month of a busy site, 193,000 page views by
 -- visitor for a merge join with the 6,200 visits that cross an hour, and
 -- 93,000 visits by their hour. Without sorts and merge joins it hashes
--- them instead (at 10M events, 30 days: hours 242-250 ms instead of
--- 289-298, days 181-185 instead of 208-213; docs/performance.md); the 720
--- rows of a month's hours are still sorted for the answer. Hours and days
--- are grouped as the UTC timestamps and dates seg holds and turned into
--- timestamptz once per group.
+-- them instead; the 720 rows of a month's hours are still sorted for the
+-- answer. Hours and days are grouped as the UTC timestamps and dates seg
+-- holds and turned into timestamptz once per group. At 10M events over 30
+-- days: hours 226-233 ms instead of 289-298, days 167-171 instead of
+-- 208-213 (docs/performance.md).
 CREATE OR REPLACE FUNCTION report.timeseries(p_site text, p_from date, p_to date, p_interval text,
                                              p_filters text)
 RETURNS TABLE (t timestamptz, visitors bigint, pageviews bigint, visits bigint,
