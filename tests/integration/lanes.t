@@ -60,7 +60,7 @@ def main():
     holder = None
     answers = {}
     try:
-        ok(wait_for(lambda: os.path.exists(sock), timeout=10), "sp-collect listens under spawn-fcgi")
+        ok(wait_for(lambda: fcgi_listening(sock), timeout=10), "sp-collect listens under spawn-fcgi")
 
         def post(n):
             body = ('{"site":"%s","batch":"lanes%s%d","events":[{"type":"pageview",'

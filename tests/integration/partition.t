@@ -119,7 +119,7 @@ def main():
     proc = subprocess.Popen(["spawn-fcgi", "-n", "-s", sock, "-M", "0600", "--", collect],
                             env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "stderr"), "w"))
     try:
-        ok(wait_for(lambda: os.path.exists(sock), timeout=10), "sp-collect listens under spawn-fcgi")
+        ok(wait_for(lambda: fcgi_listening(sock), timeout=10), "sp-collect listens under spawn-fcgi")
 
         def post(n):
             body = ('{"site":"%s","batch":"partbatch%s%d","events":[{"type":"pageview",'

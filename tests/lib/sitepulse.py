@@ -89,7 +89,7 @@ __all__ = [
     "plan", "ok", "is_", "isnt", "like", "cmp_ok", "diag", "note", "bail_out", "done_testing",
     "Response", "request", "get", "post", "post_collect",
     "PsqlError", "psql", "psql_value", "wait_for",
-    "SERVER", "stack", "web_pids", "worker_pids", "stop_program", "fcgi_request",
+    "SERVER", "stack", "web_pids", "worker_pids", "stop_program", "fcgi_listening", "fcgi_request",
 ]
 
 BASE = os.environ.get("SP_BASE", "http://127.0.0.1:8080").rstrip("/")
@@ -441,6 +441,21 @@ def stop_program(proc, tmp, name):
     except OSError:
         pass
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fcgi_listening(path):
+    """Whether a FastCGI program accepts connections on unix socket path. The
+    socket's file exists from spawn-fcgi's bind(), a moment before its
+    listen(): a connection then is refused. The probe closes at once, which
+    the program's accept loop takes as a request that never came."""
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def fcgi_request(path, params, body, timeout):
