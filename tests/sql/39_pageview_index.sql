@@ -60,30 +60,18 @@ SELECT results_eq(
 SET LOCAL enable_seqscan = off;
 SET LOCAL enable_bitmapscan = off;
 SET LOCAL enable_nestloop = off;
-CREATE FUNCTION pg_temp.plan(p_sql text) RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-BEGIN
-    RETURN QUERY EXECUTE 'EXPLAIN ' || p_sql
-        USING (SELECT id FROM sitepulse.sites WHERE key = 'tap_pv'), '2025-04-30'::timestamptz,
-              '2025-05-01'::timestamptz, '2025-05-02'::timestamptz, '2025-05-03'::timestamptz;
-END
-$$;
-SELECT ok(EXISTS (SELECT 1 FROM pg_temp.plan(
-              'SELECT v.id FROM sitepulse.visits v WHERE v.site_id = $1 AND v.started_at >= $2 '
-              || 'AND v.started_at < $4 AND v.last_at >= $3 AND '
-              || report.filter_sql('page', '==', ARRAY['/pricing'])) p
-           WHERE p LIKE '%Index Only Scan%'),
+\ir segment_plan.inc
+SELECT ok(EXISTS (SELECT 1 FROM pg_temp.segment_plan('tap_pv', '2025-05-01', '2025-05-01', 'page==/pricing') p
+                   WHERE p LIKE '%Index Only Scan%'),
           'a page term reads the page views from the index alone');
-SELECT ok(EXISTS (SELECT 1 FROM pg_temp.plan(
+SELECT ok(EXISTS (SELECT 1 FROM pg_temp.plan_of('tap_pv',
               'SELECT e.visitor, e.received_at FROM sitepulse.events e WHERE e.site_id = $1 '
-              || 'AND e.type = ''pageview'' AND e.received_at BETWEEN $3 AND $4') p
+              || 'AND e.type = ''pageview'' AND e.received_at BETWEEN ''2025-05-01 00:00+00'' '
+              || 'AND ''2025-05-02 00:00+00''') p
            WHERE p LIKE '%Index Only Scan%'),
           'so does the hourly series for a stretch of time');
-SELECT ok(NOT EXISTS (SELECT 1 FROM pg_temp.plan(
-              'SELECT v.id FROM sitepulse.visits v WHERE v.site_id = $1 AND v.started_at >= $2 '
-              || 'AND v.started_at < $4 AND v.last_at >= $3 AND '
-              || report.filter_sql('page', '==', ARRAY['/pricing'])) p
-           WHERE p LIKE '%visit_paths%'),
+SELECT ok(NOT EXISTS (SELECT 1 FROM pg_temp.segment_plan('tap_pv', '2025-05-01', '2025-05-01', 'page==/pricing') p
+                       WHERE p LIKE '%visit_paths%'),
           'a page term no longer reads visit_paths');
 
 SELECT * FROM finish();

@@ -54,22 +54,12 @@ SELECT results_eq(
 -- Both read the index alone.
 SET LOCAL enable_seqscan = off;
 SET LOCAL enable_bitmapscan = off;
-CREATE FUNCTION pg_temp.plan(p_sql text) RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-BEGIN
-    RETURN QUERY EXECUTE 'EXPLAIN ' || p_sql
-        USING (SELECT id FROM sitepulse.sites WHERE key = 'tap_ce'), '2025-03-31'::timestamptz,
-              '2025-04-01'::timestamptz, '2025-04-02'::timestamptz, '2025-04-03'::timestamptz;
-END
-$$;
-SELECT ok(EXISTS (SELECT 1 FROM pg_temp.plan(
-              'SELECT v.id FROM sitepulse.visits v WHERE v.site_id = $1 AND v.started_at >= $2 '
-              || 'AND v.started_at < $4 AND v.last_at >= $3 AND '
-              || report.filter_sql('event', '==', ARRAY['signup'])) p
-           WHERE p LIKE '%Index Only Scan using%custom%'
-              OR p LIKE '%Index Only Scan using%visitor_name%'),
+\ir segment_plan.inc
+SELECT ok(EXISTS (SELECT 1 FROM pg_temp.segment_plan('tap_ce', '2025-04-01', '2025-04-01', 'event==signup') p
+                   WHERE p LIKE '%Index Only Scan using%custom%'
+                      OR p LIKE '%Index Only Scan using%visitor_name%'),
           'an event term reads the custom events from the index alone');
-SELECT ok(EXISTS (SELECT 1 FROM pg_temp.plan(
+SELECT ok(EXISTS (SELECT 1 FROM pg_temp.plan_of('tap_ce',
               'SELECT e.name, count(*) FROM report.segment_events($1, ''2025-04-01'', ''2025-04-01'', '
               || '''device==mobile'') e WHERE e.type = ''event'' AND e.name IS NOT NULL GROUP BY e.name') p
            WHERE p LIKE '%Index Only Scan using%custom%'

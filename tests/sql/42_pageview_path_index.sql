@@ -57,23 +57,15 @@ SELECT s.id, '2025-03-25 00:00+00'::timestamptz + i * interval '20 seconds', 100
 ANALYZE sitepulse.events;
 SET LOCAL enable_seqscan = off;
 SET LOCAL enable_bitmapscan = off;
-CREATE FUNCTION pg_temp.plan(p_op text, p_val text) RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-BEGIN
-    RETURN QUERY EXECUTE 'EXPLAIN SELECT v.id FROM sitepulse.visits v WHERE v.site_id = $1 '
-        || 'AND v.started_at >= $2 AND v.started_at < $4 AND v.last_at >= $3 AND '
-        || report.filter_sql('page', p_op, ARRAY[p_val])
-        USING (SELECT id FROM sitepulse.sites WHERE key = 'tap_pp'), '2025-03-31'::timestamptz,
-              '2025-04-01'::timestamptz, '2025-04-02'::timestamptz, '2025-04-03'::timestamptz;
-END
-$$;
-SELECT ok(EXISTS (SELECT 1 FROM pg_temp.plan('==', '/pricing') p
+\ir segment_plan.inc
+SELECT ok(EXISTS (SELECT 1 FROM pg_temp.segment_plan('tap_pp', '2025-04-01', '2025-04-01', 'page==/pricing') p
                    WHERE p ~ 'Index Only Scan using \S*(events_path_pageviews|path_site_id_received_at_visitor)'),
           'page== reads the page views of its path from this index alone');
-SELECT ok(EXISTS (SELECT 1 FROM pg_temp.plan('~', 'pricing') p
+SELECT ok(EXISTS (SELECT 1 FROM pg_temp.segment_plan('tap_pp', '2025-04-01', '2025-04-01', 'page~pricing') p
                    WHERE p ~ 'Index Only Scan using \S*(events_path_pageviews|path_site_id_received_at_visitor)'),
           'page~ too, for the paths of page_days that contain it');
-SELECT ok(EXISTS (SELECT 1 FROM pg_temp.plan('~', 'pricing') p WHERE p ~ 'page_days'),
+SELECT ok(EXISTS (SELECT 1 FROM pg_temp.segment_plan('tap_pp', '2025-04-01', '2025-04-01', 'page~pricing') p
+                   WHERE p ~ 'page_days'),
           'page~ tests the paths of page_days, not every page view');
 
 SELECT * FROM finish();
