@@ -27,14 +27,15 @@
 --
 -- Like every filtered report they read raw events, so they cover the
 -- raw retention only and cost what the range's events cost. All but the
--- page list read one page's events of one type through
--- report.segment_page_events(), which holds the conditions they share;
--- the page list sums the selected visits' page views per page from
--- visit_paths (sql/031), which holds what their events would give.
+-- page list read one page's events of one type through the statement of
+-- report.segment_page_events_sql(), which holds the conditions they
+-- share, inside their own; the page list sums the selected visits' page
+-- views per page from visit_paths (sql/031, report.segment_paths_sql()),
+-- which holds what their events would give.
 -- They are PL/pgSQL so that this file does not depend on the order
 -- tools/migrate applies sql/report/*.sql in (it comes before segments.sql
 -- by name): their bodies are resolved when they run.
--- segment_page_events() is SQL, to be inlined, and names report.segment():
+-- segment_page_events_sql() is SQL and names report.segment_events_sql():
 -- it is created with check_function_bodies off, so that its body too is
 -- resolved only when it runs.
 --
@@ -62,37 +63,47 @@
 -- execute them all (sql/026 grants it every function in schema report,
 -- and tools/migrate applies that grant again after each run).
 
--- The events of type p_type on page p_path received on UTC days
--- p_from..p_to, of device class p_device (or all), of the visits that
--- pass p_filters: what report.segment_events() gives, narrowed as every
--- function below narrows it. Written for speed (bench/heatmap times it,
--- docs/performance.md): the page's events of the type are scanned first
--- (for clicks the planner may take events_site_time_clicks, sql/002),
--- with only the columns the caller reads, and each is kept if a selected
--- visit of its visitor spans it, a hash semi-join on the segment's
--- visits. That is the join of report.segment_events(): a visitor's
--- visits never overlap (a new one starts after a 30-minute gap,
--- sql/006), so an event is in at most one of them. It is a plain SQL
--- function, without SET, so that the planner inlines it into the
--- statement that calls it.
+-- The statement of report.segment_page_events() for p_filters: the events
+-- of type $6 on page $7 of device class $8 (or 'all') received in the
+-- range ($3 to $4), of the visits that pass p_filters, with the other
+-- parameters of report.segment_sql(). It is report.segment_events_sql()
+-- narrowed, and the functions below run it inside their own statement,
+-- with only the columns they read. The page's events of the type are
+-- scanned (for clicks the planner may take events_site_time_clicks,
+-- sql/002) and each is kept if a selected visit of its visitor spans it,
+-- a hash semi-join on the segment's visits, which PostgreSQL may share
+-- among parallel workers. A week of /pricing's clicks at 10M events,
+-- filtered on device==mobile: 43-46 ms, against 106-107 when the visits
+-- came from report.segment(), a function's result read in one process
+-- (docs/performance.md). A visitor's visits never overlap (a new one
+-- starts after a 30-minute gap, sql/006), so an event is in at most one
+-- of them.
 SET check_function_bodies = off;
+CREATE OR REPLACE FUNCTION report.segment_page_events_sql(p_filters text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT report.segment_events_sql(p_filters)
+           || ' AND e.type = $6 AND e.path = $7 AND ($8 = ''all'' OR e.device = $8)'
+$$;
+RESET check_function_bodies;
+COMMENT ON FUNCTION report.segment_page_events_sql(text) IS
+    'The statement report.segment_page_events() runs for filter p_filters: report.segment_sql()''s parameters, then $6 the event type, $7 the page, $8 the device class or all.';
+
 CREATE OR REPLACE FUNCTION report.segment_page_events(p_site int, p_path text, p_type text,
                                                       p_from date, p_to date, p_device text,
                                                       p_filters text)
 RETURNS SETOF sitepulse.events
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
+SET jit = off
+SET random_page_cost = 1.1
 AS $$
-    SELECT e.*
-      FROM sitepulse.events e
-     WHERE e.site_id = p_site AND e.type = p_type AND e.path = p_path
-       AND (p_device = 'all' OR e.device = p_device)
-       AND e.received_at >= p_from::timestamp AT TIME ZONE 'UTC'
-       AND e.received_at < (p_to + 1)::timestamp AT TIME ZONE 'UTC'
-       AND EXISTS (SELECT 1 FROM report.segment(p_site, p_from, p_to, p_filters) v
-                    WHERE v.visitor = e.visitor
-                      AND e.received_at BETWEEN v.started_at AND v.last_at)
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
+BEGIN
+    RETURN QUERY EXECUTE report.segment_page_events_sql(p_filters)
+        USING p_site, b[1], b[2], b[3], b[4], p_type, p_path, p_device;
+END
 $$;
-RESET check_function_bodies;
 COMMENT ON FUNCTION report.segment_page_events(int, text, text, date, date, text, text) IS
     'The events of type p_type on page p_path received on UTC days p_from..p_to, of device class p_device (or all), of the visits that pass filter p_filters: report.segment_events() narrowed, for the filtered heatmaps.';
 
@@ -123,23 +134,25 @@ SET work_mem = '32MB'
 SET enable_sort = off
 SET random_page_cost = 1.1
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT d.width, d.cells
           FROM sitepulse.click_density(p_site, p_path, p_from, p_to, p_device) d;
         RETURN;
     END IF;
-    RETURN QUERY
-    SELECT sitepulse.device_width(c.device),
-           string_agg(sitepulse.click_grid_cell(c.cx, c.cy, c.clicks), ''::bytea)
-      FROM (SELECT e.device, sitepulse.utc_day(e.received_at) AS day,
-                   report.segment_cell(e.x, e.device, e.dw) AS cx,
-                   report.segment_cell(e.y, e.device, e.dw) AS cy, count(*) AS clicks
-              FROM report.segment_page_events(p_site, p_path, 'click', p_from, p_to, p_device,
-                                              p_filters) e
-             WHERE e.x IS NOT NULL AND e.y IS NOT NULL AND e.dw > 0
-             GROUP BY 1, 2, 3, 4) c
-     GROUP BY c.device, c.day;
+    RETURN QUERY EXECUTE
+    'SELECT sitepulse.device_width(c.device),
+            string_agg(sitepulse.click_grid_cell(c.cx, c.cy, c.clicks), ''''::bytea)
+       FROM (SELECT e.device, sitepulse.utc_day(e.received_at) AS day,
+                    report.segment_cell(e.x, e.device, e.dw) AS cx,
+                    report.segment_cell(e.y, e.device, e.dw) AS cy, count(*) AS clicks
+               FROM (' || report.segment_page_events_sql(p_filters) || ') e
+              WHERE e.x IS NOT NULL AND e.y IS NOT NULL AND e.dw > 0
+              GROUP BY 1, 2, 3, 4) c
+      GROUP BY c.device, c.day'
+    USING p_site, b[1], b[2], b[3], b[4], 'click', p_path, p_device;
 END
 $$;
 COMMENT ON FUNCTION report.click_density(int, text, date, date, text, text) IS
@@ -152,14 +165,17 @@ LANGUAGE plpgsql STABLE
 SET jit = off
 SET random_page_cost = 1.1
 AS $$
+DECLARE
+    b   timestamptz[] := report.segment_bounds(p_from, p_to);
+    v_n bigint;
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN sitepulse.click_total(p_site, p_path, p_from, p_to, p_device);
     END IF;
-    RETURN (SELECT count(*)
-              FROM report.segment_page_events(p_site, p_path, 'click', p_from, p_to, p_device,
-                                              p_filters) e
-             WHERE e.x IS NOT NULL AND e.y IS NOT NULL AND e.dw > 0);
+    EXECUTE 'SELECT count(*) FROM (' || report.segment_page_events_sql(p_filters) || ') e
+              WHERE e.x IS NOT NULL AND e.y IS NOT NULL AND e.dw > 0'
+       INTO v_n USING p_site, b[1], b[2], b[3], b[4], 'click', p_path, p_device;
+    RETURN v_n;
 END
 $$;
 COMMENT ON FUNCTION report.click_total(int, text, date, date, text, text) IS
@@ -172,7 +188,10 @@ LANGUAGE plpgsql STABLE
 SET jit = off
 SET work_mem = '32MB'
 SET enable_sort = off
+SET random_page_cost = 1.1
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT c.sel, c.ex_cell, c.ey_cell, sum(c.clicks)::bigint
@@ -183,11 +202,15 @@ BEGIN
         RETURN;
     END IF;
     -- element_cells has rows of device classes only: 'all' finds none.
-    RETURN QUERY
-    SELECT e.sel, sitepulse.element_cell(e.ex), sitepulse.element_cell(e.ey), count(*)
-      FROM report.segment_page_events(p_site, p_path, 'click', p_from, p_to, p_device, p_filters) e
-     WHERE p_device <> 'all' AND e.sel IS NOT NULL AND e.ex IS NOT NULL AND e.ey IS NOT NULL
-     GROUP BY 1, 2, 3;
+    IF p_device = 'all' THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE
+    'SELECT e.sel, sitepulse.element_cell(e.ex), sitepulse.element_cell(e.ey), count(*)
+       FROM (' || report.segment_page_events_sql(p_filters) || ') e
+      WHERE e.sel IS NOT NULL AND e.ex IS NOT NULL AND e.ey IS NOT NULL
+      GROUP BY 1, 2, 3'
+    USING p_site, b[1], b[2], b[3], b[4], 'click', p_path, p_device;
 END
 $$;
 COMMENT ON FUNCTION report.element_cells(int, text, date, date, text, text) IS
@@ -200,7 +223,10 @@ LANGUAGE plpgsql STABLE
 SET jit = off
 SET work_mem = '32MB'
 SET enable_sort = off
+SET random_page_cost = 1.1
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT d.depth, sum(d.views)::bigint
@@ -210,11 +236,12 @@ BEGIN
          GROUP BY 1;
         RETURN;
     END IF;
-    RETURN QUERY
-    SELECT e.depth, count(*)
-      FROM report.segment_page_events(p_site, p_path, 'leave', p_from, p_to, p_device, p_filters) e
-     WHERE e.depth IS NOT NULL
-     GROUP BY 1;
+    RETURN QUERY EXECUTE
+    'SELECT e.depth, count(*)
+       FROM (' || report.segment_page_events_sql(p_filters) || ') e
+      WHERE e.depth IS NOT NULL
+      GROUP BY 1'
+    USING p_site, b[1], b[2], b[3], b[4], 'leave', p_path, p_device;
 END
 $$;
 COMMENT ON FUNCTION report.scroll_depths(int, text, date, date, text, text) IS
@@ -229,6 +256,8 @@ SET work_mem = '32MB'
 SET enable_sort = off
 SET random_page_cost = 1.1
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT c.sel, sum(c.clicks)::bigint, sum(c.rage)::bigint, sum(c.dead)::bigint
@@ -239,13 +268,14 @@ BEGIN
          LIMIT p_limit;
         RETURN;
     END IF;
-    RETURN QUERY
-    SELECT e.sel, count(*), count(*) FILTER (WHERE e.rage), count(*) FILTER (WHERE e.dead)
-      FROM report.segment_page_events(p_site, p_path, 'click', p_from, p_to, 'all', p_filters) e
-     WHERE e.sel IS NOT NULL
-     GROUP BY 1
-     ORDER BY 2 DESC, 1
-     LIMIT p_limit;
+    RETURN QUERY EXECUTE
+    'SELECT e.sel, count(*), count(*) FILTER (WHERE e.rage), count(*) FILTER (WHERE e.dead)
+       FROM (' || report.segment_page_events_sql(p_filters) || ') e
+      WHERE e.sel IS NOT NULL
+      GROUP BY 1
+      ORDER BY 2 DESC, 1
+      LIMIT $9'
+    USING p_site, b[1], b[2], b[3], b[4], 'click', p_path, 'all', p_limit;
 END
 $$;
 COMMENT ON FUNCTION report.element_clicks(int, text, date, date, int, text) IS
@@ -260,6 +290,7 @@ AS $$
 DECLARE
     -- The page terms, read once: they limit the rows.
     v_page jsonb := report.filter_dim_terms(p_filters, 'page');
+    b      timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT m.path, sum(m.pageviews)::bigint
@@ -272,14 +303,15 @@ BEGIN
     END IF;
     -- The selected visits' page views per day and page (sql/031), a few
     -- rows per visit instead of all their events.
-    RETURN QUERY
-    SELECT f.path, sum(f.pageviews)::bigint
-      FROM report.segment_paths(p_site, p_from, p_to, p_filters) f
-     WHERE f.pageviews > 0
-     GROUP BY 1
-    HAVING report.terms_match(v_page, f.path)
-     ORDER BY 2 DESC, 1
-     LIMIT p_limit;
+    RETURN QUERY EXECUTE
+    'SELECT f.path, sum(f.pageviews)::bigint
+       FROM (' || report.segment_paths_sql(p_filters) || ') f
+      WHERE f.pageviews > 0
+      GROUP BY 1
+     HAVING report.terms_match($6, f.path)
+      ORDER BY 2 DESC, 1
+      LIMIT $7'
+    USING p_site, b[1], b[2], b[3], b[4], v_page, p_limit;
 END
 $$;
 COMMENT ON FUNCTION report.heatmap_pages(int, date, date, int, text) IS
@@ -290,16 +322,20 @@ CREATE OR REPLACE FUNCTION report.page_views(p_site int, p_path text, p_from dat
 RETURNS bigint
 LANGUAGE plpgsql STABLE
 SET jit = off
+SET random_page_cost = 1.1
 AS $$
+DECLARE
+    b   timestamptz[] := report.segment_bounds(p_from, p_to);
+    v_n bigint;
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN (SELECT coalesce(sum(m.pageviews), 0)::bigint FROM sitepulse.page_days m
                  WHERE m.site_id = p_site AND m.day BETWEEN p_from AND p_to
                    AND m.path = p_path);
     END IF;
-    RETURN (SELECT count(*)
-              FROM report.segment_page_events(p_site, p_path, 'pageview', p_from, p_to, 'all',
-                                              p_filters) e);
+    EXECUTE 'SELECT count(*) FROM (' || report.segment_page_events_sql(p_filters) || ') e'
+       INTO v_n USING p_site, b[1], b[2], b[3], b[4], 'pageview', p_path, 'all';
+    RETURN v_n;
 END
 $$;
 COMMENT ON FUNCTION report.page_views(int, text, date, date, text) IS

@@ -225,11 +225,31 @@ $$;
 COMMENT ON FUNCTION report.segment_sql(text) IS
     'The statement report.segment() runs for filter p_filters, with parameters $1 site id, $2 the day before the range, $3 its start, $4 its end, $5 the day after it.';
 
+-- The bounds report.segment_sql()'s statement takes as $2 to $5 for UTC
+-- days p_from..p_to: the start of the day before the range, the range's
+-- start and end, and the end of the day after it. They are parameters:
+-- written in the statement, a timestamptz minus an interval (stable, since
+-- it depends on the time zone setting) would be computed again for every
+-- row.
+CREATE OR REPLACE FUNCTION report.segment_bounds(p_from date, p_to date) RETURNS timestamptz[]
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT ARRAY[b.lo - interval '1 day', b.lo, b.hi, b.hi + interval '1 day']
+      FROM (SELECT p_from::timestamp AT TIME ZONE 'UTC' AS lo,
+                   (p_to + 1)::timestamp AT TIME ZONE 'UTC' AS hi) b
+$$;
+COMMENT ON FUNCTION report.segment_bounds(date, date) IS
+    'Parameters $2..$5 of report.segment_sql() for UTC days p_from..p_to: the start of the day before, the start and end of the range, the end of the day after.';
+
 -- Its result is a tuplestore that the calling report reads, held in
 -- memory up to work_mem: a month of a busy site's selected visits (93,000
 -- rows at 10M events) is about 19 MB, which the default 4 MB wrote to a
 -- temporary file and read back (segment() 92-95 ms, 75-77 in memory; a
--- filtered devices report 140-168 ms, 124-131).
+-- filtered devices report 140-168 ms, 124-131). The reports that only sum
+-- what the visits' rows hold run report.segment_sql()'s statement inside
+-- their own instead (report.segment_events_sql(),
+-- report.segment_paths_sql()), which PostgreSQL may share out among
+-- parallel workers; a function's result it reads in one process.
 CREATE OR REPLACE FUNCTION report.segment(p_site int, p_from date, p_to date, p_filters text)
 RETURNS SETOF sitepulse.visits
 LANGUAGE plpgsql STABLE
@@ -237,44 +257,51 @@ SET jit = off
 SET work_mem = '64MB'
 AS $$
 DECLARE
-    v_lo timestamptz := p_from::timestamp AT TIME ZONE 'UTC';
-    v_hi timestamptz := (p_to + 1)::timestamp AT TIME ZONE 'UTC';
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
-    -- The range's bounds are parameters: written in the statement, a
-    -- timestamptz minus an interval (stable, since it depends on the time
-    -- zone setting) would be computed again for every row.
-    RETURN QUERY EXECUTE report.segment_sql(p_filters)
-        USING p_site, v_lo - interval '1 day', v_lo, v_hi, v_hi + interval '1 day';
+    RETURN QUERY EXECUTE report.segment_sql(p_filters) USING p_site, b[1], b[2], b[3], b[4];
 END
 $$;
 COMMENT ON FUNCTION report.segment(int, date, date, text) IS
     'The visits of site id p_site that overlap UTC days p_from..p_to and pass every term of p_filters (a visit started up to a day before p_from included, for its events in the range).';
 
--- No SET clause here: a plain SQL function is inlined into the report that
--- calls it, so the report's own conditions (the event types it counts) and
--- columns reach the scan of events. The reports set jit = off and a
--- work_mem that keeps a month's sort in memory instead. The range's events
--- are scanned first and each is kept if a selected visit of its visitor
--- spans it: a hash semi-join that hashes the selected visits, as
--- report.segment_page_events() does (sql/report/segment_heatmaps.sql). A
--- visitor's visits never overlap (a new one starts after a 30-minute gap,
--- sql/006), so an event is in at most one of them and the semi-join keeps
--- what a join would. Written as a join, PostgreSQL hashed the events
--- instead (825,000 clicks of a site's month for the filtered elements
--- report: 580-665 ms, 490-510 as a semi-join, 356-413 with the hash
--- grouping of report.elements()).
+-- The statement of report.segment_events() for p_filters, with the
+-- parameters of report.segment_sql(): the range's events ($3 to $4) of
+-- the visits it selects. The filtered reports of events run it inside
+-- their own statement, so their conditions (the event types they count)
+-- and columns reach the scan of events, and PostgreSQL can share the scan
+-- and the join among parallel workers (at 10M events, 30 days,
+-- device==mobile;source!=t.co: the events report 98-101 ms before, 62-79
+-- after; docs/performance.md). The range's events are scanned and each is
+-- kept if a selected visit of its visitor spans it: a hash semi-join that
+-- hashes the selected visits, as report.segment_page_events() does
+-- (sql/report/segment_heatmaps.sql). A visitor's visits never overlap (a
+-- new one starts after a 30-minute gap, sql/006), so an event is in at
+-- most one of them and the semi-join keeps what a join would. Written as
+-- a join, PostgreSQL hashed the events instead (825,000 clicks of a
+-- site's month for the filtered elements report: 580-665 ms, 490-510 as a
+-- semi-join, 356-413 with the hash grouping of report.elements()).
+CREATE OR REPLACE FUNCTION report.segment_events_sql(p_filters text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT 'SELECT e.* FROM sitepulse.events e '
+           || 'WHERE e.site_id = $1 AND e.received_at >= $3 AND e.received_at < $4 '
+           || 'AND EXISTS (SELECT 1 FROM (' || report.segment_sql(p_filters) || ') v '
+           || 'WHERE v.visitor = e.visitor AND e.received_at BETWEEN v.started_at AND v.last_at)'
+$$;
+COMMENT ON FUNCTION report.segment_events_sql(text) IS
+    'The statement report.segment_events() runs for filter p_filters, with the parameters of report.segment_sql().';
+
 CREATE OR REPLACE FUNCTION report.segment_events(p_site int, p_from date, p_to date, p_filters text)
 RETURNS SETOF sitepulse.events
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
+SET jit = off
 AS $$
-    SELECT e.*
-      FROM sitepulse.events e
-     WHERE e.site_id = p_site
-       AND e.received_at >= p_from::timestamp AT TIME ZONE 'UTC'
-       AND e.received_at < (p_to + 1)::timestamp AT TIME ZONE 'UTC'
-       AND EXISTS (SELECT 1 FROM report.segment(p_site, p_from, p_to, p_filters) v
-                    WHERE v.visitor = e.visitor
-                      AND e.received_at BETWEEN v.started_at AND v.last_at)
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
+BEGIN
+    RETURN QUERY EXECUTE report.segment_events_sql(p_filters) USING p_site, b[1], b[2], b[3], b[4];
+END
 $$;
 COMMENT ON FUNCTION report.segment_events(int, date, date, text) IS
     'The events received on UTC days p_from..p_to of the visits report.segment() selects.';
@@ -291,20 +318,36 @@ COMMENT ON FUNCTION report.segment_visits(text, date, date, text) IS
     'The visits of site p_site started on UTC days p_from..p_to, with a page view, that pass p_filters: those the visit figures (visits, bounces, duration) count.';
 
 -- The visit_paths rows (sql/031) of the visits report.segment() selects,
--- on UTC days p_from..p_to: segment_events() grouped per visit, day and
+-- on the range's UTC days: segment_events() grouped per visit, day and
 -- path, read by primary key, a few rows per visit instead of every event
--- of the range. Inlined into the report that calls it (no SET clause).
+-- of the range. As report.segment_events_sql(), the reports run it inside
+-- their own statement: the probes of visit_paths, one per selected visit,
+-- are then shared among parallel workers (the filtered scroll report,
+-- 30 days at 10M events: 245-270 ms before, 173-181 after).
+CREATE OR REPLACE FUNCTION report.segment_paths_sql(p_filters text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT 'SELECT v.visitor, f.day, f.path, f.events, f.pageviews, f.leaves, f.engaged_ms, f.depths, '
+           || 'f.depth_sum, f.reached_25, f.reached_50, f.reached_75, f.reached_100 '
+           || 'FROM (' || report.segment_sql(p_filters) || ') v '
+           || 'JOIN sitepulse.visit_paths f ON f.visit_id = v.id '
+           || 'WHERE f.day >= sitepulse.utc_day($3) AND f.day < sitepulse.utc_day($4)'
+$$;
+COMMENT ON FUNCTION report.segment_paths_sql(text) IS
+    'The statement report.segment_paths() runs for filter p_filters, with the parameters of report.segment_sql().';
+
 CREATE OR REPLACE FUNCTION report.segment_paths(p_site int, p_from date, p_to date, p_filters text)
 RETURNS TABLE (visitor bigint, day date, path text, events int, pageviews int, leaves int,
                engaged_ms bigint, depths int, depth_sum bigint, reached_25 int, reached_50 int,
                reached_75 int, reached_100 int)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
+SET jit = off
 AS $$
-    SELECT v.visitor, f.day, f.path, f.events, f.pageviews, f.leaves, f.engaged_ms, f.depths,
-           f.depth_sum, f.reached_25, f.reached_50, f.reached_75, f.reached_100
-      FROM report.segment(p_site, p_from, p_to, p_filters) v
-      JOIN sitepulse.visit_paths f ON f.visit_id = v.id
-     WHERE f.day BETWEEN p_from AND p_to
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
+BEGIN
+    RETURN QUERY EXECUTE report.segment_paths_sql(p_filters) USING p_site, b[1], b[2], b[3], b[4];
+END
 $$;
 COMMENT ON FUNCTION report.segment_paths(int, date, date, text) IS
     'Per visit report.segment() selects, UTC day p_from..p_to and path: the visitor, events, page views, and the engaged time and scroll depths of leave events (sitepulse.visit_paths).';
@@ -688,18 +731,21 @@ LANGUAGE plpgsql STABLE
 SET jit = off
 SET work_mem = '32MB'
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.events(p_site, p_from, p_to, p_limit);
         RETURN;
     END IF;
-    RETURN QUERY
-    SELECT e.name, count(*)
-      FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
-     WHERE e.type = 'event' AND e.name IS NOT NULL
-     GROUP BY e.name
-     ORDER BY 2 DESC, 1
-     LIMIT p_limit;
+    RETURN QUERY EXECUTE
+    'SELECT e.name, count(*)
+       FROM (' || report.segment_events_sql(p_filters) || ') e
+      WHERE e.type = ''event'' AND e.name IS NOT NULL
+      GROUP BY e.name
+      ORDER BY 2 DESC, 1
+      LIMIT $6'
+    USING report.site_id(p_site), b[1], b[2], b[3], b[4], p_limit;
 END
 $$;
 COMMENT ON FUNCTION report.events(text, date, date, int, text) IS 'report.events() of the visits that pass filter p_filters.';
@@ -711,20 +757,23 @@ LANGUAGE plpgsql STABLE
 SET jit = off
 SET work_mem = '32MB'
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.event_props(p_site, p_from, p_to, p_name, p_limit);
         RETURN;
     END IF;
-    RETURN QUERY
-    SELECT left(p.key, 200), left(p.value, 200), count(*)
-      FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
-     CROSS JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(e.props) = 'object'
-                                             THEN e.props ELSE '{}' END) AS p
-     WHERE e.type = 'event' AND e.name = p_name AND p.value IS NOT NULL
-     GROUP BY 1, 2
-     ORDER BY 3 DESC, 1, 2
-     LIMIT p_limit;
+    RETURN QUERY EXECUTE
+    'SELECT left(p.key, 200), left(p.value, 200), count(*)
+       FROM (' || report.segment_events_sql(p_filters) || ') e
+      CROSS JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(e.props) = ''object''
+                                              THEN e.props ELSE ''{}'' END) AS p
+      WHERE e.type = ''event'' AND e.name = $6 AND p.value IS NOT NULL
+      GROUP BY 1, 2
+      ORDER BY 3 DESC, 1, 2
+      LIMIT $7'
+    USING report.site_id(p_site), b[1], b[2], b[3], b[4], p_name, p_limit;
 END
 $$;
 COMMENT ON FUNCTION report.event_props(text, date, date, text, int, text) IS
@@ -743,18 +792,21 @@ SET jit = off
 SET work_mem = '32MB'
 SET enable_sort = off
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.elements(p_site, p_from, p_to, p_limit);
         RETURN;
     END IF;
-    RETURN QUERY
-    SELECT e.path, e.sel, count(*), count(*) FILTER (WHERE e.rage), count(*) FILTER (WHERE e.dead)
-      FROM report.segment_events(report.site_id(p_site), p_from, p_to, p_filters) e
-     WHERE e.type = 'click' AND e.sel IS NOT NULL
-     GROUP BY e.path, e.sel
-     ORDER BY 3 DESC, 1, 2
-     LIMIT p_limit;
+    RETURN QUERY EXECUTE
+    'SELECT e.path, e.sel, count(*), count(*) FILTER (WHERE e.rage), count(*) FILTER (WHERE e.dead)
+       FROM (' || report.segment_events_sql(p_filters) || ') e
+      WHERE e.type = ''click'' AND e.sel IS NOT NULL
+      GROUP BY e.path, e.sel
+      ORDER BY 3 DESC, 1, 2
+      LIMIT $6'
+    USING report.site_id(p_site), b[1], b[2], b[3], b[4], p_limit;
 END
 $$;
 COMMENT ON FUNCTION report.elements(text, date, date, int, text) IS
@@ -766,21 +818,25 @@ RETURNS TABLE (path text, reports bigint, avg_depth numeric, reached_25 numeric,
 LANGUAGE plpgsql STABLE
 SET jit = off
 SET work_mem = '32MB'
+SET random_page_cost = 1.1
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.scroll(p_site, p_from, p_to, p_limit);
         RETURN;
     END IF;
-    RETURN QUERY
-    SELECT p.path, sum(p.depths)::bigint, round(sum(p.depth_sum) / sum(p.depths), 1),
-           report.rate(sum(p.reached_25), sum(p.depths)), report.rate(sum(p.reached_50), sum(p.depths)),
-           report.rate(sum(p.reached_75), sum(p.depths)), report.rate(sum(p.reached_100), sum(p.depths))
-      FROM report.segment_paths(report.site_id(p_site), p_from, p_to, p_filters) p
-     WHERE p.depths > 0
-     GROUP BY p.path
-     ORDER BY 2 DESC, 1
-     LIMIT p_limit;
+    RETURN QUERY EXECUTE
+    'SELECT p.path, sum(p.depths)::bigint, round(sum(p.depth_sum) / sum(p.depths), 1),
+            report.rate(sum(p.reached_25), sum(p.depths)), report.rate(sum(p.reached_50), sum(p.depths)),
+            report.rate(sum(p.reached_75), sum(p.depths)), report.rate(sum(p.reached_100), sum(p.depths))
+       FROM (' || report.segment_paths_sql(p_filters) || ') p
+      WHERE p.depths > 0
+      GROUP BY p.path
+      ORDER BY 2 DESC, 1
+      LIMIT $6'
+    USING report.site_id(p_site), b[1], b[2], b[3], b[4], p_limit;
 END
 $$;
 COMMENT ON FUNCTION report.scroll(text, date, date, int, text) IS
@@ -791,26 +847,40 @@ COMMENT ON FUNCTION report.scroll(text, date, date, int, text) IS
 CREATE OR REPLACE FUNCTION report.goals(p_site text, p_from date, p_to date, p_filters text)
 RETURNS TABLE (goal text, kind text, match text, conversions bigint, visits bigint, conversion_rate numeric)
 LANGUAGE plpgsql STABLE
+SET jit = off
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.goals(p_site, p_from, p_to);
         RETURN;
     END IF;
-    RETURN QUERY
-    WITH v AS MATERIALIZED (
-        SELECT s.id, s.pageviews FROM report.segment(report.site_id(p_site), p_from, p_to, p_filters) s
-         WHERE sitepulse.utc_day(s.started_at) BETWEEN p_from AND p_to
+    -- The visits started in the range ($3 to $4), counted, and their hits
+    -- per goal, in one statement that PostgreSQL may share among parallel
+    -- workers. A hit's day is its visit's first day or, in staged mode,
+    -- seconds later (see report.filter_sql()'s goal term): the days from
+    -- the day before the range to the day after keep every hit of those
+    -- visits, and let the join read the site's hits by day.
+    RETURN QUERY EXECUTE
+    'WITH v AS (
+        SELECT s.id, s.pageviews FROM (' || report.segment_sql(p_filters) || ') s
+         WHERE s.started_at >= $3
     ), total AS (
         SELECT count(*) FILTER (WHERE v.pageviews > 0) AS visits FROM v
+    ), hits AS (
+        SELECT c.goal_id, count(*) AS n
+          FROM sitepulse.visit_goals c JOIN v ON v.id = c.visit_id
+         WHERE c.site_id = $1 AND c.day >= sitepulse.utc_day($2) AND c.day < sitepulse.utc_day($5)
+         GROUP BY c.goal_id
     )
-    SELECT g.name, g.kind, g.match, count(c.visit_id), t.visits, report.rate(count(c.visit_id), t.visits)
+    SELECT g.name, g.kind, g.match, coalesce(h.n, 0), t.visits, report.rate(coalesce(h.n, 0), t.visits)
       FROM sitepulse.goals g
      CROSS JOIN total t
-      LEFT JOIN (sitepulse.visit_goals c JOIN v ON v.id = c.visit_id) ON c.goal_id = g.id
-     WHERE g.site_id = report.site_id(p_site)
-     GROUP BY g.id, g.name, g.kind, g.match, t.visits
-     ORDER BY 4 DESC, 1;
+      LEFT JOIN hits h ON h.goal_id = g.id
+     WHERE g.site_id = $1
+     ORDER BY 4 DESC, 1'
+    USING report.site_id(p_site), b[1], b[2], b[3], b[4];
 END
 $$;
 COMMENT ON FUNCTION report.goals(text, date, date, text) IS

@@ -1,7 +1,7 @@
 -- The custom events index with their visitor and name (sql/041) and the
 -- two filtered readings it serves from the index alone: a filter's event
 -- term (report.filter_sql(), sql/report/segments.sql) and the filtered
--- events report (report.events() through report.segment_events()); and
+-- events report (report.events(), over report.segment_events_sql()); and
 -- that both still count what they counted.
 \ir tap_begin.inc
 SELECT plan(8);
@@ -59,9 +59,9 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_temp.segment_plan('tap_ce', '2025-04-01', '20
                    WHERE p LIKE '%Index Only Scan using%custom%'
                       OR p LIKE '%Index Only Scan using%visitor_name%'),
           'an event term reads the custom events from the index alone');
-SELECT ok(EXISTS (SELECT 1 FROM pg_temp.plan_of('tap_ce',
-              'SELECT e.name, count(*) FROM report.segment_events($1, ''2025-04-01'', ''2025-04-01'', '
-              || '''device==mobile'') e WHERE e.type = ''event'' AND e.name IS NOT NULL GROUP BY e.name') p
+SELECT ok(EXISTS (SELECT 1 FROM pg_temp.range_plan('tap_ce', '2025-04-01', '2025-04-01',
+              'SELECT e.name, count(*) FROM (' || report.segment_events_sql('device==mobile')
+              || ') e WHERE e.type = ''event'' AND e.name IS NOT NULL GROUP BY e.name') p
            WHERE p LIKE '%Index Only Scan using%custom%'
               OR p LIKE '%Index Only Scan using%visitor_name%'),
           'so does the filtered events report');
