@@ -895,29 +895,43 @@ COMMENT ON FUNCTION report.goals(text, date, date, text) IS
 CREATE OR REPLACE FUNCTION report.funnels(p_site text, p_from date, p_to date, p_filters text)
 RETURNS TABLE (funnel text, step int, goal text, visits bigint, from_start numeric, from_previous numeric)
 LANGUAGE plpgsql STABLE
+SET jit = off
+SET work_mem = '32MB'
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.funnels(p_site, p_from, p_to);
         RETURN;
     END IF;
-    -- The walk of sitepulse.rollup_funnels() (sql/011), over the selected visits.
-    RETURN QUERY
-    WITH RECURSIVE v AS MATERIALIZED (
-        SELECT s.id FROM report.segment(report.site_id(p_site), p_from, p_to, p_filters) s
-         WHERE sitepulse.utc_day(s.started_at) BETWEEN p_from AND p_to
-    ), f AS (
-        SELECT f.id, f.name, f.steps FROM sitepulse.funnels f WHERE f.site_id = report.site_id(p_site)
+    -- The walk of sitepulse.rollup_funnels() (sql/011) over the hits of
+    -- the selected visits started in the range ($3 to $4) on the site's
+    -- funnel steps, read once by site, goal and day (hits, a hit's day
+    -- being its visit's first day: see report.goals()) and joined to the
+    -- segment's statement in one pass that PostgreSQL may share among
+    -- parallel workers; each step of the walk then joins those hits, not
+    -- visit_goals. At 10M events, 30 days: 109 ms instead of 207
+    -- (device==mobile;source!=t.co), 211 instead of 305 (page==/pricing),
+    -- when each selected visit's hits were read by its id, one probe per
+    -- visit and step (docs/performance.md).
+    RETURN QUERY EXECUTE
+    'WITH RECURSIVE f AS (
+        SELECT f.id, f.name, f.steps FROM sitepulse.funnels f WHERE f.site_id = $1
+    ), hits AS MATERIALIZED (
+        SELECT g.visit_id, g.goal_id, g.first_at, g.last_at
+          FROM sitepulse.visit_goals g
+          JOIN (' || report.segment_sql(p_filters) || ') v ON v.id = g.visit_id
+         WHERE g.site_id = $1 AND g.day >= sitepulse.utc_day($2) AND g.day < sitepulse.utc_day($5)
+           AND g.goal_id IN (SELECT unnest(f.steps) FROM f) AND v.started_at >= $3
     ), walk AS (
-        SELECT f.id AS funnel_id, f.steps, g.visit_id, 1 AS step, g.first_at AS at
-          FROM f JOIN sitepulse.visit_goals g ON g.goal_id = f.steps[1]
-          JOIN v ON v.id = g.visit_id
+        SELECT f.id AS funnel_id, f.steps, h.visit_id, 1 AS step, h.first_at AS at
+          FROM f JOIN hits h ON h.goal_id = f.steps[1]
         UNION ALL
         SELECT w.funnel_id, w.steps, w.visit_id, w.step + 1,
-               CASE WHEN g.first_at >= w.at THEN g.first_at ELSE g.last_at END
+               CASE WHEN h.first_at >= w.at THEN h.first_at ELSE h.last_at END
           FROM walk w
-          JOIN sitepulse.visit_goals g
-            ON g.visit_id = w.visit_id AND g.goal_id = w.steps[w.step + 1] AND g.last_at >= w.at
+          JOIN hits h ON h.visit_id = w.visit_id AND h.goal_id = w.steps[w.step + 1] AND h.last_at >= w.at
          WHERE w.step < cardinality(w.steps)
     ), steps AS (
         SELECT f.name AS funnel, s.step, g.name AS goal,
@@ -931,7 +945,8 @@ BEGIN
            report.rate(s.visits, coalesce(lag(s.visits) OVER w, s.visits))
       FROM steps s
     WINDOW w AS (PARTITION BY s.funnel ORDER BY s.step)
-     ORDER BY s.funnel, s.step;
+     ORDER BY s.funnel, s.step'
+    USING report.site_id(p_site), b[1], b[2], b[3], b[4];
 END
 $$;
 COMMENT ON FUNCTION report.funnels(text, date, date, text) IS
