@@ -393,15 +393,17 @@ COMMENT ON FUNCTION report.filter_match(text, text, text) IS
 -- page views in it; only the page views of the visits that cross an hour
 -- boundary are read from events, one index scan per stretch of time those
 -- visits cover (overlapping ones merged, so no event is read twice).
--- PostgreSQL takes report.segment() for 1,000 rows and sorted what it
--- joins and groups: over a month of a busy site, 193,000 page views by
+-- PostgreSQL took report.segment() for 1,000 rows and sorted what it
+-- joined and grouped: over a month of a busy site, 193,000 page views by
 -- visitor for a merge join with the 6,200 visits that cross an hour, and
 -- 93,000 visits by their hour. Without sorts and merge joins it hashes
 -- them instead; the 720 rows of a month's hours are still sorted for the
 -- answer. Hours and days are grouped as the UTC timestamps and dates seg
 -- holds and turned into timestamptz once per group. At 10M events over 30
 -- days: hours 226-233 ms instead of 289-298, days 167-171 instead of
--- 208-213 (docs/performance.md).
+-- 208-213 (docs/performance.md). With the segment's statement inside this
+-- one instead of report.segment()'s result, in the same session: hours
+-- 213-219 ms instead of 242-249, days 148-160 instead of 182-185.
 CREATE OR REPLACE FUNCTION report.timeseries(p_site text, p_from date, p_to date, p_interval text,
                                              p_filters text)
 RETURNS TABLE (t timestamptz, visitors bigint, pageviews bigint, visits bigint,
@@ -414,35 +416,48 @@ SET enable_mergejoin = off
 AS $$
 DECLARE
     v_site int := report.site_id(p_site);
-    v_lo   timestamptz := p_from::timestamp AT TIME ZONE 'UTC';
-    v_hi   timestamptz := (p_to + 1)::timestamp AT TIME ZONE 'UTC';
+    b      timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.timeseries(p_site, p_from, p_to, p_interval);
         RETURN;
     END IF;
-    RETURN QUERY
-    WITH slots AS (
+    -- The statement runs with $1 the site, $2 to $5 the segment's bounds
+    -- (report.segment_bounds()), $6 and $7 the range's days, $8 the
+    -- interval.
+    -- seg: the segment's statement once for every figure (segment_paths()
+    -- and segment_visits() would each run it again), inside this one so
+    -- that PostgreSQL may share it among parallel workers.
+    -- spans: the times of the visits that cross an hour, merged: a visit
+    -- starts a new span when it starts after every earlier one ended.
+    -- views: the page views in the spans (OFFSET 0: one index scan per
+    -- span, not one over the whole range), from events_site_time_pageviews
+    -- alone (sql/039).
+    -- hours: (UTC hour, visitor, page views): a visit within one hour,
+    -- which the segment only keeps inside the range; every hour of the
+    -- range a longer one covers; the page views of the longer ones. Hours
+    -- stay timestamps until grouped (date_trunc() with a zone costs more).
+    -- ev: days from the visits (a visit within one day of the range) or
+    -- their visit_paths rows (any other, one visit at a time: OFFSET 0, as
+    -- in report.summary()), hours from hours.
+    RETURN QUERY EXECUTE
+    'WITH slots AS (
         SELECT s AS t
-          FROM generate_series(v_lo, v_hi - interval '1 second',
-                               CASE p_interval WHEN 'hour' THEN interval '1 hour'
-                                               ELSE interval '1 day' END) AS s
-         WHERE p_interval IN ('day', 'hour')
+          FROM generate_series($3, $4 - interval ''1 second'',
+                               CASE $8 WHEN ''hour'' THEN interval ''1 hour''
+                                               ELSE interval ''1 day'' END) AS s
+         WHERE $8 IN (''day'', ''hour'')
     ), seg AS MATERIALIZED (
-        -- report.segment() once for every figure (segment_paths() and
-        -- segment_visits() would each run it again).
         SELECT v.id, v.visitor, v.started_at, v.last_at, v.pageviews, v.engaged_ms,
-               date_trunc('hour', v.started_at AT TIME ZONE 'UTC') AS h0,
-               date_trunc('hour', v.last_at AT TIME ZONE 'UTC') AS h1,
+               date_trunc(''hour'', v.started_at AT TIME ZONE ''UTC'') AS h0,
+               date_trunc(''hour'', v.last_at AT TIME ZONE ''UTC'') AS h1,
                sitepulse.utc_day(v.started_at) AS d0, sitepulse.utc_day(v.last_at) AS d1
-          FROM report.segment(v_site, p_from, p_to, p_filters) v
+          FROM (' || report.segment_sql(p_filters) || ') v
     ), multi AS MATERIALIZED (
         SELECT s.visitor, s.started_at, s.last_at, s.h0, s.h1
           FROM seg s
-         WHERE p_interval = 'hour' AND s.h0 <> s.h1
+         WHERE $8 = ''hour'' AND s.h0 <> s.h1
     ), spans AS (
-        -- Those visits' times merged: a visit starts a new span when it
-        -- starts after every earlier one ended.
         SELECT min(m.started_at) AS lo, max(m.last_at) AS hi
           FROM (SELECT m.started_at, m.last_at,
                        count(*) FILTER (WHERE m.started_at > m.reach) OVER (ORDER BY m.started_at) AS span
@@ -452,48 +467,41 @@ BEGIN
                           FROM multi m) m) m
          GROUP BY m.span
     ), views AS MATERIALIZED (
-        -- The page views in the spans (OFFSET 0: one index scan per span,
-        -- not one over the whole range), from events_site_time_pageviews
-        -- alone (sql/039).
         SELECT e.visitor, e.received_at
           FROM spans p
          CROSS JOIN LATERAL (SELECT e.visitor, e.received_at
                                FROM sitepulse.events e
-                              WHERE e.site_id = v_site AND e.type = 'pageview'
+                              WHERE e.site_id = $1 AND e.type = ''pageview''
                                 AND e.received_at BETWEEN p.lo AND p.hi
-                                AND e.received_at >= v_lo AND e.received_at < v_hi
+                                AND e.received_at >= $3 AND e.received_at < $4
                              OFFSET 0) e
     ), hours AS (
-        -- (UTC hour, visitor, page views): a visit within one hour, which
-        -- segment() only keeps inside the range; every hour of the range a
-        -- longer one covers; the page views of the longer ones. Hours stay
-        -- timestamps until grouped (date_trunc() with a zone costs more).
         SELECT s.h0 AS t, s.visitor, s.pageviews
           FROM seg s
-         WHERE p_interval = 'hour' AND s.h0 = s.h1
+         WHERE $8 = ''hour'' AND s.h0 = s.h1
         UNION ALL
         SELECT h.t, m.visitor, 0
           FROM multi m
-         CROSS JOIN LATERAL generate_series(greatest(m.h0, p_from::timestamp),
-                                            least(m.h1, (p_to + 1)::timestamp - interval '1 hour'),
-                                            interval '1 hour') AS h(t)
+         CROSS JOIN LATERAL generate_series(greatest(m.h0, $6::timestamp),
+                                            least(m.h1, ($7 + 1)::timestamp - interval ''1 hour''),
+                                            interval ''1 hour'') AS h(t)
         UNION ALL
-        SELECT date_trunc('hour', e.received_at AT TIME ZONE 'UTC'), e.visitor, 1
+        SELECT date_trunc(''hour'', e.received_at AT TIME ZONE ''UTC''), e.visitor, 1
           FROM views e
           JOIN multi m ON m.visitor = e.visitor AND e.received_at BETWEEN m.started_at AND m.last_at
     ), ev AS (
-        -- Days from the visits (a visit within one day of the range) or
-        -- their visit_paths rows (any other), hours from hours.
-        SELECT d.t AT TIME ZONE 'UTC' AS t, count(*) AS visitors, sum(d.pageviews) AS pageviews
+        SELECT d.t AT TIME ZONE ''UTC'' AS t, count(*) AS visitors, sum(d.pageviews) AS pageviews
           FROM (SELECT p.day::timestamp AS t, p.visitor, sum(p.pageviews) AS pageviews
                   FROM (SELECT s.d0 AS day, s.visitor, s.pageviews
                           FROM seg s
-                         WHERE p_interval = 'day' AND s.d0 = s.d1 AND s.d0 >= p_from
+                         WHERE $8 = ''day'' AND s.d0 = s.d1 AND s.d0 >= $6
                         UNION ALL
                         SELECT f.day, s.visitor, f.pageviews
-                          FROM seg s JOIN sitepulse.visit_paths f ON f.visit_id = s.id
-                         WHERE p_interval = 'day' AND (s.d0 <> s.d1 OR s.d0 < p_from)
-                           AND f.day BETWEEN p_from AND p_to) p
+                          FROM seg s
+                         CROSS JOIN LATERAL (SELECT f.day, f.pageviews FROM sitepulse.visit_paths f
+                                              WHERE f.visit_id = s.id AND f.day BETWEEN $6 AND $7
+                                             OFFSET 0) f
+                         WHERE $8 = ''day'' AND (s.d0 <> s.d1 OR s.d0 < $6)) p
                  GROUP BY p.day, p.visitor
                  UNION ALL
                 SELECT h.t, h.visitor, sum(h.pageviews)
@@ -501,20 +509,21 @@ BEGIN
                  GROUP BY h.t, h.visitor) d
          GROUP BY d.t
     ), vi AS (
-        SELECT v.t AT TIME ZONE 'UTC' AS t, v.visits, v.bounces, v.duration_ms
-          FROM (SELECT CASE p_interval WHEN 'hour' THEN s.h0 ELSE s.d0::timestamp END AS t,
+        SELECT v.t AT TIME ZONE ''UTC'' AS t, v.visits, v.bounces, v.duration_ms
+          FROM (SELECT CASE $8 WHEN ''hour'' THEN s.h0 ELSE s.d0::timestamp END AS t,
                        count(*) AS visits, count(*) FILTER (WHERE s.pageviews = 1) AS bounces,
                        sum(sitepulse.visit_duration_ms(s.engaged_ms, s.started_at, s.last_at)) AS duration_ms
                   FROM seg s
-                 WHERE s.pageviews > 0 AND s.d0 BETWEEN p_from AND p_to
+                 WHERE s.pageviews > 0 AND s.d0 BETWEEN $6 AND $7
                  GROUP BY 1) v
     )
     SELECT s.t, coalesce(e.visitors, 0)::bigint, coalesce(e.pageviews, 0)::bigint,
            coalesce(v.visits, 0)::bigint, report.rate(v.bounces, v.visits),
            report.seconds(v.duration_ms, v.visits)
       FROM slots s LEFT JOIN ev e USING (t) LEFT JOIN vi v USING (t)
-     WHERE v_site IS NOT NULL
-     ORDER BY s.t;
+     WHERE $1 IS NOT NULL
+     ORDER BY s.t'
+    USING v_site, b[1], b[2], b[3], b[4], p_from, p_to, p_interval;
 END
 $$;
 COMMENT ON FUNCTION report.timeseries(text, date, date, text, text) IS
@@ -527,30 +536,38 @@ LANGUAGE plpgsql STABLE
 SET jit = off
 SET work_mem = '32MB'
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.summary(p_site, p_from, p_to);
         RETURN;
     END IF;
-    RETURN QUERY
-    WITH seg AS MATERIALIZED (
-        -- report.segment() once for both parts (segment_paths() and
-        -- segment_visits() would each run it again).
+    -- seg: the segment's statement once for both parts (segment_paths()
+    -- and segment_visits() would each run it again), inside this one so
+    -- that PostgreSQL may share it among parallel workers.
+    -- days: (UTC day, visitor, page views, events) of the selected visits
+    -- in the range: a visit within one day of the range from the visit
+    -- itself (nearly all of them), any other from its visit_paths rows of
+    -- the range, read by primary key one visit at a time (OFFSET 0:
+    -- PostgreSQL, which takes most visits for such, would otherwise hash
+    -- every visit_paths row of every site; at 10M events over 30 days, 2.3
+    -- million rows for 266 visits).
+    RETURN QUERY EXECUTE
+    'WITH seg AS MATERIALIZED (
         SELECT v.id, v.visitor, v.started_at, v.last_at, v.pageviews, v.events, v.engaged_ms,
                sitepulse.utc_day(v.started_at) AS d0, sitepulse.utc_day(v.last_at) AS d1
-          FROM report.segment(report.site_id(p_site), p_from, p_to, p_filters) v
+          FROM (' || report.segment_sql(p_filters) || ') v
     ), days AS (
-        -- (UTC day, visitor, page views, events) of the selected visits in
-        -- the range: a visit within one day of the range from the visit
-        -- itself (nearly all of them), any other from its visit_paths rows
-        -- of the range, read by primary key.
         SELECT s.d0 AS day, s.visitor, s.pageviews, s.events
           FROM seg s
-         WHERE s.d0 = s.d1 AND s.d0 >= p_from
+         WHERE s.d0 = s.d1 AND s.d0 >= $6
         UNION ALL
         SELECT f.day, s.visitor, f.pageviews, f.events
-          FROM seg s JOIN sitepulse.visit_paths f ON f.visit_id = s.id
-         WHERE (s.d0 <> s.d1 OR s.d0 < p_from) AND f.day BETWEEN p_from AND p_to
+          FROM seg s
+         CROSS JOIN LATERAL (SELECT f.day, f.pageviews, f.events FROM sitepulse.visit_paths f
+                              WHERE f.visit_id = s.id AND f.day BETWEEN $6 AND $7 OFFSET 0) f
+         WHERE s.d0 <> s.d1 OR s.d0 < $6
     ), ev AS (
         SELECT count(*) AS visitors, coalesce(sum(d.pageviews), 0)::bigint AS pageviews,
                coalesce(sum(d.events), 0)::bigint AS events
@@ -561,12 +578,13 @@ BEGIN
                sum(sitepulse.visit_duration_ms(s.engaged_ms, s.started_at, s.last_at)) AS duration_ms,
                sum(s.pageviews) AS views
           FROM seg s
-         WHERE s.pageviews > 0 AND s.d0 BETWEEN p_from AND p_to
+         WHERE s.pageviews > 0 AND s.d0 BETWEEN $6 AND $7
     )
     SELECT e.visitors, e.pageviews, e.events, v.visits, report.rate(v.bounces, v.visits),
            report.seconds(v.duration_ms, v.visits), round(e.pageviews / nullif(v.visits, 0)::numeric, 2)
       FROM ev e, vi v
-     WHERE report.site_id(p_site) IS NOT NULL;
+     WHERE $1 IS NOT NULL'
+    USING report.site_id(p_site), b[1], b[2], b[3], b[4], p_from, p_to;
 END
 $$;
 COMMENT ON FUNCTION report.summary(text, date, date, text) IS
