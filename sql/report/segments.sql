@@ -306,13 +306,28 @@ $$;
 COMMENT ON FUNCTION report.segment_events(int, date, date, text) IS
     'The events received on UTC days p_from..p_to of the visits report.segment() selects.';
 
--- The visits the visit figures count: started in the range, with a page view.
+-- The visits the visit figures count: started in the range ($3 to $4),
+-- with a page view. report.dimension() runs the statement inside its own.
+CREATE OR REPLACE FUNCTION report.segment_visits_sql(p_filters text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT 'SELECT v.* FROM (' || report.segment_sql(p_filters) || ') v '
+           || 'WHERE v.pageviews > 0 AND v.started_at >= $3'
+$$;
+COMMENT ON FUNCTION report.segment_visits_sql(text) IS
+    'The statement report.segment_visits() runs for filter p_filters, with the parameters of report.segment_sql().';
+
 CREATE OR REPLACE FUNCTION report.segment_visits(p_site text, p_from date, p_to date, p_filters text)
 RETURNS SETOF sitepulse.visits
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
+SET jit = off
 AS $$
-    SELECT v.* FROM report.segment(report.site_id(p_site), p_from, p_to, p_filters) v
-     WHERE v.pageviews > 0 AND sitepulse.utc_day(v.started_at) BETWEEN p_from AND p_to
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
+BEGIN
+    RETURN QUERY EXECUTE report.segment_visits_sql(p_filters)
+        USING report.site_id(p_site), b[1], b[2], b[3], b[4];
+END
 $$;
 COMMENT ON FUNCTION report.segment_visits(text, date, date, text) IS
     'The visits of site p_site started on UTC days p_from..p_to, with a page view, that pass p_filters: those the visit figures (visits, bounces, duration) count.';
@@ -655,32 +670,41 @@ CREATE OR REPLACE FUNCTION report.dimension(p_site text, p_dim text, p_from date
                                             p_limit int, p_filters text)
 RETURNS TABLE (name text, visits bigint, bounce_rate numeric, avg_duration_s numeric)
 LANGUAGE plpgsql STABLE
+SET jit = off
 AS $$
+DECLARE
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.dimension(p_site, p_dim, p_from, p_to, p_limit);
         RETURN;
     END IF;
-    RETURN QUERY
-    SELECT x.value, count(*), report.rate(count(*) FILTER (WHERE v.pageviews = 1), count(*)),
-           report.seconds(sum(sitepulse.visit_duration_ms(v.engaged_ms, v.started_at, v.last_at)), count(*))
-      FROM report.segment_visits(p_site, p_from, p_to, p_filters) v
-     CROSS JOIN LATERAL (SELECT CASE p_dim
-                WHEN 'entry' THEN v.entry_path
-                WHEN 'exit' THEN v.exit_path
-                WHEN 'source' THEN CASE WHEN NOT v.spam THEN v.source END
-                WHEN 'utm_source' THEN v.utm_source
-                WHEN 'utm_medium' THEN v.utm_medium
-                WHEN 'utm_campaign' THEN v.utm_campaign
-                WHEN 'device' THEN v.device
-                WHEN 'browser' THEN coalesce(v.browser, 'Other')
-                WHEN 'os' THEN coalesce(v.os, 'Other')
-                WHEN 'country' THEN v.country
-                WHEN 'language' THEN v.language END AS value) x
-     WHERE x.value IS NOT NULL
-     GROUP BY x.value
-     ORDER BY 2 DESC, 1
-     LIMIT p_limit;
+    -- The dimension's column is chosen here, so the statement groups by a
+    -- column, not by a CASE on $6 evaluated for every visit.
+    RETURN QUERY EXECUTE format(
+    'SELECT x.value, count(*), report.rate(count(*) FILTER (WHERE v.pageviews = 1), count(*)),
+            report.seconds(sum(sitepulse.visit_duration_ms(v.engaged_ms, v.started_at, v.last_at)), count(*))
+       FROM (%s) v
+      CROSS JOIN LATERAL (SELECT %s AS value) x
+      WHERE x.value IS NOT NULL
+      GROUP BY x.value
+      ORDER BY 2 DESC, 1
+      LIMIT $6',
+    report.segment_visits_sql(p_filters),
+    CASE p_dim
+        WHEN 'entry' THEN 'v.entry_path'
+        WHEN 'exit' THEN 'v.exit_path'
+        WHEN 'source' THEN 'CASE WHEN NOT v.spam THEN v.source END'
+        WHEN 'utm_source' THEN 'v.utm_source'
+        WHEN 'utm_medium' THEN 'v.utm_medium'
+        WHEN 'utm_campaign' THEN 'v.utm_campaign'
+        WHEN 'device' THEN 'v.device'
+        WHEN 'browser' THEN 'coalesce(v.browser, ''Other'')'
+        WHEN 'os' THEN 'coalesce(v.os, ''Other'')'
+        WHEN 'country' THEN 'v.country'
+        WHEN 'language' THEN 'v.language'
+        ELSE 'NULL::text' END)
+    USING report.site_id(p_site), b[1], b[2], b[3], b[4], p_limit;
 END
 $$;
 COMMENT ON FUNCTION report.dimension(text, text, date, date, int, text) IS
