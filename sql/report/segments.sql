@@ -207,7 +207,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION report.filter_sql(text, text, text[]) IS
-    'SQL condition on visit v for one filter term (from report.filter_terms()); used by report.segment() only.';
+    'SQL condition on visit v for one filter term (from report.filter_terms()); used by report.segment_sql() only.';
 
 -- The statement report.segment() runs for p_filters: the visits of site
 -- $1 started from $2 (the day before the range) to $4 (its end) and going
@@ -767,11 +767,24 @@ COMMENT ON FUNCTION report.languages(text, date, date, int, text) IS 'report.lan
 
 -- Custom events, clicks, scrolling -------------------------------------------
 
+-- The reports of raw events (custom events, their properties, elements)
+-- plan without nested loops, so that the selected visits are hashed once
+-- and each event probes the hash (report.segment_events_sql()).
+-- PostgreSQL takes the latest day's events for far fewer than there are
+-- (the day lies at the end of its statistics) and looked each one's visit
+-- and filter terms up in turn instead: at 10M events, the events report
+-- of the last day with page~/blog/ took 65-67 ms, 26-27 without nested
+-- loops, the event properties of a month with goal==signup 233-238 ms,
+-- 159-164 without, and that cost grows with the day's events. Over 30
+-- days the other filters took about as long either way
+-- (docs/performance.md).
+
 CREATE OR REPLACE FUNCTION report.events(p_site text, p_from date, p_to date, p_limit int, p_filters text)
 RETURNS TABLE (name text, events bigint)
 LANGUAGE plpgsql STABLE
 SET jit = off
 SET work_mem = '32MB'
+SET enable_nestloop = off
 AS $$
 DECLARE
     b timestamptz[] := report.segment_bounds(p_from, p_to);
@@ -792,11 +805,6 @@ END
 $$;
 COMMENT ON FUNCTION report.events(text, date, date, int, text) IS 'report.events() of the visits that pass filter p_filters.';
 
--- No nested loops: PostgreSQL expects few of the named event's rows
--- and, with a goal term, looked up each custom event's visit and its
--- goals one at a time (at 10M events, 30 days, goal==signup:
--- 233-238 ms, 159-164 without nested loops; other filters 151-195 either
--- way; docs/performance.md).
 CREATE OR REPLACE FUNCTION report.event_props(p_site text, p_from date, p_to date, p_name text,
                                               p_limit int, p_filters text)
 RETURNS TABLE (prop text, value text, events bigint)
@@ -839,6 +847,7 @@ LANGUAGE plpgsql STABLE
 SET jit = off
 SET work_mem = '32MB'
 SET enable_sort = off
+SET enable_nestloop = off
 AS $$
 DECLARE
     b timestamptz[] := report.segment_bounds(p_from, p_to);
