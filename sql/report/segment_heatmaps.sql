@@ -39,10 +39,11 @@
 -- it is created with check_function_bodies off, so that its body too is
 -- resolved only when it runs.
 --
--- The planner cannot tell how many events a segment keeps (it takes a
--- set-returning function for 1,000 rows), so it expects about a hundred
--- and groups them by a sort on text and computed keys, which spilled to
--- disk at the default 4 MB: for 68,000 clicks, hashing them in memory
+-- The planner cannot tell how many events a segment keeps (it took
+-- report.segment(), a set-returning function, for 1,000 rows, and still
+-- underestimates the semi-join on the selected visits), so it expects
+-- few and grouped them by a sort on text and computed keys, which spilled
+-- to disk at the default 4 MB: for 68,000 clicks, hashing them in memory
 -- took 100-200 ms less (docs/performance.md). The functions that group
 -- events therefore run with enable_sort = off, which asks for the hash
 -- (a sort the result needs, as for a LIMIT, still happens), and a

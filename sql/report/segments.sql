@@ -245,11 +245,12 @@ COMMENT ON FUNCTION report.segment_bounds(date, date) IS
 -- memory up to work_mem: a month of a busy site's selected visits (93,000
 -- rows at 10M events) is about 19 MB, which the default 4 MB wrote to a
 -- temporary file and read back (segment() 92-95 ms, 75-77 in memory; a
--- filtered devices report 140-168 ms, 124-131). The reports that only sum
--- what the visits' rows hold run report.segment_sql()'s statement inside
--- their own instead (report.segment_events_sql(),
--- report.segment_paths_sql()), which PostgreSQL may share out among
--- parallel workers; a function's result it reads in one process.
+-- filtered devices report 140-168 ms, 124-131). Every filtered report but
+-- pages runs report.segment_sql()'s statement inside its own instead
+-- (report.segment_visits_sql(), report.segment_events_sql(),
+-- report.segment_paths_sql(), or the statement itself in a CTE), which
+-- PostgreSQL may share out among parallel workers; a function's result
+-- it reads in one process, and takes for 1,000 rows.
 CREATE OR REPLACE FUNCTION report.segment(p_site int, p_from date, p_to date, p_filters text)
 RETURNS SETOF sitepulse.visits
 LANGUAGE plpgsql STABLE
@@ -271,8 +272,8 @@ COMMENT ON FUNCTION report.segment(int, date, date, text) IS
 -- their own statement, so their conditions (the event types they count)
 -- and columns reach the scan of events, and PostgreSQL can share the scan
 -- and the join among parallel workers (at 10M events, 30 days,
--- device==mobile;source!=t.co: the events report 98-101 ms before, 62-79
--- after; docs/performance.md). The range's events are scanned and each is
+-- device==mobile;source!=t.co: elements 178-208 ms instead of 224-303;
+-- docs/performance.md). The range's events are scanned and each is
 -- kept if a selected visit of its visitor spans it: a hash semi-join that
 -- hashes the selected visits, as report.segment_page_events() does
 -- (sql/report/segment_heatmaps.sql). A visitor's visits never overlap (a
