@@ -7,7 +7,7 @@
 -- history fixture: visitor 3 has two visits on D1, visitor 4 one across
 -- midnight into D2.
 \ir tap_begin.inc
-SELECT plan(15);
+SELECT plan(14);
 
 \ir report_fixture.inc
 
@@ -67,23 +67,18 @@ SELECT is((SELECT count(*)::int FROM report.segment_paths(report.site_id('tap_hi
                                                           '2025-03-11', 'page==/pricing')),
           2, 'D2 alone: visitor 4''s two rows of D2 (its signup on /pricing, its page view of /checkout)');
 
--- segment_page_events(): segment_events() of one page, type and device class.
+-- segment_page_events(): segment_events() of one page, type and device
+-- class ('all': every class).
 SELECT set_eq(
-    $$SELECT c.f, e.received_at, e.visitor FROM cases c,
+    $$SELECT c.f, d.dev, e.received_at, e.visitor
+        FROM cases c, (VALUES ('all'), ('mobile'), ('desktop')) d(dev),
              report.segment_page_events(report.site_id('tap_hist'), '/pricing', 'pageview',
-                                        c.d0, c.d1, 'all', c.f) e$$,
-    $$SELECT c.f, e.received_at, e.visitor FROM cases c,
+                                        c.d0, c.d1, d.dev, c.f) e$$,
+    $$SELECT c.f, d.dev, e.received_at, e.visitor
+        FROM cases c, (VALUES ('all'), ('mobile'), ('desktop')) d(dev),
              report.segment_events(report.site_id('tap_hist'), c.d0, c.d1, c.f) e
-       WHERE e.type = 'pageview' AND e.path = '/pricing'$$,
-    'segment_page_events(): the page''s events of the type, every device class');
-SELECT set_eq(
-    $$SELECT c.f, e.received_at, e.visitor FROM cases c,
-             report.segment_page_events(report.site_id('tap_hist'), '/pricing', 'pageview',
-                                        c.d0, c.d1, 'mobile', c.f) e$$,
-    $$SELECT c.f, e.received_at, e.visitor FROM cases c,
-             report.segment_events(report.site_id('tap_hist'), c.d0, c.d1, c.f) e
-       WHERE e.type = 'pageview' AND e.path = '/pricing' AND e.device = 'mobile'$$,
-    'and of one device class');
+       WHERE e.type = 'pageview' AND e.path = '/pricing' AND (d.dev = 'all' OR e.device = d.dev)$$,
+    'segment_page_events(): the page''s events of the type, of every device class and of each');
 SELECT isnt_empty(
     $$SELECT 1 FROM report.segment_page_events(report.site_id('tap_hist'), '/pricing', 'pageview',
                                                '2025-03-10', '2025-03-11', 'mobile', 'device==mobile')$$,
