@@ -187,12 +187,19 @@ BEGIN
         -- (sql/031) by primary key before that, one probe per visit of the
         -- range (310,000 a month, 265-274 ms), and first its events once
         -- per visit (24 s). Custom events come with their visitor and name
-        -- from events_site_time_custom (sql/041).
+        -- from events_site_time_custom (sql/041). A utm_content or utm_term
+        -- term asks for the URL pattern of its parameter's index (sql/043),
+        -- which every URL url_param() takes it from matches, and so reads
+        -- those page views alone (at 10M events over 30 days,
+        -- utm_content==header: segment() 700-830 ms reading every page
+        -- view's URL before).
         v_test := 'EXISTS (SELECT 1 FROM sitepulse.events e WHERE e.site_id = $1 '
             || 'AND e.received_at >= $2 AND e.received_at < $5 '
             || 'AND e.visitor = v.visitor AND e.received_at BETWEEN v.started_at AND v.last_at '
             || format('AND e.type = %L AND ', CASE WHEN p_dim = 'event' OR p_dim LIKE 'prop:%' THEN 'event'
                                                 ELSE 'pageview' END)
+            || CASE WHEN p_dim IN ('utm_content', 'utm_term')
+                    THEN format('e.url LIKE %L AND ', '%' || replace(p_dim, '_', '\_') || '=%') ELSE '' END
             || v_test || ')';
     ELSE
         -- A column of the visit may be NULL: the term is false then.
