@@ -15,13 +15,15 @@
 -- One index per parameter, so that a term reads its own parameter's page
 -- views only. The pattern is a LIKE, which costs ingest less than a
 -- regular expression: every URL from which sitepulse.url_param() takes
--- the parameter contains it. Ingest tests each page view's URL and writes
--- an entry for those that match, nothing for any other event. An entry
--- holds the URL: sp-collect takes URLs of at most 2,048 bytes (fcgi/valid.h),
--- well within a B-tree entry's limit. Building them holds ingest (the
--- SHARE lock of CREATE INDEX) while they read every stored event: about a
--- second each at 10M events in memory, longer when they must be read from
--- disk; batches wait meanwhile and are then stored.
+-- the parameter contains it.
+--
+-- Ingest tests each page view's URL and writes an entry for those that
+-- match, nothing for any other event. An entry holds the URL: sp-collect
+-- takes URLs of at most 2,048 bytes (fcgi/valid.h), well within a B-tree
+-- entry's limit. Building them holds ingest (the SHARE lock of CREATE
+-- INDEX) while they read every stored event: about a second each at 10M
+-- events in memory, longer when they must be read from disk; batches wait
+-- meanwhile and are then stored.
 --
 -- With the page views read from the index, most of the term's time was
 -- url_param() taking the parameter out of each URL with a regular
