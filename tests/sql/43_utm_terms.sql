@@ -5,7 +5,7 @@
 -- property term's, is written so that the planner does not take it for
 -- one row in 200.
 \ir tap_begin.inc
-SELECT plan(15);
+SELECT plan(16);
 
 SELECT has_index('sitepulse', 'events', 'events_utm_content_pageviews',
                  ARRAY['site_id', 'received_at', 'visitor', 'url'],
@@ -68,6 +68,16 @@ SELECT is(pg_temp.segment('utm_term==Shoes red'), 1::bigint, 'utm_term==: the de
 SELECT is(pg_temp.segment('utm_term~SHOES'), 1::bigint, 'utm_term~: contains, ignoring case');
 SELECT is(pg_temp.segment('utm_content~o'), 1::bigint, 'utm_content~ matches no parameter of another name');
 SELECT is(pg_temp.segment('utm_term==hero'), 0::bigint, 'utm_term== does not read utm_content');
+
+-- The longest URL sp-collect takes (2,048 bytes, fcgi/valid.h), with
+-- utm_content and nothing to compress, fits an index entry.
+SELECT lives_ok($$
+    INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, device)
+    SELECT s.id, '2025-04-02 09:00+00', 9, 'pageview',
+           left('https://utm.example/?utm_content=' || string_agg(md5(i::text), '' ORDER BY i), 2048), '/', 'desktop'
+      FROM sitepulse.sites s, generate_series(1, 70) i
+     WHERE s.key = 'tap_utm' GROUP BY s.id
+$$, 'a page view with a URL of 2,048 bytes that carries utm_content is stored');
 
 -- Each term's reading, as the planner chooses it with statistics: 40,000
 -- more page views of the site over ten days, a tenth of them with
