@@ -199,7 +199,8 @@ BEGIN
         -- events where a day has thousands and tested each visit against
         -- all of them (at 10M events, one day's utm_source report filtered
         -- on utm_content==header: 245 ms, 9-12 now; its devices report on
-        -- prop:plan==pro: 198 ms). Of a coalesce() it takes one in two.
+        -- prop:plan==pro: 198 ms, 7 now). Of a coalesce() it takes one in
+        -- two.
         v_test := 'EXISTS (SELECT 1 FROM sitepulse.events e WHERE e.site_id = $1 '
             || 'AND e.received_at >= $2 AND e.received_at < $5 '
             || 'AND e.visitor = v.visitor AND e.received_at BETWEEN v.started_at AND v.last_at '
