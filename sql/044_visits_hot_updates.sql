@@ -27,10 +27,10 @@
 -- 27,363 events per second against 29,176 / 29,106 / 30,701. With
 -- bench/triggers' statements on two scratch databases, four alternating
 -- rounds, 16 single events a statement: 70.9-76.9 against 66.8-75.6
--- microseconds of database time per event and 1,897-2,287 against
--- 1,664-1,685 bytes of WAL; within the noise at 160, 1,000 and 5,000
--- events a statement. The visits indexes after those rounds: 17 MB
--- against 9 (docs/performance.md).
+-- microseconds of database time per event and 1,893-2,287 against
+-- 1,664-1,685 bytes of WAL; at 1,000 events a statement 16.8-17.7
+-- against 17.6-18.4, within the noise at 160 and 5,000. The visits
+-- indexes after those rounds: 17 MB against 9 (docs/performance.md).
 --
 -- Building the index holds ingest (the SHARE lock of CREATE INDEX) for
 -- about half a second per million visits; batches wait meanwhile and are
