@@ -201,15 +201,18 @@ BEGIN
         -- on utm_content==header: 245 ms, 9-12 now; its devices report on
         -- prop:plan==pro: 198 ms, 7 now). Of a coalesce() it takes one in
         -- two.
+        IF p_dim IN ('utm_content', 'utm_term') OR p_dim LIKE 'prop:%' THEN
+            v_test := 'coalesce(' || v_test || ', false)';
+        END IF;
+        IF p_dim IN ('utm_content', 'utm_term') THEN
+            v_test := format('e.url LIKE %L AND ', '%' || replace(p_dim, '_', '\_') || '=%') || v_test;
+        END IF;
         v_test := 'EXISTS (SELECT 1 FROM sitepulse.events e WHERE e.site_id = $1 '
             || 'AND e.received_at >= $2 AND e.received_at < $5 '
             || 'AND e.visitor = v.visitor AND e.received_at BETWEEN v.started_at AND v.last_at '
             || format('AND e.type = %L AND ', CASE WHEN p_dim = 'event' OR p_dim LIKE 'prop:%' THEN 'event'
                                                 ELSE 'pageview' END)
-            || CASE WHEN p_dim IN ('utm_content', 'utm_term')
-                    THEN format('e.url LIKE %L AND ', '%' || replace(p_dim, '_', '\_') || '=%') ELSE '' END
-            || CASE WHEN p_dim IN ('utm_content', 'utm_term') OR p_dim LIKE 'prop:%'
-                    THEN 'coalesce(' || v_test || ', false))' ELSE v_test || ')' END;
+            || v_test || ')';
     ELSE
         -- A column of the visit may be NULL: the term is false then.
         v_test := 'coalesce(' || v_test || ', false)';
