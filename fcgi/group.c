@@ -127,6 +127,7 @@ take(struct group *g, struct group_lane *l)
 	while (g->head != NULL && n < GROUP_MAX_JOBS &&
 	    (n == 0 || bytes + g->head->len <= GROUP_MAX_BYTES)) {
 		bytes += g->head->len;
+		g->waiting -= g->head->weight;
 		g->head->taken = 1;
 		l->take[n++] = g->head;
 		g->head = g->head->next;
@@ -188,9 +189,32 @@ store_part(struct group *g, int i, int lo, int n, int *down)
 	}
 }
 
+/* Whether CLOCK_MONOTONIC has reached t. */
+static int
+reached(const struct timespec *t)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+/*
+ * Whether a leader may flush what waits now: a lane is free, and either
+ * none is busy or what waits is worth a statement beside the ones in
+ * flight (GROUP_SPILL_EVENTS, GROUP_SPILL_MS). Called with g->lock held.
+ */
+static int
+may_flush(const struct group *g)
+{
+	return g->head != NULL && g->flushing < g->lanes &&
+	    (g->flushing == 0 || g->waiting >= GROUP_SPILL_EVENTS || reached(&g->head->spill));
+}
+
 /*
  * While a lane is free and batches wait, wakes the thread of the oldest to
- * lead it. Called with g->lock held.
+ * lead it, or to wait for its spill time if may_flush() says no yet.
+ * Called with g->lock held.
  */
 static void
 wake_leader(struct group *g)
@@ -243,35 +267,53 @@ flush(struct group *g)
  * returns its answer: the code store() gave it, or GROUP_DOWN,
  * GROUP_REFUSED or GROUP_FAILED when it was not stored (see group.h).
  * Blocks until the answer is there. A thread whose job still waits and
- * that finds a lane free becomes its leader and flushes (its own job
- * among the first taken, so at most a few flushes before it is done); the
- * others, and a thread whose job is in flight, sleep until a leader
- * answers them or wakes them to lead. A thread woken to lead whose job
- * another leader took meanwhile passes the turn on to the oldest waiting.
+ * that finds a lane it may take (may_flush()) becomes its leader and
+ * flushes (its own job among the first taken, so at most a few flushes
+ * before it is done); the others, and a thread whose job is in flight,
+ * sleep until a leader answers them or wakes them to lead, the oldest
+ * waiting job's thread at most until its spill time. A thread woken to
+ * lead whose job another leader took meanwhile passes the turn on to the
+ * oldest waiting.
  */
 int
 group_submit(struct group *g, struct group_job *job)
 {
-	int	 code;
+	pthread_condattr_t	 attr;
+	int			 code;
 
 	job->len = strlen(job->events);
+	job->weight = job->nevents > 1 ? job->nevents : 1;
 	job->code = GROUP_FAILED;
 	job->taken = 0;
 	job->done = 0;
 	job->next = NULL;
-	pthread_cond_init(&job->wake, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &job->spill);
+	job->spill.tv_nsec += GROUP_SPILL_MS * 1000000L;
+	if (job->spill.tv_nsec >= 1000000000L) {
+		job->spill.tv_sec++;
+		job->spill.tv_nsec -= 1000000000L;
+	}
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&job->wake, &attr);
+	pthread_condattr_destroy(&attr);
 	pthread_mutex_lock(&g->lock);
 	*g->tail = job;
 	g->tail = &job->next;
+	g->waiting += job->weight;
 	while (!job->done) {
-		if (!job->taken && g->flushing < g->lanes) {
+		if (!job->taken && may_flush(g)) {
 			flush(g);
 			continue;
 		}
 		if (job->taken)
 			wake_leader(g);
 		g->sleeps++;
-		pthread_cond_wait(&job->wake, &g->lock);
+		/* The oldest waits for a busy lane only until its spill time. */
+		if (!job->taken && g->head == job && g->flushing < g->lanes)
+			pthread_cond_timedwait(&job->wake, &g->lock, &job->spill);
+		else
+			pthread_cond_wait(&job->wake, &g->lock);
 	}
 	code = job->code;
 	pthread_mutex_unlock(&g->lock);

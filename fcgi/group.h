@@ -23,6 +23,17 @@
  * free lane with the lowest number, so a higher one is used only while
  * the lower ones are busy (and sp-collect connects it only then).
  *
+ * A statement costs the database as much as 60 to 100 events before
+ * it stores any (its triggers' statements are started and ended
+ * whatever their size), so a few batches are not sent beside a group
+ * already in flight: they wait for it and go with what arrives meanwhile.
+ * A free lane is taken while another is busy only once GROUP_SPILL_EVENTS
+ * events wait, or the oldest batch has waited GROUP_SPILL_MS (a statement
+ * held up, say by a lock, does not hold up the next group for long).
+ * Single-event requests from 32 clients then go in groups about twice as
+ * large, and 10-event batches from many clients still use every lane
+ * (docs/performance.md).
+ *
  * A group the database refuses (a statement error on a working
  * connection, so nothing of it was stored) is split in halves and each
  * half stored on its own, and so on down to the batch at fault: every
@@ -41,12 +52,15 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "util.h"
 
 #define GROUP_MAX_JOBS	 256		/* batches in one statement at most */
 #define GROUP_MAX_BYTES	 (1 << 20)	/* events JSON in one statement, about */
 #define GROUP_MAX_LANES	 8		/* groups in flight at once, at most */
+#define GROUP_SPILL_EVENTS 128		/* events waiting that take a lane beside a busy one */
+#define GROUP_SPILL_MS	 20		/* or the oldest batch's wait that does */
 
 /* A batch's answer when it was not stored (store codes are 0 or more). */
 #define GROUP_DOWN	 (-1)	/* the database is unavailable: retry later */
@@ -77,10 +91,13 @@ struct group_job {
 	const char		*country;	/* NULL: unknown (geo.h) */
 	const char		*language;	/* NULL: unknown (geo.h) */
 	const char		*events;
+	int			 nevents;	/* events in the batch (0 counts as 1) */
 
 	/* group_submit's own. */
 	size_t			 len;		/* strlen(events) */
 	int			 code;
+	int			 weight;	/* nevents, at least 1 */
+	struct timespec		 spill;		/* CLOCK_MONOTONIC: may take any free lane from then on */
 	int			 taken;		/* by a leader: in flight */
 	int			 done;
 	pthread_cond_t		 wake;		/* its thread's: answered, or to lead */
@@ -109,6 +126,7 @@ struct group {
 	struct group_job	*head, **tail;	/* waiting, oldest first */
 	int			 lanes;		/* groups in flight at most */
 	int			 flushing;	/* lanes busy */
+	int			 waiting;	/* events waiting (the jobs' weights) */
 	unsigned		 busy;		/* bit i: lane i is busy */
 	group_store_fn		 store;
 	void			*arg;

@@ -499,6 +499,7 @@ store(struct worker *w, struct event_batch *b, const char *origin, const char **
 	job.language = geo_language(http_param(&w->r, "HTTP_ACCEPT_LANGUAGE"), language) ?
 	    language : NULL;
 	job.events = event_json(b);
+	job.nevents = (int)b->nevents;
 	return ingest_status(c, b, group_submit(&c->group, &job), why);
 }
 

@@ -2,7 +2,8 @@
  * Tests of fcgi/group.c: the group's JSON (string escaping, nulls, the
  * events copied verbatim), the strict parse of ingest_many()'s int[],
  * group_submit under many threads with a stand-in store function, with one
- * lane and several, and the split of a group the database refuses (issue 13: one poisoned batch
+ * lane and several, when a group goes beside one in flight (spilling),
+ * and the split of a group the database refuses (issue 13: one poisoned batch
  * failed its whole group, and every batch in it was answered 503).
  */
 #include <pthread.h>
@@ -296,6 +297,7 @@ lane_store(void *arg, int lane, const char *json, int n, int *codes)
 	return GROUP_STORE_OK;
 }
 
+/* Jobs of a quarter of GROUP_SPILL_EVENTS each: four waiting take a free lane. */
 static void *
 lane_loop(void *arg)
 {
@@ -307,6 +309,7 @@ lane_loop(void *arg)
 		job.site = "s";
 		job.browser = job.os = "O";
 		job.events = "[]";
+		job.nevents = GROUP_SPILL_EVENTS / 4;
 		group_submit(g, &job);
 	}
 	return NULL;
@@ -360,6 +363,65 @@ test_lanes(void)
 	group_free(&g);
 	group_init(&g, 99, lane_store, &l);
 	ok(g.lanes == GROUP_MAX_LANES, "99 lanes are taken as GROUP_MAX_LANES");
+	group_free(&g);
+	pthread_mutex_destroy(&l.lock);
+}
+
+/*
+ * Spilling: with lane 0 busy (as if its leader were in the database), a
+ * job of GROUP_SPILL_EVENTS events takes lane 1 at once, without
+ * sleeping; a job of one event sleeps until its spill time, then takes
+ * lane 1 all the same. The bound is a lower one only: a timed wait that
+ * no one signals cannot end early, however loaded the machine.
+ */
+static void
+test_spill(void)
+{
+	static struct group	 g;
+	static struct lanes	 l;
+	struct group_job	 job;
+	struct timespec		 t0, t1;
+	unsigned long long	 sleeps;
+	double			 ms;
+
+	memset(&l, 0, sizeof(l));
+	pthread_mutex_init(&l.lock, NULL);
+	group_init(&g, 2, lane_store, &l);
+	g.busy = 1;
+	g.flushing = 1;
+	memset(&job, 0, sizeof(job));
+	job.site = "s";
+	job.browser = job.os = "O";
+	job.events = "[]";
+	job.nevents = GROUP_SPILL_EVENTS;
+	sleeps = g.sleeps;
+	group_submit(&g, &job);
+	ok(l.calls[1] == 1 && l.calls[0] == 0 && g.sleeps == sleeps,
+	    "lane 0 busy: %d events take lane 1 without waiting", GROUP_SPILL_EVENTS);
+	memset(&job, 0, sizeof(job));
+	job.site = "s";
+	job.browser = job.os = "O";
+	job.events = "[]";
+	job.nevents = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	group_submit(&g, &job);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	ok(l.calls[1] == 2 && l.calls[0] == 0 && g.sleeps > sleeps,
+	    "lane 0 busy: one event waits, then takes lane 1");
+	ok(ms >= GROUP_SPILL_MS && ms < 10000, "after its spill time: %.1f ms (GROUP_SPILL_MS %d)",
+	    ms, GROUP_SPILL_MS);
+	ok(g.busy == 1 && g.flushing == 1 && g.waiting == 0 && g.head == NULL,
+	    "lane 1 freed again, nothing left waiting");
+	g.busy = 0;
+	g.flushing = 0;
+	memset(&job, 0, sizeof(job));
+	job.site = "s";
+	job.browser = job.os = "O";
+	job.events = "[]";
+	sleeps = g.sleeps;
+	group_submit(&g, &job);
+	ok(l.calls[0] == 1 && g.sleeps == sleeps, "every lane free: one event goes to lane 0 at once");
 	group_free(&g);
 	pthread_mutex_destroy(&l.lock);
 }
@@ -661,6 +723,7 @@ main(void)
 	test_submit(1);
 	test_submit(2);
 	test_lanes();
+	test_spill();
 	test_cap();
 	test_split();
 	test_split_down();
