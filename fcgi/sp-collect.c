@@ -23,7 +23,10 @@
  * waiting with one call of sitepulse.ingest_many() in autocommit on it.
  * Batches that arrive while every connection has a group form the next
  * group, so groups grow with the load while a lone request is stored at
- * once. The lowest free connection is taken and each is opened on first
+ * once; a few batches wait for a busy connection rather than take a free
+ * one beside it (group.h's GROUP_SPILL_EVENTS and GROUP_SPILL_MS), since
+ * a statement's fixed cost is that of many events. The lowest free
+ * connection is taken and each is opened on first
  * use, and one past the first is closed after SITEPULSE_COLLECT_IDLE
  * seconds unused, so a quiet site's process holds one (and one PostgreSQL
  * backend). Each batch still gets its own answer, and that answer is sent
