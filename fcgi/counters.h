@@ -47,6 +47,9 @@ enum counter_id {
 	C_LIVE_ANSWERS,		/* live answers sent */
 	C_HEATMAP_RENDERS,	/* heatmap PNGs rendered */
 	C_STATS_REQUESTS,	/* stats requests answered */
+	C_COLLECT_GROUPS,	/* collect's group commit: statements sent (splits' included) */
+	C_COLLECT_GROUP_BATCHES, /* the batches in them */
+	C_COLLECT_GROUP_SPILLS,	/* those sent beside another in flight (a connection past the first) */
 	C__MAX
 };
 

@@ -394,6 +394,10 @@ ingest_many(void *arg, int lane, const char *json, int n, int *codes)
 	int			 down;
 	long long		 now;
 
+	counters_add(c->ctr, C_COLLECT_GROUPS, 1);
+	counters_add(c->ctr, C_COLLECT_GROUP_BATCHES, (uint64_t)n);
+	if (lane > 0)
+		counters_add(c->ctr, C_COLLECT_GROUP_SPILLS, 1);
 	pthread_mutex_lock(&c->db_lock[lane]);
 	res = db_exec(&c->db[lane], Q_INGEST_MANY, 1, params);
 	down = res == NULL && c->db[lane].err == DB_DOWN;

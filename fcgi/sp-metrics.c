@@ -81,6 +81,14 @@ static const struct simple {
 	    "Heatmap images rendered.", C_HEATMAP_RENDERS },
 	{ "sitepulse_stats_requests_total", "counter",
 	    "History (stats) requests answered.", C_STATS_REQUESTS },
+	{ "sitepulse_collect_groups_total", "counter",
+	    "Statements collect stored batches with (group commit; splits of a refused group included).",
+	    C_COLLECT_GROUPS },
+	{ "sitepulse_collect_group_batches_total", "counter",
+	    "Batches in those statements (over groups: the average group size).", C_COLLECT_GROUP_BATCHES },
+	{ "sitepulse_collect_group_spills_total", "counter",
+	    "Groups stored beside another in flight, on a connection past a process's first.",
+	    C_COLLECT_GROUP_SPILLS },
 };
 
 /* Label values of the labelled counters. */

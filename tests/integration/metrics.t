@@ -89,6 +89,12 @@ def counters_rise():
     cmp_ok(value(after, h) - value(before, h), ">=", 4, "collect latency histogram observed all four")
     h = "sitepulse_collect_batch_events_sum"
     cmp_ok(value(after, h) - value(before, h), ">=", 3, "batch size histogram summed 3 events")
+    groups = value(after, "sitepulse_collect_groups_total") - value(before, "sitepulse_collect_groups_total")
+    batches = (value(after, "sitepulse_collect_group_batches_total") -
+               value(before, "sitepulse_collect_group_batches_total"))
+    cmp_ok(groups, ">=", 1, "the stored batch went in a group commit statement")
+    cmp_ok(batches, ">=", groups, "with at least one batch each (%d in %d)" % (batches, groups))
+    ok(("sitepulse_collect_group_spills_total", "") in after, "groups stored beside another are counted")
     cmp_ok(value(after, "sitepulse_live_visitors", '{site="demo"}'), ">=", 1, "a live visitor on demo")
     last = value(after, "sitepulse_site_last_event_timestamp_seconds", '{site="demo"}')
     cmp_ok(abs(time.time() - last), "<", 120, "demo's last event is recent")
