@@ -30,9 +30,9 @@
  * A free lane is taken while another is busy only once GROUP_SPILL_EVENTS
  * events wait, or the oldest batch has waited GROUP_SPILL_MS (a statement
  * held up, say by a lock, does not hold up the next group for long).
- * Single-event requests from 32 clients then go in groups about twice as
- * large, and 10-event batches from many clients still use every lane
- * (docs/performance.md).
+ * Single-event requests from 32 clients then go in groups of 16 batches
+ * instead of 9.5, and 10-event batches still use every lane (about half
+ * their groups go beside another; docs/performance.md).
  *
  * A group the database refuses (a statement error on a working
  * connection, so nothing of it was stored) is split in halves and each
