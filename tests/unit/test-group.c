@@ -297,6 +297,17 @@ lane_store(void *arg, int lane, const char *json, int n, int *codes)
 	return GROUP_STORE_OK;
 }
 
+/* A job of site "s" with nevents events, as the lane tests submit. */
+static void
+lane_job(struct group_job *job, int nevents)
+{
+	memset(job, 0, sizeof(*job));
+	job->site = "s";
+	job->browser = job->os = "O";
+	job->events = "[]";
+	job->nevents = nevents;
+}
+
 /* Jobs of a quarter of GROUP_SPILL_EVENTS each: four waiting take a free lane. */
 static void *
 lane_loop(void *arg)
@@ -305,11 +316,7 @@ lane_loop(void *arg)
 	struct group_job	 job;
 
 	for (int i = 0; i < ROUNDS; i++) {
-		memset(&job, 0, sizeof(job));
-		job.site = "s";
-		job.browser = job.os = "O";
-		job.events = "[]";
-		job.nevents = GROUP_SPILL_EVENTS / 4;
+		lane_job(&job, GROUP_SPILL_EVENTS / 4);
 		group_submit(g, &job);
 	}
 	return NULL;
@@ -337,10 +344,7 @@ test_lanes(void)
 	ok(g.jobs == THREADS * ROUNDS && g.flushing == 0 && g.busy == 0, "every job stored, no lane left busy");
 	memset(&l.calls, 0, sizeof(l.calls));
 	for (int i = 0; i < 5; i++) {
-		memset(&job, 0, sizeof(job));
-		job.site = "s";
-		job.browser = job.os = "O";
-		job.events = "[]";
+		lane_job(&job, 0);
 		group_submit(&g, &job);
 	}
 	ok(l.calls[0] == 5 && l.calls[1] == 0, "one job at a time goes to lane 0 (%d, %d)",
@@ -348,10 +352,7 @@ test_lanes(void)
 	/* Lanes 0 and 2 busy (as if their leaders were in the database): lane 1 is next. */
 	g.busy = 5;
 	g.flushing = 2;
-	memset(&job, 0, sizeof(job));
-	job.site = "s";
-	job.browser = job.os = "O";
-	job.events = "[]";
+	lane_job(&job, 0);
 	group_submit(&g, &job);
 	ok(l.calls[1] == 1 && l.calls[0] == 5 && l.calls[2] == 0, "with lanes 0 and 2 busy, lane 1 is taken");
 	ok(g.busy == 5 && g.flushing == 2, "and freed again");
@@ -389,20 +390,12 @@ test_spill(void)
 	group_init(&g, 2, lane_store, &l);
 	g.busy = 1;
 	g.flushing = 1;
-	memset(&job, 0, sizeof(job));
-	job.site = "s";
-	job.browser = job.os = "O";
-	job.events = "[]";
-	job.nevents = GROUP_SPILL_EVENTS;
+	lane_job(&job, GROUP_SPILL_EVENTS);
 	sleeps = g.sleeps;
 	group_submit(&g, &job);
 	ok(l.calls[1] == 1 && l.calls[0] == 0 && g.sleeps == sleeps,
 	    "lane 0 busy: %d events take lane 1 without waiting", GROUP_SPILL_EVENTS);
-	memset(&job, 0, sizeof(job));
-	job.site = "s";
-	job.browser = job.os = "O";
-	job.events = "[]";
-	job.nevents = 1;
+	lane_job(&job, 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	group_submit(&g, &job);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -415,10 +408,7 @@ test_spill(void)
 	    "lane 1 freed again, nothing left waiting");
 	g.busy = 0;
 	g.flushing = 0;
-	memset(&job, 0, sizeof(job));
-	job.site = "s";
-	job.browser = job.os = "O";
-	job.events = "[]";
+	lane_job(&job, 0);
 	sleeps = g.sleeps;
 	group_submit(&g, &job);
 	ok(l.calls[0] == 1 && g.sleeps == sleeps, "every lane free: one event goes to lane 0 at once");
