@@ -473,13 +473,17 @@ BEGIN
     -- views: the page views in the spans (OFFSET 0: one index scan per
     -- span, not one over the whole range), from events_site_time_pageviews
     -- alone (sql/039).
-    -- hours: (UTC hour, visitor, page views): a visit within one hour,
-    -- which the segment only keeps inside the range; every hour of the
-    -- range a longer one covers; the page views of the longer ones. Hours
-    -- stay timestamps until grouped (date_trunc() with a zone costs more).
+    -- hours: (UTC hour, visitor, page views, alone): a visit within one
+    -- hour, which the segment only keeps inside the range; every hour of
+    -- the range a longer one covers; the page views of the longer ones.
+    -- alone: a visit within one hour whose visitor has no other visit that
+    -- day (shares_day, sql/045), a visitor of its own in its hour; every
+    -- other row is grouped per hour and visitor. Hours stay timestamps
+    -- until grouped (date_trunc() with a zone costs more).
     -- ev: days from the visits (a visit within one day of the range) or
     -- their visit_paths rows (any other, one visit at a time: OFFSET 0, as
-    -- in report.summary()), hours from hours.
+    -- in report.summary()), grouped per day and visitor unless the visit is
+    -- within one day and alone on it; hours from hours.
     RETURN QUERY EXECUTE
     'WITH slots AS (
         SELECT s AS t
@@ -488,7 +492,7 @@ BEGIN
                                                ELSE interval ''1 day'' END) AS s
          WHERE $8 IN (''day'', ''hour'')
     ), seg AS MATERIALIZED (
-        SELECT v.id, v.visitor, v.started_at, v.last_at, v.pageviews, v.engaged_ms,
+        SELECT v.id, v.visitor, v.started_at, v.last_at, v.pageviews, v.engaged_ms, v.shares_day,
                date_trunc(''hour'', v.started_at AT TIME ZONE ''UTC'') AS h0,
                date_trunc(''hour'', v.last_at AT TIME ZONE ''UTC'') AS h1,
                sitepulse.utc_day(v.started_at) AS d0, sitepulse.utc_day(v.last_at) AS d1
@@ -516,25 +520,29 @@ BEGIN
                                 AND e.received_at >= $3 AND e.received_at < $4
                              OFFSET 0) e
     ), hours AS (
-        SELECT s.h0 AS t, s.visitor, s.pageviews
+        SELECT s.h0 AS t, s.visitor, s.pageviews, NOT s.shares_day AS alone
           FROM seg s
          WHERE $8 = ''hour'' AND s.h0 = s.h1
         UNION ALL
-        SELECT h.t, m.visitor, 0
+        SELECT h.t, m.visitor, 0, false
           FROM multi m
          CROSS JOIN LATERAL generate_series(greatest(m.h0, $6::timestamp),
                                             least(m.h1, ($7 + 1)::timestamp - interval ''1 hour''),
                                             interval ''1 hour'') AS h(t)
         UNION ALL
-        SELECT date_trunc(''hour'', e.received_at AT TIME ZONE ''UTC''), e.visitor, 1
+        SELECT date_trunc(''hour'', e.received_at AT TIME ZONE ''UTC''), e.visitor, 1, false
           FROM views e
           JOIN multi m ON m.visitor = e.visitor AND e.received_at BETWEEN m.started_at AND m.last_at
     ), ev AS (
         SELECT d.t AT TIME ZONE ''UTC'' AS t, count(*) AS visitors, sum(d.pageviews) AS pageviews
-          FROM (SELECT p.day::timestamp AS t, p.visitor, sum(p.pageviews) AS pageviews
+          FROM (SELECT s.d0::timestamp AS t, s.pageviews
+                  FROM seg s
+                 WHERE $8 = ''day'' AND s.d0 = s.d1 AND s.d0 >= $6 AND NOT s.shares_day
+                 UNION ALL
+                SELECT p.day::timestamp, sum(p.pageviews)
                   FROM (SELECT s.d0 AS day, s.visitor, s.pageviews
                           FROM seg s
-                         WHERE $8 = ''day'' AND s.d0 = s.d1 AND s.d0 >= $6
+                         WHERE $8 = ''day'' AND s.d0 = s.d1 AND s.d0 >= $6 AND s.shares_day
                         UNION ALL
                         SELECT f.day, s.visitor, f.pageviews
                           FROM seg s
@@ -544,8 +552,13 @@ BEGIN
                          WHERE $8 = ''day'' AND (s.d0 <> s.d1 OR s.d0 < $6)) p
                  GROUP BY p.day, p.visitor
                  UNION ALL
-                SELECT h.t, h.visitor, sum(h.pageviews)
+                SELECT h.t, h.pageviews
                   FROM hours h
+                 WHERE h.alone
+                 UNION ALL
+                SELECT h.t, sum(h.pageviews)
+                  FROM hours h
+                 WHERE NOT h.alone
                  GROUP BY h.t, h.visitor) d
          GROUP BY d.t
     ), vi AS (
@@ -587,21 +600,24 @@ BEGIN
     -- and segment_visits() would each run it again), inside this one so
     -- that PostgreSQL may share it among parallel workers.
     -- days: (UTC day, visitor, page views, events) of the selected visits
-    -- in the range: a visit within one day of the range from the visit
-    -- itself (nearly all of them), any other from its visit_paths rows of
-    -- the range, read by primary key one visit at a time (OFFSET 0:
-    -- PostgreSQL, which takes most visits for such, would otherwise hash
-    -- every visit_paths row of every site; at 10M events over 30 days, 2.3
-    -- million rows for 266 visits).
+    -- in the range that need grouping per day and visitor: a visit within
+    -- one day of the range from the visit itself if its visitor has another
+    -- visit that day (shares_day, sql/045), any visit over several days
+    -- from its visit_paths rows of the range, read by primary key one
+    -- visit at a time (OFFSET 0: PostgreSQL, which takes most visits for
+    -- such, would otherwise hash every visit_paths row of every site; at
+    -- 10M events over 30 days, 2.3 million rows for 266 visits). Every
+    -- other visit, within one day and its visitor's only one that day, is
+    -- a visitor of its own and is counted as it is.
     RETURN QUERY EXECUTE
     'WITH seg AS MATERIALIZED (
         SELECT v.id, v.visitor, v.started_at, v.last_at, v.pageviews, v.events, v.engaged_ms,
-               sitepulse.utc_day(v.started_at) AS d0, sitepulse.utc_day(v.last_at) AS d1
+               v.shares_day, sitepulse.utc_day(v.started_at) AS d0, sitepulse.utc_day(v.last_at) AS d1
           FROM (' || report.segment_sql(p_filters) || ') v
     ), days AS (
         SELECT s.d0 AS day, s.visitor, s.pageviews, s.events
           FROM seg s
-         WHERE s.d0 = s.d1 AND s.d0 >= $6
+         WHERE s.d0 = s.d1 AND s.d0 >= $6 AND s.shares_day
         UNION ALL
         SELECT f.day, s.visitor, f.pageviews, f.events
           FROM seg s
@@ -611,7 +627,11 @@ BEGIN
     ), ev AS (
         SELECT count(*) AS visitors, coalesce(sum(d.pageviews), 0)::bigint AS pageviews,
                coalesce(sum(d.events), 0)::bigint AS events
-          FROM (SELECT sum(d.pageviews) AS pageviews, sum(d.events) AS events
+          FROM (SELECT s.pageviews, s.events
+                  FROM seg s
+                 WHERE s.d0 = s.d1 AND s.d0 >= $6 AND NOT s.shares_day
+                UNION ALL
+                SELECT sum(d.pageviews), sum(d.events)
                   FROM days d GROUP BY d.day, d.visitor) d
     ), vi AS (
         SELECT count(*) AS visits, count(*) FILTER (WHERE s.pageviews = 1) AS bounces,
@@ -641,51 +661,59 @@ SET jit = off
 SET work_mem = '32MB'
 AS $$
 DECLARE
-    v_page jsonb := report.filter_dim_terms(p_filters, 'page');
+    b timestamptz[] := report.segment_bounds(p_from, p_to);
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.top_pages(p_site, p_from, p_to, p_limit);
         RETURN;
     END IF;
-    RETURN QUERY
     -- A path's visitors are its (day, visitor) pairs with a page view.
-    -- Only a visitor with several selected visits can have more than one
-    -- visit_paths row per path and day: those rows are grouped per path,
-    -- day and visitor first, every other row is a pair of its own and
-    -- counts per path at once (at 10M events, a month of page==/pricing:
-    -- 255,000 rows, 300 ms grouped per visitor, 55 ms per path). The page
-    -- terms test each path once, outside (OFFSET 0 keeps the planner from
-    -- pushing terms_match() down to every row).
-    WITH seg AS MATERIALIZED (
-        SELECT v.id, v.visitor FROM report.segment(report.site_id(p_site), p_from, p_to, p_filters) v
-    ), rep AS MATERIALIZED (
-        SELECT s.visitor FROM seg s GROUP BY s.visitor HAVING count(*) > 1
+    -- Only a visit whose visitor has another visit on one of its days
+    -- (shares_day, sql/045) can make a pair that another visit makes too:
+    -- those visits' visit_paths rows are grouped per path, day and visitor
+    -- first; every other row is a pair of its own and counts per path at
+    -- once (at 10M events, a month of page==/pricing: 255,000 rows, 300 ms
+    -- grouped per visitor, 55 ms per path). The selected visits' rows are
+    -- read by primary key one visit at a time (OFFSET 0, as in
+    -- report.summary(): PostgreSQL would otherwise hash every visit_paths
+    -- row of every site). The page terms test each path once, outside
+    -- (OFFSET 0 keeps the planner from pushing terms_match() down to every
+    -- row).
+    RETURN QUERY EXECUTE
+    'WITH seg AS MATERIALIZED (
+        SELECT v.id, v.visitor, v.shares_day FROM (' || report.segment_sql(p_filters) || ') v
+    ), rows AS NOT MATERIALIZED (
+        SELECT s.visitor, s.shares_day, f.*
+          FROM seg s
+         CROSS JOIN LATERAL (SELECT f.day, f.path, f.pageviews, f.engaged_ms, f.leaves
+                               FROM sitepulse.visit_paths f
+                              WHERE f.visit_id = s.id AND f.day BETWEEN $6 AND $7 OFFSET 0) f
     )
     SELECT p.* FROM (
         SELECT d.path, sum(d.visitors)::bigint AS visitors, sum(d.views)::bigint AS views,
                report.seconds(sum(d.engaged), sum(d.leaves))
-          FROM (SELECT f.path, count(*) FILTER (WHERE f.pageviews > 0) AS visitors,
-                       sum(f.pageviews) AS views, sum(f.engaged_ms) AS engaged, sum(f.leaves) AS leaves
-                  FROM seg s JOIN sitepulse.visit_paths f ON f.visit_id = s.id
-                 WHERE f.day BETWEEN p_from AND p_to
-                   AND NOT EXISTS (SELECT 1 FROM rep r WHERE r.visitor = s.visitor)
-                 GROUP BY f.path
+          FROM (SELECT r.path, count(*) FILTER (WHERE r.pageviews > 0) AS visitors,
+                       sum(r.pageviews) AS views, sum(r.engaged_ms) AS engaged, sum(r.leaves) AS leaves
+                  FROM rows r
+                 WHERE NOT r.shares_day
+                 GROUP BY r.path
                 UNION ALL
                 SELECT g.path, count(*) FILTER (WHERE g.views > 0), sum(g.views), sum(g.engaged),
                        sum(g.leaves)
-                  FROM (SELECT f.path, sum(f.pageviews) AS views, sum(f.engaged_ms) AS engaged,
-                               sum(f.leaves) AS leaves
-                          FROM seg s JOIN rep r ON r.visitor = s.visitor
-                          JOIN sitepulse.visit_paths f ON f.visit_id = s.id
-                         WHERE f.day BETWEEN p_from AND p_to
-                         GROUP BY f.path, f.day, s.visitor) g
+                  FROM (SELECT r.path, sum(r.pageviews) AS views, sum(r.engaged_ms) AS engaged,
+                               sum(r.leaves) AS leaves
+                          FROM rows r
+                         WHERE r.shares_day
+                         GROUP BY r.path, r.day, r.visitor) g
                  GROUP BY g.path) d
          GROUP BY d.path
         HAVING sum(d.views) > 0
         OFFSET 0) p
-     WHERE report.terms_match(v_page, p.path)
+     WHERE report.terms_match($8, p.path)
      ORDER BY p.views DESC, p.visitors DESC, p.path
-     LIMIT p_limit;
+     LIMIT $9'
+    USING report.site_id(p_site), b[1], b[2], b[3], b[4], p_from, p_to,
+          report.filter_dim_terms(p_filters, 'page'), p_limit;
 END
 $$;
 COMMENT ON FUNCTION report.top_pages(text, date, date, int, text) IS

@@ -3,7 +3,7 @@
 -- visits whether they come in one statement or two, and by the migration's
 -- rule from neighbours for visits stored before it.
 \ir tap_begin.inc
-SELECT plan(9);
+SELECT plan(13);
 
 SELECT has_column('sitepulse', 'visits', 'shares_day', 'visits has shares_day');
 SELECT col_default_is('sitepulse', 'visits', 'shares_day', 'false', 'a visit shares no day until told');
@@ -62,6 +62,21 @@ SELECT is((SELECT count(*) FROM (
                WINDOW o AS (PARTITION BY w.site_id, w.visitor ORDER BY w.started_at)) x
             WHERE x.shares_day IS DISTINCT FROM x.rule),
           0::bigint, 'the migration''s rule from neighbours agrees with the trigger');
+
+-- The filtered reports count each visitor once a day (hour, page) with
+-- these visits, as the rollups do.
+SELECT results_eq($$SELECT visitors, pageviews FROM report.summary('tap_sd', '2025-05-01', '2025-05-02', 'device!=none')$$,
+                  $$SELECT visitors, pageviews FROM report.summary('tap_sd', '2025-05-01', '2025-05-02')$$,
+                  'summary: 8 visitors (6 on the 1st, 2 on the 2nd) filtered as unfiltered');
+SELECT results_eq($$SELECT t, visitors FROM report.timeseries('tap_sd', '2025-05-01', '2025-05-02', 'day', 'device!=none')$$,
+                  $$SELECT t, visitors FROM report.timeseries('tap_sd', '2025-05-01', '2025-05-02', 'day')$$,
+                  'daily series filtered as unfiltered');
+SELECT results_eq($$SELECT t, visitors FROM report.timeseries('tap_sd', '2025-05-01', '2025-05-02', 'hour', 'device!=none')$$,
+                  $$SELECT t, visitors FROM report.timeseries('tap_sd', '2025-05-01', '2025-05-02', 'hour')$$,
+                  'hourly series filtered as unfiltered');
+SELECT results_eq($$SELECT path, visitors, pageviews FROM report.top_pages('tap_sd', '2025-05-01', '2025-05-02', 10, 'device!=none')$$,
+                  $$SELECT path, visitors, pageviews FROM report.top_pages('tap_sd', '2025-05-01', '2025-05-02', 10)$$,
+                  'pages filtered as unfiltered');
 
 SELECT * FROM finish();
 ROLLBACK;
