@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+# Migration 045 (visits.shares_day; sql/045_visits_shared_days.sql) on a
+# database filled before it: a scratch database is migrated with a copy of
+# sql/ that stops at 044, 200 visitors' two visits each are stored in time
+# order as ingest stores them (the second often on the same UTC day), then
+# tools/migrate runs with the repository's sql/. The
+# flags it gives the stored visits are the ones the history trigger gives
+# the same events stored after it, and the filtered reports, which group
+# only flagged visits per day and visitor, count the visitors the rollups
+# count.
+#
+# It runs against a scratch database of its own in the stack's cluster
+# (libpq's PG* variables from tests/run), dropped on the way out.
+import os
+import sys
+import tempfile
+from datetime import date, timedelta
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db, sql_before  # noqa: E402
+
+# Recent days: tools/migrate's maintenance round deletes raw events past
+# the raw retention (400 days).
+DAY0 = date.today() - timedelta(days=10)
+FROM, TO = DAY0.isoformat(), (DAY0 + timedelta(days=3)).isoformat()
+
+
+def fill(site):
+    """Stores 200 visitors' two visits each on site key `site`, in time order
+    as ingest stores them, 40 events a statement: the first visit at a
+    random time of the first two days, the second 40 minutes to 30 hours
+    after it (often the same UTC day), three events a visit four minutes
+    apart. The same events on any site."""
+    psql("""
+SELECT setseed(0.45);
+CREATE TEMP TABLE rnd AS
+SELECT v.visitor, v.at + k * interval '4 minutes' AS at,
+       (ARRAY['/', '/blog/a', '/buy', '/pricing'])[1 + floor(random() * 4)::int] AS path
+  FROM (SELECT f.visitor, unnest(ARRAY[f.at, f.at + (40 + random() * 1760) * interval '1 minute']) AS at
+          FROM (SELECT v AS visitor, timestamptz '%(from)s 00:00+00' + random() * interval '2 days' AS at
+                  FROM generate_series(1, 200) v) f) v,
+       generate_series(0, 2) k;
+DO $$
+DECLARE
+    b int;
+BEGIN
+    FOR b IN 0..(SELECT count(*) FROM rnd) / 40 LOOP
+        INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, device)
+        SELECT s.id, r.at, r.visitor, 'pageview', 'https://up.example' || r.path, r.path, 'desktop'
+          FROM (SELECT * FROM rnd ORDER BY at, visitor OFFSET b * 40 LIMIT 40) r
+         CROSS JOIN sitepulse.sites s
+         WHERE s.key = '%(site)s'
+         ORDER BY 2;
+    END LOOP;
+END $$;
+""" % {"from": FROM, "site": site})
+
+
+def flags(key):
+    """(visitor, start, shares_day) of each visit of site key `key`."""
+    return psql("SELECT v.visitor, v.started_at, v.shares_day FROM sitepulse.visits v"
+                " JOIN sitepulse.sites s ON s.id = v.site_id WHERE s.key = '%s'"
+                " ORDER BY 1, 2" % key)
+
+
+def visitors(key, filters=None):
+    """The summary's visitors and the daily series' visitors of site key `key`."""
+    f = "" if filters is None else ", '%s'" % filters
+    return psql("SELECT (SELECT visitors FROM report.summary('%(k)s', '%(a)s', '%(b)s'%(f)s))::text"
+                " || ' ' || (SELECT string_agg(visitors::text, ',' ORDER BY t)"
+                "              FROM report.timeseries('%(k)s', '%(a)s', '%(b)s', 'day'%(f)s))"
+                % {"k": key, "a": FROM, "b": TO, "f": f})
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        p = migrate(sql_before("045", os.path.join(tmp, "sql")))
+    if not is_(p.returncode, 0, "tools/migrate with sql/ up to 044 makes a scratch database"):
+        diag(p.stdout + p.stderr)
+        return
+    for key in ("up45", "ref45"):
+        psql("SELECT sitepulse.add_site('%s', 'Upgrade', ARRAY['https://up.example'])" % key)
+    fill("up45")
+
+    p = migrate()
+    if not is_(p.returncode, 0, "tools/migrate applies 045 to the filled database"):
+        diag(p.stdout + p.stderr)
+        return
+    ok("applying 045_visits_shared_days" in p.stdout, "it says it applied 045")
+    up = flags("up45")
+    shared = sum(1 for r in up if r[2] == "t")
+    ok(20 < shared < len(up), "%d of %d stored visits share a day with another of their visitor's"
+       % (shared, len(up)))
+
+    fill("ref45")
+    is_(flags("ref45"), up, "the migration flags the stored visits as the trigger flags the same events")
+    ref = visitors("up45")
+    ok(ref[0][0].split()[0] != "0", "the rollups count %s visitors (summary, then per day)" % ref[0][0])
+    is_(visitors("up45", "device!=none"), ref, "a filter every visit passes counts them alike")
+
+
+run_on_scratch_db("sp_upgrade_045_%d" % os.getpid(), main)
