@@ -473,17 +473,17 @@ BEGIN
     -- views: the page views in the spans (OFFSET 0: one index scan per
     -- span, not one over the whole range), from events_site_time_pageviews
     -- alone (sql/039).
-    -- hours: (UTC hour, visitor, page views, alone): a visit within one
-    -- hour, which the segment only keeps inside the range; every hour of
-    -- the range a longer one covers; the page views of the longer ones.
-    -- alone: a visit within one hour whose visitor has no other visit that
-    -- day (shares_day, sql/045), a visitor of its own in its hour; every
-    -- other row is grouped per hour and visitor. Hours stay timestamps
+    -- hours: (UTC hour, visitor, page views) to group per hour and
+    -- visitor: a visit within one hour whose visitor has another visit
+    -- that day (shares_day, sql/045); every hour of the range a longer one
+    -- covers; the page views of the longer ones. Hours stay timestamps
     -- until grouped (date_trunc() with a zone costs more).
     -- ev: days from the visits (a visit within one day of the range) or
     -- their visit_paths rows (any other, one visit at a time: OFFSET 0, as
     -- in report.summary()), grouped per day and visitor unless the visit is
-    -- within one day and alone on it; hours from hours.
+    -- within one day and its visitor's only one that day; hours from a
+    -- visit within one hour and its visitor's only one that day as it is,
+    -- from hours grouped.
     RETURN QUERY EXECUTE
     'WITH slots AS (
         SELECT s AS t
@@ -520,17 +520,17 @@ BEGIN
                                 AND e.received_at >= $3 AND e.received_at < $4
                              OFFSET 0) e
     ), hours AS (
-        SELECT s.h0 AS t, s.visitor, s.pageviews, NOT s.shares_day AS alone
+        SELECT s.h0 AS t, s.visitor, s.pageviews
           FROM seg s
-         WHERE $8 = ''hour'' AND s.h0 = s.h1
+         WHERE $8 = ''hour'' AND s.h0 = s.h1 AND s.shares_day
         UNION ALL
-        SELECT h.t, m.visitor, 0, false
+        SELECT h.t, m.visitor, 0
           FROM multi m
          CROSS JOIN LATERAL generate_series(greatest(m.h0, $6::timestamp),
                                             least(m.h1, ($7 + 1)::timestamp - interval ''1 hour''),
                                             interval ''1 hour'') AS h(t)
         UNION ALL
-        SELECT date_trunc(''hour'', e.received_at AT TIME ZONE ''UTC''), e.visitor, 1, false
+        SELECT date_trunc(''hour'', e.received_at AT TIME ZONE ''UTC''), e.visitor, 1
           FROM views e
           JOIN multi m ON m.visitor = e.visitor AND e.received_at BETWEEN m.started_at AND m.last_at
     ), ev AS (
@@ -552,13 +552,12 @@ BEGIN
                          WHERE $8 = ''day'' AND (s.d0 <> s.d1 OR s.d0 < $6)) p
                  GROUP BY p.day, p.visitor
                  UNION ALL
-                SELECT h.t, h.pageviews
-                  FROM hours h
-                 WHERE h.alone
+                SELECT s.h0, s.pageviews
+                  FROM seg s
+                 WHERE $8 = ''hour'' AND s.h0 = s.h1 AND NOT s.shares_day
                  UNION ALL
                 SELECT h.t, sum(h.pageviews)
                   FROM hours h
-                 WHERE NOT h.alone
                  GROUP BY h.t, h.visitor) d
          GROUP BY d.t
     ), vi AS (
