@@ -468,15 +468,19 @@ BEGIN
     -- seg: the segment's statement once for every figure (segment_paths()
     -- and segment_visits() would each run it again), inside this one so
     -- that PostgreSQL may share it among parallel workers.
-    -- spans: the times of the visits that cross an hour, merged: a visit
-    -- starts a new span when it starts after every earlier one ended.
+    -- multi: the visits that cross an hour; split: those over two hours
+    -- whose page views of the first are known (first_hour_views, sql/046),
+    -- nearly all of them: the rest are in the second.
+    -- spans: the times of the other visits that cross an hour, merged: a
+    -- visit starts a new span when it starts after every earlier one ended.
     -- views: the page views in the spans (OFFSET 0: one index scan per
     -- span, not one over the whole range), from events_site_time_pageviews
     -- alone (sql/039).
     -- hours: (UTC hour, visitor, page views) to group per hour and
     -- visitor: a visit within one hour whose visitor has another visit
     -- that day (shares_day, sql/045); every hour of the range a longer one
-    -- covers; the page views of the longer ones. Hours stay timestamps
+    -- covers; the page views of the split ones in each of their two hours,
+    -- and of the others from views. Hours stay timestamps
     -- until grouped (date_trunc() with a zone costs more).
     -- ev: days from the visits (a visit within one day of the range) or
     -- their visit_paths rows (any other, one visit at a time: OFFSET 0, as
@@ -493,12 +497,13 @@ BEGIN
          WHERE $8 IN (''day'', ''hour'')
     ), seg AS MATERIALIZED (
         SELECT v.id, v.visitor, v.started_at, v.last_at, v.pageviews, v.engaged_ms, v.shares_day,
-               date_trunc(''hour'', v.started_at AT TIME ZONE ''UTC'') AS h0,
+               v.first_hour_views, date_trunc(''hour'', v.started_at AT TIME ZONE ''UTC'') AS h0,
                date_trunc(''hour'', v.last_at AT TIME ZONE ''UTC'') AS h1,
                sitepulse.utc_day(v.started_at) AS d0, sitepulse.utc_day(v.last_at) AS d1
           FROM (' || report.segment_sql(p_filters) || ') v
     ), multi AS MATERIALIZED (
-        SELECT s.visitor, s.started_at, s.last_at, s.h0, s.h1
+        SELECT s.visitor, s.started_at, s.last_at, s.h0, s.h1, s.pageviews, s.first_hour_views,
+               s.h1 = s.h0 + interval ''1 hour'' AND s.first_hour_views IS NOT NULL AS split
           FROM seg s
          WHERE $8 = ''hour'' AND s.h0 <> s.h1
     ), spans AS (
@@ -508,7 +513,8 @@ BEGIN
                   FROM (SELECT m.started_at, m.last_at,
                                max(m.last_at) OVER (ORDER BY m.started_at ROWS BETWEEN UNBOUNDED PRECEDING
                                                                                 AND 1 PRECEDING) AS reach
-                          FROM multi m) m) m
+                          FROM multi m
+                         WHERE NOT m.split) m) m
          GROUP BY m.span
     ), views AS MATERIALIZED (
         SELECT e.visitor, e.received_at
@@ -530,9 +536,15 @@ BEGIN
                                             least(m.h1, ($7 + 1)::timestamp - interval ''1 hour''),
                                             interval ''1 hour'') AS h(t)
         UNION ALL
+        SELECT h.t, m.visitor, h.views
+          FROM multi m
+         CROSS JOIN LATERAL (VALUES (m.h0, m.first_hour_views), (m.h1, m.pageviews - m.first_hour_views)) AS h(t, views)
+         WHERE m.split
+        UNION ALL
         SELECT date_trunc(''hour'', e.received_at AT TIME ZONE ''UTC''), e.visitor, 1
           FROM views e
           JOIN multi m ON m.visitor = e.visitor AND e.received_at BETWEEN m.started_at AND m.last_at
+                      AND NOT m.split
     ), ev AS (
         SELECT d.t AT TIME ZONE ''UTC'' AS t, count(*) AS visitors, sum(d.pageviews) AS pageviews
           FROM (SELECT s.d0::timestamp AS t, s.pageviews
