@@ -264,8 +264,8 @@ COMMENT ON FUNCTION report.segment_bounds(date, date) IS
 -- memory up to work_mem: a month of a busy site's selected visits (93,000
 -- rows at 10M events) is about 19 MB, which the default 4 MB wrote to a
 -- temporary file and read back (segment() 92-95 ms, 75-77 in memory; a
--- filtered devices report 140-168 ms, 124-131). Every filtered report but
--- pages runs report.segment_sql()'s statement inside its own instead
+-- filtered devices report 140-168 ms, 124-131). It is for psql: every
+-- filtered report runs report.segment_sql()'s statement inside its own
 -- (report.segment_visits_sql(), report.segment_events_sql(),
 -- report.segment_paths_sql(), or the statement itself in a CTE), which
 -- PostgreSQL may share out among parallel workers; a function's result
