@@ -56,38 +56,33 @@ DECLARE
     v_new   sitepulse.visits[];
     v_hits  sitepulse.visit_goals[];
 BEGIN
-    -- The latest visit of each visitor of the statement (latest). v_old:
-    -- those that may still be open at the visitor's first event in it,
-    -- locked (open_visits() of 007 as one statement). v_prior: those that
-    -- ended over 30 minutes before it on the same UTC day, so that the
-    -- visit it starts shares that day with them.
-    WITH latest AS MATERIALIZED (
-        SELECT b.first_at, c.l
-          FROM (SELECT n.site_id, n.visitor, min(n.received_at) AS first_at
-                  FROM new_rows n GROUP BY 1, 2) b
-         CROSS JOIN LATERAL (
-               SELECT l FROM sitepulse.visits l
-                WHERE l.site_id = b.site_id AND l.visitor = b.visitor
-                ORDER BY l.started_at DESC LIMIT 1) c
-    ), open AS (
-        SELECT v
-          FROM latest c
-          JOIN sitepulse.visits v ON v.id = (c.l).id
-         WHERE (c.l).last_at >= c.first_at - interval '30 minutes'
-         ORDER BY v.id
-           FOR UPDATE OF v
-    )
-    SELECT (SELECT coalesce(array_agg(o.v ORDER BY (o.v).id), '{}') FROM open o),
-           (SELECT coalesce(array_agg(c.l), '{}')
-              FROM latest c
-             WHERE (c.l).last_at < c.first_at - interval '30 minutes'
-               AND sitepulse.utc_day((c.l).last_at) = sitepulse.utc_day(c.first_at))
-      INTO v_old, v_prior;
+    -- The latest visit of each visitor of the statement, locked, if it may
+    -- still be open at the visitor's first event in it (v_old; open_visits()
+    -- of 007 as one statement) or ended over 30 minutes before it on the
+    -- same UTC day (v_prior: the visit that event starts shares that day
+    -- with it, and it is updated below), in one statement.
+    SELECT coalesce(array_agg(o.v ORDER BY (o.v).id) FILTER (WHERE o.open), '{}'),
+           coalesce(array_agg(o.v) FILTER (WHERE NOT o.open), '{}')
+      INTO v_old, v_prior
+      FROM (SELECT v, c.last_at >= b.first_at - interval '30 minutes' AS open
+              FROM (SELECT n.site_id, n.visitor, min(n.received_at) AS first_at
+                      FROM new_rows n GROUP BY 1, 2) b
+             CROSS JOIN LATERAL (
+                   SELECT l.id, l.last_at FROM sitepulse.visits l
+                    WHERE l.site_id = b.site_id AND l.visitor = b.visitor
+                    ORDER BY l.started_at DESC LIMIT 1) c
+              JOIN sitepulse.visits v ON v.id = c.id
+             WHERE c.last_at >= b.first_at - interval '30 minutes'
+                OR sitepulse.utc_day(c.last_at) = sitepulse.utc_day(b.first_at)
+             ORDER BY v.id
+               FOR UPDATE OF v) o;
 
     -- Each event's place in its visitor's events (seq: the events of a
     -- batch share received_at and keep their order) and whether it starts
     -- a visit: the first event when no visit is open or its last event is
-    -- over 30 minutes before, any other after a gap of over 30 minutes. A
+    -- over 30 minutes before (p, from v_old or v_prior: a visit of v_prior
+    -- ended over 30 minutes before, so the first event starts a new one),
+    -- any other after a gap of over 30 minutes. A
     -- visit's id is the open visit's for the events before the first
     -- start, else the one drawn at the latest start (ids grow in the order
     -- they are drawn). A visit shares a UTC day with another of its
@@ -109,7 +104,7 @@ BEGIN
                             ELSE s.received_at > s.prev_at + interval '30 minutes'
                        END AS starts,
                        CASE WHEN s.prev_at IS NULL
-                            THEN q.id IS NOT NULL
+                            THEN coalesce(s.received_at > p.last_at + interval '30 minutes', false)
                             ELSE s.received_at > s.prev_at + interval '30 minutes'
                                  AND sitepulse.utc_day(s.received_at) = sitepulse.utc_day(s.prev_at)
                        END AS shares_prev
@@ -121,8 +116,7 @@ BEGIN
                         WINDOW w AS (PARTITION BY n.site_id, n.visitor
                                      ORDER BY n.received_at, n.client_ts NULLS FIRST,
                                               n.type <> 'leave')) s
-                  LEFT JOIN unnest(v_old) p ON p.site_id = s.site_id AND p.visitor = s.visitor
-                  LEFT JOIN unnest(v_prior) q ON q.site_id = s.site_id AND q.visitor = s.visitor) e
+                  LEFT JOIN unnest(v_old || v_prior) p ON p.site_id = s.site_id AND p.visitor = s.visitor) e
     ), agg AS (
         SELECT t.visit_id, t.site_id, t.visitor,
                min(t.received_at) AS first_at, max(t.received_at) AS last_at,

@@ -63,9 +63,7 @@ BEGIN
     -- still be open at the visitor's first event in it (v_old; open_visits()
     -- of 007 as one statement) or ended over 30 minutes before it on the
     -- same UTC day (v_prior: the visit that event starts shares that day
-    -- with it, and it is updated below). One statement for both: 045 read
-    -- them in two, which cost a lone 10-event batch about 2 microseconds of
-    -- database time an event (docs/performance.md).
+    -- with it, and it is updated below), in one statement.
     SELECT coalesce(array_agg(o.v ORDER BY (o.v).id) FILTER (WHERE o.open), '{}'),
            coalesce(array_agg(o.v) FILTER (WHERE NOT o.open), '{}')
       INTO v_old, v_prior

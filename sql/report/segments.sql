@@ -480,8 +480,8 @@ BEGIN
     -- visitor: a visit within one hour whose visitor has another visit
     -- that day (shares_day, sql/045); every hour of the range a longer one
     -- covers; the page views of the split ones in each of their two hours,
-    -- and of the others from views. Hours stay timestamps
-    -- until grouped (date_trunc() with a zone costs more).
+    -- and of the others from views. Hours stay timestamps until grouped
+    -- (date_trunc() with a zone costs more).
     -- ev: days from the visits (a visit within one day of the range) or
     -- their visit_paths rows (any other, one visit at a time: OFFSET 0, as
     -- in report.summary()), grouped per day and visitor unless the visit is
