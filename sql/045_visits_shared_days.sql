@@ -27,8 +27,8 @@
 -- changes no count.
 --
 -- The column's default takes no rewrite; the existing visits get theirs
--- from their neighbours by the same rule, one pass in the order of
--- visits_visitor_started (044).
+-- from their neighbours by the same rule, in one pass over the visits by
+-- site, visitor and start (at 10M events, 925,926 visits, 1.9 s).
 --
 -- events_history() of 044 with the flag. CREATE OR REPLACE resets the
 -- function's settings, so plan_cache_mode (010) and TimeZone (037) are

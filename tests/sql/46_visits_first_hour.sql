@@ -9,7 +9,7 @@ SELECT plan(8);
 SELECT has_column('sitepulse', 'visits', 'first_hour_views', 'visits has first_hour_views');
 
 SELECT sitepulse.add_site('tap_fh', 'First hour', ARRAY['https://fh.example']) IS NOT NULL AS added \gset
--- One statement per call: (visitor, UTC time, type) triples.
+-- One statement per call: the events of p_events, (visitor, UTC time, type) triples.
 CREATE FUNCTION pg_temp.store(p_events text[][]) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO sitepulse.events (site_id, received_at, visitor, type, path, x, y, dw, device)
