@@ -469,7 +469,7 @@ BEGIN
     -- and segment_visits() would each run it again), inside this one so
     -- that PostgreSQL may share it among parallel workers.
     -- multi: the visits that cross an hour; split: those over two hours
-    -- whose page views of the first are known (first_hour_views, sql/046),
+    -- whose page views of the first are known (first_hour_views, sql/045),
     -- nearly all of them: the rest are in the second.
     -- spans: the times of the other visits that cross an hour, merged: a
     -- visit starts a new span when it starts after every earlier one ended.

@@ -1,4 +1,4 @@
--- visits.first_hour_views (sql/046): a visit's page views in the UTC hour
+-- visits.first_hour_views (sql/045): a visit's page views in the UTC hour
 -- of its first event, counted by the history trigger over one statement or
 -- several, moved with the start by an older event; and the filtered hourly
 -- series, which splits a visit over two hours by it and reads the events
