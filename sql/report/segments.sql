@@ -1052,11 +1052,11 @@ BEGIN
     -- (device==mobile;source!=t.co), 211 instead of 305 (page==/pricing),
     -- when each selected visit's hits were read by its id, one probe per
     -- visit and step (docs/performance.md). The walk's rows are counted
-    -- per funnel and step in one pass (reached), and steps is
-    -- materialized: as a subquery in steps' select list the count was
-    -- inlined into each of the three uses of steps.visits below and ran
-    -- once per use and step, six reads of the walk for a two-step funnel
-    -- (at 10M events, 30 days: 100-112 ms instead of 123-127 with
+    -- per funnel and step in one pass (reached). As a subquery in steps'
+    -- select list the count was copied into each of the three uses of
+    -- steps.visits below when PostgreSQL inlined steps, and ran once per
+    -- use and step: six reads of the walk for a two-step funnel (at 10M
+    -- events, 30 days: 100-112 ms instead of 123-127 with
     -- device==mobile;source!=t.co, 174-188 instead of 255-268 with
     -- page==/pricing).
     RETURN QUERY EXECUTE
@@ -1079,7 +1079,7 @@ BEGIN
          WHERE w.step < cardinality(w.steps)
     ), reached AS (
         SELECT w.funnel_id, w.step, count(*) AS visits FROM walk w GROUP BY w.funnel_id, w.step
-    ), steps AS MATERIALIZED (
+    ), steps AS (
         SELECT f.name AS funnel, s.step, g.name AS goal, coalesce(r.visits, 0) AS visits
           FROM f
          CROSS JOIN LATERAL generate_subscripts(f.steps, 1) AS s(step)
