@@ -420,7 +420,7 @@ count_of(PGconn *c, const char *sql, const char *id, char *buf, size_t bufsz)
  * returns the ms waited. The load before the maps (the 1M-click site
  * removed, the segment site's 450,000 events stored) leaves most rollups
  * due for autovacuum: on a stack kept after the ingest benchmarks it
- * vacuumed seven of them (visit_paths, day_visitors, element_cells...)
+ * vacuumed six of them (visit_paths, day_visitors, element_cells...)
  * within seconds of the maps. A worker that runs while they are timed
  * takes a core from the filtered read's parallel workers, not from the
  * unfiltered read, which runs in one process: the ratio moved from
