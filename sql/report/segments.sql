@@ -853,7 +853,8 @@ COMMENT ON FUNCTION report.languages(text, date, date, int, text) IS 'report.lan
 -- The reports of raw events (custom events, their properties, elements),
 -- like report.segment_events(), plan without nested loops, so that the
 -- selected visits are hashed once and each event probes the hash
--- (report.segment_events_sql()).
+-- (report.segment_events_sql()). Custom events and their properties also
+-- plan with random_page_cost = 1.1 (why: above report.dimension()).
 -- PostgreSQL takes the latest day's events for far fewer than there are
 -- (the day lies at the end of its statistics) and looked each one's visit
 -- and filter terms up in turn instead: at 10M events, the events report
