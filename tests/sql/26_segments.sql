@@ -8,7 +8,7 @@
 -- their integer cell arithmetic against sitepulse.click_cell(). sp-stats'
 -- and sp-heatmap's roles may run them.
 \ir tap_begin.inc
-SELECT plan(79);
+SELECT plan(82);
 
 \ir run_as.inc
 \ir report_fixture.inc
@@ -216,6 +216,14 @@ SELECT is((SELECT sum((SELECT visits FROM report.summary('tap_seg', '2025-06-01'
              FROM unnest(ARRAY['desktop', 'tablet', 'mobile']) d),
           (SELECT visits::numeric FROM report.summary('tap_seg', '2025-06-01', '2025-06-04')),
           'the three device segments'' visits add up to all visits');
+-- A visitor keeps one device here, so each path's visitors (its day and
+-- visitor pairs) split among the device segments as its page views do.
+SELECT results_eq($$SELECT p.path, sum(p.visitors)::bigint, sum(p.pageviews)::bigint
+                      FROM unnest(ARRAY['desktop', 'tablet', 'mobile']) d,
+                           report.top_pages('tap_seg', '2025-06-01', '2025-06-04', 50, 'device==' || d) p
+                     GROUP BY 1 ORDER BY 1$$,
+    $$SELECT path, visitors, pageviews FROM report.top_pages('tap_seg', '2025-06-01', '2025-06-04', 50) ORDER BY 1$$,
+    'the three device segments'' pages add up to the unfiltered pages report');
 SELECT is((SELECT sum((SELECT pageviews FROM report.summary('tap_seg', '2025-06-01', '2025-06-04', f)))
              FROM unnest(ARRAY['page==/buy', 'page!=/buy']) f),
           (SELECT pageviews::numeric FROM report.summary('tap_seg', '2025-06-01', '2025-06-04')),
@@ -281,6 +289,27 @@ SELECT is(pg_temp.differ('tap_long', '2025-07-02', '2025-07-02', 'device!=none')
     'long visits, the second day (visits from the day before): every report as unfiltered');
 SELECT is(pg_temp.differ('tap_long', '2025-07-01', '2025-07-01', 'device!=none'), '',
     'long visits, the first day (visits into the next): every report as unfiltered');
+
+-- A path a visitor only clicked on, in the second of two visits of one
+-- day: the pages report counts no visitor for it (only page views make
+-- one), filtered or not. Visitor 1 views / at 09:00 and at 10:00 and
+-- clicks on /x at 10:05; visitor 2 views /x.
+SELECT sitepulse.add_site('tap_zero', 'Clicks only', ARRAY['https://zero.example']) IS NOT NULL AS added \gset
+INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, x, y, dw, dh, device)
+SELECT s.id, z.at, z.visitor, z.type, CASE WHEN z.type = 'pageview' THEN 'https://zero.example' || z.path END,
+       z.path, CASE WHEN z.type = 'click' THEN 10 END, CASE WHEN z.type = 'click' THEN 10 END,
+       CASE WHEN z.type = 'click' THEN 1280 END, CASE WHEN z.type = 'click' THEN 4000 END, 'desktop'
+  FROM (VALUES (timestamptz '2025-07-03 09:00+00', 1, 'pageview', '/'), ('2025-07-03 10:00+00', 1, 'pageview', '/'),
+               ('2025-07-03 10:05+00', 1, 'click', '/x'), ('2025-07-03 09:00+00', 2, 'pageview', '/x'))
+       z(at, visitor, type, path)
+ CROSS JOIN sitepulse.sites s
+ WHERE s.key = 'tap_zero'
+ ORDER BY z.at;
+SELECT results_eq($$SELECT path, visitors, pageviews FROM report.top_pages('tap_zero', '2025-07-03', '2025-07-03', 10, 'device!=none')$$,
+    $$VALUES ('/', 1::bigint, 2::bigint), ('/x', 1::bigint, 1::bigint)$$,
+    'a path clicked on without a page view: no visitor of it');
+SELECT is(pg_temp.differ('tap_zero', '2025-07-03', '2025-07-03', 'page!=/nowhere'), '',
+    'clicks only: every report as unfiltered');
 
 -- Filtered heatmaps (sql/report/segment_heatmaps.sql) ----------------------
 
