@@ -123,6 +123,7 @@ LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
     v_expr text;
+    v_cmp  text;
     v_test text;
     v_pats text;
 BEGIN
@@ -130,8 +131,8 @@ BEGIN
     v_expr := CASE p_dim
         WHEN 'entry_page' THEN 'v.entry_path'
         WHEN 'exit_page' THEN 'v.exit_path'
-        WHEN 'browser' THEN 'coalesce(v.browser, ''Other'')'
-        WHEN 'os' THEN 'coalesce(v.os, ''Other'')'
+        WHEN 'browser' THEN 'v.browser'
+        WHEN 'os' THEN 'v.os'
         WHEN 'source' THEN 'v.source'
         WHEN 'utm_source' THEN 'v.utm_source'
         WHEN 'utm_medium' THEN 'v.utm_medium'
@@ -150,8 +151,16 @@ BEGIN
     v_pats := quote_literal(ARRAY(
         SELECT '%' || replace(replace(replace(x, '\', '\\'), '%', '\%'), '_', '\_') || '%'
           FROM unnest(p_vals) AS x)) || '::text[]';
-    v_test := CASE WHEN p_op = '~' THEN v_expr || ' ILIKE ANY (' || v_pats || ')'
-        ELSE v_expr || ' = ANY (' || quote_literal(p_vals) || '::text[])' END;
+    v_cmp := CASE WHEN p_op = '~' THEN ' ILIKE ANY (' || v_pats || ')'
+        ELSE ' = ANY (' || quote_literal(p_vals) || '::text[])' END;
+    v_test := v_expr || v_cmp;
+    -- A visit without a browser or OS counts as 'Other' (the reports'
+    -- name for it). The test is on the column itself, so that PostgreSQL
+    -- estimates it from the column's statistics; the constant test of
+    -- 'Other' folds away when the term does not take it.
+    IF p_dim IN ('browser', 'os') THEN
+        v_test := '(' || v_test || ' OR (' || v_expr || ' IS NULL AND ''Other''' || v_cmp || '))';
+    END IF;
     -- A page contains term tests the paths, not the page views: the
     -- site's paths with page views on the term's days, from page_days (a
     -- few rows per path and day), are tested once, and the page views of
@@ -214,8 +223,14 @@ BEGIN
                                                 ELSE 'pageview' END)
             || v_test || ')';
     ELSE
-        -- A column of the visit may be NULL: the term is false then.
-        v_test := 'coalesce(' || v_test || ', false)';
+        -- A column of the visit may be NULL: the term is false then. IS
+        -- TRUE says so and keeps the column's statistics in the estimate:
+        -- of coalesce(test, false) PostgreSQL takes one in two, so that
+        -- for source==google.com (a tenth of the visits) it hashed the
+        -- visits and scanned every visit_paths row of every site, 2.3
+        -- million at 10M events, instead of probing the selected visits'
+        -- rows (the scroll report over 30 days, docs/performance.md).
+        v_test := '(' || v_test || ') IS TRUE';
     END IF;
     -- An EXISTS stands bare, never NULL: at the top of segment()'s WHERE
     -- PostgreSQL can then join it (a hash semi or anti join on the
@@ -363,26 +378,13 @@ COMMENT ON FUNCTION report.segment_visits(text, date, date, text) IS
 -- it plans with random_page_cost = 1.1 (a page in memory), so that the
 -- workers probe by primary key: sp-heatmap's filtered page list, same
 -- data and device filter, 170-173 ms against 237-239.
---
--- The join is written f.visit_id >= v.id AND f.visit_id <= v.id: the
--- same rows as f.visit_id = v.id, but a condition that no hash or merge
--- join takes, so that the selected visits are always probed one by one.
--- PostgreSQL cannot tell how many visits a term keeps (of a term on a
--- visit's column it takes half; source==google.com keeps a tenth), and
--- where it expected many it hashed them and scanned every visit_paths row
--- of every site instead: at 10M events over 30 days, 2.3 million rows for
--- 31,000 visits (the filtered scroll report 107-114 ms now against
--- 174-177, page~/blog/ 281-285 against 375-379). The probes cost what the
--- visits selected cost, not what the table holds; a filter that keeps
--- every visit of a site is slower for it (country!=DE on a database
--- without countries, 345-353 against 288-289).
 CREATE OR REPLACE FUNCTION report.segment_paths_sql(p_filters text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT 'SELECT v.visitor, f.day, f.path, f.events, f.pageviews, f.leaves, f.engaged_ms, f.depths, '
            || 'f.depth_sum, f.reached_25, f.reached_50, f.reached_75, f.reached_100 '
            || 'FROM (' || report.segment_sql(p_filters) || ') v '
-           || 'JOIN sitepulse.visit_paths f ON f.visit_id >= v.id AND f.visit_id <= v.id '
+           || 'JOIN sitepulse.visit_paths f ON f.visit_id = v.id '
            || 'WHERE f.day >= sitepulse.utc_day($3) AND f.day < sitepulse.utc_day($4)'
 $$;
 COMMENT ON FUNCTION report.segment_paths_sql(text) IS
@@ -457,6 +459,16 @@ COMMENT ON FUNCTION report.filter_match(text, text, text) IS
 -- 208-213 (docs/performance.md). With the segment's statement inside this
 -- one instead of report.segment()'s result, in the same session: hours
 -- 213-219 ms instead of 242-249, days 148-160 instead of 182-185.
+--
+-- The filtered series and summary plan at random_page_cost 1.1 (a page in
+-- memory, as report.dimension() below) and parallel_tuple_cost 0.01, a
+-- tenth of the default: their seg CTE then reads the site's visits by
+-- index in parallel workers, which hand the selected visits to the leader.
+-- At the defaults the workers scanned every site's visits; at 1.1 alone
+-- PostgreSQL priced handing 90,000 rows over above reading them in one
+-- process. At 10M events over 30 days with device==mobile;source!=t.co:
+-- the summary 87-90 ms against 115-116, the daily series 104-109 against
+-- 131-133, the hourly 115-116 against 145-146.
 CREATE OR REPLACE FUNCTION report.timeseries(p_site text, p_from date, p_to date, p_interval text,
                                              p_filters text)
 RETURNS TABLE (t timestamptz, visitors bigint, pageviews bigint, visits bigint,
@@ -464,6 +476,8 @@ RETURNS TABLE (t timestamptz, visitors bigint, pageviews bigint, visits bigint,
 LANGUAGE plpgsql STABLE
 SET jit = off
 SET work_mem = '32MB'
+SET random_page_cost = 1.1
+SET parallel_tuple_cost = 0.01
 SET enable_sort = off
 SET enable_mergejoin = off
 AS $$
@@ -612,6 +626,8 @@ RETURNS TABLE (visitors bigint, pageviews bigint, events bigint, visits bigint,
 LANGUAGE plpgsql STABLE
 SET jit = off
 SET work_mem = '32MB'
+SET random_page_cost = 1.1
+SET parallel_tuple_cost = 0.01
 AS $$
 DECLARE
     b timestamptz[] := report.segment_bounds(p_from, p_to);
@@ -704,14 +720,13 @@ BEGIN
     END IF;
     -- With terms on the visits' own columns only, one statement that
     -- PostgreSQL shares among parallel workers: the site's visits read by
-    -- index, each selected visit's visit_paths rows probed (joined as in
-    -- report.segment_paths_sql(), so always by probe), and grouped in
-    -- each worker; a row's group is its path, and also its day and
-    -- visitor where its visit shares a day with another of its visitor
-    -- (below). At 10M events over 30 days, p50 of two rounds:
-    -- device==mobile;source!=t.co 229-233 ms against 313-316,
-    -- browser==Chrome|Firefox 242-247 against 335-342. With a page, event
-    -- or goal term the semi-join over events that the term is ran slower
+    -- index, each selected visit's visit_paths rows probed by primary
+    -- key, and grouped in each worker; a row's group is its path, and
+    -- also its day and visitor where its visit shares a day with another
+    -- of its visitor (below). At 10M events over 30 days, p50 of two
+    -- rounds: device==mobile;source!=t.co 213-220 ms against 312-314,
+    -- browser==Chrome|Firefox 251-260 against 330-331. With a page, event
+    -- or goal term, the semi-join over events that the term is ran slower
     -- inside the parallel statement (page==/pricing 280-300 against
     -- 276-281): those keep the segment first.
     IF report.filter_on_visits(p_filters) THEN
@@ -725,7 +740,7 @@ BEGIN
                            count(*) FILTER (WHERE f.pageviews > 0) AS visitors,
                            sum(f.pageviews) AS views, sum(f.engaged_ms) AS engaged, sum(f.leaves) AS leaves
                       FROM (' || report.segment_sql(p_filters) || ') v
-                      JOIN sitepulse.visit_paths f ON f.visit_id >= v.id AND f.visit_id <= v.id
+                      JOIN sitepulse.visit_paths f ON f.visit_id = v.id
                      WHERE f.day BETWEEN $6 AND $7
                      GROUP BY 1, 2, 3) g
              GROUP BY g.path

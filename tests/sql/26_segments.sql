@@ -8,7 +8,7 @@
 -- their integer cell arithmetic against sitepulse.click_cell(). sp-stats'
 -- and sp-heatmap's roles may run them.
 \ir tap_begin.inc
-SELECT plan(82);
+SELECT plan(84);
 
 \ir run_as.inc
 \ir report_fixture.inc
@@ -289,6 +289,12 @@ SELECT is(pg_temp.differ('tap_long', '2025-07-02', '2025-07-02', 'device!=none')
     'long visits, the second day (visits from the day before): every report as unfiltered');
 SELECT is(pg_temp.differ('tap_long', '2025-07-01', '2025-07-01', 'device!=none'), '',
     'long visits, the first day (visits into the next): every report as unfiltered');
+
+SELECT is((SELECT visits FROM report.summary('tap_long', '2025-07-01', '2025-07-02', 'browser==Other;os~oth')),
+          (SELECT visits FROM report.summary('tap_long', '2025-07-01', '2025-07-02')),
+          'visits without a browser or OS are Other''s, by == and by ~');
+SELECT is((SELECT visits FROM report.summary('tap_long', '2025-07-01', '2025-07-02', 'browser!=Other')),
+          0::bigint, 'and none is browser!=Other');
 
 -- A path a visitor only clicked on, in the second of two visits of one
 -- day: the pages report counts no visitor for it (only page views make
