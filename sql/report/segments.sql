@@ -725,7 +725,7 @@ BEGIN
     -- also its day and visitor where its visit shares a day with another
     -- of its visitor (below). At 10M events over 30 days, p50 of two
     -- rounds: device==mobile;source!=t.co 213-220 ms against 312-314,
-    -- browser==Chrome|Firefox 251-260 against 330-331. With a page, event
+    -- browser==Chrome|Firefox 220-257 against 325-335. With a page, event
     -- or goal term, the semi-join over events that the term is ran slower
     -- inside the parallel statement (page==/pricing 280-300 against
     -- 276-281): those keep the segment first.
