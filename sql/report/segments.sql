@@ -114,6 +114,14 @@ $$;
 COMMENT ON FUNCTION report.filter_terms(text) IS
     'The terms of filter string p_filters (DIMENSION OP VALUE[|VALUE...] joined by ;), values unescaped; raises SQLSTATE SP400 naming a bad term. NULL or '''' gives none.';
 
+CREATE OR REPLACE FUNCTION report.filter_dim_on_visit(p_dim text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT p_dim NOT IN ('page', 'event', 'goal', 'utm_content', 'utm_term') AND p_dim NOT LIKE 'prop:%'
+$$;
+COMMENT ON FUNCTION report.filter_dim_on_visit(text) IS
+    'Whether a term on dimension p_dim tests a column of the visit itself; the others (page, event, goal, utm_content, utm_term, prop:NAME) test its events or goals (report.filter_sql()).';
+
 -- The SQL test of one term, over visit v of sitepulse.visits; $1 is
 -- report.segment()'s site id, $2 the start of the day before its range
 -- and $5 the end of the day after it (the events a visit of the range may
@@ -185,7 +193,7 @@ BEGIN
         v_test := 'EXISTS (SELECT 1 FROM sitepulse.visit_goals g JOIN sitepulse.goals n ON n.id = g.goal_id '
             || 'WHERE g.visit_id = v.id AND g.site_id = $1 AND g.day >= sitepulse.utc_day($2) '
             || 'AND g.day < sitepulse.utc_day($5) AND ' || v_test || ')';
-    ELSIF p_dim IN ('page', 'event', 'utm_content', 'utm_term') OR p_dim LIKE 'prop:%' THEN
+    ELSIF NOT report.filter_dim_on_visit(p_dim) THEN
         -- A page view or custom event of the visit, found in the site's
         -- events from the day before the range to the day after it. A
         -- page term reads the page views of its paths (a contains term's:
@@ -695,12 +703,11 @@ COMMENT ON FUNCTION report.summary(text, date, date, text) IS
 CREATE OR REPLACE FUNCTION report.filter_on_visits(p_filters text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT coalesce(bool_and(t.dim NOT IN ('page', 'event', 'goal', 'utm_content', 'utm_term')
-                             AND t.dim NOT LIKE 'prop:%'), true)
+    SELECT coalesce(bool_and(report.filter_dim_on_visit(t.dim)), true)
       FROM report.filter_terms(p_filters) t
 $$;
 COMMENT ON FUNCTION report.filter_on_visits(text) IS
-    'Whether every term of p_filters tests a column of the visit itself (report.filter_sql()): none reads events or goals.';
+    'Whether every term of p_filters tests a column of the visit itself (report.filter_dim_on_visit()): none reads events or goals.';
 
 DROP FUNCTION IF EXISTS report.top_pages(text, date, date, int, text);
 CREATE OR REPLACE FUNCTION report.top_pages(p_site text, p_from date, p_to date, p_limit int,
