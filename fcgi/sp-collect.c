@@ -45,11 +45,12 @@
  * under its db_lock, one group in flight on each), the salt, the
  * user-agent rules and their cache (each thread runs the rules with a
  * matcher of its own, outside any lock; ua.h) and the mmap'd rate limit
- * and metrics tables (lock-free). In staged mode a thread that has
- * answered its request runs drain() on a second connection of its own,
- * one thread at a time, so a long drain never holds up the groups. Under a
- * web server that sends one request per process at a time (mod_fcgid)
- * every group is one batch, which works just the same.
+ * and metrics tables (lock-free). In staged mode the process's drainer
+ * thread runs drain() on a connection of its own once a group is staged,
+ * and again until nothing is left, so a long drain never holds up the
+ * groups and the last batch of a burst never waits for more traffic.
+ * Under a web server that sends one request per process at a time
+ * (mod_fcgid) every group is one batch, which works just the same.
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -60,6 +61,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 #include <libpq-fe.h>
@@ -95,6 +97,13 @@ static const char *const drain_sql[Q_DRAIN__MAX] = {
 };
 
 /*
+ * How long the drainer waits before it asks again while another session
+ * drains (drain() answers -1), and while the database is unreachable.
+ */
+#define DRAIN_BUSY_MS	 100
+#define DRAIN_DOWN_MS	 1000
+
+/*
  * Room for the extra headers of an answer: the CORS headers echo an
  * Origin, which valid_origin lets be as long as a URL.
  */
@@ -123,9 +132,13 @@ struct collect {
 	unsigned char		 salt[HASH_SALT_LEN];
 	long			 salt_day;	/* days since the epoch (UTC) of salt; -1 none */
 	struct group		 group;		/* batches waiting to be stored */
-	pthread_mutex_t		 drain_lock;	/* held by the one thread draining; guards ddb */
-	struct db		 ddb;		/* drain()'s connection, opened on first use */
-	atomic_int		 pending;	/* staged events stored and not yet drained */
+	/* Staged mode: the drainer thread, its connection (opened on first use) and its work. */
+	pthread_t		 drainer;
+	struct db		 ddb;
+	pthread_mutex_t		 drain_lock;	/* guards pending and stop */
+	pthread_cond_t		 drain_cond;	/* signalled when either is set */
+	int			 pending;	/* staged events may wait to be drained */
+	int			 stop;		/* the drainer returns */
 };
 
 /* A request thread: its request and what the request needs of its own. */
@@ -415,6 +428,57 @@ ingest_many(void *arg, int lane, const char *json, int n, int *codes)
 	return n == 1 ? ingest_alone(c, lane, json, codes) : GROUP_STORE_ERROR;
 }
 
+/* Tells the drainer that staged events may be waiting. */
+static void
+drain_wake(struct collect *c)
+{
+	pthread_mutex_lock(&c->drain_lock);
+	c->pending = 1;
+	pthread_cond_signal(&c->drain_cond);
+	pthread_mutex_unlock(&c->drain_lock);
+}
+
+/*
+ * Staged ingest mode: the drainer thread moves pending events into events
+ * (and so into the rollups) after their clients have their answers. It
+ * sleeps until a group is staged (drain_wake), then calls drain() until a
+ * call moves nothing: a call moves at most ten rounds (013), and the
+ * batches that commit while it runs are taken by the next call. The
+ * pending flag is cleared before each call, so a batch staged meanwhile
+ * sets it again. drain() lets one session drain at a time: while another
+ * process drains (-1), or the database is unreachable, the drainer asks
+ * again a moment later, so nothing acknowledged waits for more traffic.
+ */
+static void *
+drainer(void *arg)
+{
+	struct collect	*c = arg;
+	PGresult	*res;
+	long long	 moved;
+	int		 down;
+
+	for (;;) {
+		pthread_mutex_lock(&c->drain_lock);
+		while (!c->pending && !c->stop)
+			pthread_cond_wait(&c->drain_cond, &c->drain_lock);
+		if (c->stop) {
+			pthread_mutex_unlock(&c->drain_lock);
+			return NULL;
+		}
+		c->pending = 0;
+		pthread_mutex_unlock(&c->drain_lock);
+		res = db_exec(&c->ddb, Q_DRAIN, 0, NULL);
+		down = res == NULL;
+		moved = down ? -1 : atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (moved == 0)
+			continue;
+		if (moved < 0)
+			usleep((down ? DRAIN_DOWN_MS : DRAIN_BUSY_MS) * 1000);
+		drain_wake(c);
+	}
+}
+
 /*
  * The HTTP status for a batch's answer from its group (an ingest code, or
  * group.h's GROUP_DOWN, GROUP_REFUSED, GROUP_FAILED), counted in the
@@ -425,7 +489,7 @@ ingest_status(struct collect *c, const struct event_batch *b, int code, const ch
 {
 	switch (code) {
 	case INGEST_STAGED:
-		atomic_store(&c->pending, 1);
+		drain_wake(c);
 		/* FALLTHROUGH */
 	case INGEST_STORED:
 	case INGEST_DUPLICATE:
@@ -525,40 +589,6 @@ answer_error(struct worker *w, int status, const char *why, const char *headers)
 		headers = buf;
 	}
 	reply_error(w, status, why, headers);
-}
-
-/*
- * Staged ingest mode: moves pending events into events (and so into the
- * rollups) after the client has its answer, on the drain connection.
- * Only one thread of the process drains at a time (one that finds
- * another draining leaves it at that), and only one process: drain()
- * keeps going until a round finds nothing, which takes in the batches
- * that commit meanwhile; a process that finds another draining tries
- * again after its next request (sp-live's tick catches a last batch when
- * traffic stops). The pending flag is cleared before the drain, so a
- * batch staged during it sets it again.
- */
-static void
-drain(struct collect *c)
-{
-	PGresult	*res;
-	long long	 moved;
-
-	if (!atomic_load(&c->pending) || pthread_mutex_trylock(&c->drain_lock) != 0)
-		return;
-	atomic_store(&c->pending, 0);
-	/*
-	 * drain() moves a bounded number of rounds (013): when it moved
-	 * anything, more may be waiting, so the next request drains again
-	 * (an empty drain is one cheap statement). Gone, or another process
-	 * draining (-1): the next request retries too.
-	 */
-	res = db_exec(&c->ddb, Q_DRAIN, 0, NULL);
-	moved = res != NULL ? atoll(PQgetvalue(res, 0, 0)) : -1;
-	if (moved != 0)
-		atomic_store(&c->pending, 1);
-	PQclear(res);
-	pthread_mutex_unlock(&c->drain_lock);
 }
 
 /* Content types a batch may come as (sendBeacon sends text/plain). */
@@ -774,7 +804,6 @@ serve(void *arg)
 		counters_add(c->ctr, counters_collect_status(w->status), 1);
 		counters_observe(c->ctr, H_COLLECT_MS, (double)(util_now_ms() - t0));
 		FCGX_Finish_r(&w->r);
-		drain(c);
 	}
 	return NULL;
 }
@@ -803,6 +832,7 @@ collect_init(struct collect *c)
 	pthread_mutex_init(&c->accept_lock, NULL);
 	pthread_mutex_init(&c->salt_lock, NULL);
 	pthread_mutex_init(&c->drain_lock, NULL);
+	pthread_cond_init(&c->drain_cond, NULL);
 	group_init(&c->group, c->cfg.collect_connections, ingest_many, c);
 	if (FCGX_Init() != 0)
 		return 0;
@@ -837,6 +867,7 @@ collect_free(struct collect *c)
 	pthread_mutex_destroy(&c->accept_lock);
 	pthread_mutex_destroy(&c->salt_lock);
 	pthread_mutex_destroy(&c->drain_lock);
+	pthread_cond_destroy(&c->drain_cond);
 }
 
 int
@@ -855,6 +886,11 @@ main(void)
 	mallopt(M_ARENA_MAX, 2);
 	if (!collect_init(&c))
 		return 1;
+	if (pthread_create(&c.drainer, NULL, drainer, &c) != 0) {
+		fprintf(stderr, "sp-collect: cannot start the drainer thread\n");
+		collect_free(&c);
+		return 1;
+	}
 	n = c.cfg.collect_threads;
 	w = xcalloc((size_t)n, sizeof(*w));
 	for (int i = 0; i < n; i++) {
@@ -869,6 +905,11 @@ main(void)
 	}
 	for (int i = 0; i < started; i++)
 		pthread_join(w[i].thread, NULL);
+	pthread_mutex_lock(&c.drain_lock);
+	c.stop = 1;
+	pthread_cond_signal(&c.drain_cond);
+	pthread_mutex_unlock(&c.drain_lock);
+	pthread_join(c.drainer, NULL);
 	for (int i = 0; i < n; i++)
 		ua_matcher_free(w[i].um);
 	free(w);

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Staged ingest (sql/009_staged_ingest.sql): sp-collect's drainer thread
+moves every acknowledged batch into events and the rollups, including the
+last ones of a burst, with no request after them.
+
+On a scratch database in staged mode, with drain_round_rows at 5 so that
+one drain() call moves at most 50 events, an sp-collect of the test's own
+(under spawn-fcgi, talking FastCGI directly) stores 12 batches of 10
+events while a session of the test holds the lock drain() takes, as
+another process's drain would: every batch is answered 204 and waits in
+events_pending. Once the lock goes, and with no request after it, the
+drainer takes all 120 events in three calls; reports read them. Until
+the drainer, a request thread drained once after its answer, and these
+batches stayed pending until the next request.
+"""
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sitepulse import *  # noqa: E402,F403
+from sitepulse import migrate, run_on_scratch_db  # noqa: E402
+
+RUN = secrets.token_hex(4)
+SITE = "staged_" + RUN
+BATCHES, EVENTS = 12, 10
+UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def counts():
+    """(events_pending rows, events rows, batches rows) of the site."""
+    row = psql("SELECT (SELECT count(*) FROM sitepulse.events_pending p WHERE p.site_id = s.id),"
+               " (SELECT count(*) FROM sitepulse.events e WHERE e.site_id = s.id),"
+               " (SELECT count(*) FROM sitepulse.batches b WHERE b.site_id = s.id)"
+               " FROM sitepulse.sites s WHERE s.key = :'k'", k=SITE)[0]
+    return tuple(int(v) for v in row)
+
+
+def main():
+    m = migrate()
+    is_(m.returncode, 0, "tools/migrate sets up the scratch database")
+    psql("UPDATE sitepulse.settings SET value = 'staged' WHERE key = 'ingest_mode';"
+         " UPDATE sitepulse.settings SET value = '5' WHERE key = 'drain_round_rows';"
+         " SELECT sitepulse.add_site(:'k', 'staged test', '{}')", k=SITE)
+    tmp = tempfile.mkdtemp(prefix="sp-staged-")
+    sock = os.path.join(tmp, "collect.sock")
+    env = dict(os.environ)
+    env.pop("SITEPULSE_DB", None)
+    env.update({
+        "SITEPULSE_COLLECT_THREADS": "4",
+        "SITEPULSE_RATE_FILE": os.path.join(tmp, "rate"),
+        "SITEPULSE_METRICS_FILE": os.path.join(tmp, "metrics"),
+    })
+    proc = subprocess.Popen(["spawn-fcgi", "-n", "-s", sock, "-M", "0600", "--",
+                             os.path.join(BUILD_DIR, "sp-collect")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "stderr"), "w"))
+    holder = None
+    try:
+        ok(wait_for(lambda: fcgi_listening(sock), timeout=10), "sp-collect listens under spawn-fcgi")
+        holder = subprocess.Popen(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tA"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        holder.stdin.write("SELECT pg_advisory_lock(hashtext('sitepulse.drain'));\nSELECT 'held';\n")
+        holder.stdin.flush()
+        holder.stdout.readline()
+        is_(holder.stdout.readline().strip(), "held", "a session holds the lock drain() takes")
+
+        answers = []
+        for n in range(BATCHES):
+            events = ",".join('{"type":"pageview","url":"https://staged.example/p%d","vw":1280}' % i
+                              for i in range(EVENTS))
+            body = ('{"site":"%s","batch":"staged%s%d","events":[%s]}' % (SITE, RUN, n, events)).encode()
+            answers.append(fcgi_request(sock, {
+                "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/sitepulse/collect",
+                "REQUEST_URI": "/sitepulse/collect", "CONTENT_TYPE": "text/plain",
+                "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.2.%d" % (n + 1),
+                "HTTP_USER_AGENT": UA, "SERVER_PROTOCOL": "HTTP/1.1"}, body, timeout=30)[0])
+        is_(answers, [204] * BATCHES, "every batch is acknowledged")
+        time.sleep(0.3)
+        is_(counts(), (BATCHES * EVENTS, 0, BATCHES), "while the lock is held, all of them wait in events_pending")
+
+        holder.stdin.write("SELECT pg_advisory_unlock(hashtext('sitepulse.drain'));\n")
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        t0 = time.monotonic()
+        done = wait_for(lambda: counts() == (0, BATCHES * EVENTS, BATCHES), timeout=10, interval=0.05)
+        note("drained %.2f s after the lock went" % (time.monotonic() - t0))
+        ok(done, "once it goes, the drainer moves all %d events (three drain() calls) with no "
+           "request after them" % (BATCHES * EVENTS))
+        is_(psql_value("SELECT sum(pageviews) FROM report.top_pages(:'k', sitepulse.utc_day(now()),"
+                       " sitepulse.utc_day(now()), 100)", k=SITE), str(BATCHES * EVENTS),
+            "and the pages report counts every page view")
+    finally:
+        if holder is not None and holder.poll() is None:
+            holder.kill()
+        stop_program(proc, tmp, "sp-collect")
+
+
+if __name__ == "__main__":
+    run_on_scratch_db("sp_staged_" + RUN, main)
