@@ -460,9 +460,10 @@ hub_work(struct live *lv)
 	waitq_gc(&lv->q, now);
 	pthread_mutex_unlock(&lv->lock);
 	/*
-	 * Staged ingest: sp-collect drains after its requests, but the last
-	 * batch before traffic stops can be left pending when another process
-	 * was draining. While anyone watches, this drains it within a tick.
+	 * Staged ingest: sp-collect's drainer thread drains until nothing is
+	 * left, but a process stopped meanwhile (or one that never gets the
+	 * lock drain() takes) can leave batches pending. While anyone
+	 * watches, this drains them within a tick.
 	 */
 	if (n > 0 && now - lv->drained_at >= 1000) {
 		PGresult *res = db_exec(&lv->db, Q_DRAIN, 0, NULL);
