@@ -33,9 +33,15 @@ enum stmt { Q_GLOBAL, Q_SITES, Q_ROLE, Q__MAX };
 static const char *const sql[Q__MAX] = {
 	/* User $1's role on every site, NULL for none (sql/022). */
 	[Q_ROLE] = "SELECT sitepulse.site_role($1, '*')",
-	/* NOTIFY queue use (0-1) and seconds since the last maintenance run. */
+	/*
+	 * NOTIFY queue use (0-1), seconds since the last maintenance run, and
+	 * staged ingest's backlog: events pending and the oldest one's wait in
+	 * seconds (sql/046; 0 and 0 in direct mode, where the table is empty).
+	 */
 	[Q_GLOBAL] = "SELECT pg_notification_queue_usage(), "
-	    "(SELECT extract(epoch FROM now() - max(ran_at)) FROM sitepulse.maintenance_runs)",
+	    "(SELECT extract(epoch FROM now() - max(ran_at)) FROM sitepulse.maintenance_runs), "
+	    "p.n, coalesce(extract(epoch FROM now() - p.oldest), 0) "
+	    "FROM (SELECT count(received_at), min(received_at) FROM sitepulse.events_pending) p(n, oldest)",
 	/*
 	 * Per site: events in the last complete minute, visitors active in
 	 * the last 5 minutes, and when it last received anything (its
@@ -201,7 +207,7 @@ put_counters(struct metrics *m, FCGX_Stream *out)
 	FCGX_FPrintF(out, "sitepulse_metrics_file_regions %d\n", s.regions_total);
 }
 
-/* The NOTIFY queue and maintenance age. Returns 0 if the database failed. */
+/* The NOTIFY queue, maintenance age and staged backlog. Returns 0 if the database failed. */
 static int
 put_global(struct metrics *m, FCGX_Stream *out)
 {
@@ -216,6 +222,12 @@ put_global(struct metrics *m, FCGX_Stream *out)
 	    "Seconds since sitepulse.maintain() last ran (absent if it never ran).");
 	if (!PQgetisnull(res, 0, 1))
 		FCGX_FPrintF(out, "sitepulse_maintenance_age_seconds %s\n", PQgetvalue(res, 0, 1));
+	header(out, "sitepulse_staged_pending_events", "gauge",
+	    "Events acknowledged in staged ingest mode and not yet rolled up (events_pending).");
+	FCGX_FPrintF(out, "sitepulse_staged_pending_events %s\n", PQgetvalue(res, 0, 2));
+	header(out, "sitepulse_staged_lag_seconds", "gauge",
+	    "How long the oldest pending staged event has waited: how far reports lag (0: none waits).");
+	FCGX_FPrintF(out, "sitepulse_staged_lag_seconds %s\n", PQgetvalue(res, 0, 3));
 	PQclear(res);
 	return 1;
 }

@@ -58,6 +58,8 @@ def endpoint():
     cmp_ok(value(s, "sitepulse_metrics_file_regions"), ">", 0, "the shared counters file is open")
     ok(("sitepulse_notify_queue_usage", "") in s, "NOTIFY queue usage is reported")
     ok(("sitepulse_maintenance_age_seconds", "") in s, "time since maintenance is reported")
+    is_([s.get(("sitepulse_staged_pending_events", "")), s.get(("sitepulse_staged_lag_seconds", ""))], [0.0, 0.0],
+        "the staged backlog is reported, empty in direct mode")
     is_(request("POST", "/sitepulse/metrics", auth=True).status, 405, "POST /metrics: 405")
     is_(request("HEAD", "/sitepulse/metrics", auth=True).status, 200, "HEAD /metrics: 200")
 
@@ -140,7 +142,7 @@ def monitoring_files():
     cmp_ok(len(exprs), ">=", 10, "the dashboard has its queries")
     ok(all(re.search(r"sitepulse_", e) for e in exprs), "every query reads SitePulse metrics")
     for name in ("sitepulse_collect_events_accepted_total", "sitepulse_collect_duration_seconds_bucket",
-                 "sitepulse_collect_requests_total", "sitepulse_live_visitors"):
+                 "sitepulse_collect_requests_total", "sitepulse_live_visitors", "sitepulse_staged_lag_seconds"):
         ok(any(name in e for e in exprs), "the dashboard shows %s" % name)
 
 

@@ -11,7 +11,9 @@ another process's drain would: every batch is answered 204 and waits in
 events_pending. Once the lock goes, and with no request after it, the
 drainer takes all 120 events in three calls; reports read them. Until
 the drainer, a request thread drained once after its answer, and these
-batches stayed pending until the next request.
+batches stayed pending until the next request. sp-metrics' role reads
+the backlog's size and age (sitepulse_staged_pending_events and
+sitepulse_staged_lag_seconds, sql/046) and nothing else of it.
 """
 import os
 import secrets
@@ -80,6 +82,14 @@ def main():
         is_(answers, [204] * BATCHES, "every batch is acknowledged")
         time.sleep(0.3)
         is_(counts(), (BATCHES * EVENTS, 0, BATCHES), "while the lock is held, all of them wait in events_pending")
+        row = psql("SET ROLE sitepulse_metrics; SELECT count(received_at),"
+                   " extract(epoch FROM now() - min(received_at)) > 0.2 FROM sitepulse.events_pending")[0]
+        is_(row, [str(BATCHES * EVENTS), "t"], "sp-metrics' role sees the backlog and how long it has waited (sql/046)")
+        try:
+            psql("SET ROLE sitepulse_metrics; SELECT visitor FROM sitepulse.events_pending LIMIT 1")
+            ok(False, "and nothing else of the pending events")
+        except PsqlError:
+            ok(True, "and nothing else of the pending events")
 
         holder.stdin.write("SELECT pg_advisory_unlock(hashtext('sitepulse.drain'));\n")
         holder.stdin.close()
