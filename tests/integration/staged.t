@@ -9,9 +9,11 @@ one drain() call moves at most 50 events, an sp-collect of the test's own
 events while a session of the test holds the lock drain() takes, as
 another process's drain would: every batch is answered 204 and waits in
 events_pending. Once the lock goes, and with no request after it, the
-drainer takes all 120 events in three calls; reports read them. Until
-the drainer, a request thread drained once after its answer, and these
-batches stayed pending until the next request. sp-metrics' role reads
+drainer takes all 120 events in three calls; reports read them. The
+live view's state (live_visitors, site_minutes) has them from the
+acknowledgement on, and the drain does not count them again (sql/047).
+Until the drainer, a request thread drained once after its answer, and
+these batches stayed pending until the next request. sp-metrics' role reads
 the backlog's size and age (sitepulse_staged_pending_events and
 sitepulse_staged_lag_seconds, sql/046) and nothing else of it.
 """
@@ -39,6 +41,13 @@ def counts():
                " (SELECT count(*) FROM sitepulse.batches b WHERE b.site_id = s.id)"
                " FROM sitepulse.sites s WHERE s.key = :'k'", k=SITE)[0]
     return tuple(int(v) for v in row)
+
+
+def live():
+    """[visitors in live_visitors, events in site_minutes] of the site."""
+    return psql("SELECT (SELECT count(*) FROM sitepulse.live_visitors l WHERE l.site_id = s.id),"
+                " (SELECT sum(m.events) FROM sitepulse.site_minutes m WHERE m.site_id = s.id)"
+                " FROM sitepulse.sites s WHERE s.key = :'k'", k=SITE)[0]
 
 
 def main():
@@ -82,6 +91,8 @@ def main():
         is_(answers, [204] * BATCHES, "every batch is acknowledged")
         time.sleep(0.3)
         is_(counts(), (BATCHES * EVENTS, 0, BATCHES), "while the lock is held, all of them wait in events_pending")
+        is_(live(), [str(BATCHES), str(BATCHES * EVENTS)],
+            "the live view has them already: %d visitors online, %d events this minute" % (BATCHES, BATCHES * EVENTS))
         row = psql("SET ROLE sitepulse_metrics; SELECT count(received_at),"
                    " extract(epoch FROM now() - min(received_at)) > 0.2 FROM sitepulse.events_pending")[0]
         is_(row, [str(BATCHES * EVENTS), "t"], "sp-metrics' role sees the backlog and how long it has waited (sql/046)")
@@ -99,6 +110,7 @@ def main():
         note("drained %.2f s after the lock went" % (time.monotonic() - t0))
         ok(done, "once it goes, the drainer moves all %d events (three drain() calls) with no "
            "request after them" % (BATCHES * EVENTS))
+        is_(live(), [str(BATCHES), str(BATCHES * EVENTS)], "the drain counts them in the live view no second time")
         is_(psql_value("SELECT sum(pageviews) FROM report.top_pages(:'k', sitepulse.utc_day(now()),"
                        " sitepulse.utc_day(now()), 100)", k=SITE), str(BATCHES * EVENTS),
             "and the pages report counts every page view")
