@@ -387,6 +387,16 @@ close_idle_lanes(struct collect *c, long long now)
 	}
 }
 
+/* Tells the drainer that staged events may be waiting. */
+static void
+drain_wake(struct collect *c)
+{
+	pthread_mutex_lock(&c->drain_lock);
+	c->pending = 1;
+	pthread_cond_signal(&c->drain_cond);
+	pthread_mutex_unlock(&c->drain_lock);
+}
+
 /*
  * Stores a group for the group commit: one call of ingest_many() with the
  * group's JSON, on lane's connection, in one transaction. Returns
@@ -395,7 +405,7 @@ close_idle_lanes(struct collect *c, long long now)
  * unknown, and a client's retry with the same batch id is stored once
  * whatever it was); GROUP_STORE_ERROR for a group of several that failed
  * on a working connection (group.c splits it), and for a lone batch what
- * ingest_alone found.
+ * ingest_alone found. A group stored in staged mode wakes the drainer.
  */
 static enum group_store
 ingest_many(void *arg, int lane, const char *json, int n, int *codes)
@@ -421,27 +431,24 @@ ingest_many(void *arg, int lane, const char *json, int n, int *codes)
 	if (res != NULL) {
 		rc = ingest_codes(res, n, codes);
 		PQclear(res);
-		return rc;
-	}
-	if (down)
+	} else if (down)
 		return GROUP_STORE_DOWN;
-	return n == 1 ? ingest_alone(c, lane, json, codes) : GROUP_STORE_ERROR;
-}
-
-/* Tells the drainer that staged events may be waiting. */
-static void
-drain_wake(struct collect *c)
-{
-	pthread_mutex_lock(&c->drain_lock);
-	c->pending = 1;
-	pthread_cond_signal(&c->drain_cond);
-	pthread_mutex_unlock(&c->drain_lock);
+	else if (n == 1)
+		rc = ingest_alone(c, lane, json, codes);
+	else
+		return GROUP_STORE_ERROR;
+	for (int i = 0; rc == GROUP_STORE_OK && i < n; i++)
+		if (codes[i] == INGEST_STAGED) {
+			drain_wake(c);
+			break;
+		}
+	return rc;
 }
 
 /*
  * Staged ingest mode: the drainer thread moves pending events into events
  * (and so into the rollups) after their clients have their answers. It
- * sleeps until a group is staged (drain_wake), then calls drain() until a
+ * sleeps until a group is staged (ingest_many wakes it), then calls drain() until a
  * call moves nothing: a call moves at most ten rounds (013), and the
  * batches that commit while it runs are taken by the next call. The
  * pending flag is cleared before each call, so a batch staged meanwhile
@@ -489,8 +496,6 @@ ingest_status(struct collect *c, const struct event_batch *b, int code, const ch
 {
 	switch (code) {
 	case INGEST_STAGED:
-		drain_wake(c);
-		/* FALLTHROUGH */
 	case INGEST_STORED:
 	case INGEST_DUPLICATE:
 		counters_add(c->ctr, C_EVENTS_ACCEPTED, b->nevents);

@@ -43,20 +43,12 @@ def main():
     psql("CREATE ROLE " + ROLE + " LOGIN IN ROLE sitepulse_collect")
     psql("SELECT sitepulse.add_site(:'k', 'lanes test', '{}')", k=SITE)
     tmp = tempfile.mkdtemp(prefix="sp-lanes-")
-    sock = os.path.join(tmp, "collect.sock")
-    env = dict(os.environ)
-    env.pop("SITEPULSE_DB", None)
-    env.update({
+    proc, sock = start_program("sp-collect", tmp, {
         "PGUSER": ROLE,
         "SITEPULSE_COLLECT_THREADS": "8",
         "SITEPULSE_COLLECT_CONNECTIONS": "2",
         "SITEPULSE_COLLECT_IDLE": "1",
-        "SITEPULSE_RATE_FILE": os.path.join(tmp, "rate"),
-        "SITEPULSE_METRICS_FILE": os.path.join(tmp, "metrics"),
     })
-    proc = subprocess.Popen(["spawn-fcgi", "-n", "-s", sock, "-M", "0600", "--",
-                             os.path.join(BUILD_DIR, "sp-collect")],
-                            env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "stderr"), "w"))
     holder = None
     answers = {}
     try:
@@ -65,11 +57,7 @@ def main():
         def post(n):
             body = ('{"site":"%s","batch":"lanes%s%d","events":[{"type":"pageview",'
                     '"url":"https://lanes.example/p%d","vw":1280}]}' % (SITE, RUN, n, n)).encode()
-            answers[n] = fcgi_request(sock, {
-                "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/sitepulse/collect", "REQUEST_URI": "/sitepulse/collect",
-                "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": str(len(body)),
-                "REMOTE_ADDR": "127.0.1.%d" % n, "HTTP_USER_AGENT": UA,
-                "SERVER_PROTOCOL": "HTTP/1.1"}, body, timeout=60)[0]
+            answers[n] = fcgi_collect(sock, body, "127.0.1.%d" % n, UA, timeout=60)[0]
 
         for n in range(1, 4):
             post(n)

@@ -62,11 +62,8 @@ def main():
 
     # sp-live's maintenance tick records a run by itself.
     tmp = tempfile.mkdtemp(prefix="sp-maintain-")
-    env = dict(os.environ, SITEPULSE_MAINTAIN_EVERY="1", SITEPULSE_METRICS_FILE=os.path.join(tmp, "metrics"))
-    live = os.path.join(BUILD_DIR, "sp-live")
     psql("DELETE FROM sitepulse.maintenance_runs")
-    proc = subprocess.Popen(["spawn-fcgi", "-n", "-s", os.path.join(tmp, "live.sock"), "-M", "0600", "--", live],
-                            env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "stderr"), "w"))
+    proc, _ = start_program("sp-live", tmp, {"SITEPULSE_MAINTAIN_EVERY": "1"})
     try:
         ran = wait_for(lambda: psql_value("SELECT count(*) FROM sitepulse.maintenance_runs") != "0", timeout=30)
         ok(ran, "sp-live's hub ran maintain_if_due() on its own tick")

@@ -103,32 +103,21 @@ def main():
     psql("SELECT sitepulse.add_site(:'k', 'partition test', '{}')", k=site)
     tmp = tempfile.mkdtemp(prefix="sp-partition-")
     relay = Relay(pgport)
-    sock = os.path.join(tmp, "collect.sock")
-    env = dict(os.environ)
-    env.update({
+    proc, sock = start_program("sp-collect", tmp, {
         "SITEPULSE_DB": "host=127.0.0.1 port=%d dbname=%s user=%s password=%s" % (
             relay.port, os.environ.get("PGDATABASE", "sitepulse"), os.environ.get("PGUSER", "sitepulse"), password),
         "SITEPULSE_STATEMENT_TIMEOUT": str(STATEMENT_TIMEOUT),
         "SITEPULSE_DB_TIMEOUT": str(DB_TIMEOUT),
         "SITEPULSE_COLLECT_THREADS": "2",
-        "SITEPULSE_RATE_FILE": os.path.join(tmp, "rate"),
-        "SITEPULSE_METRICS_FILE": os.path.join(tmp, "metrics"),
     })
-    collect = os.path.join(SP_ROOT, BUILD_DIR, "sp-collect") if not os.path.isabs(BUILD_DIR) \
-        else os.path.join(BUILD_DIR, "sp-collect")
-    proc = subprocess.Popen(["spawn-fcgi", "-n", "-s", sock, "-M", "0600", "--", collect],
-                            env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "stderr"), "w"))
     try:
         ok(wait_for(lambda: fcgi_listening(sock), timeout=10), "sp-collect listens under spawn-fcgi")
 
         def post(n):
             body = ('{"site":"%s","batch":"partbatch%s%d","events":[{"type":"pageview",'
                     '"url":"https://part.example/p%d","vw":1280}]}' % (site, secrets.token_hex(4), n, n)).encode()
-            return fcgi_request(sock, {
-                "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/sitepulse/collect", "REQUEST_URI": "/sitepulse/collect",
-                "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.9",
-                "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-                "SERVER_PROTOCOL": "HTTP/1.1"}, body, timeout=120)
+            return fcgi_collect(sock, body, "127.0.0.9",
+                                "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", timeout=120)
 
         st, dt = post(1)
         is_(st, 204, "a batch is stored through the relay (%.2f s)" % dt)

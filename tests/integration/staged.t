@@ -57,17 +57,7 @@ def main():
          " UPDATE sitepulse.settings SET value = '5' WHERE key = 'drain_round_rows';"
          " SELECT sitepulse.add_site(:'k', 'staged test', '{}')", k=SITE)
     tmp = tempfile.mkdtemp(prefix="sp-staged-")
-    sock = os.path.join(tmp, "collect.sock")
-    env = dict(os.environ)
-    env.pop("SITEPULSE_DB", None)
-    env.update({
-        "SITEPULSE_COLLECT_THREADS": "4",
-        "SITEPULSE_RATE_FILE": os.path.join(tmp, "rate"),
-        "SITEPULSE_METRICS_FILE": os.path.join(tmp, "metrics"),
-    })
-    proc = subprocess.Popen(["spawn-fcgi", "-n", "-s", sock, "-M", "0600", "--",
-                             os.path.join(BUILD_DIR, "sp-collect")],
-                            env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "stderr"), "w"))
+    proc, sock = start_program("sp-collect", tmp, {"SITEPULSE_COLLECT_THREADS": "4"})
     holder = None
     try:
         ok(wait_for(lambda: fcgi_listening(sock), timeout=10), "sp-collect listens under spawn-fcgi")
@@ -83,11 +73,7 @@ def main():
             events = ",".join('{"type":"pageview","url":"https://staged.example/p%d","vw":1280}' % i
                               for i in range(EVENTS))
             body = ('{"site":"%s","batch":"staged%s%d","events":[%s]}' % (SITE, RUN, n, events)).encode()
-            answers.append(fcgi_request(sock, {
-                "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/sitepulse/collect",
-                "REQUEST_URI": "/sitepulse/collect", "CONTENT_TYPE": "text/plain",
-                "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.2.%d" % (n + 1),
-                "HTTP_USER_AGENT": UA, "SERVER_PROTOCOL": "HTTP/1.1"}, body, timeout=30)[0])
+            answers.append(fcgi_collect(sock, body, "127.0.2.%d" % (n + 1), UA)[0])
         is_(answers, [204] * BATCHES, "every batch is acknowledged")
         time.sleep(0.3)
         is_(counts(), (BATCHES * EVENTS, 0, BATCHES), "while the lock is held, all of them wait in events_pending")

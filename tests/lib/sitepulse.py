@@ -67,6 +67,13 @@ its port; worker_pids(name=None) the set of pids of this stack's FastCGI
 programs (only program name's, e.g. "sp-collect"), under whichever server:
 tests that stop the web server or kill its programs use these, never a
 server's pid file.
+A program of a test's own, talked to over FastCGI without a web server:
+start_program(name, tmp, settings=None) starts this build's program name
+(e.g. "sp-collect") under spawn-fcgi and returns (Popen, socket path);
+fcgi_listening(path) tells when it accepts; fcgi_collect(sock, body, addr,
+user_agent) POSTs a collect body to it as a web server would and returns
+(status, seconds), like fcgi_request(); stop_program(proc, tmp, name) ends
+it and removes tmp.
 """
 
 import base64
@@ -89,7 +96,8 @@ __all__ = [
     "plan", "ok", "is_", "isnt", "like", "cmp_ok", "diag", "note", "bail_out", "done_testing",
     "Response", "request", "get", "post", "post_collect",
     "PsqlError", "psql", "psql_value", "wait_for",
-    "SERVER", "stack", "web_pids", "worker_pids", "stop_program", "fcgi_listening", "fcgi_request",
+    "SERVER", "stack", "web_pids", "worker_pids", "start_program", "stop_program", "fcgi_listening",
+    "fcgi_request", "fcgi_collect",
 ]
 
 BASE = os.environ.get("SP_BASE", "http://127.0.0.1:8080").rstrip("/")
@@ -424,6 +432,24 @@ def worker_pids(name=None):
     return _pids("worker-pids", *([name] if name else []))
 
 
+def start_program(name, tmp, settings=None):
+    """Starts this build's FastCGI program name under spawn-fcgi, as a test's
+    own: on the unix socket tmp/NAME.sock, with the test's environment
+    (without SITEPULSE_DB), rate-limit and metrics files of its own in tmp,
+    and settings (a dict of environment variables) over those; its stderr
+    goes to tmp/stderr, which stop_program() shows. Returns (Popen, socket
+    path); wait for fcgi_listening(path) before talking to it."""
+    sock = os.path.join(tmp, name + ".sock")
+    env = dict(os.environ)
+    env.pop("SITEPULSE_DB", None)
+    env.update({"SITEPULSE_RATE_FILE": os.path.join(tmp, "rate"),
+                "SITEPULSE_METRICS_FILE": os.path.join(tmp, "metrics")})
+    env.update(settings or {})
+    proc = subprocess.Popen(["spawn-fcgi", "-n", "-s", sock, "-M", "0600", "--", os.path.join(BUILD_DIR, name)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "stderr"), "w"))
+    return proc, sock
+
+
 def stop_program(proc, tmp, name):
     """Ends a program a test started itself (a subprocess.Popen whose
     stderr went to tmp/stderr): TERM, then KILL after 10 s; shows the last
@@ -456,6 +482,16 @@ def fcgi_listening(path):
         return False
     finally:
         s.close()
+
+
+def fcgi_collect(sock, body, addr, user_agent, timeout=30):
+    """POSTs collect body (bytes) to an sp-collect on unix socket sock with
+    the parameters a web server passes: text/plain, from address addr with
+    User-Agent user_agent. Returns (status, seconds), as fcgi_request()."""
+    return fcgi_request(sock, {
+        "REQUEST_METHOD": "POST", "SCRIPT_NAME": "/sitepulse/collect", "REQUEST_URI": "/sitepulse/collect",
+        "CONTENT_TYPE": "text/plain", "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": addr,
+        "HTTP_USER_AGENT": user_agent, "SERVER_PROTOCOL": "HTTP/1.1"}, body, timeout)
 
 
 def fcgi_request(path, params, body, timeout):
