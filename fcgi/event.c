@@ -156,8 +156,8 @@ props_ok(struct json_object *v, char *why, size_t whysz)
  * Adds v under key to a normalised event. Every key is a string literal or
  * a name from the fields table, and each is added once (the parsed input
  * holds each field once; path, ref_host and device are not input fields),
- * so json-c neither copies the key nor looks for it first: two fewer
- * allocations and a hash lookup for each of an event's ten or so fields.
+ * so json-c neither copies the key (an allocation and its free) nor looks
+ * for it first (a hash lookup), for each of an event's ten or so fields.
  */
 static void
 put(struct json_object *ev, const char *key, struct json_object *v)

@@ -5,8 +5,8 @@
 \ir tap_begin.inc
 SELECT plan(7);
 
--- Addresses and keep lists: none, one with the default list, a prefix
--- entry, an empty list.
+-- Ten addresses (with and without a query or a #fragment, and none) and
+-- four keep lists: the default, one name, a prefix, none.
 CREATE TEMP TABLE cases (url text, keep text[]);
 INSERT INTO cases
 SELECT u, k
@@ -67,8 +67,8 @@ SELECT results_eq(
              ('tap_rows_b', 'https://b.example/s?q=shoes', NULL)$$,
     'each site''s own keep list, for url and ref, in one statement');
 
--- url_keep_params() ran for the two addresses with a query (and the
--- url with one), not for the three without.
+-- url_keep_params() ran for the three addresses with a query, not for
+-- the three without one nor for the two missing refs.
 SELECT is(pg_temp.keep_calls() - :calls0, 3::bigint,
           'url_keep_params() is called only for the addresses with a query or a #fragment');
 
