@@ -35,7 +35,7 @@ SELECT is(sitepulse.url_kept('https://a.example/p?utm_source=x&q=secret', '{utm_
 SET LOCAL track_functions = 'pl';
 CREATE FUNCTION pg_temp.keep_calls() RETURNS bigint
 LANGUAGE sql AS $$
-    SELECT coalesce((SELECT calls FROM pg_stat_get_xact_function_calls('sitepulse.url_keep_params(text, text[])'::regprocedure) calls), 0)
+    SELECT coalesce(pg_stat_get_xact_function_calls('sitepulse.url_keep_params(text, text[])'::regprocedure), 0)
 $$;
 SELECT pg_temp.keep_calls() AS calls0 \gset
 
