@@ -42,7 +42,7 @@ _failed = 0
 
 
 def ok(cond, name, diag=None):
-    """One TAP test line; diag is printed as a comment when it fails."""
+    """One TAP test line; diag goes to stderr when it fails (prove shows it)."""
     global _count, _failed
     _count += 1
     if not cond:
@@ -50,7 +50,7 @@ def ok(cond, name, diag=None):
     print("%s %d - %s" % ("ok" if cond else "not ok", _count, name), flush=True)
     if not cond and diag is not None:
         for line in str(diag).splitlines() or [""]:
-            print("#   " + line, flush=True)
+            print("#   " + line, file=sys.stderr, flush=True)
     return cond
 
 

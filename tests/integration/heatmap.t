@@ -55,8 +55,9 @@ def ok(cond, name, diag=None):
         failed += 1
     print(("ok" if cond else "not ok") + " %d - %s" % (n_tests, name))
     if not cond and diag is not None:
+        sys.stdout.flush()
         for line in str(diag).splitlines():
-            print("# " + line)
+            print("# " + line, file=sys.stderr)
     sys.stdout.flush()
     return cond
 

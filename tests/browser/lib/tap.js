@@ -1,9 +1,11 @@
 'use strict';
 /*
  * A tiny TAP producer for the browser tests, which prove runs like any
- * other .t file: ok/is/like/near print one "ok N - name" line each, a
- * failure's diagnostics follow as "# ..." lines, and done() prints the plan
- * and sets the exit status (non-zero when any test failed or none ran).
+ * other .t file: ok/is/like/near print one "ok N - name" line each, and
+ * done() prints the plan and sets the exit status (non-zero when any test
+ * failed or none ran). A failure's name and diagnostics also go to stderr as
+ * "# ..." lines, as Test::More's do: prove shows stderr even when it hides
+ * the TAP, so a CI log says which check failed and why.
  */
 let count = 0, failed = 0;
 
@@ -12,10 +14,13 @@ function ok(cond, name, diag) {
 	if (!cond)
 		failed++;
 	console.log(`${cond ? 'ok' : 'not ok'} ${count} - ${name}`);
-	if (!cond && diag !== undefined)
+	if (cond)
+		return true;
+	console.error(`#   Failed test ${count} '${name}'`);
+	if (diag !== undefined)
 		for (const line of String(typeof diag == 'string' ? diag : JSON.stringify(diag)).split('\n'))
-			console.log(`# ${line}`);
-	return !!cond;
+			console.error(`# ${line}`);
+	return false;
 }
 
 function is(got, want, name) {
