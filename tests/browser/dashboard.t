@@ -4,10 +4,17 @@
  * The dashboard in real Chromium against the running test stack, as its
  * owner uses it: it opens at /sitepulse/ with the admin password, goes
  * live, and when a visitor (a second Chromium with its own User-Agent, so
- * a new visitor id) opens the demo site, the visitor count and the top
- * pages change without a reload within a second or two. A page path that
- * holds markup is shown as literal text: no element is created from it
- * and no dialog opens. Tabs work from the keyboard.
+ * a new visitor id) opens a page of the demo site, the visitor count and
+ * the top pages change without a reload within a second or two; when the
+ * visitor goes away, the page's count falls back. A page path that holds
+ * markup is shown as literal text: no element is created from it and no
+ * dialog opens. Tabs work from the keyboard.
+ *
+ * The visitor's page is one no other test visits, and the visitor leaves
+ * at the end: live counts are of the last 5 minutes, and a visitor of this
+ * test's run under the previous web server (about 5 minutes earlier in
+ * `make test`) aging out just as the new one arrives would otherwise leave
+ * both counts where they were.
  */
 const crypto = require('crypto');
 const t = require('./lib/tap');
@@ -19,6 +26,7 @@ const RUN = crypto.randomBytes(4).toString('hex');
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) ' +
     'Chrome/120.0.0.0 Safari/537.36';
 const XSS = '/<img src=x onerror=alert(1)>';
+const PAGE = '/demo/about.html';
 
 if (!BASE || !PASSWORD)
 	t.bail('SP_BASE and SP_ADMIN_PASSWORD must be set (tools/stack env)');
@@ -80,23 +88,30 @@ async function main() {
 		t.ok(await dash.isVisible('#live-view'), 'Home goes back to Live');
 
 		/* A visitor arrives on the demo site. */
-		const before = await dash.evaluate(counts, '/demo/');
+		const before = await dash.evaluate(counts, PAGE);
 		visitor = await launch({ userAgent: `${UA} dashboard-t/${RUN}` });
 		const vpage = await visitor.context.newPage();
 		const t0 = Date.now();
-		await vpage.goto(BASE + '/demo/');
+		await vpage.goto(BASE + PAGE);
 		/* Not a timing test (bench/live measures the delay): the bound
 		 * only keeps a missing update from hanging the test. */
 		let seen = true;
-		await dash.waitForFunction(`(${counts})('/demo/').active > ${before.active} ||
-		    (${counts})('/demo/').page > ${before.page}`, null, { timeout: 15000 })
+		await dash.waitForFunction(`(${counts})(${JSON.stringify(PAGE)}).active > ${before.active} ||
+		    (${counts})(${JSON.stringify(PAGE)}).page > ${before.page}`, null, { timeout: 15000 })
 		    .catch(() => { seen = false; });
 		const dt = Date.now() - t0;
-		t.note(`visitor shown ${dt} ms after the demo page began loading (the snippet batches for 1 s)`);
+		t.note(`visitor shown ${dt} ms after the page began loading (the snippet batches for 1 s)`);
 		t.ok(seen, 'the visitor count goes up without a reload',
-		    { before, after: await dash.evaluate(counts, '/demo/'), dt });
-		t.ok((await paths(dash)).includes('/demo/'), 'the demo page is among the top pages',
-		    await paths(dash));
+		    { before, after: await dash.evaluate(counts, PAGE), dt, pages: await paths(dash) });
+		t.ok((await paths(dash)).includes(PAGE), 'the page is among the top pages', await paths(dash));
+
+		/* The visitor goes away: the snippet's leave event ends the page view. */
+		await vpage.goto('about:blank');
+		let gone = true;
+		await dash.waitForFunction(`(${counts})(${JSON.stringify(PAGE)}).page <= ${before.page}`, null,
+		    { timeout: 15000 }).catch(() => { gone = false; });
+		t.ok(gone, 'its page\'s count falls back when it leaves',
+		    { before, after: await dash.evaluate(counts, PAGE) });
 
 		/* Markup in a path is text. */
 		t.is(await pageview(XSS, `${UA} dashboard-t/${RUN}/xss`), 204, 'a path holding markup is stored');

@@ -18,13 +18,18 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
  * Resolves to a persistent browser context on a new temporary profile
  * (playwright passes it as --user-data-dir). The caller must call the
  * returned close(), which also deletes the profile.
+ *
+ * A userAgent option is also given to Chromium as --user-agent: playwright's
+ * own override covers a page's requests, but not a beacon sent as the page
+ * goes away (the snippet's leave event), which would then come from another
+ * visitor.
  */
 async function launch(options = {}) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-chromium-'));
 	const context = await chromium.launchPersistentContext(dir, {
 		executablePath: EXECUTABLE,
 		headless: true,
-		args: ARGS,
+		args: options.userAgent ? [...ARGS, `--user-agent=${options.userAgent}`] : ARGS,
 		viewport: { width: 1280, height: 800 },
 		...options,
 	});
