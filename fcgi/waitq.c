@@ -85,16 +85,20 @@ waitq_add(struct waitq *q, const char *key, const char *since, void *req,
 }
 
 /*
- * Records a NOTIFY for site key: a site with waiters is read after a short
- * debounce (so a burst of batches costs one read) and once more
- * WAITQ_RECHECK later, since the database throttles notifications and the
- * last change of a burst may have none of its own. A site without waiters
- * only forgets that its answer is current.
+ * Records a NOTIFY for site key. A site with waiters is read at once when
+ * its last read ended WAITQ_DEBOUNCE or more ago, else WAITQ_DEBOUNCE after
+ * that read: the change that follows a quiet spell reaches the dashboards
+ * without waiting, and a burst of batches costs one read per
+ * WAITQ_DEBOUNCE. It is read once more WAITQ_RECHECK later, since the
+ * database throttles notifications and the last change of a burst may
+ * have none of its own. A site without waiters only forgets that its
+ * answer is current.
  */
 void
 waitq_notify(struct waitq *q, const char *key, long long now)
 {
 	struct waitq_site	*s = waitq_find(q, key);
+	long long		 at;
 
 	if (s == NULL)
 		return;
@@ -104,8 +108,9 @@ waitq_notify(struct waitq *q, const char *key, long long now)
 		return;
 	}
 	s->recheck = 1;
-	if (s->due > now + WAITQ_DEBOUNCE)
-		s->due = now + WAITQ_DEBOUNCE;
+	at = s->read_at + WAITQ_DEBOUNCE > now ? s->read_at + WAITQ_DEBOUNCE : now;
+	if (s->due > at)
+		s->due = at;
 }
 
 /* Marks the start of a read of s: it is not due again unless a NOTIFY comes. */

@@ -14,7 +14,7 @@
 #include "live.h"
 #include "valid.h"
 
-#define WAITQ_DEBOUNCE	 20	/* ms from a NOTIFY to the read it causes */
+#define WAITQ_DEBOUNCE	 20	/* ms from a read to a NOTIFY-caused one, at least */
 #define WAITQ_RECHECK	 250	/* ms from a NOTIFY-caused read to the next one */
 #define WAITQ_TICK	 2000	/* ms between reads of a site with waiters */
 #define WAITQ_IDLE	 60000	/* ms a site without waiters is kept */

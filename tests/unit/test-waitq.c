@@ -98,17 +98,17 @@ static const struct scenario scenarios[] = {
 		{ .op = TAKE, .key = "b", .t = 0, .t2 = 1, .want = 1 },
 		{ .op = ADD, .key = "a", .str = "", .t = 0, .t2 = 1000, .want = 1 },
 	} },
-	{ "a NOTIFY: a debounced read, then a recheck", 8, {
+	{ "a NOTIFY after a quiet spell: a read at once, then a recheck", 8, {
 		{ .op = ADD, .key = "demo", .str = "v1", .t = 0, .t2 = 25000, .want = 1 },
 		{ .op = BEGIN, .key = "demo" },
 		{ .op = DONE, .key = "demo", .str = "v1", .t = 20 },
 		{ .op = DUE, .key = "demo", .want = 20 + TICK },
 		{ .op = NOTIFY, .key = "demo", .t = 100 },
-		{ .op = DUE, .key = "demo", .want = 100 + DEB },
+		{ .op = DUE, .key = "demo", .want = 100 },
 		{ .op = NOTIFY, .key = "demo", .t = 110 },		/* a burst does not push the read back */
-		{ .op = DUE, .key = "demo", .want = 100 + DEB },
-		{ .op = ACTION, .key = "demo", .t = 100 + DEB - 1, .want = WAITQ_WAIT },
-		{ .op = ACTION, .key = "demo", .t = 100 + DEB, .want = WAITQ_READ },
+		{ .op = DUE, .key = "demo", .want = 100 },
+		{ .op = ACTION, .key = "demo", .t = 99, .want = WAITQ_WAIT },
+		{ .op = ACTION, .key = "demo", .t = 100, .want = WAITQ_READ },
 		{ .op = BEGIN, .key = "demo" },
 		{ .op = DONE, .key = "demo", .str = "v2", .t = 150 },
 		{ .op = DUE, .key = "demo", .want = 150 + RECHECK },
@@ -116,13 +116,30 @@ static const struct scenario scenarios[] = {
 		{ .op = NOTIFY, .key = "nobody", .t = 160 },		/* an unknown site: nothing */
 		{ .op = FOUND, .key = "nobody", .want = 0 },
 	} },
-	{ "a NOTIFY during a read keeps its debounced read", 8, {
+	{ "a NOTIFY soon after a read: debounced from that read", 8, {
+		{ .op = ADD, .key = "demo", .str = "v1", .t = 0, .t2 = 25000, .want = 1 },
+		{ .op = BEGIN, .key = "demo" },
+		{ .op = DONE, .key = "demo", .str = "v1", .t = 100 },
+		{ .op = NOTIFY, .key = "demo", .t = 100 + DEB - 5 },
+		{ .op = DUE, .key = "demo", .want = 100 + DEB },
+		{ .op = ACTION, .key = "demo", .t = 100 + DEB - 1, .want = WAITQ_WAIT },
+		{ .op = ACTION, .key = "demo", .t = 100 + DEB, .want = WAITQ_READ },
+		{ .op = BEGIN, .key = "demo" },
+		{ .op = DONE, .key = "demo", .str = "v2", .t = 130 },
+		{ .op = DUE, .key = "demo", .want = 130 + RECHECK },
+		{ .op = NOTIFY, .key = "demo", .t = 130 + DEB },	/* exactly DEB after: at once */
+		{ .op = DUE, .key = "demo", .want = 130 + DEB },
+	} },
+	{ "a NOTIFY during a read makes the site due again", 8, {
 		{ .op = ADD, .key = "demo", .str = "v2", .t = 0, .t2 = 25000, .want = 1 },
 		{ .op = BEGIN, .key = "demo" },
-		{ .op = NOTIFY, .key = "demo", .t = 10 },
-		{ .op = DONE, .key = "demo", .str = "v2", .t = 20 },
-		{ .op = DUE, .key = "demo", .want = 10 + DEB },
-		{ .op = TAKE, .key = "demo", .t = 20, .want = 0 },
+		{ .op = DONE, .key = "demo", .str = "v2", .t = 5 },
+		{ .op = ACTION, .key = "demo", .t = 5 + TICK, .want = WAITQ_READ },
+		{ .op = BEGIN, .key = "demo" },
+		{ .op = NOTIFY, .key = "demo", .t = 10 + TICK },
+		{ .op = DONE, .key = "demo", .str = "v2", .t = 20 + TICK },
+		{ .op = DUE, .key = "demo", .want = 10 + TICK },
+		{ .op = TAKE, .key = "demo", .t = 20 + TICK, .want = 0 },
 	} },
 	{ "a NOTIFY for a site without waiters makes its state stale", 8, {
 		{ .op = ADD, .key = "demo", .str = "", .t = 0, .t2 = 25000, .want = 1 },
@@ -155,15 +172,15 @@ static const struct scenario scenarios[] = {
 		{ .op = ACTION, .key = "demo", .t = 1000 + TICK + 1, .want = WAITQ_READ },	/* expired, stale */
 		{ .op = TAKE, .key = "demo", .t = 1000 + TICK + 1, .want = 1 },
 	} },
-	{ "a failed read retries by then, or at a NOTIFY's debounce", 8, {
+	{ "a failed read retries by then, or at a NOTIFY", 8, {
 		{ .op = ADD, .key = "demo", .str = "", .t = 0, .t2 = 25000, .want = 1 },
 		{ .op = BEGIN, .key = "demo" },
 		{ .op = FAILED, .key = "demo", .t = 400 },
 		{ .op = DUE, .key = "demo", .want = 400 },
 		{ .op = NOTIFY, .key = "demo", .t = 100 },
-		{ .op = DUE, .key = "demo", .want = 100 + DEB },
+		{ .op = DUE, .key = "demo", .want = 100 },
 		{ .op = FAILED, .key = "demo", .t = 800 },
-		{ .op = DUE, .key = "demo", .want = 100 + DEB },
+		{ .op = DUE, .key = "demo", .want = 100 },
 	} },
 	{ "the site is gone: its waiters all answered, nothing kept", 8, {
 		{ .op = ADD, .key = "demo", .str = "", .t = 0, .t2 = 25000, .want = 1 },
@@ -219,8 +236,8 @@ static const struct scenario scenarios[] = {
 		{ .op = BEGIN, .key = "b" },
 		{ .op = DONE, .key = "b", .str = "w", .t = 0 },
 		{ .op = NEXT, .want = 900 },
-		{ .op = NOTIFY, .key = "a", .t = 100 },
-		{ .op = NEXT, .want = 100 + DEB },
+		{ .op = NOTIFY, .key = "a", .t = 5 },
+		{ .op = NEXT, .want = DEB },			/* a read at 0: debounced */
 		{ .op = TAKE, .key = "b", .t = 0, .t2 = 1, .want = 1 },
 		{ .op = TAKE, .key = "a", .t = 0, .t2 = 1, .want = 1 },
 		{ .op = NEXT, .want = NEVER },
