@@ -3,9 +3,9 @@
  * A tiny TAP producer for the browser tests, which prove runs like any
  * other .t file: ok/is/like/near print one "ok N - name" line each, and
  * done() prints the plan and sets the exit status (non-zero when any test
- * failed or none ran). A failure's name and diagnostics also go to stderr as
- * "# ..." lines, as Test::More's do: prove shows stderr even when it hides
- * the TAP, so a CI log says which check failed and why.
+ * failed or none ran). A failure is also named on stderr, with its
+ * diagnostics, as "# ..." lines, as Test::More does: prove shows stderr
+ * even when it hides the TAP, so a CI log says which check failed and why.
  */
 let count = 0, failed = 0;
 
