@@ -37,21 +37,8 @@ PASSWORD = os.environ.get("SP_ADMIN_PASSWORD", "")
 UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
       "Chrome/120.0.0.0 Safari/537.36")
 
-_count = 0
-_failed = 0
-
-
-def ok(cond, name, diag=None):
-    """One TAP test line; diag goes to stderr when it fails (prove shows it)."""
-    global _count, _failed
-    _count += 1
-    if not cond:
-        _failed += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", _count, name), flush=True)
-    if not cond and diag is not None:
-        for line in str(diag).splitlines() or [""]:
-            print("#   " + line, file=sys.stderr, flush=True)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sitepulse import done_testing, ok  # noqa: E402
 
 
 def free_port():
@@ -340,8 +327,7 @@ def main():
     for variant in ("fcgid", "proxy", "htaccess"):
         run_variant(variant)
     run_variant("fcgid", users="htpasswd")
-    print("1..%d" % _count)
-    return 1 if _failed else 0
+    done_testing()
 
 
 if __name__ == "__main__":

@@ -45,26 +45,8 @@ TOKEN = TODAY = PAST = None
 ORIGIN = "http://heatmap.test"
 PAGE = "/pricing"
 
-n_tests = failed = 0
-
-
-def ok(cond, name, diag=None):
-    global n_tests, failed
-    n_tests += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (n_tests, name))
-    if not cond and diag is not None:
-        sys.stdout.flush()
-        for line in str(diag).splitlines():
-            print("# " + line, file=sys.stderr)
-    sys.stdout.flush()
-    return cond
-
-
-def note(msg):
-    print("# " + msg)
-    sys.stdout.flush()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sitepulse import done_testing, ok  # noqa: E402
 
 
 def request(path, method="GET", data=None, headers=None, auth=True):
@@ -439,8 +421,7 @@ def main():
     finally:
         psql("SELECT sitepulse.remove_site('%s')" % SITE)
         psql("SELECT sitepulse.remove_site('%s')" % OTHER)
-    print("1..%d" % n_tests)
-    sys.exit(1 if failed or not n_tests else 0)
+    done_testing()
 
 
 main()

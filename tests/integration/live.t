@@ -35,26 +35,8 @@ FCGID_PROCS = 32
 AUTH = "Basic " + base64.b64encode(("admin:" + PASSWORD).encode()).decode()
 RUN = secrets.token_hex(4)
 
-n_tests = failed = 0
-
-
-def ok(cond, name, diag=None):
-    global n_tests, failed
-    n_tests += 1
-    if not cond:
-        failed += 1
-    print(("ok" if cond else "not ok") + " %d - %s" % (n_tests, name))
-    if not cond and diag is not None:
-        sys.stdout.flush()
-        for line in str(diag).splitlines():
-            print("# " + line, file=sys.stderr)
-    sys.stdout.flush()
-    return cond
-
-
-def note(msg):
-    print("# " + msg)
-    sys.stdout.flush()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sitepulse import done_testing, note, ok  # noqa: E402
 
 
 def request(path, method="GET", data=None, headers=None, auth=True, timeout=60):
@@ -380,5 +362,4 @@ test_share()
 test_timeout()
 test_cap()
 test_restart()
-print("1..%d" % n_tests)
-sys.exit(1 if failed else 0)
+done_testing()

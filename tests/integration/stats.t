@@ -37,17 +37,8 @@ REPORTS = ["timeseries", "summary", "pages", "entry_pages", "exit_pages", "refer
            "utm_sources", "utm_mediums", "utm_campaigns", "devices", "browsers", "os",
            "events", "event_props", "elements", "scroll", "goals", "funnels"]
 
-count = 0
-failed = 0
-
-
-def ok(cond, name):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", count, name))
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from sitepulse import done_testing, ok  # noqa: E402
 
 
 def psql(sql):
@@ -344,8 +335,7 @@ def check_db_down():
 
 def main():
     if not ok(load_fixture(), "fixture loaded"):
-        print("1..%d" % count)
-        return 1
+        done_testing()
     try:
         check_reports()
         check_errors()
@@ -355,8 +345,7 @@ def main():
     finally:
         psql("SELECT sitepulse.remove_site('%s');" % SITE)
         psql("SELECT sitepulse.remove_site('%s');" % CMP)
-    print("1..%d" % count)
-    return 1 if failed else 0
+    done_testing()
 
 
 if __name__ == "__main__":

@@ -130,8 +130,9 @@ def plan(n):
     _emit("1..%d" % n)
 
 
-def ok(cond, name=""):
-    """Reports one test: passes when cond is truthy. Returns bool(cond)."""
+def ok(cond, name="", detail=None):
+    """Reports one test: passes when cond is truthy. Returns bool(cond).
+    detail, when given, goes to stderr with the failure."""
     _state["run"] += 1
     passed = bool(cond)
     if not passed:
@@ -143,6 +144,8 @@ def ok(cond, name=""):
             frame = frame.f_back
         where = "%s line %d" % (frame.f_code.co_filename, frame.f_lineno) if frame else "?"
         diag("  Failed test '%s'\n  at %s." % (name, where))
+        if detail is not None:
+            diag(detail)
     return passed
 
 
@@ -205,6 +208,10 @@ def bail_out(msg):
 def done_testing():
     """Ends the test: prints the plan unless plan() was called, and exits 0
     only if every test passed and the plan was met."""
+    if _state["run"] == 0:
+        # "1..0" would be a skip, and no skipped test counts as passing.
+        _emit("1..1\nnot ok 1 - no test ran")
+        sys.exit(1)
     if _state["planned"] is None:
         _emit("1..%d" % _state["run"])
     elif _state["planned"] != _state["run"]:
