@@ -34,6 +34,9 @@ SERVER = os.environ.get("SP_SERVER", "lighttpd")
 FCGID_PROCS = 32
 AUTH = "Basic " + base64.b64encode(("admin:" + PASSWORD).encode()).decode()
 RUN = secrets.token_hex(4)
+# A site of this run's own, so that no other test's visitors, running beside
+# this one on the demo site, change the counts, pages or versions it checks.
+SITE = "live-t-" + RUN
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sitepulse import done_testing, note, ok  # noqa: E402
@@ -64,9 +67,9 @@ def live(query, timeout=60):
 
 
 def collect(events, ua):
-    """Posts a batch for site demo as a browser on the demo page would;
+    """Posts a batch for SITE as a browser on one of its pages would;
     retries a 503 (as the snippet does). Returns the final status."""
-    body = json.dumps({"site": "demo", "events": events}).encode()
+    body = json.dumps({"site": SITE, "events": events}).encode()
     for _ in range(20):
         st, _, _, _ = request("/sitepulse/collect", "POST", body, {
             "Content-Type": "text/plain", "Origin": BASE, "User-Agent": ua}, auth=False)
@@ -122,33 +125,34 @@ def stack(cmd):
 
 
 def current_version():
-    st, js, _, _ = live("site=demo")
+    st, js, _, _ = live("site=" + SITE)
     assert st == 200, st
     return js["version"]
 
 
 # --------------------------------------------------------------- the errors
 def test_errors():
+    s = "site=" + SITE
     for q, why in [("", "site missing"), ("site=a%20b", "bad site key"),
-                   ("site=demo&since=a/b", "bad since"), ("site=demo&since=", "empty since"),
-                   ("site=demo&x=1", "unknown parameter"), ("site=demo&site=demo", "repeated"),
+                   (s + "&since=a/b", "bad since"), (s + "&since=", "empty since"),
+                   (s + "&x=1", "unknown parameter"), (s + "&" + s, "repeated"),
                    ("site=" + "a" * 65, "site key too long")]:
         st, js, hd, _ = live(q)
         ok(st == 400 and js and isinstance(js.get("error"), str), "400 for %s" % why, (st, js))
     st, js, hd, _ = live("site=no-such-site-" + RUN)
     ok(st == 404 and js and js.get("error") == "unknown site", "404 for an unknown site", (st, js))
-    st, hd, _, _ = request("/sitepulse/live?site=demo", "POST", b"")
+    st, hd, _, _ = request("/sitepulse/live?site=" + SITE, "POST", b"")
     ok(st == 405 and "GET" in (hd.get("Allow") or ""), "405 with Allow: GET for POST", st)
-    st, _, _, _ = request("/sitepulse/live?site=demo", "DELETE")
+    st, _, _, _ = request("/sitepulse/live?site=" + SITE, "DELETE")
     ok(st == 405, "405 for DELETE", st)
-    st, _, _, _ = request("/sitepulse/live?site=demo", auth=False)
+    st, _, _, _ = request("/sitepulse/live?site=" + SITE, auth=False)
     ok(st == 401, "password required", st)
 
 
 # ------------------------------------------------------- answer without since
 def test_state():
     path = "/live-t/%s/a" % RUN
-    st, before, hd, _ = live("site=demo")
+    st, before, hd, _ = live("site=" + SITE)
     ok(st == 200, "200 without since")
     ok(hd.get("Content-Type", "").startswith("application/json"), "JSON content type")
     ok("no-store" in (hd.get("Cache-Control") or ""), "Cache-Control: no-store")
@@ -167,7 +171,7 @@ def test_state():
     ok(pageview(path, ua) == 204, "pageview stored")
     ok(collect([{"type": "click", "url": BASE + path, "x": 123, "y": 456, "dw": 1280, "dh": 3000,
                  "vw": 1280, "sel": "button#buy", "rage": True}], ua) == 204, "click stored")
-    st, after, _, _ = live("site=demo")
+    st, after, _, _ = live("site=" + SITE)
     ok(st == 200 and after["version"] != before["version"], "new state, new version")
     ok(after["active"] >= 1 and after["active"] >= before["active"], "active counts the visitor",
        (before["active"], after["active"]))
@@ -189,17 +193,17 @@ def test_state():
 
     # A visitor who left is active but on no page.
     ok(collect([{"type": "leave", "url": BASE + path, "depth": 50}], ua) == 204, "leave stored")
-    st, gone, _, _ = live("site=demo")
+    st, gone, _, _ = live("site=" + SITE)
     ok(gone["active"] == after["active"], "a visitor who left still counts as active")
     ok(not any(p["path"] == path for p in gone["pages"]), "but is on no page", gone["pages"])
-    st, same, _, dt = live("site=demo&since=" + after["version"])
+    st, same, _, dt = live("site=" + SITE + "&since=" + after["version"])
     ok(same["version"] == gone["version"] and dt < 1, "an old since is answered at once", dt)
 
 
 # --------------------------------------------------------------- waiting
 def test_wake():
     v = current_version()
-    w = Waiter("site=demo&since=" + v)
+    w = Waiter("site=" + SITE + "&since=" + v)
     time.sleep(0.5)
     ok(w.is_alive(), "a request holding the current version waits")
     t0 = time.monotonic()
@@ -219,23 +223,23 @@ def test_share():
     other = "live-t-other"
     psql("SELECT sitepulse.add_site('%s', 'another site', ARRAY['http://other.example'])"
          " WHERE NOT EXISTS (SELECT 1 FROM sitepulse.sites WHERE key = '%s')" % (other, other))
-    tokens = dict(psql("SELECT key, share_token FROM sitepulse.sites WHERE key IN ('demo', '%s')"
-                       % other))
-    tok = tokens["demo"]
+    tokens = dict(psql("SELECT key, share_token FROM sitepulse.sites WHERE key IN ('%s', '%s')"
+                       % (SITE, other)))
+    tok = tokens[SITE]
     v = current_version()
     st, js, _ = share_live("share=" + tok)
     ok(st == 200 and js and js["version"] == v and len(js["minutes"]) == 30,
        "share link: the token's site's live state, without the password", (st, js and js.get("version"), v))
-    st, js, _ = share_live("share=%s&site=demo" % tok)
+    st, js, _ = share_live("share=%s&site=%s" % (tok, SITE))
     ok(st == 200 and js["version"] == v, "share link naming its own site", st)
     st, js, _ = share_live("share=" + tokens[other])
     ok(st == 200 and js["version"] != v and js["active"] == 0 and js["pages"] == [],
-       "another site's token: that site's state, not demo's", (st, js))
+       "another site's token: that site's state, not this one's", (st, js))
     for q, want, why in [
             ("share=%s&site=%s" % (tok, other), 403, "a site= naming another site"),
             ("share=%s&site=nosuchsite" % tok, 403, "a site= naming no site"),
             ("share=" + tok[:-2] + ("AA" if tok[-2:] != "AA" else "BB"), 404, "an unknown token"),
-            ("site=demo", 400, "no token"),
+            ("site=" + SITE, 400, "no token"),
             ("share=short", 400, "a malformed token"),
             ("share=%s&report=sites" % tok, 400, "an unknown parameter")]:
         st, js, _ = share_live(q)
@@ -243,7 +247,7 @@ def test_share():
            "share link: %d for %s" % (want, why), (st, js))
     st, _, _, _ = request("/sitepulse/share/live?share=" + tok, "POST", b"", auth=False)
     ok(st == 405, "share link: 405 for POST", st)
-    st, js, _, _ = live("site=demo&share=" + tok)
+    st, js, _, _ = live("site=" + SITE + "&share=" + tok)
     ok(st == 400, "a token on the dashboard's route is refused", st)
 
     # A share link's waiter is woken by its site's change like the dashboard's.
@@ -271,7 +275,7 @@ def test_share():
 def test_timeout():
     for attempt in range(3):
         v = current_version()
-        st, js, _, dt = live("site=demo&since=" + v)
+        st, js, _, dt = live("site=" + SITE + "&since=" + v)
         if js and js["version"] == v:
             break
         note("state changed while waiting (a minute turned); again")
@@ -302,9 +306,9 @@ def test_cap():
     shipped pool limit (FcgidMaxProcessesPerClass) applies instead, and a
     request beyond it waits for a process instead of being refused."""
     v = current_version()
-    socks = [raw_waiter("site=demo&since=" + v) for _ in range(CAP)]
+    socks = [raw_waiter("site=" + SITE + "&since=" + v) for _ in range(CAP)]
     time.sleep(0.5)
-    st, js, hd, dt = live("site=demo")
+    st, js, hd, dt = live("site=" + SITE)
     if SERVER == "apache-fcgid":
         ok(st == 200 and dt < WAIT + 3, "past %d waiters, mod_fcgid still answers (%.2f s)"
            % (CAP, dt), (st, js))
@@ -320,7 +324,7 @@ def test_cap():
     # away, so those places free up at the latest when their wait ends.
     deadline = time.monotonic() + WAIT + 1.5
     while time.monotonic() < deadline:
-        st, _, _, _ = live("site=demo")
+        st, _, _, _ = live("site=" + SITE)
         if st == 200:
             break
         time.sleep(0.1)
@@ -329,10 +333,10 @@ def test_cap():
 
 def test_restart():
     v = current_version()
-    ws = [Waiter("site=demo&since=" + v) for _ in range(3)]
+    ws = [Waiter("site=" + SITE + "&since=" + v) for _ in range(3)]
     time.sleep(0.3)
     stack("pg-stop")
-    st, js, hd, _ = live("site=demo")
+    st, js, hd, _ = live("site=" + SITE)
     ok(st == 503 and hd.get("Retry-After", "").isdigit() and js.get("error"),
        "database down: 503 with Retry-After", (st, js))
     stack("pg-start")
@@ -341,9 +345,9 @@ def test_restart():
     ok(all(not w.is_alive() for w in ws), "every waiting request was answered")
     ok(all(w.result[0] in (200, 503) for w in ws), "with the state or 503",
        [w.result[0] for w in ws])
-    st, js, _, _ = live("site=demo")
+    st, js, _, _ = live("site=" + SITE)
     ok(st == 200 and len(js["minutes"]) == 30, "after the restart, a correct answer", st)
-    w = Waiter("site=demo&since=" + js["version"])
+    w = Waiter("site=" + SITE + "&since=" + js["version"])
     time.sleep(0.5)
     ok(pageview("/live-t/%s/restart" % RUN, browser_ua("restart")) == 204, "event posted")
     t1 = time.monotonic()
@@ -355,11 +359,15 @@ def test_restart():
        w.done_at and w.done_at - t1)
 
 
-test_errors()
-test_state()
-test_wake()
-test_share()
-test_timeout()
-test_cap()
-test_restart()
+psql("SELECT sitepulse.add_site('%s', 'live.t', ARRAY['%s'])" % (SITE, BASE))
+try:
+    test_errors()
+    test_state()
+    test_wake()
+    test_share()
+    test_timeout()
+    test_cap()
+    test_restart()
+finally:
+    psql("SELECT sitepulse.remove_site('%s')" % SITE)
 done_testing()
