@@ -35,7 +35,10 @@
  *    waiters are also re-read every WAITQ_TICK, since visitors age out of
  *    the 5-minute window without any event. When a connection breaks the
  *    hub reconnects with backoff, LISTENs again and re-reads every site
- *    with waiters, so a database restart loses no change.
+ *    with waiters, so a database restart loses no change;
+ *  - one closer thread closes the connections of answered requests, so
+ *    that the hub, once it has written 1,000 answers, does not wait for
+ *    the web server to close each connection before the next change.
  *
  * The hub also has a maintenance tick: every SITEPULSE_MAINTAIN_EVERY
  * seconds it sends sitepulse.maintain_if_due() on a third connection,
@@ -173,6 +176,12 @@ struct live {
 	char			 retry_after[48];	/* the 503s' header */
 	struct counters		*ctr;		/* shared metrics (may be NULL); closed after the hub stops */
 	atomic_int		 stopping;	/* set by main: the hub thread returns */
+
+	/* Answered waiters whose connections the closer thread is to close. */
+	pthread_mutex_t		 close_lock;	/* guards closing, close_stop */
+	pthread_cond_t		 close_cond;	/* signalled when either changes */
+	struct waitq_waiter	*closing;
+	int			 close_stop;	/* set by main once the hub has stopped */
 
 	/* The hub thread's alone. */
 	struct db		 db;		/* queries */
@@ -335,19 +344,53 @@ count_unparked(struct live *lv, int answered)
 }
 
 /*
- * Answers each waiter of list with status (and json for 200), freeing the
- * list. Two passes: first every answer is written out to the end (closing
- * its streams sends FCGI_END_REQUEST), then every connection is closed.
- * Closing waits for the web server to close its side, so doing it as each
- * answer is written would make 1,000 waiters wait for each other.
+ * The closer thread: closes the connections of answered waiters, which
+ * libfcgi does by waiting for the web server to close its side. After an
+ * answer to 1,000 dashboards that took the hub 30-100 ms, while another
+ * site's change waited (docs/performance.md). Returns once main has set
+ * close_stop and nothing is left to close.
+ */
+static void *
+close_loop(void *arg)
+{
+	struct live		*lv = arg;
+	struct waitq_waiter	*list, *next;
+
+	pthread_mutex_lock(&lv->close_lock);
+	for (;;) {
+		while (lv->closing == NULL && !lv->close_stop)
+			pthread_cond_wait(&lv->close_cond, &lv->close_lock);
+		if (lv->closing == NULL)
+			break;
+		list = lv->closing;
+		lv->closing = NULL;
+		pthread_mutex_unlock(&lv->close_lock);
+		for (; list != NULL; list = next) {
+			next = list->next;
+			finish(list->req);
+			free(list);
+		}
+		pthread_mutex_lock(&lv->close_lock);
+	}
+	pthread_mutex_unlock(&lv->close_lock);
+	return NULL;
+}
+
+/*
+ * Answers each waiter of list with status (and json for 200) and hands
+ * the list to the closer thread. Every answer is written out to the end
+ * here (closing its streams sends FCGI_END_REQUEST), so a dashboard has it
+ * at once; the connections are closed by the closer, whose wait for the
+ * web server to close each one would otherwise hold up the hub.
  */
 static void
 answer_all(struct live *lv, struct waitq_waiter *list, int status, const char *json)
 {
-	struct waitq_waiter	*w, *next;
+	struct waitq_waiter	*w, *last = NULL;
 	FCGX_Request		*r;
 
 	for (w = list; w != NULL; w = w->next) {
+		last = w;
 		r = w->req;
 		count_unparked(lv, 1);
 		if (status == 200) {
@@ -361,11 +404,13 @@ answer_all(struct live *lv, struct waitq_waiter *list, int status, const char *j
 		FCGX_FClose(r->err);
 		FCGX_FClose(r->out);
 	}
-	for (w = list; w != NULL; w = next) {
-		next = w->next;
-		finish(w->req);
-		free(w);
-	}
+	if (last == NULL)
+		return;
+	pthread_mutex_lock(&lv->close_lock);
+	last->next = lv->closing;
+	lv->closing = list;
+	pthread_cond_signal(&lv->close_cond);
+	pthread_mutex_unlock(&lv->close_lock);
 }
 
 /*
@@ -975,6 +1020,8 @@ live_init(struct live *lv)
 	}
 	pthread_mutex_init(&lv->accept_lock, NULL);
 	pthread_mutex_init(&lv->lock, NULL);
+	pthread_mutex_init(&lv->close_lock, NULL);
+	pthread_cond_init(&lv->close_cond, NULL);
 	waitq_init(&lv->q, lv->cfg.live_max_waiters);
 	snprintf(lv->retry_after, sizeof(lv->retry_after), "Retry-After: %d\r\n",
 	    lv->cfg.retry_after);
@@ -995,11 +1042,12 @@ int
 main(void)
 {
 	static struct live	 lv;
-	pthread_t		 hub, acceptors[LIVE_ACCEPTORS];
+	pthread_t		 hub, closer, acceptors[LIVE_ACCEPTORS];
 
 	if (!live_init(&lv))
 		return 1;
-	if (pthread_create(&hub, NULL, hub_loop, &lv) != 0)
+	if (pthread_create(&closer, NULL, close_loop, &lv) != 0 ||
+	    pthread_create(&hub, NULL, hub_loop, &lv) != 0)
 		return 1;
 	for (int i = 0; i < LIVE_ACCEPTORS; i++)
 		if (pthread_create(&acceptors[i], NULL, accept_loop, &lv) != 0)
@@ -1016,6 +1064,11 @@ main(void)
 	if (write(lv.wake[1], "", 1) < 0 && errno != EAGAIN)
 		fprintf(stderr, "sp-live: wake: %s\n", strerror(errno));
 	pthread_join(hub, NULL);
+	pthread_mutex_lock(&lv.close_lock);
+	lv.close_stop = 1;
+	pthread_cond_signal(&lv.close_cond);
+	pthread_mutex_unlock(&lv.close_lock);
+	pthread_join(closer, NULL);
 	counters_close(lv.ctr);
 	return 0;
 }
