@@ -345,10 +345,10 @@ count_unparked(struct live *lv, int answered)
 
 /*
  * The closer thread: closes the connections of answered waiters, which
- * libfcgi does by waiting for the web server to close its side. After an
- * answer to 1,000 dashboards that took the hub 30-100 ms, while another
- * site's change waited (docs/performance.md). Returns once main has set
- * close_stop and nothing is left to close.
+ * libfcgi does by waiting for the web server to close its side. Done by
+ * the hub, that took 30-100 ms after an answer to 1,000 dashboards, while
+ * another site's change waited (docs/performance.md). Returns once main
+ * has set close_stop and nothing is left to close.
  */
 static void *
 close_loop(void *arg)
