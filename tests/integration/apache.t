@@ -321,9 +321,9 @@ def run_variant(variant, users=None):
 
 def main():
     for name in ("SP_VAR", "PGHOST", "PGPORT"):
-        if not os.environ.get(name):
-            print("1..1\nnot ok 1 - %s is set (run under tests/run or eval tools/stack env)" % name)
-            return 1
+        if not ok(os.environ.get(name), "%s is set (run under tests/run or eval tools/stack env)"
+                  % name):
+            done_testing()
     for variant in ("fcgid", "proxy", "htaccess"):
         run_variant(variant)
     run_variant("fcgid", users="htpasswd")
@@ -331,4 +331,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
