@@ -37,6 +37,7 @@ RUN = secrets.token_hex(4)
 # A site of this run's own, so that no other test's visitors, running beside
 # this one on the demo site, change the counts, pages or versions it checks.
 SITE = "live-t-" + RUN
+Q = "site=" + SITE      # the query naming it
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from sitepulse import done_testing, note, ok  # noqa: E402
@@ -125,34 +126,33 @@ def stack(cmd):
 
 
 def current_version():
-    st, js, _, _ = live("site=" + SITE)
+    st, js, _, _ = live(Q)
     assert st == 200, st
     return js["version"]
 
 
 # --------------------------------------------------------------- the errors
 def test_errors():
-    s = "site=" + SITE
     for q, why in [("", "site missing"), ("site=a%20b", "bad site key"),
-                   (s + "&since=a/b", "bad since"), (s + "&since=", "empty since"),
-                   (s + "&x=1", "unknown parameter"), (s + "&" + s, "repeated"),
+                   (Q + "&since=a/b", "bad since"), (Q + "&since=", "empty since"),
+                   (Q + "&x=1", "unknown parameter"), (Q + "&" + Q, "repeated"),
                    ("site=" + "a" * 65, "site key too long")]:
         st, js, hd, _ = live(q)
         ok(st == 400 and js and isinstance(js.get("error"), str), "400 for %s" % why, (st, js))
     st, js, hd, _ = live("site=no-such-site-" + RUN)
     ok(st == 404 and js and js.get("error") == "unknown site", "404 for an unknown site", (st, js))
-    st, hd, _, _ = request("/sitepulse/live?site=" + SITE, "POST", b"")
+    st, hd, _, _ = request("/sitepulse/live?" + Q, "POST", b"")
     ok(st == 405 and "GET" in (hd.get("Allow") or ""), "405 with Allow: GET for POST", st)
-    st, _, _, _ = request("/sitepulse/live?site=" + SITE, "DELETE")
+    st, _, _, _ = request("/sitepulse/live?" + Q, "DELETE")
     ok(st == 405, "405 for DELETE", st)
-    st, _, _, _ = request("/sitepulse/live?site=" + SITE, auth=False)
+    st, _, _, _ = request("/sitepulse/live?" + Q, auth=False)
     ok(st == 401, "password required", st)
 
 
 # ------------------------------------------------------- answer without since
 def test_state():
     path = "/live-t/%s/a" % RUN
-    st, before, hd, _ = live("site=" + SITE)
+    st, before, hd, _ = live(Q)
     ok(st == 200, "200 without since")
     ok(hd.get("Content-Type", "").startswith("application/json"), "JSON content type")
     ok("no-store" in (hd.get("Cache-Control") or ""), "Cache-Control: no-store")
@@ -171,7 +171,7 @@ def test_state():
     ok(pageview(path, ua) == 204, "pageview stored")
     ok(collect([{"type": "click", "url": BASE + path, "x": 123, "y": 456, "dw": 1280, "dh": 3000,
                  "vw": 1280, "sel": "button#buy", "rage": True}], ua) == 204, "click stored")
-    st, after, _, _ = live("site=" + SITE)
+    st, after, _, _ = live(Q)
     ok(st == 200 and after["version"] != before["version"], "new state, new version")
     ok(after["active"] >= 1 and after["active"] >= before["active"], "active counts the visitor",
        (before["active"], after["active"]))
@@ -193,17 +193,17 @@ def test_state():
 
     # A visitor who left is active but on no page.
     ok(collect([{"type": "leave", "url": BASE + path, "depth": 50}], ua) == 204, "leave stored")
-    st, gone, _, _ = live("site=" + SITE)
+    st, gone, _, _ = live(Q)
     ok(gone["active"] == after["active"], "a visitor who left still counts as active")
     ok(not any(p["path"] == path for p in gone["pages"]), "but is on no page", gone["pages"])
-    st, same, _, dt = live("site=" + SITE + "&since=" + after["version"])
+    st, same, _, dt = live(Q + "&since=" + after["version"])
     ok(same["version"] == gone["version"] and dt < 1, "an old since is answered at once", dt)
 
 
 # --------------------------------------------------------------- waiting
 def test_wake():
     v = current_version()
-    w = Waiter("site=" + SITE + "&since=" + v)
+    w = Waiter(Q + "&since=" + v)
     time.sleep(0.5)
     ok(w.is_alive(), "a request holding the current version waits")
     t0 = time.monotonic()
@@ -239,7 +239,7 @@ def test_share():
             ("share=%s&site=%s" % (tok, other), 403, "a site= naming another site"),
             ("share=%s&site=nosuchsite" % tok, 403, "a site= naming no site"),
             ("share=" + tok[:-2] + ("AA" if tok[-2:] != "AA" else "BB"), 404, "an unknown token"),
-            ("site=" + SITE, 400, "no token"),
+            (Q, 400, "no token"),
             ("share=short", 400, "a malformed token"),
             ("share=%s&report=sites" % tok, 400, "an unknown parameter")]:
         st, js, _ = share_live(q)
@@ -247,7 +247,7 @@ def test_share():
            "share link: %d for %s" % (want, why), (st, js))
     st, _, _, _ = request("/sitepulse/share/live?share=" + tok, "POST", b"", auth=False)
     ok(st == 405, "share link: 405 for POST", st)
-    st, js, _, _ = live("site=" + SITE + "&share=" + tok)
+    st, js, _, _ = live(Q + "&share=" + tok)
     ok(st == 400, "a token on the dashboard's route is refused", st)
 
     # A share link's waiter is woken by its site's change like the dashboard's.
@@ -275,7 +275,7 @@ def test_share():
 def test_timeout():
     for attempt in range(3):
         v = current_version()
-        st, js, _, dt = live("site=" + SITE + "&since=" + v)
+        st, js, _, dt = live(Q + "&since=" + v)
         if js and js["version"] == v:
             break
         note("state changed while waiting (a minute turned); again")
@@ -306,9 +306,9 @@ def test_cap():
     shipped pool limit (FcgidMaxProcessesPerClass) applies instead, and a
     request beyond it waits for a process instead of being refused."""
     v = current_version()
-    socks = [raw_waiter("site=" + SITE + "&since=" + v) for _ in range(CAP)]
+    socks = [raw_waiter(Q + "&since=" + v) for _ in range(CAP)]
     time.sleep(0.5)
-    st, js, hd, dt = live("site=" + SITE)
+    st, js, hd, dt = live(Q)
     if SERVER == "apache-fcgid":
         ok(st == 200 and dt < WAIT + 3, "past %d waiters, mod_fcgid still answers (%.2f s)"
            % (CAP, dt), (st, js))
@@ -324,7 +324,7 @@ def test_cap():
     # away, so those places free up at the latest when their wait ends.
     deadline = time.monotonic() + WAIT + 1.5
     while time.monotonic() < deadline:
-        st, _, _, _ = live("site=" + SITE)
+        st, _, _, _ = live(Q)
         if st == 200:
             break
         time.sleep(0.1)
@@ -333,10 +333,10 @@ def test_cap():
 
 def test_restart():
     v = current_version()
-    ws = [Waiter("site=" + SITE + "&since=" + v) for _ in range(3)]
+    ws = [Waiter(Q + "&since=" + v) for _ in range(3)]
     time.sleep(0.3)
     stack("pg-stop")
-    st, js, hd, _ = live("site=" + SITE)
+    st, js, hd, _ = live(Q)
     ok(st == 503 and hd.get("Retry-After", "").isdigit() and js.get("error"),
        "database down: 503 with Retry-After", (st, js))
     stack("pg-start")
@@ -345,9 +345,9 @@ def test_restart():
     ok(all(not w.is_alive() for w in ws), "every waiting request was answered")
     ok(all(w.result[0] in (200, 503) for w in ws), "with the state or 503",
        [w.result[0] for w in ws])
-    st, js, _, _ = live("site=" + SITE)
+    st, js, _, _ = live(Q)
     ok(st == 200 and len(js["minutes"]) == 30, "after the restart, a correct answer", st)
-    w = Waiter("site=" + SITE + "&since=" + js["version"])
+    w = Waiter(Q + "&since=" + js["version"])
     time.sleep(0.5)
     ok(pageview("/live-t/%s/restart" % RUN, browser_ua("restart")) == 204, "event posted")
     t1 = time.monotonic()
