@@ -178,14 +178,21 @@ json_rows(struct util_buf *b, const PGresult *res, int n, const struct report *r
 {
 	int		 ncols = PQnfields(res);
 	enum stats_cell	*kind = xcalloc((size_t)ncols + 1, sizeof(*kind));
+	size_t		*at = xcalloc((size_t)ncols + 1, sizeof(*at));
+	struct util_buf	 keys = { 0 };
 
-	for (int j = 0; j < ncols; j++)
+	/* Each column's key (,"name":) is quoted once for all rows: keys.p + at[j]. */
+	for (int j = 0; j < ncols; j++) {
 		kind[j] = cell_kind(res, j);
+		at[j] = keys.len;
+		json_key(&keys, PQfname(res, j), j == 0);
+	}
+	at[ncols] = keys.len;
 	util_buf_add(b, "[", 1);
 	for (int i = 0; i < n; i++) {
 		util_buf_add(b, i > 0 ? ",{" : "{", i > 0 ? 2 : 1);
 		for (int j = 0; j < ncols; j++) {
-			json_key(b, PQfname(res, j), j == 0);
+			util_buf_add(b, keys.p + at[j], at[j + 1] - at[j]);
 			stats_json_cell(b, PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j), kind[j]);
 		}
 		if (rep != NULL) {
@@ -195,6 +202,8 @@ json_rows(struct util_buf *b, const PGresult *res, int n, const struct report *r
 		util_buf_add(b, "}", 1);
 	}
 	util_buf_add(b, "]", 1);
+	util_buf_free(&keys);
+	free(at);
 	free(kind);
 }
 

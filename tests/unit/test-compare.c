@@ -1,4 +1,6 @@
 /* Table-driven tests of fcgi/compare.c: earlier ranges, row matching, relative changes. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +96,16 @@ test_change(void)
 		{ "2.1", "1", 1, "1.1" },
 		{ "-3", "2", 1, "-2.5" },
 		{ "3", "-2", 1, "-2.5" },		/* over a negative number, as the formula says */
+		{ "-0.5", "0.25", 1, "-3" },		/* the short decimals read without strtod */
+		{ ".5", "1", 1, "-0.5" },
+		{ "1.", "2", 1, "-0.5" },		/* strtod's reading, as before */
+		{ "1.2.3", "1", 0, NULL },
+		{ "-", "1", 0, NULL },
+		{ ".", "1", 0, NULL },
+		{ " 5", "4", 1, "0.25" },
+		{ "+5", "4", 1, "0.25" },
+		{ "1234567890123456", "1234567890123455", 1, "0" },	/* 16 digits: strtod */
+		{ "123456789012.345", "61728394506.1725", 1, "1" },	/* 15 digits */
 	};
 	char	 buf[COMPARE_CHANGE_MAX];
 	double	 v;
@@ -158,6 +170,39 @@ test_match(void)
 	ok(strcmp(got, "0 1 -1") == 0, "a time series matches by position: %s", got);
 }
 
+/*
+ * Figures of up to 15 digits are read without strtod(): every change
+ * must be the one strtod()'s values give.
+ */
+static void
+test_change_exact(void)
+{
+	static const char *const then[] = { "1", "3", "7.3", "46.7", "0.1", "123456.789", "99999999999999" };
+	char		 now[32], buf[COMPARE_CHANGE_MAX];
+	unsigned long	 x = 12345;
+	int		 bad = 0, n = 0;
+	double		 v;
+
+	for (int i = 0; i < 20000; i++) {
+		x = x * 6364136223846793005UL + 1442695040888963407UL;
+		snprintf(now, sizeof(now), "%s%lu.%0*lu", x >> 63 ? "-" : "", (x >> 20) % 100000000000UL,
+		    (int)(x % 5 + 1), (x >> 8) % 100000);
+		for (size_t k = 0; k < sizeof(then) / sizeof(then[0]); k++) {
+			double a = strtod(now, NULL), b = strtod(then[k], NULL);
+			double c = round((a - b) / b * 10000);
+
+			n++;
+			if (fabs(c) > 1e15)	/* past what a change holds exactly: none */
+				bad += compare_change(now, then[k], buf, sizeof(buf), &v);
+			else if (!compare_change(now, then[k], buf, sizeof(buf), &v) || v != (double)(long long)c / 10000) {
+				if (bad++ == 0)
+					diag("%s over %s: %s", now, then[k], buf);
+			}
+		}
+	}
+	ok(bad == 0, "%d changes of short decimals as strtod() reads them (%d differ)", n, bad);
+}
+
 static void
 test_changes(void)
 {
@@ -188,6 +233,7 @@ main(void)
 	test_kind();
 	test_range();
 	test_change();
+	test_change_exact();
 	test_match();
 	test_changes();
 	return done_testing();
