@@ -93,17 +93,12 @@ util_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Appends n bytes of s to b, growing it as needed. */
+/* Makes room in b for n more bytes and the NUL (util_buf_add()). */
 void
-util_buf_add(struct util_buf *b, const char *s, size_t n)
+util_buf_grow(struct util_buf *b, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	b->cap = (b->len + n + 1) * 2;
+	b->p = xrealloc(b->p, b->cap);
 }
 
 /*
