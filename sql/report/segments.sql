@@ -729,8 +729,8 @@ BEGIN
     -- PostgreSQL shares among parallel workers: the site's visits read by
     -- index, each selected visit's visit_paths rows probed by primary
     -- key, and grouped in each worker; a row's group is its path, and
-    -- also its day and visitor where its visit shares a day with another
-    -- of its visitor (below). At 10M events over 30 days, p50 of two
+    -- also its day and visitor where another visit of its visitor has a
+    -- row of its day and path (below). At 10M events over 30 days, p50 of two
     -- rounds: device==mobile;source!=t.co 213-220 ms against 312-314,
     -- browser==Chrome|Firefox 220-257 against 325-335. With a page, event
     -- or goal term, the semi-join over events that the term is ran slower
@@ -742,8 +742,8 @@ BEGIN
             SELECT g.path, sum(CASE WHEN g.visitor IS NULL THEN g.visitors
                                     ELSE (g.views > 0)::int END)::bigint AS visitors,
                    sum(g.views)::bigint AS views, report.seconds(sum(g.engaged), sum(g.leaves)) AS engaged_s
-              FROM (SELECT f.path, CASE WHEN v.shares_day THEN f.day END AS day,
-                           CASE WHEN v.shares_day THEN v.visitor END AS visitor,
+              FROM (SELECT f.path, CASE WHEN f.shared THEN f.day END AS day,
+                           CASE WHEN f.shared THEN v.visitor END AS visitor,
                            count(*) FILTER (WHERE f.pageviews > 0) AS visitors,
                            sum(f.pageviews) AS views, sum(f.engaged_ms) AS engaged, sum(f.leaves) AS leaves
                       FROM (' || report.segment_sql(p_filters) || ') v
@@ -758,12 +758,12 @@ BEGIN
         RETURN;
     END IF;
     -- A path's visitors are its (day, visitor) pairs with a page view.
-    -- Only a visit whose visitor has another visit on one of its days
-    -- (shares_day, sql/045) can make a pair that another visit makes too:
-    -- those visits' visit_paths rows are grouped per path, day and visitor
-    -- first; every other row is a pair of its own and counts per path at
-    -- once (at 10M events, a month of page==/pricing: 255,000 rows, 300 ms
-    -- grouped per visitor, 55 ms per path). The selected visits' rows are
+    -- Only a row that another visit of its visitor has the day and path of
+    -- (visit_paths.shared, sql/049) can make a pair that another row makes
+    -- too: those rows are grouped per path, day and visitor first; every
+    -- other row is a pair of its own and counts per path at once (at 10M
+    -- events, a month of page==/pricing: 255,000 rows, 300 ms grouped per
+    -- visitor, 55 ms per path). The selected visits' rows are
     -- read by primary key one visit at a time (OFFSET 0, as in
     -- report.summary(): PostgreSQL would otherwise hash every visit_paths
     -- row of every site). The page terms test each path once, outside
@@ -771,11 +771,11 @@ BEGIN
     -- row).
     RETURN QUERY EXECUTE
     'WITH seg AS MATERIALIZED (
-        SELECT v.id, v.visitor, v.shares_day FROM (' || report.segment_sql(p_filters) || ') v
+        SELECT v.id, v.visitor FROM (' || report.segment_sql(p_filters) || ') v
     ), rows AS NOT MATERIALIZED (
-        SELECT s.visitor, s.shares_day, f.*
+        SELECT s.visitor, f.*
           FROM seg s
-         CROSS JOIN LATERAL (SELECT f.day, f.path, f.pageviews, f.engaged_ms, f.leaves
+         CROSS JOIN LATERAL (SELECT f.day, f.path, f.pageviews, f.engaged_ms, f.leaves, f.shared
                                FROM sitepulse.visit_paths f
                               WHERE f.visit_id = s.id AND f.day BETWEEN $6 AND $7 OFFSET 0) f
     )
@@ -785,7 +785,7 @@ BEGIN
           FROM (SELECT r.path, count(*) FILTER (WHERE r.pageviews > 0) AS visitors,
                        sum(r.pageviews) AS views, sum(r.engaged_ms) AS engaged, sum(r.leaves) AS leaves
                   FROM rows r
-                 WHERE NOT r.shares_day
+                 WHERE NOT r.shared
                  GROUP BY r.path
                 UNION ALL
                 SELECT g.path, count(*) FILTER (WHERE g.views > 0), sum(g.views), sum(g.engaged),
@@ -793,7 +793,7 @@ BEGIN
                   FROM (SELECT r.path, sum(r.pageviews) AS views, sum(r.engaged_ms) AS engaged,
                                sum(r.leaves) AS leaves
                           FROM rows r
-                         WHERE r.shares_day
+                         WHERE r.shared
                          GROUP BY r.path, r.day, r.visitor) g
                  GROUP BY g.path) d
          GROUP BY d.path
