@@ -16,15 +16,15 @@
 -- their day and path with another visit's; the report now groups only
 -- those (docs/performance.md, "Rows that share a page's day").
 --
--- The history trigger sets the flag when it stores a row: on the rows of
--- the statement that another visit of the same visitor has too (twins
--- within the statement), and on a row and the stored row of another
--- visit of its visitor with its day and path. It looks for those only
--- for the rows of a visit that shares a day with another (shares_day,
--- after the statement): no other visit of the visitor touches the days of
--- any other visit. It finds the visitor's visits that touch the row's day
--- by visits_visitor (sql/040) and their row by primary key. The stored
--- row is then updated, a column of no index: the update is HOT. The flag
+-- The history trigger sets the flag after it stores a statement's rows.
+-- Only a visitor with a visit that shares a day with another of theirs
+-- (shares_day, set by the same trigger on the new or open visit) can have
+-- rows that two visits share. For each day and path of such visitors'
+-- events in the statement, it reads their visits that touch the day
+-- (visits_visitor, sql/040) and those visits' rows of the day and path
+-- (primary key), and where there are two flags the ones not flagged yet
+-- (a column of no index: the update is HOT). A statement without such a
+-- visit runs one test of the visits it stored and nothing more. The flag
 -- may stay true when the other visit is deleted (retention deletes whole
 -- visits), which costs a group and changes no count.
 --
@@ -63,9 +63,6 @@ DECLARE
     v_prior sitepulse.visits[];
     v_new   sitepulse.visits[];
     v_hits  sitepulse.visit_goals[];
-    v_twin_ids   bigint[];
-    v_twin_days  date[];
-    v_twin_paths text[];
 BEGIN
     -- The latest visit of each visitor of the statement, locked, if it may
     -- still be open at the visitor's first event in it (v_old; open_visits()
@@ -196,48 +193,22 @@ BEGIN
                                        THEN excluded.first_hour_views
                                        ELSE v.first_hour_views + excluded.first_hour_views END
         RETURNING v
-    ), rows AS (
-        -- The statement's visit_paths rows, and whether another visit of
-        -- the same visitor has the same day and path among them (twin).
-        SELECT t.visit_id, t.site_id, t.visitor, sitepulse.utc_day(t.received_at) AS day, t.path,
-               count(*) AS events,
-               count(*) FILTER (WHERE t.type = 'pageview') AS pageviews,
-               count(t.engaged) FILTER (WHERE t.type = 'leave') AS leaves,
-               coalesce(sum(t.engaged) FILTER (WHERE t.type = 'leave'), 0) AS engaged_ms,
-               count(t.depth) FILTER (WHERE t.type = 'leave') AS depths,
-               coalesce(sum(t.depth) FILTER (WHERE t.type = 'leave'), 0) AS depth_sum,
-               count(*) FILTER (WHERE t.type = 'leave' AND t.depth >= 25) AS reached_25,
-               count(*) FILTER (WHERE t.type = 'leave' AND t.depth >= 50) AS reached_50,
-               count(*) FILTER (WHERE t.type = 'leave' AND t.depth >= 75) AS reached_75,
-               count(*) FILTER (WHERE t.type = 'leave' AND t.depth >= 100) AS reached_100,
-               count(*) OVER (PARTITION BY t.site_id, t.visitor, sitepulse.utc_day(t.received_at), t.path) > 1
-                   AS twin
-          FROM tagged t
-         GROUP BY 1, 2, 3, 4, 5
-    ), twins AS (
-        -- The stored rows of the visitor's other visits with a row's day and
-        -- path, for the rows of a visit that shares a day with another (no
-        -- other visit has one of its days otherwise): a visit of the
-        -- visitor's that touches the day, by visits_visitor (sql/040), then
-        -- its row by primary key.
-        SELECT r.visit_id, r.day, r.path, w.id AS other_id
-          FROM rows r
-          JOIN agg a ON a.visit_id = r.visit_id
-          LEFT JOIN unnest(v_old) o ON o.id = r.visit_id
-          JOIN sitepulse.visits w
-            ON w.site_id = r.site_id AND w.visitor = r.visitor AND w.last_at >= r.day::timestamptz
-           AND w.started_at < (r.day + 1)::timestamptz AND w.id <> r.visit_id
-          JOIN sitepulse.visit_paths f ON f.visit_id = w.id AND f.day = r.day AND f.path = r.path
-         WHERE a.shares_day OR coalesce(o.shares_day, false)
     ), paths AS (
         INSERT INTO sitepulse.visit_paths AS f (visit_id, day, path, events, pageviews, leaves, engaged_ms,
                                                 depths, depth_sum, reached_25, reached_50, reached_75,
-                                                reached_100, shared)
-        SELECT r.visit_id, r.day, r.path, r.events, r.pageviews, r.leaves, r.engaged_ms, r.depths,
-               r.depth_sum, r.reached_25, r.reached_50, r.reached_75, r.reached_100,
-               r.twin OR EXISTS (SELECT 1 FROM twins w
-                                  WHERE w.visit_id = r.visit_id AND w.day = r.day AND w.path = r.path)
-          FROM rows r
+                                                reached_100)
+        SELECT t.visit_id, sitepulse.utc_day(t.received_at), t.path, count(*),
+               count(*) FILTER (WHERE t.type = 'pageview'),
+               count(t.engaged) FILTER (WHERE t.type = 'leave'),
+               coalesce(sum(t.engaged) FILTER (WHERE t.type = 'leave'), 0),
+               count(t.depth) FILTER (WHERE t.type = 'leave'),
+               coalesce(sum(t.depth) FILTER (WHERE t.type = 'leave'), 0),
+               count(*) FILTER (WHERE t.type = 'leave' AND t.depth >= 25),
+               count(*) FILTER (WHERE t.type = 'leave' AND t.depth >= 50),
+               count(*) FILTER (WHERE t.type = 'leave' AND t.depth >= 75),
+               count(*) FILTER (WHERE t.type = 'leave' AND t.depth >= 100)
+          FROM tagged t
+         GROUP BY 1, 2, 3
          ORDER BY 1, 2, 3
         ON CONFLICT (visit_id, day, path) DO UPDATE
            SET events = f.events + excluded.events, pageviews = f.pageviews + excluded.pageviews,
@@ -246,8 +217,7 @@ BEGIN
                reached_25 = f.reached_25 + excluded.reached_25,
                reached_50 = f.reached_50 + excluded.reached_50,
                reached_75 = f.reached_75 + excluded.reached_75,
-               reached_100 = f.reached_100 + excluded.reached_100,
-               shared = f.shared OR excluded.shared
+               reached_100 = f.reached_100 + excluded.reached_100
     ), site_goals AS MATERIALIZED (
         SELECT g.id, g.site_id, g.kind, g.pattern, g.match
           FROM sitepulse.goals g
@@ -266,25 +236,39 @@ BEGIN
                                  h.first_at, h.last_at)::sitepulse.visit_goals)
               FROM hits h
               JOIN agg a ON a.visit_id = h.visit_id
-              LEFT JOIN unnest(v_old) o ON o.id = h.visit_id),
-           w.ids, w.days, w.paths
-      INTO v_new, v_hits, v_twin_ids, v_twin_days, v_twin_paths
-      FROM (SELECT array_agg(w.other_id) AS ids, array_agg(w.day) AS days, array_agg(w.path) AS paths
-              FROM twins w) w;
+              LEFT JOIN unnest(v_old) o ON o.id = h.visit_id)
+      INTO v_new, v_hits;
+
+    -- The rows of visit_paths that share their day and path with another
+    -- visit's of the same visitor (shared, 049). Only a visitor with a
+    -- visit of this statement that shares a day with another of theirs
+    -- (shares_day, set above on the new or open visit) can have such
+    -- rows. For each day and path of those visitors' events here, their
+    -- visits that touch the day (visits_visitor, sql/040) and those
+    -- visits' rows of the day and path (primary key) are counted, and
+    -- where there are two the ones not yet flagged are flagged (a column
+    -- of no index: the update is HOT). A statement without such a visit
+    -- runs nothing more.
+    IF EXISTS (SELECT 1 FROM unnest(v_new) n WHERE n.shares_day) THEN
+        UPDATE sitepulse.visit_paths f SET shared = true
+          FROM (SELECT p.visit_id, p.day, p.path,
+                       count(*) OVER (PARTITION BY c.site_id, c.visitor, c.day, c.path) AS n
+                  FROM (SELECT DISTINCT n.site_id, n.visitor, sitepulse.utc_day(n.received_at) AS day, n.path
+                          FROM new_rows n
+                         WHERE (n.site_id, n.visitor) IN (SELECT v.site_id, v.visitor
+                                                            FROM unnest(v_new) v WHERE v.shares_day)) c
+                  JOIN sitepulse.visits w
+                    ON w.site_id = c.site_id AND w.visitor = c.visitor AND w.last_at >= c.day::timestamptz
+                   AND w.started_at < (c.day + 1)::timestamptz
+                  JOIN sitepulse.visit_paths p ON p.visit_id = w.id AND p.day = c.day AND p.path = c.path) x
+         WHERE x.n > 1 AND f.visit_id = x.visit_id AND f.day = x.day AND f.path = x.path AND NOT f.shared;
+    END IF;
 
     -- The closed visits that a visit of this statement shares their day
     -- with: no rollup counts the flag.
     IF cardinality(v_prior) > 0 THEN
         UPDATE sitepulse.visits v SET shares_day = true
          WHERE v.id IN (SELECT q.id FROM unnest(v_prior) q) AND NOT v.shares_day;
-    END IF;
-
-    -- The other visits' rows that a row of this statement shares its day
-    -- and path with (a column of no index: the update is HOT).
-    IF v_twin_ids IS NOT NULL THEN
-        UPDATE sitepulse.visit_paths f SET shared = true
-          FROM unnest(v_twin_ids, v_twin_days, v_twin_paths) AS w(id, day, path)
-         WHERE f.visit_id = w.id AND f.day = w.day AND f.path = w.path AND NOT f.shared;
     END IF;
 
     PERFORM sitepulse.rollup_visit_dims(v_old, v_new);
