@@ -760,44 +760,34 @@ BEGIN
     -- A path's visitors are its (day, visitor) pairs with a page view.
     -- Only a row that another visit of its visitor has the day and path of
     -- (visit_paths.shared, sql/049) can make a pair that another row makes
-    -- too: those rows are grouped per path, day and visitor first; every
-    -- other row is a pair of its own and counts per path at once (at 10M
-    -- events, a month of page==/pricing: 255,000 rows, 300 ms grouped per
-    -- visitor, 55 ms per path). The selected visits' rows are
-    -- read by primary key one visit at a time (OFFSET 0, as in
-    -- report.summary(): PostgreSQL would otherwise hash every visit_paths
-    -- row of every site). The page terms test each path once, outside
-    -- (OFFSET 0 keeps the planner from pushing terms_match() down to every
-    -- row).
+    -- too: a row's group is its path, and also its day and visitor where it
+    -- is flagged; every other row is a pair of its own and counts in its
+    -- path's group at once (at 10M events, a month of page==/pricing:
+    -- 255,000 rows, 300 ms grouped per visitor, 55 ms per path). The
+    -- selected visits' rows are read by primary key one visit at a time
+    -- (OFFSET 0, as in report.summary(): PostgreSQL would otherwise hash
+    -- every visit_paths row of every site). The page terms test each path
+    -- once, outside (OFFSET 0 keeps the planner from pushing
+    -- terms_match() down to every row).
     RETURN QUERY EXECUTE
     'WITH seg AS MATERIALIZED (
         SELECT v.id, v.visitor FROM (' || report.segment_sql(p_filters) || ') v
-    ), rows AS NOT MATERIALIZED (
-        SELECT s.visitor, f.*
-          FROM seg s
-         CROSS JOIN LATERAL (SELECT f.day, f.path, f.pageviews, f.engaged_ms, f.leaves, f.shared
-                               FROM sitepulse.visit_paths f
-                              WHERE f.visit_id = s.id AND f.day BETWEEN $6 AND $7 OFFSET 0) f
     )
     SELECT p.* FROM (
-        SELECT d.path, sum(d.visitors)::bigint AS visitors, sum(d.views)::bigint AS views,
-               report.seconds(sum(d.engaged), sum(d.leaves))
-          FROM (SELECT r.path, count(*) FILTER (WHERE r.pageviews > 0) AS visitors,
-                       sum(r.pageviews) AS views, sum(r.engaged_ms) AS engaged, sum(r.leaves) AS leaves
-                  FROM rows r
-                 WHERE NOT r.shared
-                 GROUP BY r.path
-                UNION ALL
-                SELECT g.path, count(*) FILTER (WHERE g.views > 0), sum(g.views), sum(g.engaged),
-                       sum(g.leaves)
-                  FROM (SELECT r.path, sum(r.pageviews) AS views, sum(r.engaged_ms) AS engaged,
-                               sum(r.leaves) AS leaves
-                          FROM rows r
-                         WHERE r.shared
-                         GROUP BY r.path, r.day, r.visitor) g
-                 GROUP BY g.path) d
-         GROUP BY d.path
-        HAVING sum(d.views) > 0
+        SELECT g.path, sum(CASE WHEN g.visitor IS NULL THEN g.visitors
+                                ELSE (g.views > 0)::int END)::bigint AS visitors,
+               sum(g.views)::bigint AS views, report.seconds(sum(g.engaged), sum(g.leaves)) AS engaged_s
+          FROM (SELECT f.path, CASE WHEN f.shared THEN f.day END AS day,
+                       CASE WHEN f.shared THEN s.visitor END AS visitor,
+                       count(*) FILTER (WHERE f.pageviews > 0) AS visitors,
+                       sum(f.pageviews) AS views, sum(f.engaged_ms) AS engaged, sum(f.leaves) AS leaves
+                  FROM seg s
+                 CROSS JOIN LATERAL (SELECT f.day, f.path, f.pageviews, f.engaged_ms, f.leaves, f.shared
+                                       FROM sitepulse.visit_paths f
+                                      WHERE f.visit_id = s.id AND f.day BETWEEN $6 AND $7 OFFSET 0) f
+                 GROUP BY 1, 2, 3) g
+         GROUP BY g.path
+        HAVING sum(g.views) > 0
         OFFSET 0) p
      WHERE report.terms_match($8, p.path)
      ORDER BY p.views DESC, p.visitors DESC, p.path
