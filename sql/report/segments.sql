@@ -730,7 +730,9 @@ BEGIN
     -- index, each selected visit's visit_paths rows probed by primary
     -- key, and grouped in each worker; a row's group is its path, and
     -- also its day and visitor where another visit of its visitor has a
-    -- row of its day and path (below). At 10M events over 30 days, p50 of two
+    -- row of its day and path (below; where the group was chosen by the
+    -- visit's shares_day, 211-217 ms against 275-283 on a slower machine
+    -- than the figures that follow). At 10M events over 30 days, p50 of two
     -- rounds: device==mobile;source!=t.co 213-220 ms against 312-314,
     -- browser==Chrome|Firefox 220-257 against 325-335. With a page, event
     -- or goal term, the semi-join over events that the term is ran slower
@@ -763,7 +765,11 @@ BEGIN
     -- too: a row's group is its path, and also its day and visitor where it
     -- is flagged; every other row is a pair of its own and counts in its
     -- path's group at once (at 10M events, a month of page==/pricing:
-    -- 255,000 rows, 300 ms grouped per visitor, 55 ms per path). The
+    -- 255,000 rows, 300 ms grouped per visitor, 55 ms per path). One pass
+    -- over the rows: the two passes of the visits with and without
+    -- shares_day that this replaces would each probe every visit's rows
+    -- (page==/pricing, 30 days: 262-266 ms against 360-364 for the two
+    -- passes of shares_day and 429-442 for two passes of the flag). The
     -- selected visits' rows are read by primary key one visit at a time
     -- (OFFSET 0, as in report.summary(): PostgreSQL would otherwise hash
     -- every visit_paths row of every site). The page terms test each path
