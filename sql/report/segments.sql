@@ -730,11 +730,12 @@ BEGIN
     -- index, each selected visit's visit_paths rows probed by primary
     -- key, and grouped in each worker; a row's group is its path, and
     -- also its day and visitor where another visit of its visitor has a
-    -- row of its day and path (below; where the group was chosen by the
-    -- visit's shares_day, 211-217 ms against 275-283 on a slower machine
-    -- than the figures that follow). At 10M events over 30 days, p50 of two
-    -- rounds: device==mobile;source!=t.co 213-220 ms against 312-314,
-    -- browser==Chrome|Firefox 220-257 against 325-335. With a page, event
+    -- row of its day and path (below; with the day and visitor of every
+    -- row of a visit with shares_day, it took 275-283 ms against 211-217
+    -- on a slower machine than the one of the figures that follow). At
+    -- 10M events over 30 days, p50 of two rounds: device==mobile;source!=t.co
+    -- 213-220 ms against 312-314, browser==Chrome|Firefox 220-257 against
+    -- 325-335. With a page, event
     -- or goal term, the semi-join over events that the term is ran slower
     -- inside the parallel statement (page==/pricing 280-300 against
     -- 276-281): those keep the segment first.
