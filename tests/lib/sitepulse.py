@@ -374,6 +374,39 @@ END $$;
 """ % {"site": site, "start": start, "seed": seed, "first": first, "last": last}
 
 
+def two_visits_fill(site, day0, seed):
+    """SQL storing 200 visitors' two visits each on site key `site`, for the
+    upgrade tests of the flags on visits and their pages (045, 049), in time
+    order as ingest stores them, 40 events a statement: the first visit at a
+    random time of the two days from `day0` (a date literal), the second 40
+    minutes to 30 hours after it (often the same UTC day), three page views
+    a visit four minutes apart on one of four pages. The same seed gives the
+    same events on any site."""
+    return """
+SELECT setseed(%(seed)s);
+CREATE TEMP TABLE rnd AS
+SELECT v.visitor, v.at + k * interval '4 minutes' AS at,
+       (ARRAY['/', '/blog/a', '/buy', '/pricing'])[1 + floor(random() * 4)::int] AS path
+  FROM (SELECT f.visitor, unnest(ARRAY[f.at, f.at + (40 + random() * 1760) * interval '1 minute']) AS at
+          FROM (SELECT v AS visitor, timestamptz '%(day0)s 00:00+00' + random() * interval '2 days' AS at
+                  FROM generate_series(1, 200) v) f) v,
+       generate_series(0, 2) k;
+DO $$
+DECLARE
+    b int;
+BEGIN
+    FOR b IN 0..(SELECT count(*) FROM rnd) / 40 LOOP
+        INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, device)
+        SELECT s.id, r.at, r.visitor, 'pageview', 'https://up.example' || r.path, r.path, 'desktop'
+          FROM (SELECT * FROM rnd ORDER BY at, visitor OFFSET b * 40 LIMIT 40) r
+         CROSS JOIN sitepulse.sites s
+         WHERE s.key = '%(site)s'
+         ORDER BY 2;
+    END LOOP;
+END $$;
+""" % {"site": site, "day0": day0, "seed": seed}
+
+
 def sql_before(version, into, without_reports=()):
     """A copy of sql/ at into without migration version (e.g. "031") and
     those after it, nor the sql/report/ files named in without_reports

@@ -17,7 +17,8 @@ import tempfile
 from datetime import date, timedelta
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from sitepulse import diag, is_, migrate, ok, psql, run_on_scratch_db, sql_before  # noqa: E402
+from sitepulse import (diag, is_, migrate, ok, psql, run_on_scratch_db, sql_before,  # noqa: E402
+                       two_visits_fill)
 
 # Recent days: tools/migrate's maintenance round deletes raw events past
 # the raw retention (400 days).
@@ -26,34 +27,9 @@ FROM, TO = DAY0.isoformat(), (DAY0 + timedelta(days=3)).isoformat()
 
 
 def fill(site):
-    """Stores 200 visitors' two visits each on site key `site`, in time order
-    as ingest stores them, 40 events a statement: the first visit at a
-    random time of the first two days, the second 40 minutes to 30 hours
-    after it (often the same UTC day), three events a visit four minutes
-    apart. The same events on any site."""
-    psql("""
-SELECT setseed(0.45);
-CREATE TEMP TABLE rnd AS
-SELECT v.visitor, v.at + k * interval '4 minutes' AS at,
-       (ARRAY['/', '/blog/a', '/buy', '/pricing'])[1 + floor(random() * 4)::int] AS path
-  FROM (SELECT f.visitor, unnest(ARRAY[f.at, f.at + (40 + random() * 1760) * interval '1 minute']) AS at
-          FROM (SELECT v AS visitor, timestamptz '%(from)s 00:00+00' + random() * interval '2 days' AS at
-                  FROM generate_series(1, 200) v) f) v,
-       generate_series(0, 2) k;
-DO $$
-DECLARE
-    b int;
-BEGIN
-    FOR b IN 0..(SELECT count(*) FROM rnd) / 40 LOOP
-        INSERT INTO sitepulse.events (site_id, received_at, visitor, type, url, path, device)
-        SELECT s.id, r.at, r.visitor, 'pageview', 'https://up.example' || r.path, r.path, 'desktop'
-          FROM (SELECT * FROM rnd ORDER BY at, visitor OFFSET b * 40 LIMIT 40) r
-         CROSS JOIN sitepulse.sites s
-         WHERE s.key = '%(site)s'
-         ORDER BY 2;
-    END LOOP;
-END $$;
-""" % {"from": FROM, "site": site})
+    """Stores two_visits_fill()'s events (200 visitors, two visits each) on
+    site key `site`: the same events on any site."""
+    psql(two_visits_fill(site, FROM, 0.45))
 
 
 def flags(key):
