@@ -719,45 +719,12 @@ SET work_mem = '32MB'
 SET random_page_cost = 1.1
 AS $$
 DECLARE
-    b timestamptz[] := report.segment_bounds(p_from, p_to);
+    b      timestamptz[] := report.segment_bounds(p_from, p_to);
+    v_with text := '';
+    v_rows text;
 BEGIN
     IF coalesce(p_filters, '') = '' THEN
         RETURN QUERY SELECT * FROM report.top_pages(p_site, p_from, p_to, p_limit);
-        RETURN;
-    END IF;
-    -- With terms on the visits' own columns only, one statement that
-    -- PostgreSQL shares among parallel workers: the site's visits read by
-    -- index, each selected visit's visit_paths rows probed by primary
-    -- key, and grouped in each worker; a row's group is its path, and
-    -- also its day and visitor where another visit of its visitor has a
-    -- row of its day and path (below; with the day and visitor of every
-    -- row of a visit with shares_day, it took 275-283 ms against 211-217
-    -- on a slower machine than the one of the figures that follow). At
-    -- 10M events over 30 days, p50 of two rounds: device==mobile;source!=t.co
-    -- 213-220 ms against 312-314, browser==Chrome|Firefox 220-257 against
-    -- 325-335. With a page, event
-    -- or goal term, the semi-join over events that the term is ran slower
-    -- inside the parallel statement (page==/pricing 280-300 against
-    -- 276-281): those keep the segment first.
-    IF report.filter_on_visits(p_filters) THEN
-        RETURN QUERY EXECUTE
-        'SELECT p.path, p.visitors, p.views, p.engaged_s FROM (
-            SELECT g.path, sum(CASE WHEN g.visitor IS NULL THEN g.visitors
-                                    ELSE (g.views > 0)::int END)::bigint AS visitors,
-                   sum(g.views)::bigint AS views, report.seconds(sum(g.engaged), sum(g.leaves)) AS engaged_s
-              FROM (SELECT f.path, CASE WHEN f.shared THEN f.day END AS day,
-                           CASE WHEN f.shared THEN v.visitor END AS visitor,
-                           count(*) FILTER (WHERE f.pageviews > 0) AS visitors,
-                           sum(f.pageviews) AS views, sum(f.engaged_ms) AS engaged, sum(f.leaves) AS leaves
-                      FROM (' || report.segment_sql(p_filters) || ') v
-                      JOIN sitepulse.visit_paths f ON f.visit_id = v.id
-                     WHERE f.day BETWEEN $6 AND $7
-                     GROUP BY 1, 2, 3) g
-             GROUP BY g.path
-            HAVING sum(g.views) > 0) p
-         ORDER BY p.views DESC, p.visitors DESC, p.path
-         LIMIT $8'
-        USING report.site_id(p_site), b[1], b[2], b[3], b[4], p_from, p_to, p_limit;
         RETURN;
     END IF;
     -- A path's visitors are its (day, visitor) pairs with a page view.
@@ -766,32 +733,48 @@ BEGIN
     -- too: a row's group is its path, and also its day and visitor where it
     -- is flagged; every other row is a pair of its own and counts in its
     -- path's group at once (at 10M events, a month of page==/pricing:
-    -- 255,000 rows, 300 ms grouped per visitor, 55 ms per path). One pass
-    -- over the rows: the two passes of the visits with and without
-    -- shares_day that this replaces would each probe every visit's rows
-    -- (page==/pricing, 30 days: 262-266 ms against 360-364 for the two
-    -- passes of shares_day and 429-442 for two passes of the flag). The
-    -- selected visits' rows are read by primary key one visit at a time
-    -- (OFFSET 0, as in report.summary(): PostgreSQL would otherwise hash
-    -- every visit_paths row of every site). The page terms test each path
-    -- once, outside (OFFSET 0 keeps the planner from pushing
-    -- terms_match() down to every row).
-    RETURN QUERY EXECUTE
-    'WITH seg AS MATERIALIZED (
-        SELECT v.id, v.visitor FROM (' || report.segment_sql(p_filters) || ') v
-    )
-    SELECT p.* FROM (
+    -- 255,000 rows, 300 ms grouped per visitor, 55 ms per path). Grouping
+    -- the day and visitor of every row of a visit with shares_day (045)
+    -- instead took 275-283 ms against 211-217 with device==mobile;source!=t.co
+    -- over 30 days. The rows are read in one pass: two, for the visits with
+    -- and without shares_day, took 360-364 ms against 262-266 with
+    -- page==/pricing. The page terms test each path once, outside (OFFSET
+    -- 0 keeps the planner from pushing terms_match() down to every row).
+    --
+    -- The rows: with terms on the visits' own columns only, a join that
+    -- PostgreSQL shares among parallel workers, the site's visits read by
+    -- index, each selected visit's visit_paths rows probed by primary key
+    -- and grouped in each worker (at 10M events over 30 days, p50 of two
+    -- rounds on a faster machine: device==mobile;source!=t.co 213-220 ms
+    -- against 312-314, browser==Chrome|Firefox 220-257 against 325-335).
+    -- With a page, event or goal term, the semi-join over events that the
+    -- term is ran slower inside the parallel statement (page==/pricing
+    -- 280-300 against 276-281): the segment comes first, and its visits'
+    -- rows are read by primary key one visit at a time (OFFSET 0, as in
+    -- report.summary(): PostgreSQL would otherwise hash every visit_paths
+    -- row of every site).
+    IF report.filter_on_visits(p_filters) THEN
+        v_rows := '(' || report.segment_sql(p_filters) || ') v
+                   JOIN sitepulse.visit_paths f ON f.visit_id = v.id AND f.day BETWEEN $6 AND $7';
+    ELSE
+        v_with := 'WITH seg AS MATERIALIZED (
+                      SELECT v.id, v.visitor FROM (' || report.segment_sql(p_filters) || ') v
+                   ) ';
+        v_rows := 'seg v
+                   CROSS JOIN LATERAL (SELECT f.day, f.path, f.pageviews, f.engaged_ms, f.leaves, f.shared
+                                         FROM sitepulse.visit_paths f
+                                        WHERE f.visit_id = v.id AND f.day BETWEEN $6 AND $7 OFFSET 0) f';
+    END IF;
+    RETURN QUERY EXECUTE v_with ||
+    'SELECT p.* FROM (
         SELECT g.path, sum(CASE WHEN g.visitor IS NULL THEN g.visitors
                                 ELSE (g.views > 0)::int END)::bigint AS visitors,
                sum(g.views)::bigint AS views, report.seconds(sum(g.engaged), sum(g.leaves)) AS engaged_s
           FROM (SELECT f.path, CASE WHEN f.shared THEN f.day END AS day,
-                       CASE WHEN f.shared THEN s.visitor END AS visitor,
+                       CASE WHEN f.shared THEN v.visitor END AS visitor,
                        count(*) FILTER (WHERE f.pageviews > 0) AS visitors,
                        sum(f.pageviews) AS views, sum(f.engaged_ms) AS engaged, sum(f.leaves) AS leaves
-                  FROM seg s
-                 CROSS JOIN LATERAL (SELECT f.day, f.path, f.pageviews, f.engaged_ms, f.leaves, f.shared
-                                       FROM sitepulse.visit_paths f
-                                      WHERE f.visit_id = s.id AND f.day BETWEEN $6 AND $7 OFFSET 0) f
+                  FROM ' || v_rows || '
                  GROUP BY 1, 2, 3) g
          GROUP BY g.path
         HAVING sum(g.views) > 0
