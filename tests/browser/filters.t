@@ -162,8 +162,11 @@ async function main() {
 		    'heatmap.json is asked with filters=device==mobile', hmJson.slice(-1));
 		const map = await page.getAttribute('#hm-map', 'src');
 		t.is(map && filtersOf(map), 'device==mobile', 'the heatmap image is asked with the filter');
-		t.ok(asked.some((u) => /\/heatmap\.png\?/.test(u) && filtersOf(u) === 'device==mobile'),
-		    'a heatmap.png request went out with it');
+		/* The img's src is set before Chromium's request event for it fires. */
+		const pngAsked = () => asked.some((u) => /\/heatmap\.png\?/.test(u) && filtersOf(u) === 'device==mobile');
+		for (let i = 0; i < 50 && !pngAsked(); i++)
+			await new Promise((r) => setTimeout(r, 200));
+		t.ok(pngAsked(), 'a heatmap.png request went out with it');
 		t.ok(await page.isVisible('#filters .filter-chip'), 'the chip shows on the Heatmaps tab too');
 
 		/* Live: not filtered, and says so. */
