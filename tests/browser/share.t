@@ -442,6 +442,9 @@ async function main() {
 		    { timeout: 10000 }).catch(() => {});
 		await pf.waitForFunction(() => /[?&]filters=/.test((document.getElementById('hm-map') || {}).src || ''),
 		    null, { timeout: 10000 }).catch(() => {});
+		/* The img's src is set before Chromium's request event for it fires. */
+		for (let i = 0; i < 50 && !asked.some((u) => /\/sitepulse\/share\/heatmap\.png\?/.test(u)); i++)
+			await new Promise((r) => setTimeout(r, 200));
 		const statsAsked = asked.filter((u) => new URL(u).pathname === '/sitepulse/share/stats');
 		const reports = new Set(statsAsked.map((u) => new URL(u).searchParams.get('report')));
 		t.ok(statsAsked.length >= 10 && statsAsked.every((u) => filtersOf(u) === 'device==mobile') &&
