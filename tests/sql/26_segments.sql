@@ -8,7 +8,7 @@
 -- their integer cell arithmetic against sitepulse.click_cell(). sp-stats'
 -- and sp-heatmap's roles may run them.
 \ir tap_begin.inc
-SELECT plan(84);
+SELECT plan(85);
 
 \ir run_as.inc
 \ir report_fixture.inc
@@ -394,12 +394,19 @@ SELECT is(pg_temp.run_as('sitepulse_stats',
 SELECT is(pg_temp.run_as('sitepulse_heatmap',
     $$SELECT count(*) FROM report.segment_events(report.site_id('tap_hist'), '2025-03-10', '2025-03-11', 'goal==signup')$$),
     '11', 'sp-heatmap''s role reads a segment''s events');
+-- One row for the range: the cells of the four days' rollups, each once.
 SELECT is(pg_temp.run_as('sitepulse_heatmap',
     $$SELECT sum(length(cells)) / 16 FROM report.click_density(report.site_id('tap_seg'), '/buy', '2025-06-01',
                                                                  '2025-06-04', 'all', 'device==mobile')$$),
-    (SELECT (sum(length(cells)) / 16)::text FROM sitepulse.click_density(report.site_id('tap_seg'), '/buy',
-                                                                        '2025-06-01', '2025-06-04', 'mobile')),
+    (SELECT count(DISTINCT (c.cx, c.cy))::text FROM sitepulse.click_density(report.site_id('tap_seg'), '/buy',
+                                                                             '2025-06-01', '2025-06-04', 'mobile') d,
+                                                    sitepulse.click_grid_cells(d.cells) c),
     'sp-heatmap''s role draws a filtered map (report.segment_page_events(), report.segment_cell())');
+SELECT is((SELECT count(*) || ' / ' || (SELECT count(*) FROM sitepulse.click_density(report.site_id('tap_seg'), '/buy',
+                                                        '2025-06-01', '2025-06-04', 'mobile'))
+             FROM report.click_density(report.site_id('tap_seg'), '/buy', '2025-06-01', '2025-06-04', 'mobile',
+                                       'device==mobile')),
+          '1 / 2', 'a filtered map is one row for the whole range, where the rollups give one per day with clicks');
 SELECT is(pg_temp.run_as('sitepulse_live',
     $$SELECT count(*) FROM report.segment_events(1, '2025-03-10', '2025-03-11', 'device==mobile')$$), '42501',
     'sp-live''s role may not');
