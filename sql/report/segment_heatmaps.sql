@@ -130,8 +130,8 @@ COMMENT ON FUNCTION report.segment_cell(int, text, int) IS
 -- whole range, not per day as the rollups keep them: sp-heatmap adds up
 -- whatever rows it gets, and grouping on (reference width, cell) alone,
 -- three integers, is quicker than on (device, day, cell) with a text key.
--- In bench/heatmap's week of /bench (68,000 clicks of mobile visits,
--- 25,000 cells per day, 24,000 over the week), the read's median took
+-- In bench/heatmap's week of /bench (68,000 clicks of mobile visits:
+-- 25,000 cells counted day by day, 24,000 over the week), the read took
 -- 81 ms against 89, and 74 against 80 with device==mobile;source!=t.co
 -- (docs/performance.md).
 CREATE OR REPLACE FUNCTION report.click_density(p_site int, p_path text, p_from date, p_to date,
