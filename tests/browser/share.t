@@ -440,11 +440,11 @@ async function main() {
 		await pf.selectOption('#hm-device', 'mobile');
 		await pf.waitForFunction(() => document.querySelectorAll('#hm-page option').length > 0, null,
 		    { timeout: 10000 }).catch(() => {});
-		await pf.waitForFunction(() => /[?&]filters=/.test((document.getElementById('hm-map') || {}).src || ''),
-		    null, { timeout: 10000 }).catch(() => {});
-		/* The img's src is set before Chromium's request event for it fires. */
-		for (let i = 0; i < 50 && !asked.some((u) => /\/sitepulse\/share\/heatmap\.png\?/.test(u)); i++)
-			await new Promise((r) => setTimeout(r, 200));
+		/* Until the filtered map has loaded (or failed): its request has gone out. */
+		await pf.waitForFunction(() => {
+			const m = document.getElementById('hm-map');
+			return m && /[?&]filters=/.test(m.src) && (m.dataset.loaded === m.src || m.dataset.failed === m.src);
+		}, null, { timeout: 10000 }).catch(() => {});
 		const statsAsked = asked.filter((u) => new URL(u).pathname === '/sitepulse/share/stats');
 		const reports = new Set(statsAsked.map((u) => new URL(u).searchParams.get('report')));
 		t.ok(statsAsked.length >= 10 && statsAsked.every((u) => filtersOf(u) === 'device==mobile') &&
