@@ -25,8 +25,11 @@
 -- moment; smaller ones keep the session's plans, as before, and pay one
 -- count of the statement's rows. PostgreSQL makes a custom plan only for
 -- a statement with parameters: the lookup now reads the visit gap from a
--- constant (c_gap, the 30 minutes that ends a visit, also used by the
--- other statements), which makes it one.
+-- constant (c_gap, the 30 minutes that end a visit, also used by the
+-- other statements), which makes it one. Whether a visit of the
+-- statement shares a day with another (which 049's flag update waits
+-- for) now comes out of the statement that stores the visits (v_shares),
+-- instead of a statement of its own over them.
 --
 -- events_history() of 049 otherwise unchanged. CREATE OR REPLACE resets
 -- the function's settings, so plan_cache_mode (010) and TimeZone (037)
@@ -43,11 +46,14 @@ DECLARE
     c_gap   CONSTANT interval := interval '30 minutes';
     c_bulk  CONSTANT int := 1000;
     v_bulk  boolean;
+    v_shares boolean;
 BEGIN
     -- A statement of c_bulk events or more plans the two reads of visits
     -- and visit_paths by a visitor's key below afresh (this migration's
-    -- header says why); plan_cache_mode is the function's own setting, so
-    -- it is back to force_generic_plan when the function returns.
+    -- header says why): custom plans, which PostgreSQL makes only for a
+    -- statement with parameters (the lookup's is c_gap). plan_cache_mode
+    -- is the function's own setting, so it is back to force_generic_plan
+    -- when the function returns, on an error too.
     v_bulk := (SELECT count(*) FROM new_rows) >= c_bulk;
     IF v_bulk THEN
         PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
@@ -228,8 +234,9 @@ BEGIN
                                  h.first_at, h.last_at)::sitepulse.visit_goals)
               FROM hits h
               JOIN agg a ON a.visit_id = h.visit_id
-              LEFT JOIN unnest(v_old) o ON o.id = h.visit_id)
-      INTO v_new, v_hits;
+              LEFT JOIN unnest(v_old) o ON o.id = h.visit_id),
+           coalesce((SELECT bool_or((u.v).shares_day) FROM up u), false)
+      INTO v_new, v_hits, v_shares;
 
     -- The rows of visit_paths that share their day and path with another
     -- visit's of the same visitor (shared, 049). Only a visitor with a
@@ -241,7 +248,7 @@ BEGIN
     -- where there are two the ones not yet flagged are flagged (a column
     -- of no index: the update is HOT). A statement without such a visit
     -- runs nothing more.
-    IF EXISTS (SELECT 1 FROM unnest(v_new) n WHERE n.shares_day) THEN
+    IF v_shares THEN
         IF v_bulk THEN
             PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
         END IF;
