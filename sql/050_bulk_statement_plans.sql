@@ -21,12 +21,13 @@
 -- and large group commits.
 --
 -- A statement of 1,000 events or more (c_bulk) now runs those two
--- statements with custom plans, made for the tables as they are at that
--- moment; smaller ones keep the session's plans, as before, and pay one
--- count of the statement's rows. PostgreSQL makes a custom plan only for
--- a statement with parameters: the lookup now reads the visit gap from a
--- constant (c_gap, the 30 minutes that end a visit, also used by the
--- other statements), which makes it one. Whether a visit of the
+-- statements, and the update of the closed visits that a new one shares
+-- a day with (045), with custom plans, made for the tables as they are
+-- at that moment; smaller ones keep the session's plans, as before, and
+-- pay one count of the statement's rows. PostgreSQL makes a custom plan
+-- only for a statement with parameters: the lookup now reads the visit
+-- gap from a constant (c_gap, the 30 minutes that end a visit, also used
+-- by the other statements), which makes it one. Whether a visit of the
 -- statement shares a day with another (which 049's flag update waits
 -- for) now comes out of the statement that stores the visits (v_shares),
 -- instead of a statement of its own over them.
@@ -48,8 +49,8 @@ DECLARE
     v_bulk  boolean;
     v_shares boolean;
 BEGIN
-    -- A statement of c_bulk events or more plans the two reads of visits
-    -- and visit_paths by a visitor's key below afresh (this migration's
+    -- A statement of c_bulk events or more plans the reads of visits and
+    -- visit_paths by a visitor's key below afresh (this migration's
     -- header says why): custom plans, which PostgreSQL makes only for a
     -- statement with parameters (the lookup's is c_gap). plan_cache_mode
     -- is the function's own setting, so it is back to force_generic_plan
@@ -247,11 +248,13 @@ BEGIN
     -- visits' rows of the day and path (primary key) are counted, and
     -- where there are two the ones not yet flagged are flagged (a column
     -- of no index: the update is HOT). A statement without such a visit
-    -- runs nothing more.
+    -- runs nothing more. It and the update of the closed visits below
+    -- read visits by key for each visitor too: a bulk statement plans them
+    -- afresh.
+    IF v_bulk THEN
+        PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
+    END IF;
     IF v_shares THEN
-        IF v_bulk THEN
-            PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
-        END IF;
         UPDATE sitepulse.visit_paths f SET shared = true
           FROM (SELECT p.visit_id, p.day, p.path,
                        count(*) OVER (PARTITION BY c.site_id, c.visitor, c.day, c.path) AS n
@@ -264,9 +267,6 @@ BEGIN
                    AND w.started_at < (c.day + 1)::timestamptz
                   JOIN sitepulse.visit_paths p ON p.visit_id = w.id AND p.day = c.day AND p.path = c.path) x
          WHERE x.n > 1 AND f.visit_id = x.visit_id AND f.day = x.day AND f.path = x.path AND NOT f.shared;
-        IF v_bulk THEN
-            PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
-        END IF;
     END IF;
 
     -- The closed visits that a visit of this statement shares their day
@@ -274,6 +274,9 @@ BEGIN
     IF cardinality(v_prior) > 0 THEN
         UPDATE sitepulse.visits v SET shares_day = true
          WHERE v.id IN (SELECT q.id FROM unnest(v_prior) q) AND NOT v.shares_day;
+    END IF;
+    IF v_bulk THEN
+        PERFORM set_config('plan_cache_mode', 'force_generic_plan', true);
     END IF;
 
     PERFORM sitepulse.rollup_visit_dims(v_old, v_new);
