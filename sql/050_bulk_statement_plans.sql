@@ -27,10 +27,7 @@
 -- pay one count of the statement's rows. PostgreSQL makes a custom plan
 -- only for a statement with parameters: the lookup now reads the visit
 -- gap from a constant (c_gap, the 30 minutes that end a visit, also used
--- by the other statements), which makes it one. Whether a visit of the
--- statement shares a day with another (which 049's flag update waits
--- for) now comes out of the statement that stores the visits (v_shares),
--- instead of a statement of its own over them.
+-- by the other statements), which makes it one.
 --
 -- events_history() of 049 otherwise unchanged. CREATE OR REPLACE resets
 -- the function's settings, so plan_cache_mode (010) and TimeZone (037)
@@ -47,7 +44,6 @@ DECLARE
     c_gap   CONSTANT interval := interval '30 minutes';
     c_bulk  CONSTANT int := 1000;
     v_bulk  boolean;
-    v_shares boolean;
 BEGIN
     -- A statement of c_bulk events or more plans the reads of visits and
     -- visit_paths by a visitor's key below afresh (this migration's
@@ -235,9 +231,8 @@ BEGIN
                                  h.first_at, h.last_at)::sitepulse.visit_goals)
               FROM hits h
               JOIN agg a ON a.visit_id = h.visit_id
-              LEFT JOIN unnest(v_old) o ON o.id = h.visit_id),
-           coalesce((SELECT bool_or((u.v).shares_day) FROM up u), false)
-      INTO v_new, v_hits, v_shares;
+              LEFT JOIN unnest(v_old) o ON o.id = h.visit_id)
+      INTO v_new, v_hits;
 
     -- The rows of visit_paths that share their day and path with another
     -- visit's of the same visitor (shared, 049). Only a visitor with a
@@ -254,7 +249,7 @@ BEGIN
     IF v_bulk THEN
         PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
     END IF;
-    IF v_shares THEN
+    IF EXISTS (SELECT 1 FROM unnest(v_new) n WHERE n.shares_day) THEN
         UPDATE sitepulse.visit_paths f SET shared = true
           FROM (SELECT p.visit_id, p.day, p.path,
                        count(*) OVER (PARTITION BY c.site_id, c.visitor, c.day, c.path) AS n
