@@ -16,8 +16,8 @@
 -- each round a statement of its own as before. It sorts again only when
 -- those are gone and the pick was full, so a call of p_rounds rounds
 -- reads the backlog once where it read it p_rounds times. Rows that commit
--- after a pick wait for the next pick or the next call (the callers call
--- again while a call moves anything: fcgi/sp-collect.c, fcgi/sp-live.c).
+-- after a pick wait for the next pick or the next call (sp-collect's
+-- drainer calls again while a call moves anything, fcgi/sp-collect.c).
 --
 -- A picked row is found by its ctid. Only a drainer deletes pending rows,
 -- and drain()'s advisory lock lets one drain at a time; a row that
