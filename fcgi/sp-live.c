@@ -25,7 +25,7 @@
  *    in a short list for the hub, which finds a share link's site or
  *    checks the user's role, then parks it in the waitq; they go back to
  *    accept;
- *  - one hub thread owns both database connections: a LISTEN sitepulse
+ *  - one hub thread owns the database connections: a LISTEN sitepulse
  *    connection, waited on with poll() beside a wake-up pipe and the
  *    parked requests' sockets (as testlibpq2.c waits on PQsocket), and a
  *    query connection. A NOTIFY (payload: the site key) makes that site
@@ -45,7 +45,11 @@
  * opened for the call and closed after it, and reads the answer when it
  * comes like any other descriptor it polls, so the run (at most hourly,
  * across every process: the rest return at once) never holds up an
- * answer. Ingest never runs maintenance (sql/013).
+ * answer. Ingest never runs maintenance (sql/013). In the same way, while
+ * anyone watches, it sends sitepulse.drain() once a second on a fourth
+ * connection, kept open, for staged batches that no sp-collect drains: a
+ * call that rolls up a backlog takes seconds, and the reads and answers
+ * go on meanwhile.
  *
  * The state is read from rollups (live_visitors, site_minutes) plus the
  * newest clicks of the last 5 minutes from events (a LIMITed scan of the
@@ -91,7 +95,8 @@
 #define ACCESS_CHANGED	 "*access"
 #define BACKOFF_MIN	 100	/* ms before the first reconnect attempt */
 #define BACKOFF_MAX	 2000	/* ms between reconnect attempts at most */
-#define POLL_FIXED	 3	/* wake-up pipe, LISTEN, maintenance: then the waiters */
+#define POLL_FIXED	 4	/* wake-up pipe, LISTEN, maintenance, drain: then the waiters */
+#define DRAIN_EVERY	 1000	/* ms between the hub's drain() calls while anyone watches */
 
 /*
  * The maintenance tick's one query, sent as one string: one implicit
@@ -100,9 +105,11 @@
  * maintaining) and NULL (not due) are the usual answers.
  */
 #define MAINTAIN_SQL	 "SET LOCAL lock_timeout = '1s'; SELECT sitepulse.maintain_if_due()"
+/* The drain's one query (sql/051): -1 at once while another session drains. */
+#define DRAIN_SQL	 "SELECT sitepulse.drain()"
 #define MAINTAIN_STATEMENT_TIMEOUT 3600	/* s: a run's lock waits are short, its deletes may not be */
 
-enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q_DRAIN, Q_SHARE, Q_ROLE, Q__MAX };
+enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q_SHARE, Q_ROLE, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
 	/* The site, its active visitors and the current minute (since the epoch). */
@@ -123,7 +130,6 @@ static const char *const sql[Q__MAX] = {
 	    " WHERE site_id = $1 AND type = 'click' AND x IS NOT NULL AND y IS NOT NULL"
 	    " AND received_at > now() - interval '5 minutes'"
 	    " ORDER BY received_at DESC LIMIT $2",
-	[Q_DRAIN] = "SELECT sitepulse.drain()",
 	/* The site of a share link (sql/019: this role cannot read tokens). */
 	[Q_SHARE] = "SELECT sitepulse.share_site($1)",
 	/* User $1's role on site $2, NULL for none (sql/022). */
@@ -163,6 +169,21 @@ struct settled {
 	char		 key[VALID_KEY_MAX + 1];
 };
 
+/*
+ * A call the hub sends on a connection of its own and reads when its
+ * answer comes, like any other descriptor it polls, so that it never holds
+ * up an answer: the maintenance tick (a run may take minutes) and the
+ * staged backlog's drain() (a call rolls up to ten rounds of
+ * drain_round_rows events, seconds with a backlog).
+ */
+struct side {
+	struct db	 db;
+	const char	*what;		/* names the call in the log */
+	const char	*sql;		/* sent as one string: one implicit transaction */
+	int		 keep;		/* the connection stays open between calls */
+	long long	 until;		/* the running call's deadline (util_now_ms); 0 none */
+};
+
 /* The process: shared parts under lock, the rest the hub thread's own. */
 struct live {
 	struct sp_config	 cfg;
@@ -172,7 +193,6 @@ struct live {
 	struct pending		*pending;	/* requests for the hub to settle */
 	int			 npending;
 	int			 wake[2];	/* a byte on wake[1] wakes the hub */
-	long long		 drained_at;	/* last drain() by the hub (util_now_ms) */
 	char			 retry_after[48];	/* the 503s' header */
 	struct counters		*ctr;		/* shared metrics (may be NULL); closed after the hub stops */
 	atomic_int		 stopping;	/* set by main: the hub thread returns */
@@ -186,9 +206,10 @@ struct live {
 	/* The hub thread's alone. */
 	struct db		 db;		/* queries */
 	struct db		 ldb;		/* LISTEN sitepulse */
-	struct db		 mdb;		/* maintenance, open only while a call runs */
+	struct side		 maintain;	/* the maintenance tick's call (side_start) */
 	long long		 maintain_at;	/* next maintenance tick (util_now_ms) */
-	long long		 maintain_until;	/* the running call's deadline; 0 none */
+	struct side		 drain;		/* the staged backlog's drain() */
+	long long		 drained_at;	/* last drain() sent by the hub (util_now_ms) */
 	int			 listening;
 	long long		 db_retry_at, db_backoff;
 	long long		 listen_retry_at, listen_backoff;
@@ -468,6 +489,81 @@ hub_read(struct live *lv, struct waitq_site *s)
 	free(copy);
 }
 
+/* ------------------------------------------------------ side calls */
+
+/* Ends a side call; its connection is closed unless it is kept and sound. */
+static void
+side_end(struct side *c, int failed)
+{
+	if (!c->keep || failed)
+		db_close(&c->db);
+	c->until = 0;
+}
+
+/*
+ * Sends a side call's statement; side_read takes the answer. Opening the
+ * connection blocks for as long as connecting does, bounded by its
+ * connect timeout. Returns whether the call was sent.
+ */
+static int
+side_start(struct side *c, long long now)
+{
+	if (!db_ready(&c->db))
+		return 0;		/* logged by db_ready; tried again next tick */
+	if (!PQsendQuery(c->db.conn, c->sql)) {
+		fprintf(stderr, "sp-live: %s: %s", c->what, PQerrorMessage(c->db.conn));
+		side_end(c, 1);
+		return 0;
+	}
+	c->until = now + (c->db.statement_timeout + (long long)c->db.timeout) * 1000;
+	return 1;
+}
+
+/*
+ * Reads what a side call's connection received, without blocking, and
+ * ends the call once every result is in, or once its deadline has passed.
+ * A failure is logged (the next tick tries again); the answers are not
+ * (maintenance_runs records a maintenance run, and a drain's count of
+ * rows moved is seen in the backlog's metrics).
+ */
+static void
+side_read(struct side *c, long long now)
+{
+	PGresult	*res;
+	int		 failed = 0;
+
+	if (c->until == 0)
+		return;
+	if (!PQconsumeInput(c->db.conn)) {
+		fprintf(stderr, "sp-live: %s: %s", c->what, PQerrorMessage(c->db.conn));
+		side_end(c, 1);
+		return;
+	}
+	while (!PQisBusy(c->db.conn)) {
+		if ((res = PQgetResult(c->db.conn)) == NULL) {
+			side_end(c, failed);
+			return;
+		}
+		if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "sp-live: %s failed: %s", c->what, PQresultErrorMessage(res));
+			failed = 1;
+		}
+		PQclear(res);
+	}
+	if (now >= c->until) {
+		fprintf(stderr, "sp-live: %s gave no answer in time; dropping its connection\n", c->what);
+		side_end(c, 1);
+	}
+}
+
+/* Reads a side call whose socket poll() marked, or whose deadline passed. */
+static void
+side_poll(struct side *c, const struct pollfd *fd)
+{
+	if ((fd->fd >= 0 && fd->revents != 0) || (c->until != 0 && util_now_ms() >= c->until))
+		side_read(c, util_now_ms());
+}
+
 /*
  * Does what is due (waitq_action): reads every site due for a read, and
  * answers waiters past their deadline from a recent state without reading.
@@ -508,11 +604,12 @@ hub_work(struct live *lv)
 	 * Staged ingest: sp-collect's drainer thread drains until nothing is
 	 * left, but a process stopped meanwhile (or one that never gets the
 	 * lock drain() takes) can leave batches pending. While anyone
-	 * watches, this drains them within a tick.
+	 * watches, this drains them within a tick, on the drain's own
+	 * connection: the reads below do not wait for it.
 	 */
-	if (n > 0 && now - lv->drained_at >= 1000) {
-		PGresult *res = db_exec(&lv->db, Q_DRAIN, 0, NULL);
-		PQclear(res);
+	if (n > 0 && now - lv->drained_at >= DRAIN_EVERY && lv->drain.until == 0 &&
+	    now >= lv->db_retry_at) {
+		side_start(&lv->drain, now);
 		lv->drained_at = now;
 	}
 	/* Sites are freed only by waitq_gc, on this thread: the pointers hold. */
@@ -695,7 +792,7 @@ listen_drain(struct live *lv)
 
 /*
  * The descriptors the hub waits on: the wake-up pipe, the LISTEN socket
- * (or -1), the maintenance call's socket (or -1) and every parked
+ * (or -1), the maintenance and drain calls' sockets (or -1) and every parked
  * request's connection, where POLLRDHUP tells that the web server gave up
  * on it. ws[i] is the waiter of fds[i + POLL_FIXED]. Returns the number
  * of descriptors; *fds and *ws grow as needed.
@@ -716,7 +813,9 @@ poll_set(struct live *lv, struct pollfd **fds, struct waitq_waiter ***ws, int *c
 	(*fds)[0] = (struct pollfd){ .fd = lv->wake[0], .events = POLLIN };
 	(*fds)[1] = (struct pollfd){ .fd = lv->listening ? PQsocket(lv->ldb.conn) : -1,
 	    .events = POLLIN };
-	(*fds)[2] = (struct pollfd){ .fd = lv->maintain_until ? PQsocket(lv->mdb.conn) : -1,
+	(*fds)[2] = (struct pollfd){ .fd = lv->maintain.until ? PQsocket(lv->maintain.db.conn) : -1,
+	    .events = POLLIN };
+	(*fds)[3] = (struct pollfd){ .fd = lv->drain.until ? PQsocket(lv->drain.db.conn) : -1,
 	    .events = POLLIN };
 	for (s = lv->q.sites; s != NULL; s = s->next)
 		for (w = s->waiters; w != NULL; w = w->next) {
@@ -746,68 +845,18 @@ drop_hung_up(struct live *lv, struct pollfd *fds, struct waitq_waiter **ws, int 
 
 /* ------------------------------------------------------ maintenance tick */
 
-/* Ends the maintenance call: closes its connection until the next tick. */
-static void
-maintain_end(struct live *lv)
-{
-	db_close(&lv->mdb);
-	lv->maintain_until = 0;
-}
-
 /*
  * Starts a maintenance call when the tick is due, none is running and
  * the database is not known to be down (the hub's reads are backing off).
- * Only sends: maintain_read takes the answer. Opening the connection
- * blocks for as long as connecting does, bounded by its connect timeout.
  */
 static void
 maintain_start(struct live *lv, long long now)
 {
-	if (lv->cfg.maintain_every == 0 || lv->maintain_until != 0 ||
+	if (lv->cfg.maintain_every == 0 || lv->maintain.until != 0 ||
 	    now < lv->maintain_at || now < lv->db_retry_at)
 		return;
 	lv->maintain_at = now + lv->cfg.maintain_every * 1000LL;
-	if (!db_ready(&lv->mdb))
-		return;		/* logged by db_ready; tried again next tick */
-	if (!PQsendQuery(lv->mdb.conn, MAINTAIN_SQL)) {
-		fprintf(stderr, "sp-live: maintenance: %s", PQerrorMessage(lv->mdb.conn));
-		maintain_end(lv);
-		return;
-	}
-	lv->maintain_until = now + (lv->mdb.statement_timeout + (long long)lv->mdb.timeout) * 1000;
-}
-
-/*
- * Reads what the maintenance connection received, without blocking, and
- * ends the call once every result is in, or once its deadline has passed.
- * A failure is logged (the next tick tries again); 'busy', NULL and a
- * summary (maintenance_runs records it) are not.
- */
-static void
-maintain_read(struct live *lv, long long now)
-{
-	PGresult	*res;
-
-	if (lv->maintain_until == 0)
-		return;
-	if (!PQconsumeInput(lv->mdb.conn)) {
-		fprintf(stderr, "sp-live: maintenance: %s", PQerrorMessage(lv->mdb.conn));
-		maintain_end(lv);
-		return;
-	}
-	while (!PQisBusy(lv->mdb.conn)) {
-		if ((res = PQgetResult(lv->mdb.conn)) == NULL) {
-			maintain_end(lv);
-			return;
-		}
-		if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
-			fprintf(stderr, "sp-live: maintenance failed: %s", PQresultErrorMessage(res));
-		PQclear(res);
-	}
-	if (now >= lv->maintain_until) {
-		fprintf(stderr, "sp-live: maintenance gave no answer in time; dropping its connection\n");
-		maintain_end(lv);
-	}
+	side_start(&lv->maintain, now);
 }
 
 /* How long the hub may sleep: until the next due time, at most a second. */
@@ -852,10 +901,8 @@ hub_loop(void *arg)
 				;
 		if (lv->listening && fds[1].revents != 0)
 			listen_drain(lv);
-		if (fds[2].fd >= 0 && fds[2].revents != 0)
-			maintain_read(lv, util_now_ms());
-		else if (lv->maintain_until != 0 && util_now_ms() >= lv->maintain_until)
-			maintain_read(lv, util_now_ms());
+		side_poll(&lv->maintain, &fds[2]);
+		side_poll(&lv->drain, &fds[3]);
 		drop_hung_up(lv, fds, ws, n);
 	}
 	free(fds);
@@ -1027,14 +1074,21 @@ live_init(struct live *lv)
 	    lv->cfg.retry_after);
 	db_init(&lv->db, "sp-live", sql, Q__MAX, &lv->cfg);
 	db_init(&lv->ldb, "sp-live-listen", NULL, 0, &lv->cfg);
-	db_init(&lv->mdb, "sp-live-maintain", NULL, 0, &lv->cfg);
-	lv->mdb.statement_timeout = MAINTAIN_STATEMENT_TIMEOUT;
+	db_init(&lv->maintain.db, "sp-live-maintain", NULL, 0, &lv->cfg);
+	lv->maintain.db.statement_timeout = MAINTAIN_STATEMENT_TIMEOUT;
+	lv->maintain.what = "maintenance";
+	lv->maintain.sql = MAINTAIN_SQL;
+	db_init(&lv->drain.db, "sp-live-drain", NULL, 0, &lv->cfg);
+	lv->drain.what = "drain";
+	lv->drain.sql = DRAIN_SQL;
+	lv->drain.keep = 1;
 	/* The first tick comes a little after start, not with a burst of starts. */
 	lv->maintain_at = util_now_ms() + 10000;
 	lv->ctr = counters_open(NULL, "sp-live");
 	lv->db.counters = lv->ctr;
 	lv->ldb.counters = lv->ctr;
-	lv->mdb.counters = lv->ctr;
+	lv->maintain.db.counters = lv->ctr;
+	lv->drain.db.counters = lv->ctr;
 	return 1;
 }
 
