@@ -46,10 +46,10 @@
  * comes like any other descriptor it polls, so the run (at most hourly,
  * across every process: the rest return at once) never holds up an
  * answer. Ingest never runs maintenance (sql/013). In the same way, while
- * anyone watches, it sends sitepulse.drain() once a second on a fourth
- * connection, kept open, for staged batches that no sp-collect drains: a
- * call that rolls up a backlog takes seconds, and the reads and answers
- * go on meanwhile.
+ * anyone watches and staged batches wait that no sp-collect drains, it
+ * sends sitepulse.drain() once a second on a fourth connection, opened
+ * for the call: a call that rolls up a backlog takes seconds, and the
+ * reads and answers go on meanwhile.
  *
  * The state is read from rollups (live_visitors, site_minutes) plus the
  * newest clicks of the last 5 minutes from events (a LIMITed scan of the
@@ -109,7 +109,7 @@
 #define DRAIN_SQL	 "SELECT sitepulse.drain()"
 #define MAINTAIN_STATEMENT_TIMEOUT 3600	/* s: a run's lock waits are short, its deletes may not be */
 
-enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q_SHARE, Q_ROLE, Q__MAX };
+enum stmt { Q_HEAD, Q_PAGES, Q_MINUTES, Q_CLICKS, Q_PENDING, Q_SHARE, Q_ROLE, Q__MAX };
 
 static const char *const sql[Q__MAX] = {
 	/* The site, its active visitors and the current minute (since the epoch). */
@@ -130,6 +130,8 @@ static const char *const sql[Q__MAX] = {
 	    " WHERE site_id = $1 AND type = 'click' AND x IS NOT NULL AND y IS NOT NULL"
 	    " AND received_at > now() - interval '5 minutes'"
 	    " ORDER BY received_at DESC LIMIT $2",
+	/* Whether staged batches wait to be drained (sql/051: this role reads received_at alone). */
+	[Q_PENDING] = "SELECT EXISTS (SELECT received_at FROM sitepulse.events_pending)",
 	/* The site of a share link (sql/019: this role cannot read tokens). */
 	[Q_SHARE] = "SELECT sitepulse.share_site($1)",
 	/* User $1's role on site $2, NULL for none (sql/022). */
@@ -177,10 +179,9 @@ struct settled {
  * drain_round_rows events, seconds with a backlog).
  */
 struct side {
-	struct db	 db;
+	struct db	 db;		/* open only while a call runs */
 	const char	*what;		/* names the call in the log */
 	const char	*sql;		/* sent as one string: one implicit transaction */
-	int		 keep;		/* the connection stays open between calls */
 	long long	 until;		/* the running call's deadline (util_now_ms); 0 none */
 };
 
@@ -491,12 +492,11 @@ hub_read(struct live *lv, struct waitq_site *s)
 
 /* ------------------------------------------------------ side calls */
 
-/* Ends a side call; its connection is closed unless it is kept and sound. */
+/* Ends a side call: closes its connection until the next call. */
 static void
-side_end(struct side *c, int failed)
+side_end(struct side *c)
 {
-	if (!c->keep || failed)
-		db_close(&c->db);
+	db_close(&c->db);
 	c->until = 0;
 }
 
@@ -512,7 +512,7 @@ side_start(struct side *c, long long now)
 		return 0;		/* logged by db_ready; tried again next tick */
 	if (!PQsendQuery(c->db.conn, c->sql)) {
 		fprintf(stderr, "sp-live: %s: %s", c->what, PQerrorMessage(c->db.conn));
-		side_end(c, 1);
+		side_end(c);
 		return 0;
 	}
 	c->until = now + (c->db.statement_timeout + (long long)c->db.timeout) * 1000;
@@ -530,29 +530,26 @@ static void
 side_read(struct side *c, long long now)
 {
 	PGresult	*res;
-	int		 failed = 0;
 
 	if (c->until == 0)
 		return;
 	if (!PQconsumeInput(c->db.conn)) {
 		fprintf(stderr, "sp-live: %s: %s", c->what, PQerrorMessage(c->db.conn));
-		side_end(c, 1);
+		side_end(c);
 		return;
 	}
 	while (!PQisBusy(c->db.conn)) {
 		if ((res = PQgetResult(c->db.conn)) == NULL) {
-			side_end(c, failed);
+			side_end(c);
 			return;
 		}
-		if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)
 			fprintf(stderr, "sp-live: %s failed: %s", c->what, PQresultErrorMessage(res));
-			failed = 1;
-		}
 		PQclear(res);
 	}
 	if (now >= c->until) {
 		fprintf(stderr, "sp-live: %s gave no answer in time; dropping its connection\n", c->what);
-		side_end(c, 1);
+		side_end(c);
 	}
 }
 
@@ -562,6 +559,22 @@ side_poll(struct side *c, const struct pollfd *fd)
 {
 	if ((fd->fd >= 0 && fd->revents != 0) || (c->until != 0 && util_now_ms() >= c->until))
 		side_read(c, util_now_ms());
+}
+
+/*
+ * Whether staged batches wait in events_pending: one look at the table
+ * (in direct mode it stays empty), so that the drain's connection is
+ * opened only when there is something to drain. A failure says no; the
+ * next tick asks again.
+ */
+static int
+staged_pending(struct live *lv)
+{
+	PGresult	*res = db_exec(&lv->db, Q_PENDING, 0, NULL);
+	int		 yes = res != NULL && PQgetvalue(res, 0, 0)[0] == 't';
+
+	PQclear(res);
+	return yes;
 }
 
 /*
@@ -604,13 +617,14 @@ hub_work(struct live *lv)
 	 * Staged ingest: sp-collect's drainer thread drains until nothing is
 	 * left, but a process stopped meanwhile (or one that never gets the
 	 * lock drain() takes) can leave batches pending. While anyone
-	 * watches, this drains them within a tick, on the drain's own
-	 * connection: the reads below do not wait for it.
+	 * watches, this drains them within a tick, on a connection opened
+	 * for the call: the reads below do not wait for it.
 	 */
 	if (n > 0 && now - lv->drained_at >= DRAIN_EVERY && lv->drain.until == 0 &&
 	    now >= lv->db_retry_at) {
-		side_start(&lv->drain, now);
 		lv->drained_at = now;
+		if (staged_pending(lv))
+			side_start(&lv->drain, now);
 	}
 	/* Sites are freed only by waitq_gc, on this thread: the pointers hold. */
 	for (int i = 0; i < n; i++)
@@ -1081,7 +1095,6 @@ live_init(struct live *lv)
 	db_init(&lv->drain.db, "sp-live-drain", NULL, 0, &lv->cfg);
 	lv->drain.what = "drain";
 	lv->drain.sql = DRAIN_SQL;
-	lv->drain.keep = 1;
 	/* The first tick comes a little after start, not with a burst of starts. */
 	lv->maintain_at = util_now_ms() + 10000;
 	lv->ctr = counters_open(NULL, "sp-live");

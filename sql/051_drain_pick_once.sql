@@ -71,3 +71,14 @@ END
 $$;
 COMMENT ON FUNCTION sitepulse.drain(int) IS
     'Moves pending events (staged ingest mode) into events, oldest first, at most settings drain_round_rows (5000) per round and p_rounds rounds per call, picking up to ten rounds'' rows in one sort of the backlog (sql/051), without counting their live state again (counted when staged, sql/047); returns the number moved (p_rounds x drain_round_rows means more may be pending: call again), or -1 when another session is draining.';
+
+-- sp-live's hub calls drain() once a second while anyone watches, for
+-- staged batches that no sp-collect drains, on a connection of its own so
+-- that a long call never holds up an answer (fcgi/sp-live.c). It first
+-- asks, on the connection it reads the live state with, whether anything
+-- is pending at all, so that in direct mode (the table stays empty) and
+-- in staged mode without a backlog it opens no third connection. For that
+-- it reads one column, as sp-metrics does (sql/046): never the events.
+INSERT INTO sitepulse.program_rights (role, privilege, object, definer)
+VALUES ('sitepulse_live', 'SELECT (received_at)', 'TABLE sitepulse.events_pending', false)
+ON CONFLICT DO NOTHING;

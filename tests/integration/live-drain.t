@@ -11,11 +11,13 @@ few hundred thousand events pending). The call now goes out on a
 connection of its own, read when its answer comes.
 
 On a scratch database in staged mode, with events pending that no
-sp-collect drains, a session holds a lock that keeps drain() from reading
-events_pending, so the hub's drain call waits on it for as long as the
-test wants. An sp-live of the test's own (under spawn-fcgi) must answer
-live requests at once all the while, and once the lock goes, its drain
-call moves the backlog with no other request.
+sp-collect drains, a session holds a lock that keeps drain() from writing
+into events, so the hub's drain call waits on it for as long as the test
+wants (reads, the live view's among them, go on). An sp-live of the
+test's own (under spawn-fcgi) must answer live requests at once all the
+while, and once the lock goes, its drain call moves the backlog with no
+other request. The drain's connection is opened only while something is
+pending: with nothing left, watching opens none.
 """
 import os
 import secrets
@@ -52,6 +54,10 @@ def drain_waiting():
                       " AND state = 'active' AND wait_event_type = 'Lock'") == "1"
 
 
+def drain_connections():
+    return int(psql_value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sp-live-drain'"))
+
+
 def main():
     m = migrate()
     is_(m.returncode, 0, "tools/migrate sets up the scratch database")
@@ -68,9 +74,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sp-live-drain-")
     proc, sock = None, None
     try:
-        holder.stdin.write("BEGIN;\nLOCK TABLE sitepulse.events_pending IN ACCESS EXCLUSIVE MODE;\nSELECT 'locked';\n")
+        holder.stdin.write("BEGIN;\nLOCK TABLE sitepulse.events IN SHARE MODE;\nSELECT 'locked';\n")
         holder.stdin.flush()
-        is_(holder.stdout.readline().strip(), "locked", "a session locks events_pending, so drain() waits")
+        is_(holder.stdout.readline().strip(), "locked",
+            "a session locks events against writes, so drain() waits to move the rows")
 
         proc, sock = start_program("sp-live", tmp, {"SITEPULSE_MAINTAIN_EVERY": "0"})
         ok(wait_for(lambda: fcgi_listening(sock), timeout=10), "sp-live listens under spawn-fcgi")
@@ -94,6 +101,11 @@ def main():
         ok(wait_for(lambda: pending() == 0, timeout=10), "once the lock goes, that call moves the backlog")
         is_(psql_value("SELECT count(*) FROM sitepulse.events e JOIN sitepulse.sites s ON s.id = e.site_id"
                        " WHERE s.key = :'k'", k=SITE), str(PENDING), "into events, each once")
+        ok(wait_for(lambda: drain_connections() == 0, timeout=5), "and its connection closes")
+        for _ in range(3):
+            live_get(sock)
+            time.sleep(0.6)
+        is_(drain_connections(), 0, "with nothing pending, watching opens no drain connection")
     finally:
         if holder.poll() is None:
             holder.kill()

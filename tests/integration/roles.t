@@ -172,6 +172,8 @@ DENIED = [
     ("sitepulse_stats", "SELECT sitepulse.add_site('x', 'x', NULL)", "stats cannot register sites"),
     ("sitepulse_live", "SELECT url FROM sitepulse.events LIMIT 1", "live cannot read full URLs"),
     ("sitepulse_live", "SELECT visitor FROM sitepulse.live_visitors LIMIT 1", "live cannot read visitor ids"),
+    ("sitepulse_live", "SELECT visitor, path FROM sitepulse.events_pending LIMIT 1",
+     "live reads of pending events only when they came (sql/051)"),
     ("sitepulse_heatmap", "SELECT share_token FROM sitepulse.sites", "heatmap cannot read share tokens"),
     ("sitepulse_metrics", "SELECT summary FROM sitepulse.maintenance_runs", "metrics reads only ran_at"),
     ("sitepulse_admin", "SELECT * FROM sitepulse.screenshots", "admin cannot read screenshots"),
