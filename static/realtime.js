@@ -50,6 +50,23 @@
 		    { hour: '2-digit', minute: '2-digit' });
 	}
 
+	/* A count as the reader's locale writes it (12,345). */
+	function num(n) { return Number(n).toLocaleString(); }
+
+	/*
+	 * The step of a chart's gridlines: 1, 2 or 5 times a power of ten, the
+	 * smallest that puts `lines` of them at or above max; at least 1, as
+	 * the counts are whole.
+	 */
+	function gridStep(max, lines) {
+		var x = max / lines, p, f;
+		if (x <= 1)
+			return 1;
+		p = Math.pow(10, Math.floor(Math.log10(x)));
+		f = x / p;
+		return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+	}
+
 	/* ------------------------------------------------------------ status */
 
 	function setStatus(state, text) {
@@ -70,33 +87,48 @@
 			bar.style.width = Math.round(100 * p.active / max) + '%';
 			li.appendChild(bar);
 			li.appendChild(el('span', 'path', p.path));
-			li.appendChild(el('span', 'count', p.active));
+			li.appendChild(el('span', 'count', num(p.active)));
 			ol.appendChild(li);
 		});
 		$('pages-empty').hidden = pages.length > 0;
 	}
 
-	/* The per-minute chart: page view bars, a visitors line, time labels. */
+	/*
+	 * The per-minute chart: page view bars, a visitors line, gridlines
+	 * labelled with their counts, time labels. Drawn in the SVG's own
+	 * pixels (its viewBox is set to its width each time), so the text is
+	 * never stretched; drawn again when its width changes.
+	 */
+	var lastMinutes = [];
+
 	function renderChart(minutes) {
-		var chart = $('chart'), W = 600, H = 180, top = 10, bottom = 22;
-		var n = minutes.length, bw = W / Math.max(n, 1), ph = H - top - bottom;
+		var chart = $('chart'), H = 180, top = 10, bottom = 22, LINES = 3;
+		var W = Math.max(Math.round(chart.getBoundingClientRect().width) || 600, 200);
 		var max = minutes.reduce(function (m, x) { return Math.max(m, x.pageviews, x.visitors); }, 1);
+		var step = gridStep(max, LINES), ymax = step * LINES;
+		var left = 8 + 7 * num(ymax).length;	/* room for the longest label */
+		var n = minutes.length, bw = (W - left) / Math.max(n, 1), ph = H - top - bottom;
 		var pts = [], pv = 0, vis = 0;
 
+		lastMinutes = minutes;
+		chart.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
 		clearChildren(chart, $('chart-title'));
-		for (var k = 1; k <= 3; k++) {
-			var gy = top + ph - ph * k / 3;
-			chart.appendChild(svg('line', { x1: 0, x2: W, y1: gy, y2: gy, class: 'grid-line' }));
+		for (var k = 1; k <= LINES; k++) {
+			var gy = top + ph - ph * k / LINES;
+			chart.appendChild(svg('line', { x1: left, x2: W, y1: gy, y2: gy, class: 'grid-line' }));
+			var tick = svg('text', { x: left - 6, y: gy + 4, 'text-anchor': 'end', class: 'axis' });
+			tick.textContent = num(step * k);
+			chart.appendChild(tick);
 		}
 		minutes.forEach(function (m, i) {
-			var h = ph * m.pageviews / max;
-			var r = svg('rect', { x: i * bw + 1, y: top + ph - h, width: Math.max(bw - 2, 1),
+			var h = ph * m.pageviews / ymax;
+			var r = svg('rect', { x: left + i * bw + 1, y: top + ph - h, width: Math.max(bw - 2, 1),
 			    height: h, class: 'bar-pv' });
 			var t = svg('title', {});
-			t.textContent = hhmm(m.t) + ': ' + m.pageviews + ' page views, ' + m.visitors + ' visitors';
+			t.textContent = hhmm(m.t) + ': ' + num(m.pageviews) + ' page views, ' + num(m.visitors) + ' visitors';
 			r.appendChild(t);
 			chart.appendChild(r);
-			pts.push((i * bw + bw / 2).toFixed(1) + ',' + (top + ph - ph * m.visitors / max).toFixed(1));
+			pts.push((left + i * bw + bw / 2).toFixed(1) + ',' + (top + ph - ph * m.visitors / ymax).toFixed(1));
 			pv += m.pageviews;
 			vis = Math.max(vis, m.visitors);
 		});
@@ -104,14 +136,24 @@
 		[0, Math.floor(n / 2), n - 1].forEach(function (i, j) {
 			if (!minutes[i])
 				return;
-			var label = svg('text', { x: j === 0 ? 2 : j === 1 ? W / 2 : W - 2, y: H - 6,
+			var label = svg('text', { x: j === 0 ? left : j === 1 ? (left + W) / 2 : W - 2, y: H - 6,
 			    'text-anchor': ['start', 'middle', 'end'][j], class: 'axis' });
 			label.textContent = hhmm(minutes[i].t);
 			chart.appendChild(label);
 		});
-		$('chart-summary').textContent = pv + ' page views in 30 minutes; at most ' + vis +
+		$('chart-summary').textContent = num(pv) + ' page views in 30 minutes; at most ' + num(vis) +
 		    ' visitors in a minute.';
 	}
+
+	/* Again at a new width: a resized window, or the Live tab shown after it was drawn hidden. */
+	var drawnWidth = 0;
+	new ResizeObserver(function (entries) {
+		var w = Math.round(entries[0].contentRect.width);
+		if (w > 0 && w !== drawnWidth) {
+			drawnWidth = w;
+			renderChart(lastMinutes);
+		}
+	}).observe($('chart'));
 
 	function renderClicks(clicks) {
 		var ul = $('clicks');
@@ -134,7 +176,7 @@
 	}
 
 	function render(s) {
-		$('active-count').textContent = String(s.active);
+		$('active-count').textContent = num(s.active);
 		renderPages(s.pages || []);
 		renderChart(s.minutes || []);
 		renderClicks(s.clicks || []);

@@ -199,6 +199,25 @@
 		return n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US');
 	}
 
+	/* A rate in per cent: "88.5 %". */
+	function percent(n) {
+		return n === null || n === undefined ? '–' : count(n) + ' %';
+	}
+
+	/* A duration of s seconds as a person reads it: "4.2 s", "47 s", "3 min 5 s", "2 h 19 min". */
+	function duration(s) {
+		if (s === null || s === undefined)
+			return '–';
+		if (s < 10)
+			return (Math.round(s * 10) / 10) + ' s';
+		s = Math.round(s);
+		if (s < 60)
+			return s + ' s';
+		if (s < 3600)
+			return Math.floor(s / 60) + ' min ' + s % 60 + ' s';
+		return Math.floor(s / 3600) + ' h ' + Math.round(s % 3600 / 60) + ' min';
+	}
+
 	/* A row's figures as words: "1 visitor, 3 page views" (joined by sep). */
 	function figures(r, sep) {
 		return count(r.visitors) + (r.visitors === 1 ? ' visitor' : ' visitors') + sep +
@@ -495,11 +514,11 @@
 	HistoryView.prototype.renderSummary = function (s) {
 		var self = this;
 		this.summary.textContent = '';
-		[['Visitors', 'visitors'], ['Page views', 'pageviews'], ['Visits', 'visits'],
-		 ['Bounce rate', 'bounce_rate', ' %'], ['Visit duration', 'avg_duration_s', ' s']]
+		[['Visitors', 'visitors', count], ['Page views', 'pageviews', count], ['Visits', 'visits', count],
+		 ['Bounce rate', 'bounce_rate', percent], ['Visit duration', 'avg_duration_s', duration]]
 		    .forEach(function (f) {
-			    var card = el('div', { class: 'hist-stat', 'data-figure': f[1] }), v = s[f[1]];
-			    var value = el('span', { class: 'hist-stat-value' }, v === null || v === undefined ? '–' : v + (f[2] || ''));
+			    var card = el('div', { class: 'hist-stat', 'data-figure': f[1] });
+			    var value = el('span', { class: 'hist-stat-value' }, f[2](s[f[1]]));
 			    var change = s.change && changeEl(s.change[f[1]], f[1], self.compare.value);
 			    card.appendChild(el('span', { class: 'hist-stat-label' }, f[0]));
 			    card.appendChild(value);
@@ -880,7 +899,8 @@
 			var row = el('tr');
 			cols.forEach(function (c) {
 				var named = names && c === 'name' && r[c];
-				var shown = named ? displayName(names, r[c]) : r[c] === null || r[c] === undefined ? '–' : r[c];
+				var shown = named ? displayName(names, r[c]) : r[c] === null || r[c] === undefined ? '–' :
+				    typeof r[c] === 'number' ? count(r[c]) : r[c];
 				var td = row.appendChild(el('td', named ? { title: r[c] } : {}, shown));
 				if (by && c === (by[1] || 'name') && r[c] !== null && r[c] !== undefined)
 					td.replaceChild(filterButton(by[0], r[c], shown), td.firstChild);
