@@ -20,22 +20,6 @@
 
 	var ROLES = ['viewer', 'admin', 'owner'];
 	var NAME_RE = '[A-Za-z0-9][A-Za-z0-9._@+\\-]{0,63}';
-	var CSS = [
-		'.users-view h2 { font-size: 1.1rem; margin: 0 0 .5rem; }',
-		'.users-view h3 { font-size: .95rem; margin: 0 0 .5rem; color: var(--muted); }',
-		'.users-view .card { margin-bottom: 1rem; }',
-		'.users-grid { display: grid; gap: 0 1rem; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); align-items: start; }',
-		'.users-status { min-height: 1.4em; margin: 0 0 .5rem; color: var(--muted); }',
-		'.users-status.users-bad, .users-warning { color: var(--bad); }',
-		'.users-warning { border-color: var(--bad); }',
-		'.users-table { width: 100%; border-collapse: collapse; }',
-		'.users-table th, .users-table td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--border); }',
-		'.users-table thead th { color: var(--muted); font-weight: 600; font-size: .85rem; }',
-		'.users-view form p { display: flex; flex-wrap: wrap; align-items: center; gap: .3rem .6rem; margin: 0 0 .6rem; }',
-		'.users-view input, .users-view select, .users-view button { font: inherit; padding: .25rem .5rem; border: 1px solid var(--border); border-radius: 6px; background: var(--bg); color: var(--text); }',
-		'.users-view button { cursor: pointer; }',
-		'.users-view button[type="submit"] { background: var(--accent); border-color: var(--accent); color: #fff; }'
-	].join('\n');
 
 	var view, status, body;
 	var site = null, me = null, siteList = null, allList = null, seq = 0;
@@ -306,8 +290,6 @@
 		view = document.getElementById('users-view');
 		if (!view || !window.SitePulse)
 			return;
-		var style = el('style', {}, CSS);
-		document.head.appendChild(style);
 		view.classList.add('users-view');
 		view.appendChild(el('h2', {}, 'Users'));
 		status = view.appendChild(el('p', { class: 'users-status', role: 'status', 'aria-live': 'polite' }));

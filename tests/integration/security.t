@@ -24,7 +24,9 @@ site's share token) and checks that none answers with data:
     else: not another site's, not the site list, not a protected route;
     without a token, or with a forged one, the token route answers nothing;
   - with credentials the same routes do answer (so the checks above can
-    fail).
+    fail);
+  - the dashboard and a share page carry a Content-Security-Policy that
+    keeps other sites from framing them.
 
 It runs under the server tests/run started (SP_SERVER); under
 apache-fcgid it also starts the shared-hosting .htaccess variant with
@@ -540,10 +542,25 @@ def check_owner(run):
             run.label, method, name, st))
 
 
+def check_framing(run):
+    """The dashboard and a share page carry the shipped Content-Security-Policy:
+    this origin's files only, and no other site may frame them (clickjacking)."""
+    for what, target, auth in (("the dashboard", "/sitepulse/", True),
+                               ("a share page", "/sitepulse/share/%s/" % run.tokens["demo"], False)):
+        st, hdrs, _ = raw(run.port, "GET", target, auth=auth)
+        csp = re.search(r"^content-security-policy: *(.*?)\r?$", hdrs, re.M)
+        csp = csp.group(1) if csp else ""
+        ok(st == 200 and "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and
+           re.search(r"^x-frame-options: *deny\r?$", hdrs, re.M) is not None,
+           "%s: %s may not be framed and loads its own origin's files only (%d, %s)" % (
+               run.label, what, st, csp or "no policy"))
+
+
 def check_all(label, port, sec, tokens, extra=()):
     run = Run(label, port, sec, tokens)
     run.api = API
     check_owner(run)
+    check_framing(run)
     check_protected(run, extra)
     check_share(run)
     check_share_routes(run)
