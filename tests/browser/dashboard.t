@@ -103,6 +103,16 @@ async function main() {
 		t.ok(await dash.$eval('#users-view h2', (h) => Math.abs(parseFloat(getComputedStyle(h).fontSize) -
 		    1.1 * parseFloat(getComputedStyle(document.documentElement).fontSize)) < 0.1),
 		    'the Users view has its style sheet (users.css)');
+		/* Every view once, loaded under the page's policy (checked at the end). */
+		for (const v of ['heatmap', 'history', 'sites', 'goals', 'users']) {
+			await dash.click('#tab-' + v);
+			await dash.waitForFunction((id) => document.getElementById(id).textContent.trim().length > 0,
+			    v + '-view', { timeout: 10000 }).catch(() => {});
+			await dash.waitForTimeout(500);
+		}
+		t.ok(await dash.$eval('#history-view', (e) => e.querySelectorAll('.hist-stat').length > 0),
+		    'the History view drew its figures');
+		await dash.focus('#tab-users');
 		await dash.keyboard.press('Home');
 		t.ok(await dash.isVisible('#live-view'), 'Home goes back to Live');
 
