@@ -322,7 +322,7 @@
 		var keep = state.path;
 		el.page.textContent = '';
 		pages.forEach(function (p) {
-			el.page.appendChild(option(p.path, p.path + ' (' + p.pageviews + ')'));
+			el.page.appendChild(option(p.path, p.path + ' (' + Number(p.pageviews).toLocaleString() + ')'));
 		});
 		if (keep && !pages.some(function (p) { return p.path === keep; }))
 			el.page.appendChild(option(keep, keep));
@@ -452,7 +452,7 @@
 
 	/* " (N clicks)" when the server counted them. */
 	function clicks(f) {
-		return f && f.clicks !== undefined ? ' (' + f.clicks + ' clicks)' : '';
+		return f && f.clicks !== undefined ? ' (' + Number(f.clicks).toLocaleString() + ' clicks)' : '';
 	}
 
 	/* GET an endpoint's JSON; rejects with the server's reason on an error status. */
