@@ -447,7 +447,8 @@
 	function figures(f) {
 		if (!f || f.clicks === undefined)
 			return '';
-		return ': ' + f.clicks + ' clicks' + (f.views !== undefined ? ' in ' + f.views + ' page views' : '');
+		return ': ' + Number(f.clicks).toLocaleString() + ' clicks' +
+		    (f.views !== undefined ? ' in ' + Number(f.views).toLocaleString() + ' page views' : '');
 	}
 
 	/* " (N clicks)" when the server counted them. */
