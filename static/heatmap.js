@@ -60,6 +60,9 @@
 		return e;
 	}
 
+	/* A count as the reader's locale writes it (12,345), as sites.js and goals.js do. */
+	function num(n) { return Number(n).toLocaleString(); }
+
 	function option(value, label) {
 		return h('option', { value: value, text: label });
 	}
@@ -322,7 +325,7 @@
 		var keep = state.path;
 		el.page.textContent = '';
 		pages.forEach(function (p) {
-			el.page.appendChild(option(p.path, p.path + ' (' + Number(p.pageviews).toLocaleString() + ')'));
+			el.page.appendChild(option(p.path, p.path + ' (' + num(p.pageviews) + ')'));
 		});
 		if (keep && !pages.some(function (p) { return p.path === keep; }))
 			el.page.appendChild(option(keep, keep));
@@ -447,13 +450,13 @@
 	function figures(f) {
 		if (!f || f.clicks === undefined)
 			return '';
-		return ': ' + Number(f.clicks).toLocaleString() + ' clicks' +
-		    (f.views !== undefined ? ' in ' + Number(f.views).toLocaleString() + ' page views' : '');
+		return ': ' + num(f.clicks) + ' clicks' +
+		    (f.views !== undefined ? ' in ' + num(f.views) + ' page views' : '');
 	}
 
 	/* " (N clicks)" when the server counted them. */
 	function clicks(f) {
-		return f && f.clicks !== undefined ? ' (' + Number(f.clicks).toLocaleString() + ' clicks)' : '';
+		return f && f.clicks !== undefined ? ' (' + num(f.clicks) + ' clicks)' : '';
 	}
 
 	/* GET an endpoint's JSON; rejects with the server's reason on an error status. */
