@@ -176,7 +176,7 @@
 		if (c === null || c === undefined)
 			return null;
 		var since = (COMPARISONS[kind] || COMPARISONS.previous).from;
-		var pct = Math.round(c * 100), n = Math.abs(pct).toLocaleString('en-US');
+		var pct = Math.round(c * 100), n = count(Math.abs(pct));
 		var dir = pct > 0 ? 'up' : pct < 0 ? 'down' : 'same';
 		var good = dir === 'same' ? '' : (dir === 'up') !== !!WORSE_UP[key] ? ' better' : ' worse';
 		return el('span', { class: 'hist-change ' + dir + good, role: 'img', 'aria-label': dir === 'same' ?
@@ -195,8 +195,9 @@
 		    d.getUTCFullYear() + (hours ? ', ' + hhmm(d) + ' UTC' : '');
 	}
 
+	/* A number as the reader writes it ("1,234" or "1.234"), as the other views do. */
 	function count(n) {
-		return n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US');
+		return n === null || n === undefined ? '–' : Number(n).toLocaleString();
 	}
 
 	/* A rate in per cent: "88.5 %". */
@@ -209,7 +210,7 @@
 		if (s === null || s === undefined)
 			return '–';
 		if (s < 10)
-			return (Math.round(s * 10) / 10) + ' s';
+			return count(Math.round(s * 10) / 10) + ' s';
 		s = Math.round(s);
 		if (s < 60)
 			return s + ' s';
