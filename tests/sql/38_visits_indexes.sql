@@ -1,16 +1,15 @@
 -- The indexes of visits (sql/038): a site's visits by start for
--- report.segment(), beside every site's by start for retention and by
--- visitor and start for the history trigger (sql/044), which still finds
--- a visitor's open visit among its visits of the day.
+-- report.segment() and retention (sql/052, which dropped every site's by
+-- start), beside those by visitor and start for the history trigger
+-- (sql/044), which still finds a visitor's open visit among its visits of
+-- the day.
 \ir tap_begin.inc
-SELECT plan(6);
+SELECT plan(5);
 
 SELECT has_index('sitepulse', 'visits', 'visits_site_started', ARRAY['site_id', 'started_at'],
                  'visits by site and start');
 SELECT has_index('sitepulse', 'visits', 'visits_visitor_started', ARRAY['site_id', 'visitor', 'started_at'],
                  'visits by site, visitor and start');
-SELECT has_index('sitepulse', 'visits', 'visits_started', ARRAY['started_at'],
-                 'every site''s visits by start, for retention');
 
 -- A visitor with three visits of one day: a batch 20 minutes after the
 -- last one's last event extends it, not an earlier one.
