@@ -73,10 +73,23 @@
 		['goals', 'Goals', ['goal', 'conversions', 'conversion_rate']],
 		['funnels', 'Funnels', ['funnel', 'step', 'goal', 'visits', 'from_start', 'from_previous']]
 	];
+	/*
+	 * Column headings; a name column's is its table's (NAME_HEADS). A unit
+	 * stays on its word's line (no-break spaces), so that a heading wraps
+	 * to two lines at most.
+	 */
 	var LABELS = {
-		bounce_rate: 'Bounce %', conversion_rate: 'Conv. %', from_start: '% of step 1',
-		from_previous: '% of previous', avg_depth: 'Avg depth %', reached_50: '≥50 %',
-		reached_100: '100 %', avg_engaged_s: 'Time on page (s)', sel: 'element', name: ''
+		path: 'Page', visitors: 'Visitors', pageviews: 'Page views', visits: 'Visits', events: 'Events',
+		sel: 'Element', clicks: 'Clicks', rage: 'Rage', dead: 'Dead', reports: 'Page views',
+		goal: 'Goal', conversions: 'Conversions', funnel: 'Funnel', step: 'Step',
+		bounce_rate: 'Bounce\u00a0%', conversion_rate: 'Conv.\u00a0%', from_start: '%\u00a0of step\u00a01',
+		from_previous: '%\u00a0of previous', avg_depth: 'Avg depth\u00a0%', reached_50: '≥50\u00a0%',
+		reached_100: '100\u00a0%', avg_engaged_s: 'Time\u00a0on page\u00a0(s)', name: ''
+	};
+	var NAME_HEADS = {
+		entry_pages: 'Page', exit_pages: 'Page', referrers: 'Source', utm_sources: 'Source',
+		utm_mediums: 'Medium', utm_campaigns: 'Campaign', devices: 'Device', browsers: 'Browser',
+		os: 'System', countries: 'Country', languages: 'Language', events: 'Event'
 	};
 	var SVG = 'http://www.w3.org/2000/svg';
 	var WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -881,7 +894,8 @@
 
 	/*
 	 * A table of rows' columns cols, headed by heads or by the columns'
-	 * labels; a figure with a change shows it. With names (a type of
+	 * labels (a name column's by report's NAME_HEADS); a figure with a
+	 * change shows it. With names (a type of
 	 * displayName), the name column's codes are shown as names, the code
 	 * in the cell's title. With report (a key of FILTER_BY) on the
 	 * dashboard, each row's name is a button that filters every report by it.
@@ -892,7 +906,8 @@
 			return el('p', { class: 'hint' }, 'No data in this range.');
 		var table = el('table', { class: 'hist-table' }), tr = el('tr');
 		cols.forEach(function (c, i) {
-			tr.appendChild(el('th', { scope: 'col' }, heads ? heads[i] : LABELS[c] !== undefined ? LABELS[c] : c));
+			tr.appendChild(el('th', { scope: 'col' }, heads ? heads[i] : c === 'name' && NAME_HEADS[report] ?
+			    NAME_HEADS[report] : LABELS[c] !== undefined ? LABELS[c] : c));
 		});
 		table.appendChild(el('thead')).appendChild(tr);
 		var body = table.appendChild(el('tbody'));

@@ -53,6 +53,12 @@ async function main() {
 		await page.waitForSelector('#history-view .hist-card[data-report="languages"] tbody tr', WAIT).catch(() => {});
 		t.is(await page.$eval('#history-view .hist-card[data-report="countries"] h3', (h) => h.firstChild.textContent.trim()),
 		    'Countries', 'History has a Countries card');
+		const heads = (report) => page.$$eval(`#history-view .hist-card[data-report="${report}"] thead th`,
+		    (ths) => ths.map((th) => th.textContent.replace(/\u00a0/g, ' ')));
+		t.is(JSON.stringify(await heads('countries')), JSON.stringify(['Country', 'Visits', 'Bounce %']),
+		    'the Countries table is headed by what its columns hold');
+		t.is(JSON.stringify(await heads('pages')), JSON.stringify(['Page', 'Visitors', 'Page views', 'Time on page (s)']),
+		    'and so is the Top pages table');
 		t.is(JSON.stringify(await card(page, 'countries')), JSON.stringify([['Germany', 'DE', '2'], ['France', 'FR', '1']]),
 		    'it lists visits by country, named, the code in the title; the unknown country is not listed');
 		t.is(JSON.stringify(await card(page, 'languages')),
