@@ -329,6 +329,8 @@
 		});
 		if (keep && !pages.some(function (p) { return p.path === keep; }))
 			el.page.appendChild(option(keep, keep));
+		if (!el.page.options.length)
+			el.page.appendChild(option('', 'no page views yet'));
 		state.path = keep || (pages[0] && pages[0].path) || '';
 		el.page.value = state.path;
 	}
@@ -430,6 +432,7 @@
 		var w = REFWIDTH[state.device], v = state.version || '0', c = compareRange(), r = range();
 		if (!state.path || !r)
 			return;
+		el.figs.hidden = false;
 		var kind = state.kind, extra = { kind: kind, width: w, _: v };
 		if (state.compare === 'diff') {
 			extra.compare_from = c.from;
@@ -493,6 +496,8 @@
 		return viewerData().then(function (d) {
 			fillPages(d.pages || []);
 			if (!state.path) {
+				/* No map to draw: not an empty image, nor the last page's map. */
+				el.figs.hidden = true;
 				note('No page views in this period yet.');
 				fillElements([]);
 				return;

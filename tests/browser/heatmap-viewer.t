@@ -415,6 +415,24 @@ async function shared(context) {
 	await page.close();
 }
 
+/* A site with no page views yet: a note and no map, not an empty image. */
+async function empty(page) {
+	const site = `${SITE}_empty`;
+	psql(`SELECT sitepulse.add_site('${site}', 'heatmap viewer, no page views', ARRAY['${BASE}'])`);
+	try {
+		await page.goto(`${BASE}/sitepulse/?site=${site}`);
+		await page.click('#tab-heatmap');
+		await page.waitForFunction(() => document.getElementById('hm-note').textContent.length > 0, null,
+		    { timeout: 20000 });
+		t.is(await page.textContent('#hm-note'), 'No page views in this period yet.', 'a new site: the note says why no map');
+		t.ok(await page.isHidden('#hm-map'), 'and no map image is shown');
+		t.is(JSON.stringify(await page.$$eval('#hm-page option', (os) => os.map((o) => [o.value, o.textContent]))),
+		    JSON.stringify([['', 'no page views yet']]), 'the page list says it has no page yet');
+	} finally {
+		psql(`SELECT sitepulse.remove_site('${site}')`);
+	}
+}
+
 async function main() {
 	if (!BASE || !PASSWORD)
 		t.bail('SP_BASE and SP_ADMIN_PASSWORD must be set (tools/stack env)');
@@ -434,6 +452,7 @@ async function main() {
 		await owner(page, requests);
 		t.ok(boxesChecked, 'the viewer read heatmap.json for a page with elements and a screenshot');
 		await screenshots(page, posts);
+		await empty(page);
 		t.is(errors.length, 0, 'no page error', errors);
 		await shared(context);
 	} finally {

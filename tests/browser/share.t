@@ -438,7 +438,7 @@ async function main() {
 		t.is(await summaryIs(pf, 2, 3), '2 3', 'History shows the phone visitors only: 2 visitors, 3 page views');
 		await pf.click('#tab-heatmap');
 		await pf.selectOption('#hm-device', 'mobile');
-		await pf.waitForFunction(() => document.querySelectorAll('#hm-page option').length > 0, null,
+		await pf.waitForFunction(() => Array.from(document.querySelectorAll('#hm-page option')).some((o) => o.value), null,
 		    { timeout: 10000 }).catch(() => {});
 		/* Until the filtered map has loaded (or failed): its request has gone out. */
 		await pf.waitForFunction(() => {
