@@ -216,6 +216,9 @@
 	function passwordForm() {
 		var form = el('form', { class: 'card users-password', 'aria-label': 'Change your password' });
 		form.appendChild(el('h3', {}, 'Your password'));
+		/* Whose password: a password manager stores the new one for this user. */
+		form.appendChild(el('input', { name: 'username', type: 'text', autocomplete: 'username', value: me.user,
+			readonly: '', hidden: '' }));
 		var pw = el('input', { name: 'password', type: 'password', required: '', minlength: '8', maxlength: '72', autocomplete: 'new-password' });
 		var again = el('input', { name: 'again', type: 'password', required: '', autocomplete: 'new-password' });
 		form.appendChild(field('New password (8 to 72 characters)', pw));

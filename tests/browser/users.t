@@ -107,6 +107,8 @@ async function viewer(errors) {
 		t.is(await page.$$eval('#users-view .users-table, #users-view form.users-add, #users-view form.users-grant',
 		    (es) => es.length), 0, 'and lists nobody, with no form to add or grant');
 		t.ok(await page.$('#users-view form.users-password'), 'but lets her change her own password');
+		t.is(await page.$eval('#users-view form.users-password input[autocomplete="username"]', (i) => i.value)
+		    .catch(() => null), DANA, 'the form names her, for a password manager');
 
 		const post = (path, body) => page.evaluate(([p, b]) => fetch('admin/' + p, { method: 'POST',
 			headers: { 'Content-Type': 'application/json', 'X-SitePulse-Request': '1' }, body: JSON.stringify(b) })
