@@ -894,10 +894,9 @@
 
 	/*
 	 * A table of rows' columns cols, headed by heads or by the columns'
-	 * labels (a name column's by report's NAME_HEADS); a figure with a
-	 * change shows it. With names (a type of
-	 * displayName), the name column's codes are shown as names, the code
-	 * in the cell's title. With report (a key of FILTER_BY) on the
+	 * labels (a name column by report's NAME_HEADS); a figure with a change
+	 * shows it. With names (a type of displayName), the name column's codes
+	 * are shown as names, the code in the cell's title. With report (a key of FILTER_BY) on the
 	 * dashboard, each row's name is a button that filters every report by it.
 	 */
 	HistoryView.prototype.table = function (cols, rows, heads, names, report) {
