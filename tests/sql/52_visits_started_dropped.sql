@@ -1,6 +1,7 @@
--- Visits are not indexed by start alone (sql/052): a filtered report reads
--- its own site's visits by visits_site_started, and retain() deletes each
--- site's old visits through that index, leaving the newer ones.
+-- Visits are not indexed by start alone (sql/052), so that a filtered
+-- report reads its own site's visits by visits_site_started; retain()
+-- deletes each site's old visits through that index, leaving the newer
+-- ones.
 \ir tap_begin.inc
 SELECT plan(6);
 
